@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** Grace time between SIGTERM and SIGKILL when stopping the VMM or virtiofsd. */
+export const FORCE_KILL_AFTER_MS = 3000;
+
+export interface Helper {
+  name: string;
+  child: ChildProcess;
+  /** resolves when the process has ended, with its code or signal */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** the last few KB it wrote to stdout/stderr, for error messages */
+  output(): string;
+}
+
+const OUTPUT_KEEP = 8192;
+
+/** Starts a toolbox binary; its output is kept for diagnostics, never shown to the user unasked. */
+export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv): Helper {
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let kept = '';
+  const keep = (chunk: Buffer): void => {
+    kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('error', (error) => {
+      keep(Buffer.from(`${error.message}\n`));
+      resolve({ code: 127, signal: null });
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { name, child, exited, output: () => kept };
+}
+
+/** TERM, then KILL after FORCE_KILL_AFTER_MS; resolves when the process is gone. Safe to call twice. */
+export async function stopHelper(helper: Helper, graceMs = FORCE_KILL_AFTER_MS): Promise<void> {
+  if (helper.child.exitCode !== null || helper.child.signalCode !== null) return;
+  helper.child.kill('SIGTERM');
+  const timer = setTimeout(() => helper.child.kill('SIGKILL'), graceMs);
+  await helper.exited;
+  clearTimeout(timer);
+}

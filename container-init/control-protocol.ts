@@ -1,0 +1,152 @@
+/**
+ * The control protocol spoken with the in-VM init over the "testin.ctl" port.
+ * Mirror of initfs/protocol.h: change both together.
+ *
+ * frame  = u32le length (of everything after it) | u8 type | u32le id | payload
+ * fields = repeated (u8 tag | u32le length | bytes); numbers inside are u32le.
+ */
+
+export const MessageType = {
+  exec: 0x01,
+  stdin: 0x02,
+  signal: 0x03,
+  poweroff: 0x04,
+  hello: 0x81,
+  started: 0x82,
+  stdout: 0x83,
+  stderr: 0x84,
+  exit: 0x85,
+  error: 0x86,
+} as const;
+
+export const Tag = {
+  arg: 1,
+  env: 2,
+  cwd: 3,
+  uid: 4,
+  gid: 5,
+  group: 6,
+  hostname: 7,
+  stdin: 8,
+  readonly: 9,
+  release: 20,
+  uptimeMs: 21,
+  code: 22,
+  signo: 23,
+  message: 24,
+  rootMs: 25,
+} as const;
+
+const HEADER = 9;
+export const FRAME_MAX = 1 << 24;
+
+export interface Frame {
+  type: number;
+  id: number;
+  payload: Buffer;
+}
+
+export type FieldValue = string | number | Buffer;
+export type Field = [tag: number, value: FieldValue];
+
+export function encodeFrame(type: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head.writeUInt32LE(payload.length + 5, 0);
+  head.writeUInt8(type, 4);
+  head.writeUInt32LE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
+export function encodeFields(fields: readonly Field[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [tag, value] of fields) {
+    const bytes = valueBytes(value);
+    const head = Buffer.alloc(5);
+    head.writeUInt8(tag, 0);
+    head.writeUInt32LE(bytes.length, 1);
+    parts.push(head, bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+function valueBytes(value: FieldValue): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (Buffer.isBuffer(value)) return value;
+  const n = Buffer.alloc(4);
+  n.writeUInt32LE(value >>> 0, 0);
+  return n;
+}
+
+/** Decodes fields into a map from tag to every value seen (repeated tags keep their order). */
+export function decodeFields(payload: Buffer): Map<number, Buffer[]> {
+  const fields = new Map<number, Buffer[]>();
+  let off = 0;
+  while (off + 5 <= payload.length) {
+    const tag = payload.readUInt8(off);
+    const len = payload.readUInt32LE(off + 1);
+    if (off + 5 + len > payload.length) throw new Error(`truncated field ${tag}`);
+    const list = fields.get(tag) ?? [];
+    list.push(payload.subarray(off + 5, off + 5 + len));
+    fields.set(tag, list);
+    off += 5 + len;
+  }
+  return fields;
+}
+
+export function fieldNumber(fields: Map<number, Buffer[]>, tag: number): number | undefined {
+  const value = fields.get(tag)?.[0];
+  return value && value.length === 4 ? value.readUInt32LE(0) : undefined;
+}
+
+export function fieldString(fields: Map<number, Buffer[]>, tag: number): string | undefined {
+  return fields.get(tag)?.[0]?.toString('utf8');
+}
+
+/** Splits a byte stream into frames; feed it chunks as they arrive. */
+export class FrameReader {
+  #pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const frames: Frame[] = [];
+    while (this.#pending.length >= 4) {
+      const len = this.#pending.readUInt32LE(0);
+      if (len < 5 || len > FRAME_MAX) throw new Error(`bad control frame length ${len}`);
+      if (this.#pending.length < 4 + len) break;
+      frames.push({
+        type: this.#pending.readUInt8(4),
+        id: this.#pending.readUInt32LE(5),
+        payload: this.#pending.subarray(HEADER, 4 + len),
+      });
+      this.#pending = this.#pending.subarray(4 + len);
+    }
+    return frames;
+  }
+}
+
+export interface ExecRequest {
+  argv: readonly string[];
+  env: readonly string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+  hostname?: string | undefined;
+  stdin: boolean;
+  readonlyRoot: boolean;
+}
+
+export function encodeExec(id: number, req: ExecRequest): Buffer {
+  const fields: Field[] = [
+    ...req.argv.map((a): Field => [Tag.arg, a]),
+    ...req.env.map((e): Field => [Tag.env, e]),
+    [Tag.cwd, req.cwd],
+    [Tag.uid, req.uid],
+    [Tag.gid, req.gid],
+    ...req.groups.map((g): Field => [Tag.group, g]),
+    [Tag.stdin, req.stdin ? 1 : 0],
+    [Tag.readonly, req.readonlyRoot ? 1 : 0],
+  ];
+  if (req.hostname) fields.push([Tag.hostname, req.hostname]);
+  return encodeFrame(MessageType.exec, id, encodeFields(fields));
+}

@@ -1,0 +1,110 @@
+/**
+ * container-init: PID 1 of the user's container. Reads the run plan, shares the
+ * image's root with the VM through virtiofsd, boots the VM and relays the
+ * command's output and exit status. Bundled by esbuild into /testin/container-init.js.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { decodePlan, PLAN_ENV, type RunPlan } from '../launcher/run-plan.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
+import type { ExecRequest } from './control-protocol.js';
+import { resolveUser, UserLookupError } from './resolve-user.js';
+import { VmRun } from './vm-run.js';
+
+/** container-init's own failures, as docker run's */
+const EXIT_TESTIN_FAILED = 125;
+export const WORK_DIR = '/run/testin';
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
+
+function fail(message: string, fix?: string): number {
+  process.stderr.write(`testin: ${message}\n${fix ? `  fix: ${fix}\n` : ''}`);
+  return EXIT_TESTIN_FAILED;
+}
+
+function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** The command's environment: the plan's, plus HOME and HOSTNAME as docker sets them. */
+function commandEnv(plan: RunPlan, home: string): string[] {
+  const env = [...plan.env];
+  const has = (k: string): boolean => env.some((e) => e.startsWith(`${k}=`));
+  if (!has('HOSTNAME')) env.unshift(`HOSTNAME=${plan.hostname ?? hostname()}`);
+  if (!has('HOME')) env.push(`HOME=${home}`);
+  return env;
+}
+
+/** Binds the image's root (alone, not its submounts) where virtiofsd will share it from. */
+function bindRoot(newRoot: string): void {
+  mkdirSync(newRoot, { recursive: true });
+  const busybox = join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.busybox);
+  execFileSync(busybox, ['mount', '-o', 'bind', '/', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(busybox, ['mount', '--make-private', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+async function main(): Promise<number> {
+  const planText = process.env[PLAN_ENV];
+  if (!planText) return fail(`${PLAN_ENV} is not set: container-init was started without a run plan`, 'start containers with `testin run`');
+  let plan: RunPlan;
+  try {
+    plan = decodePlan(planText);
+  } catch (error) {
+    return fail(`bad run plan: ${(error as Error).message}`, 'use the same testin version for the launcher and the toolbox');
+  }
+  const manifest = JSON.parse(readFileSync(join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
+
+  let user;
+  try {
+    user = resolveUser(plan.user, readText('/etc/passwd'), readText('/etc/group'));
+  } catch (error) {
+    if (error instanceof UserLookupError) return fail(error.message, 'pick a user that the image has, or a numeric uid:gid');
+    throw error;
+  }
+
+  const newRoot = join(WORK_DIR, 'new_root');
+  try {
+    bindRoot(newRoot);
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
+  }
+
+  const exec: ExecRequest = {
+    argv: plan.argv,
+    env: commandEnv(plan, user.home),
+    cwd: plan.cwd,
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    hostname: plan.hostname ?? hostname(),
+    stdin: plan.stdin,
+    readonlyRoot: plan.readonlyRoot,
+  };
+  const vm = new VmRun(plan, manifest, exec, { work: WORK_DIR, newRoot });
+  let signalsSeen = 0;
+  for (const [name, signo] of Object.entries(SIGNALS)) {
+    process.on(name, () => {
+      signalsSeen += 1;
+      // a second interrupt stops the VM at once
+      if (signalsSeen > 1 && (name === 'SIGINT' || name === 'SIGTERM')) void vm.close();
+      else vm.signal(signo);
+    });
+  }
+  const outcome = await vm.run();
+  if (outcome.kind === 'exited') return outcome.code;
+  process.stderr.write(`testin: ${outcome.reason}\n`);
+  if (outcome.consoleTail.length) {
+    process.stderr.write(`testin: last ${outcome.consoleTail.length} lines of the guest console:\n${outcome.consoleTail.map((l) => `  | ${l}`).join('\n')}\n`);
+  }
+  return EXIT_TESTIN_FAILED;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`testin: internal error in container-init: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n  please report it with this output\n`);
+    process.exit(EXIT_TESTIN_FAILED);
+  },
+);

@@ -1,0 +1,50 @@
+import type { VmPlan } from '../launcher/run-plan.js';
+
+export interface QemuPaths {
+  kernel: string;
+  kernelFormat: 'elf' | 'bzImage';
+  initrd: string;
+  firmwareDir: string;
+  fsSocket: string;
+  ctlSocket: string;
+  consoleLog: string;
+}
+
+/** testin's own kernel command line; the user's words come after, so they win. */
+export function kernelCmdline(vm: VmPlan): string[] {
+  return [
+    'console=ttyS0',
+    // a panic reboots at once, and -no-reboot turns that into QEMU exiting: a panic never hangs the run
+    'panic=-1',
+    ...(vm.console ? [] : ['quiet', 'loglevel=1']),
+    ...vm.kernelCmdline,
+  ];
+}
+
+/** The QEMU command line (after the binary) for one run. */
+export function buildQemuArgs(vm: VmPlan, paths: QemuPaths): string[] {
+  const mem = `${vm.memoryMiB}M`;
+  return [
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-no-reboot',
+    '-machine', `q35,accel=${vm.accel},memory-backend=mem`,
+    '-cpu', vm.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(vm.cpus),
+    '-m', mem,
+    // vhost-user-fs needs guest memory that virtiofsd can map
+    '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
+    '-L', paths.firmwareDir,
+    '-kernel', paths.kernel,
+    '-initrd', paths.initrd,
+    '-append', kernelCmdline(vm).join(' '),
+    '-chardev', `socket,id=fs0,path=${paths.fsSocket}`,
+    '-device', 'vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024',
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', `socket,id=ctl,path=${paths.ctlSocket}`,
+    '-device', 'virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl',
+    '-chardev', `file,id=con,path=${paths.consoleLog}`,
+    '-serial', 'chardev:con',
+  ];
+}

@@ -1,0 +1,263 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunPlan } from '../launcher/run-plan.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
+import { startHelper, stopHelper, type Helper } from './child-process.js';
+import { diagnoseConsole, readConsoleTail } from './console-tail.js';
+import {
+  FrameReader,
+  MessageType,
+  Tag,
+  decodeFields,
+  encodeExec,
+  encodeFrame,
+  fieldNumber,
+  fieldString,
+  type ExecRequest,
+  type Frame,
+} from './control-protocol.js';
+import { buildQemuArgs } from './qemu-args.js';
+import { buildVirtiofsdArgs } from './virtiofsd-args.js';
+
+/** after the EXIT message, how long the guest gets to power off by itself */
+const POWEROFF_GRACE_MS = 2000;
+const SOCKET_WAIT_MS = 10_000;
+
+export interface VmRunPaths {
+  work: string;
+  newRoot: string;
+}
+
+/** How a VM run ended: the command's status, or an abnormal end with a reason. */
+export type VmOutcome =
+  | { kind: 'exited'; code: number; signal?: number }
+  | { kind: 'abnormal'; reason: string; consoleTail: string[] };
+
+const log = (plan: RunPlan, msg: string): void => {
+  if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] ${msg}\n`);
+};
+
+/** Boots the VM for one command, relays its output, and returns how it ended. */
+export class VmRun {
+  #virtiofsd?: Helper;
+  #qemu?: Helper;
+  #server?: Server;
+  #socket?: Socket;
+  #exit?: { code: number; signal?: number };
+  #execSent = false;
+  #pendingSignals: number[] = [];
+  #consoleTimer?: NodeJS.Timeout;
+  readonly #t0 = Date.now();
+
+  constructor(
+    private readonly plan: RunPlan,
+    private readonly manifest: ToolboxManifest,
+    private readonly exec: ExecRequest,
+    private readonly paths: VmRunPaths,
+  ) {}
+
+  get consoleLog(): string {
+    return join(this.paths.work, 'console.log');
+  }
+
+  async run(): Promise<VmOutcome> {
+    try {
+      return await this.#boot();
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Forwards a signal to the command in the VM (queued until the command runs). */
+  signal(signo: number): void {
+    if (this.#exit) return;
+    if (this.#execSent && this.#socket) this.#socket.write(encodeFrame(MessageType.signal, 0, u32(signo)));
+    else this.#pendingSignals.push(signo);
+  }
+
+  /** Stops everything at once: the VMM first, then virtiofsd. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#consoleTimer) clearInterval(this.#consoleTimer);
+    const results = await Promise.allSettled([
+      this.#qemu ? stopHelper(this.#qemu) : undefined,
+    ]);
+    await Promise.allSettled([this.#virtiofsd ? stopHelper(this.#virtiofsd) : undefined]);
+    this.#socket?.destroy();
+    this.#server?.close();
+    for (const r of results) if (r.status === 'rejected') process.stderr.write(`testin: teardown: ${String(r.reason)}\n`);
+  }
+
+  async #boot(): Promise<VmOutcome> {
+    const fsSocket = join(this.paths.work, 'fs.sock');
+    const ctlSocket = join(this.paths.work, 'ctl.sock');
+    const tb = (p: string): string => join(TOOLBOX_MOUNT, p);
+
+    this.#virtiofsd = startHelper(
+      'virtiofsd',
+      [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, fsSocket, this.paths.newRoot, this.plan.fsCache)],
+      process.env,
+    );
+    const fsReady = await waitForPath(fsSocket, SOCKET_WAIT_MS, this.#virtiofsd);
+    if (!fsReady) return this.#abnormal(`virtiofsd did not start: ${this.#virtiofsd.output().trim() || 'no socket appeared'}`);
+    log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms`);
+
+    const connected = this.#listen(ctlSocket);
+    const args = buildQemuArgs(this.plan.vm, {
+      kernel: tb(TOOLBOX_LAYOUT.kernel),
+      kernelFormat: this.manifest.kernelFormat,
+      initrd: tb(TOOLBOX_LAYOUT.initrd),
+      firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
+      fsSocket,
+      ctlSocket,
+      consoleLog: this.consoleLog,
+    });
+    log(this.plan, `qemu ${args.join(' ')}`);
+    this.#qemu = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu), ...args], {
+      ...process.env,
+      QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules),
+    });
+    if (this.plan.vm.console) this.#streamConsole();
+
+    const qemuExited = this.#qemu.exited.then((r) => ({ kind: 'qemu-exit' as const, ...r }));
+    const outcome = await new Promise<VmOutcome>((resolve) => {
+      const bootTimer = setTimeout(
+        () => resolve(this.#abnormal(`the VM did not start its init within ${this.plan.vm.bootTimeoutMs / 1000} s`)),
+        this.plan.vm.bootTimeoutMs,
+      );
+      void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
+      void qemuExited.then((r) => {
+        clearTimeout(bootTimer);
+        // the socket may still hold the last frames: read them before judging
+        void this.#socketDrained().then(() => {
+          if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
+          const why = r.code === 0 ? 'the VM powered off before the command ended' : `QEMU exited with ${r.signal ?? `code ${r.code}`}`;
+          const qemuSaid = this.#qemu?.output().trim();
+          resolve(this.#abnormal(qemuSaid ? `${why}: ${qemuSaid.split('\n').at(-1)}` : why));
+        });
+      });
+    });
+    return outcome;
+  }
+
+  /** resolves once QEMU's end of the control socket has closed and all was read (bounded wait) */
+  #socketDrained(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket || socket.destroyed || socket.readableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #listen(path: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      this.#server = createServer({ allowHalfOpen: false }, (socket) => resolve(socket));
+      this.#server.on('error', reject);
+      this.#server.listen(path);
+    });
+  }
+
+  #serve(socket: Socket, onHello: () => void, resolve: (o: VmOutcome) => void): void {
+    this.#socket = socket;
+    const reader = new FrameReader();
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) this.#onFrame(frame, onHello, resolve);
+    });
+    socket.on('error', () => undefined);
+  }
+
+  #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
+    switch (frame.type) {
+      case MessageType.hello: {
+        onHello();
+        const fields = decodeFields(frame.payload);
+        log(this.plan, `guest init up: kernel ${fieldString(fields, Tag.release)}, uptime ${fieldNumber(fields, Tag.uptimeMs)} ms, ${Date.now() - this.#t0} ms since start`);
+        this.#socket?.write(encodeExec(0, this.exec));
+        this.#execSent = true;
+        for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
+        if (this.plan.stdin) this.#pipeStdin();
+        break;
+      }
+      case MessageType.started: {
+        const fields = decodeFields(frame.payload);
+        log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
+        break;
+      }
+      case MessageType.stdout:
+        process.stdout.write(frame.payload);
+        break;
+      case MessageType.stderr:
+        process.stderr.write(frame.payload);
+        break;
+      case MessageType.error:
+        process.stderr.write(`testin: ${fieldString(decodeFields(frame.payload), Tag.message) ?? 'unknown error in the VM'}\n`);
+        break;
+      case MessageType.exit: {
+        const fields = decodeFields(frame.payload);
+        const signo = fieldNumber(fields, Tag.signo);
+        this.#exit = signo !== undefined ? { code: 128 + signo, signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
+        log(this.plan, `command ended (${JSON.stringify(this.#exit)}) ${Date.now() - this.#t0} ms since start`);
+        resolve({ kind: 'exited', ...this.#exit });
+        this.#powerOff();
+        break;
+      }
+      default:
+        log(this.plan, `unknown message type ${frame.type}`);
+    }
+  }
+
+  /** Asks the guest to power off; the teardown kills QEMU if it has not after the grace time. */
+  #powerOff(): void {
+    this.#socket?.write(encodeFrame(MessageType.poweroff, 0));
+    if (this.#qemu) {
+      const qemu = this.#qemu;
+      const timer = setTimeout(() => qemu.child.kill('SIGKILL'), POWEROFF_GRACE_MS);
+      void qemu.exited.then(() => clearTimeout(timer));
+    }
+  }
+
+  #pipeStdin(): void {
+    process.stdin.on('data', (chunk: Buffer) => this.#socket?.write(encodeFrame(MessageType.stdin, 0, chunk)));
+    process.stdin.on('end', () => this.#socket?.write(encodeFrame(MessageType.stdin, 0)));
+  }
+
+  #streamConsole(): void {
+    let offset = 0;
+    const buf = Buffer.alloc(65536);
+    this.#consoleTimer = setInterval(() => {
+      if (!existsSync(this.consoleLog)) return;
+      const fd = openSync(this.consoleLog, 'r');
+      try {
+        for (let n; (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) process.stderr.write(buf.subarray(0, n));
+      } finally {
+        closeSync(fd);
+      }
+    }, 100);
+  }
+
+  #abnormal(reason: string): VmOutcome {
+    const tail = readConsoleTail(this.consoleLog);
+    return { kind: 'abnormal', reason: diagnoseConsole(tail) ?? reason, consoleTail: tail };
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+async function waitForPath(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let ended = false;
+  void helper.exited.then(() => (ended = true));
+  while (Date.now() < deadline && !ended) {
+    if (existsSync(path)) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return existsSync(path);
+}

@@ -1,0 +1,629 @@
+/*
+ * testin's PID 1 inside the VM. Built with `gcc -static` so it starts in
+ * milliseconds and needs nothing from the image.
+ *
+ * 1. mount proc, sys, dev; load the kernel modules listed in /modules/order
+ * 2. open the control port, say HELLO, wait for the EXEC request
+ * 3. mount the virtiofs root, mount proc/sys/dev/tmp/run inside it, switch into it
+ * 4. run the command (env, cwd, uid/gid); relay its output as framed messages;
+ *    reap every child; report the exit status; power off when told to.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+#define NEW_ROOT "/newroot"
+#define PORT_WAIT_MS 15000
+#define ROOT_WAIT_MS 15000
+#define MAX_LIST 4096
+
+extern char **environ;
+
+static int ctl = -1;
+
+static void log_line(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("testin-init: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void power_off(void) {
+  sync();
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+/* An init that cannot go on says why on the console and stops the VM; the host
+ * sees the VM end without an EXIT and prints the console tail. */
+static void fatal(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("testin-init: fatal: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  power_off();
+}
+
+static uint32_t uptime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- framing ---------------------------------------------------------- */
+
+struct buf {
+  uint8_t *data;
+  size_t len, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t extra) {
+  if (b->len + extra <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + extra) cap *= 2;
+  b->data = realloc(b->data, cap);
+  if (!b->data) fatal("out of memory");
+  b->cap = cap;
+}
+
+static void buf_put(struct buf *b, const void *p, size_t n) {
+  buf_reserve(b, n);
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+static void buf_u8(struct buf *b, uint8_t v) { buf_put(b, &v, 1); }
+
+static void buf_u32(struct buf *b, uint32_t v) {
+  uint8_t le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
+  buf_put(b, le, 4);
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void field_bytes(struct buf *b, uint8_t tag, const void *p, size_t n) {
+  buf_u8(b, tag);
+  buf_u32(b, (uint32_t)n);
+  buf_put(b, p, n);
+}
+
+static void field_str(struct buf *b, uint8_t tag, const char *s) { field_bytes(b, tag, s, strlen(s)); }
+
+static void field_u32(struct buf *b, uint8_t tag, uint32_t v) {
+  buf_u8(b, tag);
+  buf_u32(b, 4);
+  buf_u32(b, v);
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        poll(&pfd, 1, -1);
+        continue;
+      }
+      fatal("write to control port: %s", strerror(errno));
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n) {
+  struct buf b = {0};
+  buf_u32(&b, (uint32_t)(n + 5));
+  buf_u8(&b, type);
+  buf_u32(&b, id);
+  buf_put(&b, payload, n);
+  write_all(ctl, b.data, b.len);
+  free(b.data);
+}
+
+static void send_error(uint32_t id, uint32_t code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  struct buf b = {0};
+  field_str(&b, TAG_MESSAGE, msg);
+  field_u32(&b, TAG_CODE, code);
+  send_msg(MSG_ERROR, id, b.data, b.len);
+  free(b.data);
+}
+
+/* A received frame: type, id and payload point into the reader's buffer. */
+struct frame {
+  uint8_t type;
+  uint32_t id;
+  const uint8_t *payload;
+  size_t len;
+};
+
+static struct buf inbox;
+
+/* Returns 1 and fills f when a whole frame is buffered. Consume it with inbox_drop. */
+static int inbox_frame(struct frame *f) {
+  if (inbox.len < 4) return 0;
+  uint32_t n = get_u32(inbox.data);
+  if (n < 5 || n > FRAME_MAX) fatal("bad control frame length %u", n);
+  if (inbox.len < 4 + (size_t)n) return 0;
+  f->type = inbox.data[4];
+  f->id = get_u32(inbox.data + 5);
+  f->payload = inbox.data + FRAME_HEADER;
+  f->len = n - 5;
+  return 1;
+}
+
+static void inbox_drop(const struct frame *f) {
+  size_t used = FRAME_HEADER + f->len;
+  memmove(inbox.data, inbox.data + used, inbox.len - used);
+  inbox.len -= used;
+}
+
+/* Reads what the port has; returns 0 at EOF. */
+static int inbox_fill(void) {
+  buf_reserve(&inbox, 65536);
+  ssize_t r = read(ctl, inbox.data + inbox.len, 65536);
+  if (r < 0) return errno == EINTR || errno == EAGAIN ? 1 : 0;
+  inbox.len += (size_t)r;
+  return r > 0;
+}
+
+/* ---- the EXEC request -------------------------------------------------- */
+
+struct request {
+  char *argv[MAX_LIST + 1];
+  int argc;
+  char *envp[MAX_LIST + 1];
+  int envc;
+  gid_t groups[256];
+  int ngroups;
+  char *cwd, *hostname;
+  uid_t uid;
+  gid_t gid;
+  int want_stdin, readonly;
+};
+
+static char *dup_field(const uint8_t *p, uint32_t n) {
+  char *s = malloc(n + 1);
+  if (!s) fatal("out of memory");
+  memcpy(s, p, n);
+  s[n] = 0;
+  return s;
+}
+
+static void parse_exec(const struct frame *f, struct request *r) {
+  memset(r, 0, sizeof *r);
+  size_t off = 0;
+  while (off + 5 <= f->len) {
+    uint8_t tag = f->payload[off];
+    uint32_t n = get_u32(f->payload + off + 1);
+    const uint8_t *v = f->payload + off + 5;
+    if (off + 5 + n > f->len) fatal("truncated EXEC field");
+    uint32_t num = n == 4 ? get_u32(v) : 0;
+    switch (tag) {
+      case TAG_ARG: if (r->argc < MAX_LIST) r->argv[r->argc++] = dup_field(v, n); break;
+      case TAG_ENV: if (r->envc < MAX_LIST) r->envp[r->envc++] = dup_field(v, n); break;
+      case TAG_CWD: r->cwd = dup_field(v, n); break;
+      case TAG_UID: r->uid = num; break;
+      case TAG_GID: r->gid = num; break;
+      case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
+      case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
+      case TAG_STDIN: r->want_stdin = num != 0; break;
+      case TAG_READONLY: r->readonly = num != 0; break;
+      default: break; /* unknown fields are skipped: newer hosts may send more */
+    }
+    off += 5 + n;
+  }
+  if (r->argc == 0) fatal("EXEC without a command");
+  if (!r->cwd) r->cwd = "/";
+}
+
+/* ---- boot: modules, port, root ----------------------------------------- */
+
+static void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  mkdir(dst, 0755);
+  if (mount(src, dst, type, flags, data) < 0) log_line("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+static void load_modules(void) {
+  FILE *f = fopen("/modules/order", "r");
+  if (!f) return;
+  char line[512], path[600];
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!line[0]) continue;
+    snprintf(path, sizeof path, "/modules/%s", line);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fatal("open module %s: %s", path, strerror(errno));
+    if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+      log_line("load module %s: %s", line, strerror(errno));
+    close(fd);
+  }
+  fclose(f);
+}
+
+static int open_port(const char *want) {
+  for (uint32_t start = uptime_ms(); uptime_ms() - start < PORT_WAIT_MS; sleep_ms(5)) {
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (!d) continue;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[512], name[128] = {0};
+      snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+      int fd = open(path, O_RDONLY);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, name, sizeof name - 1);
+      close(fd);
+      if (n <= 0) continue;
+      name[strcspn(name, "\n")] = 0;
+      if (strcmp(name, want) != 0) continue;
+      snprintf(path, sizeof path, "/dev/%s", e->d_name);
+      int port = open(path, O_RDWR | O_CLOEXEC);
+      if (port >= 0) {
+        closedir(d);
+        return port;
+      }
+    }
+    closedir(d);
+  }
+  fatal("virtio port %s did not appear within %d ms (is virtio_console loaded?)", want, PORT_WAIT_MS);
+  return -1;
+}
+
+static void mount_root(const struct request *r) {
+  mkdir(NEW_ROOT, 0755);
+  unsigned long flags = r->readonly ? MS_RDONLY : 0;
+  int err = 0;
+  for (uint32_t start = uptime_ms(); uptime_ms() - start < ROOT_WAIT_MS; sleep_ms(5)) {
+    if (mount("root", NEW_ROOT, "virtiofs", flags, NULL) == 0) return;
+    err = errno;
+    if (err != ENODEV && err != ENOENT && err != ENXIO) break;
+  }
+  fatal("mount virtiofs root: %s (the kernel needs virtio_pci, fuse and virtiofs)", strerror(err));
+}
+
+static void link_or_ignore(const char *target, const char *path) {
+  if (symlink(target, path) < 0 && errno != EEXIST) log_line("symlink %s: %s", path, strerror(errno));
+}
+
+static void enter_root(void) {
+  mount_or_log("proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("cgroup2", NEW_ROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_or_log("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_or_log("tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");
+  link_or_ignore("/proc/self/fd/0", NEW_ROOT "/dev/stdin");
+  link_or_ignore("/proc/self/fd/1", NEW_ROOT "/dev/stdout");
+  link_or_ignore("/proc/self/fd/2", NEW_ROOT "/dev/stderr");
+  if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+    fatal("switch into the root: %s", strerror(errno));
+}
+
+/* ---- running the command ----------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(tmp, 0755);
+    *p = '/';
+  }
+  return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static const char *env_get(char **envp, const char *key) {
+  size_t k = strlen(key);
+  for (; *envp; envp++)
+    if (strncmp(*envp, key, k) == 0 && (*envp)[k] == '=') return *envp + k + 1;
+  return NULL;
+}
+
+/* Like runc: look the command up in the command's own PATH, never fall back
+ * to /bin/sh for a file without a shebang (execvp would). */
+static void exec_command(struct request *r) {
+  const char *cmd = r->argv[0];
+  if (strchr(cmd, '/')) {
+    execve(cmd, r->argv, r->envp);
+    return;
+  }
+  const char *path = env_get(r->envp, "PATH");
+  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int saw_eacces = 0;
+  char full[4096];
+  for (const char *p = path;; p++) {
+    const char *end = strchrnul(p, ':');
+    snprintf(full, sizeof full, "%.*s/%s", (int)(end - p), end == p ? "." : p, cmd);
+    execve(full, r->argv, r->envp);
+    if (errno == EACCES) saw_eacces = 1;
+    if (!*end) break;
+    p = end;
+  }
+  errno = saw_eacces ? EACCES : ENOENT;
+}
+
+struct child {
+  pid_t pid;
+  int out, err, in; /* our ends: read out/err, write in (-1 when closed) */
+  int exited, status;
+};
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static int start_command(struct request *r, struct child *c) {
+  int out[2], err[2], in[2], report[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
+  if (r->want_stdin) {
+    if (pipe2(in, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
+  } else {
+    in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    in[1] = -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) fatal("fork: %s", strerror(errno));
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    const char *step = "chdir";
+    if (mkdir_p(r->cwd) < 0 || chdir(r->cwd) < 0) goto fail;
+    step = "setgroups";
+    if (setgroups(r->ngroups, r->groups) < 0) goto fail;
+    step = "setgid";
+    if (setgid(r->gid) < 0) goto fail;
+    step = "setuid";
+    if (setuid(r->uid) < 0) goto fail;
+    step = "exec";
+    exec_command(r);
+  fail:;
+    int e = errno;
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%d %s", e, step);
+    (void)!write(report[1], msg, (size_t)n);
+    _exit(e == ENOENT && strcmp(step, "exec") == 0 ? 127 : 126);
+  }
+  close(out[1]);
+  close(err[1]);
+  close(in[0]);
+  close(report[1]);
+  char msg[512] = {0};
+  ssize_t n = read(report[0], msg, sizeof msg - 1);
+  close(report[0]);
+  c->pid = pid;
+  c->out = out[0];
+  c->err = err[0];
+  c->in = in[1];
+  c->exited = 0;
+  set_nonblock(c->out);
+  set_nonblock(c->err);
+  if (c->in >= 0) set_nonblock(c->in);
+  if (n > 0) {
+    int e = atoi(msg);
+    const char *step = strchr(msg, ' ') ? strchr(msg, ' ') + 1 : "exec";
+    int code = e == ENOENT && strcmp(step, "exec") == 0 ? 127 : 126;
+    if (strcmp(step, "exec") == 0)
+      send_error(0, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
+    else
+      send_error(0, code, "%s %s: %s", step, strcmp(step, "chdir") == 0 ? r->cwd : "", strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+/* Moves what a pipe holds into MSG_STDOUT/MSG_STDERR frames; returns 0 at EOF. */
+static int relay(int fd, uint8_t type) {
+  static uint8_t chunk[65536];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n > 0) {
+      send_msg(type, 0, chunk, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+}
+
+static void send_exit(const struct child *c) {
+  struct buf b = {0};
+  if (WIFSIGNALED(c->status)) field_u32(&b, TAG_SIGNO, (uint32_t)WTERMSIG(c->status));
+  else field_u32(&b, TAG_CODE, (uint32_t)WEXITSTATUS(c->status));
+  field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+  send_msg(MSG_EXIT, 0, b.data, b.len);
+  free(b.data);
+}
+
+static void reap(struct child *c) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == c->pid) {
+      c->exited = 1;
+      c->status = status;
+    }
+  }
+}
+
+/* stdin bytes waiting for the command to read them */
+static struct buf pending_in;
+static int stdin_eof;
+
+static void flush_stdin(struct child *c) {
+  while (c->in >= 0 && pending_in.len > 0) {
+    ssize_t w = write(c->in, pending_in.data, pending_in.len);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      pending_in.len = 0; /* EPIPE: the command closed its stdin */
+      break;
+    }
+    memmove(pending_in.data, pending_in.data + w, pending_in.len - (size_t)w);
+    pending_in.len -= (size_t)w;
+  }
+  if (c->in >= 0 && stdin_eof && pending_in.len == 0) {
+    close(c->in);
+    c->in = -1;
+  }
+}
+
+static void handle(const struct frame *f, struct child *c) {
+  switch (f->type) {
+    case MSG_STDIN:
+      if (f->len == 0) stdin_eof = 1;
+      else buf_put(&pending_in, f->payload, f->len);
+      flush_stdin(c);
+      break;
+    case MSG_SIGNAL:
+      if (f->len >= 4 && c->pid > 0 && !c->exited) kill(c->pid, (int)get_u32(f->payload));
+      break;
+    case MSG_POWEROFF:
+      power_off();
+      break;
+    default:
+      log_line("unexpected message type %u", f->type);
+  }
+}
+
+static void serve(struct child *c, int sigfd) {
+  int reported = 0, out_open = 1, err_open = 1;
+  for (;;) {
+    if (c->exited && !reported) {
+      /* Take what the pipes hold now; a background process that keeps them
+       * open must not hold back the exit status. */
+      if (out_open) out_open = relay(c->out, MSG_STDOUT);
+      if (err_open) err_open = relay(c->err, MSG_STDERR);
+      send_exit(c);
+      reported = 1;
+    }
+    struct pollfd p[5] = {
+        {ctl, POLLIN, 0},
+        {sigfd, POLLIN, 0},
+        {out_open && !reported ? c->out : -1, POLLIN, 0},
+        {err_open && !reported ? c->err : -1, POLLIN, 0},
+        {c->in >= 0 && pending_in.len ? c->in : -1, POLLOUT, 0},
+    };
+    if (poll(p, 5, -1) < 0) {
+      if (errno == EINTR) continue;
+      fatal("poll: %s", strerror(errno));
+    }
+    if (p[2].revents) out_open = relay(c->out, MSG_STDOUT);
+    if (p[3].revents) err_open = relay(c->err, MSG_STDERR);
+    if (p[4].revents) flush_stdin(c);
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sigfd, &si, sizeof si) > 0) {}
+      reap(c);
+    }
+    if (p[0].revents) {
+      if (!inbox_fill()) sleep_ms(10); /* host not connected: nothing to do but wait */
+      struct frame f;
+      while (inbox_frame(&f)) {
+        handle(&f, c);
+        inbox_drop(&f);
+      }
+    }
+  }
+}
+
+static struct frame wait_frame(void) {
+  struct frame f;
+  while (!inbox_frame(&f))
+    if (!inbox_fill()) sleep_ms(10);
+  return f;
+}
+
+int main(void) {
+  if (getpid() != 1) {
+    fprintf(stderr, "testin-init must run as PID 1 in the VM\n");
+    return 2;
+  }
+  mount_or_log("proc", "/proc", "proc", 0, NULL);
+  mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
+  mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  load_modules();
+
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  ctl = open_port(CTL_PORT_NAME);
+  struct utsname u;
+  uname(&u);
+  struct buf hello = {0};
+  field_str(&hello, TAG_RELEASE, u.release);
+  field_u32(&hello, TAG_UPTIME_MS, uptime_ms());
+  send_msg(MSG_HELLO, 0, hello.data, hello.len);
+
+  struct frame f = wait_frame();
+  if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
+  static struct request req;
+  parse_exec(&f, &req);
+  inbox_drop(&f);
+
+  mount_root(&req);
+  uint32_t root_ms = uptime_ms();
+  enter_root();
+  if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
+
+  static struct child c;
+  if (start_command(&req, &c) < 0) {
+    /* the child already _exit()ed with 126 or 127: that is the status */
+    waitpid(c.pid, &c.status, 0);
+    c.exited = 1;
+  } else {
+    struct buf b = {0};
+    field_u32(&b, TAG_ROOT_MS, root_ms);
+    field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+    send_msg(MSG_STARTED, 0, b.data, b.len);
+    free(b.data);
+  }
+  serve(&c, sigfd);
+  return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The control protocol between container-init (host side) and the in-VM init.
+ * Mirrored in container-init/control-protocol.ts: change both together.
+ *
+ * One virtio-serial port ("testin.ctl") carries every message, so the order in
+ * which the guest sends them is the order in which the host sees them: the exit
+ * status always arrives after the last byte of the command's output.
+ *
+ * frame  = u32le length (of everything after it) | u8 type | u32le id | payload
+ * fields = repeated (u8 tag | u32le length | bytes)      -- for EXEC, HELLO, EXIT, ERROR
+ * numbers inside fields are u32le.
+ */
+#ifndef TESTIN_PROTOCOL_H
+#define TESTIN_PROTOCOL_H
+
+#define CTL_PORT_NAME "testin.ctl"
+#define FRAME_HEADER 9 /* length + type + id */
+#define FRAME_MAX (1u << 24)
+
+/* host -> guest */
+enum {
+  MSG_EXEC = 0x01,     /* fields: TAG_* below */
+  MSG_STDIN = 0x02,    /* raw bytes; an empty payload is EOF */
+  MSG_SIGNAL = 0x03,   /* u32le signal number */
+  MSG_POWEROFF = 0x04, /* no payload */
+};
+
+/* guest -> host */
+enum {
+  MSG_HELLO = 0x81,   /* fields: TAG_RELEASE, TAG_UPTIME_MS */
+  MSG_STARTED = 0x82, /* fields: TAG_UPTIME_MS */
+  MSG_STDOUT = 0x83,  /* raw bytes */
+  MSG_STDERR = 0x84,  /* raw bytes */
+  MSG_EXIT = 0x85,    /* fields: TAG_CODE or TAG_SIGNO, TAG_UPTIME_MS */
+  MSG_ERROR = 0x86,   /* fields: TAG_MESSAGE, TAG_CODE */
+};
+
+/* field tags */
+enum {
+  TAG_ARG = 1,       /* repeated: argv */
+  TAG_ENV = 2,       /* repeated: K=V */
+  TAG_CWD = 3,
+  TAG_UID = 4,       /* u32 */
+  TAG_GID = 5,       /* u32 */
+  TAG_GROUP = 6,     /* repeated u32: supplementary groups */
+  TAG_HOSTNAME = 7,
+  TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
+  TAG_READONLY = 9,  /* u32 1: mount the root read-only */
+  TAG_RELEASE = 20,  /* uname -r */
+  TAG_UPTIME_MS = 21,
+  TAG_CODE = 22,     /* u32 exit code */
+  TAG_SIGNO = 23,    /* u32 signal that killed the command */
+  TAG_MESSAGE = 24,
+  TAG_ROOT_MS = 25,  /* uptime when the root was mounted */
+};
+
+#endif

@@ -1,0 +1,113 @@
+import { UsageError } from './errors.js';
+import type { RunOptions } from './run-options.js';
+import { PLAN_VERSION, type Accel, type RunPlan } from './run-plan.js';
+
+/** What the plan needs from `docker image inspect` (.Config). */
+export interface ImageConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+/** docker's PATH when the image sets none */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_CPUS = 2;
+export const DEFAULT_MEMORY_MIB = 1024;
+/** guest init must say hello within this; TCG boots take seconds, a hang must not take forever */
+export const BOOT_TIMEOUT_MS = 120_000;
+
+export interface PlanContext {
+  runId: string;
+  accel: Accel;
+  /** the caller's environment, for `-e K` */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  /** contents of the --env-file files, in order */
+  envFileTexts?: readonly string[];
+}
+
+export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
+  return {
+    version: PLAN_VERSION,
+    runId: ctx.runId,
+    argv: resolveArgv(options, image),
+    env: resolveEnv(options, image, ctx),
+    cwd: options.workdir || image.WorkingDir || '/',
+    user: options.user ?? image.User ?? '',
+    hostname: options.hostname,
+    stdin: options.interactive ?? false,
+    readonlyRoot: options.readOnly ?? false,
+    fsCache: options.fsCache ?? 'auto',
+    vm: {
+      cpus: options.cpus ?? DEFAULT_CPUS,
+      memoryMiB: options.memory === undefined ? DEFAULT_MEMORY_MIB : parseMemoryMiB(options.memory),
+      accel: ctx.accel,
+      kernelCmdline: options.kernelCmdline ? options.kernelCmdline.split(/\s+/).filter(Boolean) : [],
+      console: options.console ?? false,
+      bootTimeoutMs: BOOT_TIMEOUT_MS,
+    },
+    logLevel: options.logLevel ?? 'warn',
+  };
+}
+
+/** docker's rule: ENTRYPOINT + (user command, else CMD); --entrypoint drops the image's CMD. */
+export function resolveArgv(options: RunOptions, image: ImageConfig): string[] {
+  if (options.command && options.command.length === 0) {
+    throw new UsageError('the command after -- is empty', 'put a command after --, or leave out -- to run the image\'s own command');
+  }
+  if (options.command?.[0] === '') throw new UsageError('the command after -- is an empty string', 'name the program to run after --');
+  const entrypoint = options.entrypoint !== undefined ? (options.entrypoint ? [options.entrypoint] : []) : (image.Entrypoint ?? []);
+  const cmd = options.command ?? (options.entrypoint !== undefined ? [] : (image.Cmd ?? []));
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) {
+    throw new UsageError('no command: the image has no ENTRYPOINT or CMD and none was given', 'add the command after --, e.g. testin run --image IMG -- sh -c "..."');
+  }
+  return argv;
+}
+
+export function resolveEnv(options: RunOptions, image: ImageConfig, ctx: PlanContext): string[] {
+  const env = new Map<string, string>();
+  for (const entry of image.Env ?? []) setEntry(env, entry);
+  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+  for (const text of ctx.envFileTexts ?? []) {
+    for (const line of parseEnvFile(text)) applyFlag(env, line, ctx.hostEnv);
+  }
+  for (const flag of options.env ?? []) applyFlag(env, flag, ctx.hostEnv);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function setEntry(env: Map<string, string>, entry: string): void {
+  const eq = entry.indexOf('=');
+  if (eq <= 0) return;
+  env.set(entry.slice(0, eq), entry.slice(eq + 1));
+}
+
+/** `-e K=V` sets, `-e K` copies the caller's K (and is dropped when the caller has none), as docker does. */
+function applyFlag(env: Map<string, string>, flag: string, hostEnv: PlanContext['hostEnv']): void {
+  const eq = flag.indexOf('=');
+  if (eq === 0) throw new UsageError(`invalid environment variable "${flag}": the name is empty`, 'write -e NAME=VALUE');
+  if (eq > 0) return setEntry(env, flag);
+  const value = hostEnv[flag];
+  if (value !== undefined) env.set(flag, value);
+}
+
+/** docker's --env-file: one K=V or K per line; # comments and blank lines are skipped. */
+export function parseEnvFile(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.replace(/^\s+/, ''))
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** docker's memory syntax: a number of bytes with an optional b/k/m/g/t unit. */
+export function parseMemoryMiB(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`invalid memory size "${text}"`, 'write a size such as 512m or 2g');
+  const bytes = Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  const mib = Math.floor(bytes / 1024 ** 2);
+  if (mib < 128) throw new UsageError(`memory size "${text}" is below 128 MiB`, 'give the VM at least 128m');
+  return mib;
+}

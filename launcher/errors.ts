@@ -1,0 +1,79 @@
+/**
+ * Expected failures: each has a stable code and a message whose last line says
+ * what to do. The CLI prints the message alone (no stack) and exits 125.
+ */
+export class TestinError extends Error {
+  override readonly name: string = 'TestinError';
+  /** exit code the CLI uses, as docker run does for its own failures */
+  readonly exitCode: number = 125;
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fix: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** The two lines a user sees: what went wrong, and how to fix it. */
+  describe(): string {
+    return `testin: ${this.message}\n  fix: ${this.fix}`;
+  }
+}
+
+export class UsageError extends TestinError {
+  override readonly name = 'UsageError';
+  constructor(message: string, fix = 'see `testin run --help`') {
+    super('TESTIN_USAGE', message, fix);
+  }
+}
+
+export class ImageNotFoundError extends TestinError {
+  override readonly name = 'ImageNotFoundError';
+  constructor(image: string, cause?: unknown) {
+    super(
+      'TESTIN_IMAGE_NOT_FOUND',
+      `image "${image}" is not in the local docker engine`,
+      `build it (docker build -t ${image} .) or pull it (docker pull ${image}) first`,
+      { cause },
+    );
+  }
+}
+
+export class DockerUnreachableError extends TestinError {
+  override readonly name = 'DockerUnreachableError';
+  constructor(cause?: unknown) {
+    super(
+      'TESTIN_DOCKER_UNREACHABLE',
+      `cannot reach the docker engine (${cause instanceof Error ? cause.message : String(cause)})`,
+      'start dockerd (e.g. `systemctl start docker` or `dockerd &`), or set DOCKER_HOST',
+      { cause },
+    );
+  }
+}
+
+export class KvmUnusableError extends TestinError {
+  override readonly name = 'KvmUnusableError';
+  constructor(reason: string) {
+    super('TESTIN_KVM_UNUSABLE', `--accel kvm was asked for, but KVM is not usable: ${reason}`, 'use --accel auto or --accel tcg');
+  }
+}
+
+export class HostPackageMissingError extends TestinError {
+  override readonly name = 'HostPackageMissingError';
+  constructor(what: string, packages: readonly string[]) {
+    super(
+      'TESTIN_HOST_PACKAGE_MISSING',
+      `${what} is missing on this host`,
+      `apt-get install -y ${packages.join(' ')}`,
+    );
+  }
+}
+
+export class ToolboxBuildError extends TestinError {
+  override readonly name = 'ToolboxBuildError';
+  constructor(message: string, fix: string, cause?: unknown) {
+    super('TESTIN_TOOLBOX_BUILD', message, fix, { cause });
+  }
+}

@@ -1,0 +1,42 @@
+import type { FsCache } from './run-plan.js';
+
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+
+/** Options of `run()`, the library form of `testin run`. Each mirrors a CLI flag. */
+export interface RunOptions {
+  /** image to take the root filesystem from (must be in the local engine) */
+  image: string;
+  /** command and arguments; when absent, the image's ENTRYPOINT + CMD run, as with docker */
+  command?: readonly string[] | undefined;
+  /** overrides the image's ENTRYPOINT (and drops its CMD), as `docker run --entrypoint` */
+  entrypoint?: string | undefined;
+  /** `-e K=V` or `-e K` (value taken from the caller's environment) */
+  env?: readonly string[] | undefined;
+  /** files of K=V lines, as `--env-file` */
+  envFiles?: readonly string[] | undefined;
+  /** working directory in the VM; @default the image's WorkingDir, else / */
+  workdir?: string | undefined;
+  /** uid[:gid] or name[:group]; @default the image's User, else root */
+  user?: string | undefined;
+  hostname?: string | undefined;
+  /** keep stdin open and stream it to the command; @default false */
+  interactive?: boolean | undefined;
+  /** @default 2 */
+  cpus?: number | undefined;
+  /** VM memory, docker units (512m, 2g); @default 1g */
+  memory?: string | undefined;
+  /** @default 'auto': KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG */
+  accel?: AccelChoice | undefined;
+  /** extra kernel command line */
+  kernelCmdline?: string | undefined;
+  /** stream the guest kernel log to stderr; @default false */
+  console?: boolean | undefined;
+  /** make the image's root read-only in the VM; @default false */
+  readOnly?: boolean | undefined;
+  /** virtiofs cache policy for the root; @default 'auto' */
+  fsCache?: FsCache | undefined;
+  /** container name; @default docker's generated name */
+  name?: string | undefined;
+  /** pino level for testin's own diagnostics on stderr; @default 'warn' */
+  logLevel?: string | undefined;
+}

@@ -1,0 +1,52 @@
+/**
+ * The run plan: the one document the launcher hands to container-init (in the
+ * TESTIN_PLAN variable). Every later stage only reads it.
+ */
+export const PLAN_VERSION = 1;
+export const PLAN_ENV = 'TESTIN_PLAN';
+
+export type Accel = 'kvm' | 'tcg';
+export type FsCache = 'auto' | 'always' | 'never';
+
+export interface VmPlan {
+  cpus: number;
+  memoryMiB: number;
+  accel: Accel;
+  /** extra kernel command line words, after testin's own */
+  kernelCmdline: readonly string[];
+  /** stream the guest kernel log to stderr */
+  console: boolean;
+  /** ms to wait for the guest init to say hello */
+  bootTimeoutMs: number;
+}
+
+export interface RunPlan {
+  version: typeof PLAN_VERSION;
+  runId: string;
+  /** argv of the command; never empty */
+  argv: readonly string[];
+  /** K=V, in docker's order: image Env, then -e flags */
+  env: readonly string[];
+  cwd: string;
+  /** docker's -u syntax (uid[:gid] or name[:group]); '' is the image's default user, root when none */
+  user: string;
+  hostname?: string | undefined;
+  stdin: boolean;
+  readonlyRoot: boolean;
+  fsCache: FsCache;
+  vm: VmPlan;
+  logLevel: string;
+}
+
+export function encodePlan(plan: RunPlan): string {
+  return JSON.stringify(plan);
+}
+
+export function decodePlan(text: string): RunPlan {
+  const plan = JSON.parse(text) as RunPlan;
+  if (plan.version !== PLAN_VERSION) {
+    throw new Error(`run plan version ${String(plan.version)} is not ${PLAN_VERSION}: the toolbox and the launcher differ`);
+  }
+  if (!Array.isArray(plan.argv) || plan.argv.length === 0) throw new Error('run plan has no command');
+  return plan;
+}

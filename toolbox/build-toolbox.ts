@@ -1,0 +1,228 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { ToolboxBuildError } from '../launcher/errors.js';
+import { writeCpio, type CpioEntry } from './cpio.js';
+import { BOOT_MODULES, FIRMWARE, QEMU_MODULES, findHostSources, type HostSources } from './host-sources.js';
+import { ELF_MAGIC, extractVmlinux } from './kernel-image.js';
+import { lddClosure } from './ldd-closure.js';
+import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js';
+import { packageRoot, packageVersion } from './package-root.js';
+import { CONTAINER_INIT_SCRIPT, TOOLBOX_LAYOUT, type ToolboxManifest } from './toolbox-layout.js';
+
+export interface Toolbox {
+  /** the built tree on the host */
+  dir: string;
+  /** content hash of every file in the tree */
+  hash: string;
+  /** docker volume that holds a copy of the tree */
+  volumeName: string;
+  manifest: ToolboxManifest;
+}
+
+/** One file of the tree: copied from the host, or generated. */
+interface Part {
+  path: string;
+  mode: number;
+  from?: string;
+  data?: Buffer | (() => Buffer);
+  package?: string;
+}
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TESTIN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'testin');
+}
+
+export function volumeNameFor(hash: string): string {
+  return `testin-toolbox-${hash.slice(0, 16)}`;
+}
+
+/**
+ * Builds the /testin tree from this host's packages, or finds it already built
+ * from the same inputs (their paths, sizes and mtimes, and testin's own files).
+ */
+export function buildToolbox(options: { env?: NodeJS.ProcessEnv; force?: boolean } = {}): Toolbox {
+  const env = options.env ?? process.env;
+  const sources = findHostSources(env);
+  const root = packageRoot();
+  const bundle = join(root, 'dist', 'container-init.js');
+  if (!existsSync(bundle)) throw new ToolboxBuildError(`${bundle} is missing`, 'run `npm run build` in the testin checkout');
+  const initSources = ['init.c', 'protocol.h'].map((f) => join(root, 'initfs', f));
+  const parts = collectParts(sources, bundle, initSources);
+
+  const fingerprint = sha256(
+    JSON.stringify({
+      version: packageVersion(),
+      bundle: sha256(readFileSync(bundle)),
+      init: initSources.map((f) => sha256(readFileSync(f))),
+      parts: parts.map((p) => [p.path, p.mode, p.from, p.from ? statKey(p.from) : undefined]),
+    }),
+  );
+  const cache = join(cacheDir(env), 'toolbox');
+  const pointer = join(cache, 'by-input', fingerprint);
+  if (!options.force && existsSync(pointer)) {
+    const hash = readFileSync(pointer, 'utf8').trim();
+    const dir = join(cache, hash);
+    if (existsSync(join(dir, TOOLBOX_LAYOUT.manifest))) return loadToolbox(dir, hash);
+  }
+
+  const tmp = join(cache, `tmp-${randomBytes(6).toString('hex')}`);
+  try {
+    const manifest = materialize(tmp, parts, sources);
+    const hash = manifest.hash;
+    const dir = join(cache, hash);
+    if (existsSync(dir)) rmSync(tmp, { recursive: true, force: true });
+    else renameSync(tmp, dir);
+    mkdirSync(dirname(pointer), { recursive: true });
+    writeFileSync(pointer, hash);
+    return { dir, hash, volumeName: volumeNameFor(hash), manifest };
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export function loadToolbox(dir: string, hash: string): Toolbox {
+  const manifest = JSON.parse(readFileSync(join(dir, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
+  return { dir, hash, volumeName: volumeNameFor(hash), manifest };
+}
+
+function collectParts(s: HostSources, bundle: string, initSources: string[]): Part[] {
+  const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
+  const { libs, loader } = lddClosure([s.node, s.qemu, s.virtiofsd, ...qemuModules]);
+  if (!loader) throw new ToolboxBuildError('cannot find the dynamic loader of node and qemu (ldd printed none)', 'check that ldd works on this host');
+  const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
+  return [
+    { path: 'bin/container-init', mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
+    { path: 'container-init.js', mode: 0o644, from: bundle },
+    { path: 'bin/node', mode: 0o755, from: s.node },
+    { path: 'bin/qemu-system-x86_64', mode: 0o755, from: s.qemu },
+    { path: 'bin/virtiofsd', mode: 0o755, from: s.virtiofsd },
+    { path: 'bin/busybox', mode: 0o755, from: s.busybox },
+    { path: 'lib/ld-linux-x86-64.so.2', mode: 0o755, from: loader },
+    ...libs.map((l) => ({ path: `lib/${l.name}`, mode: 0o755, from: l.path })),
+    ...qemuModules.map((m) => ({ path: `lib/qemu/${basename(m)}`, mode: 0o755, from: m })),
+    ...firmware.map((f) => ({ path: `share/qemu/${basename(f)}`, mode: 0o644, from: f })),
+    { path: TOOLBOX_LAYOUT.kernel, mode: 0o644, data: () => bootableKernel(s.kernel), package: packageOf(s.kernel) },
+    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildInitrd(s, initSources), package: packageOf(s.kernel) },
+  ];
+}
+
+function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifest {
+  const files: ToolboxManifest['files'] = [];
+  const packages = packagesOf(parts.flatMap((p) => (p.from ? [p.from] : [])));
+  for (const part of parts) {
+    const dest = join(dir, part.path);
+    mkdirSync(dirname(dest), { recursive: true });
+    if (part.from) copyFileSync(part.from, dest);
+    else writeFileSync(dest, typeof part.data === 'function' ? part.data() : (part.data ?? Buffer.alloc(0)));
+    chmodSync(dest, part.mode);
+    const content = readFileSync(dest);
+    files.push({
+      path: part.path,
+      sha256: sha256(content),
+      size: content.length,
+      mode: part.mode,
+      source: part.from ?? 'generated',
+      package: part.package ?? (part.from ? packages.get(part.from) : undefined),
+    });
+  }
+  const hash = sha256(files.map((f) => `${f.path}\0${f.mode}\0${f.sha256}\n`).join(''));
+  const manifest: ToolboxManifest = {
+    testin: packageVersion(),
+    hash,
+    kernelRelease: s.kernelRelease,
+    kernelFormat: readFileSync(join(dir, TOOLBOX_LAYOUT.kernel)).subarray(0, 4).equals(ELF_MAGIC) ? 'elf' : 'bzImage',
+    virtiofsdFlavor: s.virtiofsdFlavor,
+    versions: {
+      node: process.version,
+      qemu: firstLine(execFileSync(s.qemu, ['--version'], { encoding: 'utf8' })),
+      kernel: s.kernelRelease,
+    },
+    files,
+  };
+  writeFileSync(join(dir, TOOLBOX_LAYOUT.manifest), JSON.stringify(manifest, null, 2));
+  return manifest;
+}
+
+/** init + the boot modules in load order + /dev/console, as a cpio the kernel unpacks. */
+function buildInitrd(s: HostSources, initSources: string[]): Buffer {
+  const initBinary = compileInit(initSources[0] as string);
+  const order = moduleLoadOrder(
+    parseModulesDep(readFileSync(join(s.modulesDir, 'modules.dep'), 'utf8')),
+    BOOT_MODULES,
+    parseModulesBuiltin(readIfExists(join(s.modulesDir, 'modules.builtin'))),
+  );
+  const modules = order.map((rel) => ({ name: basename(rel), data: readFileSync(join(s.modulesDir, rel)) }));
+  const compressed = modules.find((m) => !m.name.endsWith('.ko'));
+  if (compressed) throw new ToolboxBuildError(`module ${compressed.name} is compressed`, 'use a kernel whose modules are plain .ko files');
+  const entries: CpioEntry[] = [
+    { kind: 'dir', name: 'dev' },
+    { kind: 'char', name: 'dev/console', major: 5, minor: 1 },
+    { kind: 'dir', name: 'modules' },
+    ...modules.map((m): CpioEntry => ({ kind: 'file', name: `modules/${m.name}`, data: m.data })),
+    { kind: 'file', name: 'modules/order', data: Buffer.from(modules.map((m) => m.name).join('\n') + '\n') },
+    { kind: 'file', name: 'init', data: initBinary, mode: 0o755 },
+  ];
+  return writeCpio(entries);
+}
+
+function compileInit(source: string): Buffer {
+  const out = join(dirname(source), `.init-${process.pid}`);
+  try {
+    execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return readFileSync(out);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') throw new ToolboxBuildError('gcc is missing: the in-VM init is built with gcc -static', 'apt-get install -y gcc libc6-dev', error);
+    throw new ToolboxBuildError(`gcc failed on ${source}: ${e.stderr?.toString() ?? e.message}`, 'install gcc and libc6-dev', error);
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/** The ELF inside the bzImage when it can be taken out (faster boots), else the bzImage itself. */
+function bootableKernel(kernel: string): Buffer {
+  const image = readFileSync(kernel);
+  return extractVmlinux(image) ?? image;
+}
+
+function packageOf(path: string): string | undefined {
+  return packagesOf([path]).get(path);
+}
+
+/** dpkg -S for every path at once; hosts without dpkg simply have no package names. */
+function packagesOf(paths: string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  if (paths.length === 0) return found;
+  let text = '';
+  try {
+    text = execFileSync('dpkg', ['-S', ...paths], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (error) {
+    text = (error as { stdout?: string }).stdout ?? '';
+  }
+  for (const line of text.split('\n')) {
+    const match = /^([^:]+(?::[a-z0-9]+)?): (\/.*)$/.exec(line);
+    if (match) found.set(match[2] as string, match[1] as string);
+  }
+  return found;
+}
+
+function statKey(path: string): string {
+  const st = statSync(path);
+  return `${st.size}:${st.mtimeMs}`;
+}
+
+function readIfExists(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,44 @@
+/** Where things are inside /testin: shared by the builder and container-init. */
+export const TOOLBOX_MOUNT = '/testin';
+
+export const TOOLBOX_LAYOUT = {
+  manifest: 'manifest.json',
+  complete: '.complete',
+  kernel: 'boot/kernel',
+  initrd: 'boot/initrd.img',
+  loader: 'lib/ld-linux-x86-64.so.2',
+  lib: 'lib',
+  qemuModules: 'lib/qemu',
+  firmware: 'share/qemu',
+  node: 'bin/node',
+  qemu: 'bin/qemu-system-x86_64',
+  virtiofsd: 'bin/virtiofsd',
+  busybox: 'bin/busybox',
+  containerInit: 'bin/container-init',
+  bundle: 'container-init.js',
+} as const;
+
+export interface ToolboxManifest {
+  testin: string;
+  hash: string;
+  kernelRelease: string;
+  /** 'elf': a vmlinux booted through the PVH entry; 'bzImage': booted through the firmware */
+  kernelFormat: 'elf' | 'bzImage';
+  virtiofsdFlavor: 'c' | 'rust';
+  versions: Record<string, string>;
+  files: { path: string; sha256: string; size: number; mode: number; source: string; package?: string | undefined }[];
+}
+
+/**
+ * The container's entrypoint. Static busybox runs it in any image (no libc
+ * needed); it starts the toolbox's node through the toolbox's own loader.
+ */
+export const CONTAINER_INIT_SCRIPT = `#!${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox} sh
+exec ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader} --library-path ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.lib} \\
+  ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.node} ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.bundle} "$@"
+`;
+
+/** argv prefix that runs a toolbox binary through the toolbox's loader */
+export function toolboxExec(binary: string): string[] {
+  return [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.lib}`, `${TOOLBOX_MOUNT}/${binary}`];
+}
