@@ -53,10 +53,6 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
 
 /** docker's rule: ENTRYPOINT + (user command, else CMD); --entrypoint drops the image's CMD. */
 export function resolveArgv(options: RunOptions, image: ImageConfig): string[] {
-  if (options.command && options.command.length === 0) {
-    throw new UsageError('the command after -- is empty', 'put a command after --, or leave out -- to run the image\'s own command');
-  }
-  if (options.command?.[0] === '') throw new UsageError('the command after -- is an empty string', 'name the program to run after --');
   const entrypoint = options.entrypoint !== undefined ? (options.entrypoint ? [options.entrypoint] : []) : (image.Entrypoint ?? []);
   const cmd = options.command ?? (options.entrypoint !== undefined ? [] : (image.Cmd ?? []));
   const argv = [...entrypoint, ...cmd];

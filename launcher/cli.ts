@@ -1,0 +1,95 @@
+import yargs from 'yargs';
+import { buildToolbox } from '../toolbox/build-toolbox.js';
+import { ensureToolboxVolume } from '../toolbox/toolbox-volume.js';
+import { createDockerClient } from './docker-client.js';
+import { TestinError, UsageError } from './errors.js';
+import { RUN_FLAGS } from './flags.js';
+import { createLogger, type LogFormat } from './logger.js';
+import type { RunOptions } from './run-options.js';
+import { run } from './run.js';
+
+export const EXIT_TESTIN_FAILED = 125;
+
+/** argv before `--` goes to yargs; what follows `--` is the command, untouched. */
+export function splitCommand(args: readonly string[]): { flags: string[]; command: string[] | undefined } {
+  const at = args.indexOf('--');
+  return at < 0 ? { flags: [...args], command: undefined } : { flags: args.slice(0, at), command: args.slice(at + 1) };
+}
+
+type ParsedRun = { [K in keyof typeof RUN_FLAGS]?: unknown } & { _: (string | number)[] };
+
+export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): RunOptions {
+  const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+  const extra = parsed._.slice(1);
+  if (extra.length) throw new UsageError(`unexpected argument "${String(extra[0])}"`, 'put the command after --, e.g. testin run --image IMG -- ls -l');
+  const debug = parsed.debug === true;
+  return {
+    image: str(parsed.image) ?? '',
+    command,
+    entrypoint: str(parsed.entrypoint),
+    env: parsed.env as string[] | undefined,
+    envFiles: parsed['env-file'] as string[] | undefined,
+    workdir: str(parsed.workdir),
+    user: str(parsed.user),
+    hostname: str(parsed.hostname),
+    interactive: parsed.interactive as boolean | undefined,
+    name: str(parsed.name),
+    readOnly: parsed['read-only'] as boolean | undefined,
+    cpus: parsed.cpus as number | undefined,
+    memory: str(parsed.memory),
+    accel: parsed.accel as RunOptions['accel'],
+    kernelCmdline: str(parsed['kernel-cmdline']),
+    console: parsed.console as boolean | undefined,
+    fsCache: parsed['fs-cache'] as RunOptions['fsCache'],
+    logLevel: debug ? 'debug' : str(parsed['log-level']),
+  };
+}
+
+function parser(flags: string[]) {
+  return yargs(flags)
+    .scriptName('testin')
+    .usage('$0 <command>\n\nRuns a command from a container image inside a real Linux VM.')
+    .command('run', 'run a command from an image in a fresh VM: testin run --image IMG [flags] [-- CMD ARGS...]', (y) => y.options(RUN_FLAGS))
+    .command('toolbox build', 'build the /testin toolbox and fill its docker volume', (y) =>
+      y.option('force', { type: 'boolean', describe: 'rebuild even when the inputs did not change' }),
+    )
+    .demandCommand(1, 'name a command: run, toolbox build')
+    .strict()
+    .exitProcess(false)
+    .version(false)
+    .help()
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg.split('\n')[0] ?? msg);
+    });
+}
+
+/** The whole CLI; returns the exit code. `process.exit` lives in bin.ts only. */
+export async function main(args: readonly string[]): Promise<number> {
+  const { flags, command } = splitCommand(args);
+  let debug = flags.includes('--debug');
+  try {
+    const parsed = (await parser(flags).parseAsync()) as unknown as ParsedRun & { force?: boolean };
+    const verb = parsed._[0];
+    if (flags.includes('--help') || flags.includes('-h') || verb === undefined) return 0;
+    if (verb === 'toolbox') {
+      const toolbox = buildToolbox({ force: parsed.force === true });
+      const state = await ensureToolboxVolume(createDockerClient(), toolbox);
+      process.stdout.write(`toolbox ${toolbox.hash}\n  tree   ${toolbox.dir}\n  volume ${toolbox.volumeName} (${state})\n`);
+      return 0;
+    }
+    const options = toRunOptions(parsed, command);
+    debug ||= options.logLevel === 'debug';
+    const logger = createLogger(options.logLevel, parsed['log-format'] as LogFormat);
+    const result = await run(options, { forwardProcessSignals: true, logger });
+    logger.debug({ phases: result.phases, durationMs: result.durationMs }, 'run finished');
+    return result.exitCode;
+  } catch (error) {
+    if (error instanceof TestinError) {
+      process.stderr.write(`${error.describe()}\n`);
+      if (debug && error.cause) process.stderr.write(`${String((error.cause as Error).stack ?? error.cause)}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`testin: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n  please report this, with the command line you ran\n`);
+    return EXIT_TESTIN_FAILED;
+  }
+}

@@ -1,0 +1,183 @@
+import Docker from 'dockerode';
+import type { Readable, Writable } from 'node:stream';
+import type { ImageConfig } from './build-plan.js';
+
+/** Docker behind one small interface: one dockerode implementation; unit tests fake it. */
+export interface DockerClient {
+  ping(): Promise<void>;
+  inspectImage(name: string): Promise<ImageConfig | undefined>;
+  inspectVolume(name: string): Promise<{ createdAt: string; labels: Record<string, string> } | undefined>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<ContainerHandle>;
+  /** ids of the containers (running or not) that carry this label */
+  listContainers(label: string): Promise<string[]>;
+  removeContainer(id: string): Promise<void>;
+  /** makes sure a local image exists, importing it from a tar stream when it does not */
+  ensureImportedImage(name: string, tar: () => NodeJS.ReadableStream): Promise<void>;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name?: string | undefined;
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  labels: Record<string, string>;
+  volumes: { source: string; target: string; readOnly: boolean }[];
+  tmpfs: Record<string, string>;
+  capAdd: string[];
+  devices: string[];
+  securityOpt: string[];
+  openStdin: boolean;
+}
+
+export interface ContainerHandle {
+  id: string;
+  /** attaches before start; resolves once attached, `ended` resolves when the output stream ends */
+  attach(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<{ ended: Promise<void> }>;
+  start(): Promise<void>;
+  wait(): Promise<number>;
+  kill(signal: string): Promise<void>;
+  putArchive(tar: NodeJS.ReadableStream, path: string): Promise<void>;
+  pathExists(path: string): Promise<boolean>;
+  remove(): Promise<void>;
+}
+
+const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
+
+export function createDockerClient(docker: Docker = new Docker()): DockerClient {
+  return {
+    async ping() {
+      await docker.ping();
+    },
+    async inspectImage(name) {
+      try {
+        const info = await docker.getImage(name).inspect();
+        return (info.Config ?? {}) as ImageConfig;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async inspectVolume(name) {
+      try {
+        const info = (await docker.getVolume(name).inspect()) as { CreatedAt?: string; Labels?: Record<string, string> | null };
+        return { createdAt: info.CreatedAt ?? '', labels: info.Labels ?? {} };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async createVolume(name, labels) {
+      await docker.createVolume({ Name: name, Labels: labels });
+    },
+    async removeVolume(name) {
+      try {
+        await docker.getVolume(name).remove({ force: true });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+    async createContainer(spec) {
+      const container = await docker.createContainer({
+        Image: spec.image,
+        ...(spec.name ? { name: spec.name } : {}),
+        Entrypoint: spec.entrypoint,
+        Cmd: spec.cmd,
+        Env: spec.env,
+        Labels: spec.labels,
+        AttachStdin: spec.openStdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        OpenStdin: spec.openStdin,
+        StdinOnce: spec.openStdin,
+        Tty: false,
+        HostConfig: {
+          Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.source, Target: v.target, ReadOnly: v.readOnly })),
+          Tmpfs: spec.tmpfs,
+          CapAdd: spec.capAdd,
+          Devices: spec.devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
+          SecurityOpt: spec.securityOpt,
+        },
+      });
+      return wrapContainer(docker, container);
+    },
+    async listContainers(label) {
+      const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+      return list.map((c) => c.Id);
+    },
+    async removeContainer(id) {
+      await removeQuietly(docker.getContainer(id));
+    },
+    async ensureImportedImage(name, tar) {
+      try {
+        await docker.getImage(name).inspect();
+        return;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      const [repo, tag = 'latest'] = name.split(':') as [string, string?];
+      const stream = await docker.importImage(tar() as unknown as string, { repo, tag });
+      await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+async function removeQuietly(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true });
+  } catch (error) {
+    // already gone, or already being removed: both fine
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) throw error;
+  }
+}
+
+function wrapContainer(docker: Docker, container: Docker.Container): ContainerHandle {
+  return {
+    id: container.id,
+    async attach(io) {
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: io.stdin !== undefined, hijack: io.stdin !== undefined })) as NodeJS.ReadWriteStream;
+      docker.modem.demuxStream(stream, io.stdout, io.stderr);
+      if (io.stdin) {
+        io.stdin.pipe(stream as unknown as Writable);
+      }
+      const ended = new Promise<void>((resolve) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', () => resolve());
+      });
+      return { ended };
+    },
+    async start() {
+      await container.start();
+    },
+    async wait() {
+      const result = (await container.wait({ condition: 'next-exit' })) as { StatusCode: number };
+      return result.StatusCode;
+    },
+    async kill(signal) {
+      try {
+        await container.kill({ signal });
+      } catch {
+        // not running any more: nothing to signal
+      }
+    },
+    async putArchive(tar, path) {
+      await container.putArchive(tar as unknown as string, { path });
+    },
+    async pathExists(path) {
+      try {
+        await container.infoArchive({ path });
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    },
+    async remove() {
+      await removeQuietly(container);
+    },
+  };
+}

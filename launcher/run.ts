@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { buildToolbox } from '../toolbox/build-toolbox.js';
+import { ensureToolboxVolume } from '../toolbox/toolbox-volume.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
+import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
+import { buildPlan } from './build-plan.js';
+import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
+import { DockerUnreachableError, ImageNotFoundError, UsageError } from './errors.js';
+import { createLogger } from './logger.js';
+import type { RunOptions } from './run-options.js';
+import { encodePlan, PLAN_ENV } from './run-plan.js';
+import type { RunResult } from './run-result.js';
+import { validateRunOptions } from './validate-options.js';
+
+export const RUN_LABEL = 'testin.run';
+const WORK_TMPFS = '/run/testin';
+
+export interface RunIo {
+  stdout?: Writable;
+  stderr?: Writable;
+  /** read when options.interactive is set */
+  stdin?: Readable;
+  /** aborting stops the run: SIGTERM to the command, then the container is removed */
+  signal?: AbortSignal;
+  /** forward SIGINT/SIGTERM/SIGHUP of this process to the command, as docker run does */
+  forwardProcessSignals?: boolean;
+  docker?: DockerClient;
+  logger?: Logger;
+}
+
+/** Runs one command from an image in a fresh VM, like `docker run --rm`. */
+export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResult> {
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const phase = (name: string): void => {
+    const now = Date.now();
+    phases[name] = now - mark;
+    mark = now;
+  };
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const logger = io.logger ?? createLogger(options.logLevel);
+
+  validateRunOptions(options);
+  const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
+  const docker = io.docker ?? createDockerClient();
+  try {
+    await docker.ping();
+  } catch (error) {
+    throw new DockerUnreachableError(error);
+  }
+  const image = await docker.inspectImage(options.image);
+  if (!image) throw new ImageNotFoundError(options.image);
+
+  const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts());
+  if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
+
+  const runId = randomBytes(8).toString('hex');
+  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts });
+  phase('plan');
+
+  const toolbox = buildToolbox();
+  phase('toolbox');
+  const volumeState = await ensureToolboxVolume(docker, toolbox);
+  logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
+  phase('volume');
+
+  const container = await docker.createContainer({
+    image: options.image,
+    name: options.name,
+    entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`],
+    cmd: [],
+    env: [`${PLAN_ENV}=${encodePlan(plan)}`],
+    labels: { [RUN_LABEL]: runId },
+    volumes: [{ source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }],
+    tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
+    capAdd: ['SYS_ADMIN'],
+    devices: accel.accel === 'kvm' ? ['/dev/kvm'] : [],
+    // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
+    securityOpt: ['apparmor=unconfined'],
+    openStdin: options.interactive ?? false,
+  });
+  logger.debug({ container: container.id, runId }, 'container created');
+  phase('create');
+
+  let canceled = false;
+  const cancel = (signal: string): void => {
+    canceled = true;
+    void container.kill(signal);
+  };
+  const onAbort = (): void => cancel('SIGTERM');
+  io.signal?.addEventListener('abort', onAbort);
+  const forwarded = new Map<NodeJS.Signals, () => void>();
+  if (io.forwardProcessSignals) {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
+      const handler = (): void => cancel(sig);
+      forwarded.set(sig, handler);
+      process.on(sig, handler);
+    }
+  }
+  try {
+    const exitCode = await runContainer(container, { stdout, stderr, stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined });
+    phase('run');
+    return { exitCode, signal: signalName(exitCode), timedOut: false, canceled, durationMs: Date.now() - started, phases };
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+    for (const [sig, handler] of forwarded) process.off(sig, handler);
+    await container.remove();
+    phases.remove = Date.now() - mark;
+  }
+}
+
+async function runContainer(container: ContainerHandle, io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number> {
+  const { ended } = await container.attach(io);
+  const exit = container.wait();
+  await container.start();
+  const code = await exit;
+  // the status can come before the last bytes of output: wait for the stream to end (bounded)
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+  return code;
+}
+
+function readEnvFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
+  }
+}
+
+function signalName(exitCode: number): string | undefined {
+  if (exitCode <= 128 || exitCode >= 128 + 65) return undefined;
+  const n = exitCode - 128;
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
+}

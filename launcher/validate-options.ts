@@ -1,0 +1,25 @@
+import { parseMemoryMiB } from './build-plan.js';
+import { UsageError } from './errors.js';
+import type { RunOptions } from './run-options.js';
+
+const ACCELS = ['auto', 'kvm', 'tcg'];
+const FS_CACHES = ['auto', 'always', 'never'];
+
+/** Checks what can be checked without Docker, before anything is started. */
+export function validateRunOptions(options: RunOptions): void {
+  if (!options.image) throw new UsageError('no image given', 'name one with --image, e.g. testin run --image debian:12 -- uname -a');
+  if (options.command && options.command.length === 0) {
+    throw new UsageError('the command after -- is empty', "put a command after --, or leave out -- to run the image's own command");
+  }
+  if (options.command?.[0] === '') throw new UsageError('the command after -- is an empty string', 'name the program to run after --');
+  if (options.cpus !== undefined && !(Number.isInteger(options.cpus) && options.cpus >= 1 && options.cpus <= 64)) {
+    throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a whole number of CPUs from 1 to 64');
+  }
+  if (options.memory !== undefined) parseMemoryMiB(options.memory);
+  if (options.accel !== undefined && !ACCELS.includes(options.accel)) {
+    throw new UsageError(`invalid --accel ${String(options.accel)}`, `use one of ${ACCELS.join(', ')}`);
+  }
+  if (options.fsCache !== undefined && !FS_CACHES.includes(options.fsCache)) {
+    throw new UsageError(`invalid --fs-cache ${String(options.fsCache)}`, `use one of ${FS_CACHES.join(', ')}`);
+  }
+}
