@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -582,6 +583,7 @@ int main(void) {
     fprintf(stderr, "testin-init must run as PID 1 in the VM\n");
     return 2;
   }
+  prctl(PR_SET_NAME, "testin-init");
   mount_or_log("proc", "/proc", "proc", 0, NULL);
   mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
   mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);

@@ -54,6 +54,7 @@ function parser(flags: string[]) {
       y.option('force', { type: 'boolean', describe: 'rebuild even when the inputs did not change' }),
     )
     .demandCommand(1, 'name a command: run, toolbox build')
+    .parserConfiguration({ 'camel-case-expansion': false })
     .strict()
     .exitProcess(false)
     .version(false)

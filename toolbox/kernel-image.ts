@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 
 /**
  * A bzImage carries the kernel compressed; booting the ELF inside through
@@ -36,7 +36,7 @@ export function extractVmlinux(bzImage: Buffer): Buffer | undefined {
   const payload = bzImage.subarray(found.offset);
   let elf: Buffer;
   try {
-    if (found.format === 'gzip') elf = gunzipSync(payload, { finishFlush: 2 });
+    if (found.format === 'gzip') elf = inflateRawSync(payload.subarray(gzipHeaderLength(payload)));
     else if (found.format === 'xz') elf = decompressWith('xz', ['-dc', '--single-stream'], payload);
     else elf = decompressWith('zstd', ['-dc'], payload);
   } catch {
@@ -54,4 +54,15 @@ function decompressWith(tool: string, args: string[], input: Buffer): Buffer {
     if (stdout && stdout.length > 0) return stdout;
     throw error;
   }
+}
+
+/** gzip's header (RFC 1952) before the deflate stream; inflating raw stops at the stream's end, ignoring what follows. */
+function gzipHeaderLength(gz: Buffer): number {
+  const flags = gz[3] ?? 0;
+  let off = 10;
+  if (flags & 0x04) off += 2 + gz.readUInt16LE(off); // FEXTRA
+  if (flags & 0x08) off = gz.indexOf(0, off) + 1; // FNAME
+  if (flags & 0x10) off = gz.indexOf(0, off) + 1; // FCOMMENT
+  if (flags & 0x02) off += 2; // FHCRC
+  return off;
 }

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { diagnoseConsole, lastLines } from './console-tail.js';
+
+describe('console tail', () => {
+  it('keeps the last lines without carriage returns or blanks', () => {
+    expect(lastLines('a\r\nb\n\nc\nd\n', 2)).toEqual(['c', 'd']);
+  });
+
+  it('names a kernel panic or an init failure', () => {
+    expect(diagnoseConsole(['[    2.1] sysrq: Trigger a crash', '[    2.2] Kernel panic - not syncing: sysrq triggered crash'])).toBe(
+      'the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash',
+    );
+    expect(diagnoseConsole(['testin-init: fatal: mount virtiofs root: No such device'])).toBe('the VM init failed: mount virtiofs root: No such device');
+    expect(diagnoseConsole(['all fine'])).toBeUndefined();
+  });
+});

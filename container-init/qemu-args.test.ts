@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { VmPlan } from '../launcher/run-plan.js';
+import { buildQemuArgs, kernelCmdline } from './qemu-args.js';
+import { buildVirtiofsdArgs } from './virtiofsd-args.js';
+
+const vm: VmPlan = { cpus: 2, memoryMiB: 768, accel: 'tcg', kernelCmdline: ['foo=1'], console: false, bootTimeoutMs: 1000 };
+const paths = {
+  kernel: '/testin/boot/kernel',
+  kernelFormat: 'elf' as const,
+  initrd: '/testin/boot/initrd.img',
+  firmwareDir: '/testin/share/qemu',
+  fsSocket: '/run/testin/fs.sock',
+  ctlSocket: '/run/testin/ctl.sock',
+  consoleLog: '/run/testin/console.log',
+};
+
+function after(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1] as string] : []));
+}
+
+describe('buildQemuArgs', () => {
+  const args = buildQemuArgs(vm, paths);
+
+  it('shares guest memory with virtiofsd and sizes the VM', () => {
+    expect(after(args, '-object')).toContain('memory-backend-memfd,id=mem,size=768M,share=on');
+    expect(after(args, '-machine')).toEqual(['q35,accel=tcg,memory-backend=mem']);
+    expect(after(args, '-smp')).toEqual(['2']);
+    expect(after(args, '-cpu')).toEqual(['max']);
+  });
+
+  it('wires the virtiofs root, the control port and a console file, never stdio', () => {
+    expect(after(args, '-device')).toContain('vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024');
+    expect(after(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl');
+    expect(after(args, '-chardev')).toContain('file,id=con,path=/run/testin/console.log');
+    expect(args.join(' ')).not.toMatch(/stdio|-nographic/);
+    expect(args).toContain('-no-reboot');
+  });
+
+  it('uses the host CPU under KVM', () => {
+    expect(after(buildQemuArgs({ ...vm, accel: 'kvm' }, paths), '-cpu')).toEqual(['host']);
+  });
+});
+
+describe('kernelCmdline', () => {
+  it('is quiet, panics into a reboot, and puts user words last', () => {
+    expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'quiet', 'loglevel=1', 'foo=1']);
+    expect(kernelCmdline({ ...vm, console: true, kernelCmdline: [] })).toEqual(['console=ttyS0', 'panic=-1']);
+  });
+});
+
+describe('buildVirtiofsdArgs', () => {
+  it('speaks both virtiofsd dialects', () => {
+    expect(buildVirtiofsdArgs('c', '/s', '/r', 'never')).toEqual(expect.arrayContaining(['--socket-path=/s', 'source=/r', 'cache=none', 'sandbox=chroot']));
+    expect(buildVirtiofsdArgs('rust', '/s', '/r', 'never')).toEqual(expect.arrayContaining(['--socket-path=/s', '--shared-dir=/r', '--cache=never', '--sandbox=chroot']));
+  });
+});

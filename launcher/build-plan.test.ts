@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PATH, buildPlan, parseEnvFile, parseMemoryMiB, resolveArgv, resolveEnv } from './build-plan.js';
+import { UsageError } from './errors.js';
+
+const ctx = { runId: 'r1', accel: 'tcg' as const, hostEnv: { FROM_HOST: 'h', EMPTY: '' } };
+
+describe('resolveArgv (docker ENTRYPOINT/CMD rules)', () => {
+  const image = { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo hi'] };
+
+  it('runs ENTRYPOINT + CMD when no command is given', () => {
+    expect(resolveArgv({ image: 'i' }, image)).toEqual(['/bin/sh', '-c', 'echo hi']);
+  });
+
+  it('replaces CMD, keeps ENTRYPOINT, when a command is given', () => {
+    expect(resolveArgv({ image: 'i', command: ['date'] }, image)).toEqual(['/bin/sh', '-c', 'date']);
+  });
+
+  it('drops the image CMD when --entrypoint is given', () => {
+    expect(resolveArgv({ image: 'i', entrypoint: '/bin/true' }, image)).toEqual(['/bin/true']);
+    expect(resolveArgv({ image: 'i', entrypoint: '', command: ['ls'] }, image)).toEqual(['ls']);
+  });
+
+  it('fails when there is nothing to run', () => {
+    expect(() => resolveArgv({ image: 'i' }, {})).toThrow(UsageError);
+  });
+});
+
+describe('resolveEnv', () => {
+  it('layers image Env, env files and -e flags, later wins, order kept', () => {
+    const env = resolveEnv({ image: 'i', env: ['A=flag', 'FROM_HOST', 'NOT_ON_HOST', 'EMPTY'] }, { Env: ['A=image', 'PATH=/bin', 'B=image'] }, { ...ctx, envFileTexts: ['# comment\n\nB=file\n  C=file\n'] });
+    expect(env).toEqual(['A=flag', 'PATH=/bin', 'B=file', 'C=file', 'FROM_HOST=h', 'EMPTY=']);
+  });
+
+  it("adds docker's PATH when the image has none", () => {
+    expect(resolveEnv({ image: 'i' }, {}, ctx)).toEqual([`PATH=${DEFAULT_PATH}`]);
+  });
+
+  it('rejects a variable with no name', () => {
+    expect(() => resolveEnv({ image: 'i', env: ['=x'] }, {}, ctx)).toThrow(/name is empty/);
+  });
+
+  it('parses env files like docker', () => {
+    expect(parseEnvFile('A=1\r\n# x\n\n B=2=3\n')).toEqual(['A=1', 'B=2=3']);
+  });
+});
+
+describe('parseMemoryMiB', () => {
+  it.each([
+    ['512m', 512],
+    ['2g', 2048],
+    ['2G', 2048],
+    ['1.5g', 1536],
+    ['1073741824', 1024],
+    ['262144k', 256],
+    ['512MiB', 512],
+  ])('%s is %i MiB', (text, mib) => expect(parseMemoryMiB(text)).toBe(mib));
+
+  it.each(['', 'lots', '-1g', '64m'])('rejects %j', (text) => expect(() => parseMemoryMiB(text)).toThrow(UsageError));
+});
+
+describe('buildPlan', () => {
+  it('takes defaults from the image and the VM defaults', () => {
+    const plan = buildPlan({ image: 'i', command: ['true'] }, { WorkingDir: '/srv', User: 'app' }, ctx);
+    expect(plan).toMatchObject({ argv: ['true'], cwd: '/srv', user: 'app', stdin: false, fsCache: 'auto' });
+    expect(plan.vm).toMatchObject({ cpus: 2, memoryMiB: 1024, accel: 'tcg', console: false });
+  });
+
+  it('lets flags override the image', () => {
+    const plan = buildPlan(
+      { image: 'i', command: ['true'], workdir: '/w', user: '0:0', cpus: 1, memory: '512m', kernelCmdline: ' a=1  b ', interactive: true },
+      { WorkingDir: '/srv', User: 'app' },
+      ctx,
+    );
+    expect(plan).toMatchObject({ cwd: '/w', user: '0:0', stdin: true });
+    expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, kernelCmdline: ['a=1', 'b'] });
+  });
+});

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { splitCommand, toRunOptions } from './cli.js';
+import { UsageError } from './errors.js';
+
+describe('splitCommand', () => {
+  it('keeps everything after the first -- as the command, untouched', () => {
+    expect(splitCommand(['run', '--image', 'x', '--', 'sh', '-c', 'echo --', '--'])).toEqual({
+      flags: ['run', '--image', 'x'],
+      command: ['sh', '-c', 'echo --', '--'],
+    });
+    expect(splitCommand(['run', '--image', 'x'])).toEqual({ flags: ['run', '--image', 'x'], command: undefined });
+    expect(splitCommand(['run', '--image', 'x', '--'])).toEqual({ flags: ['run', '--image', 'x'], command: [] });
+  });
+});
+
+describe('toRunOptions', () => {
+  it('maps flags to run options', () => {
+    const options = toRunOptions({ _: ['run'], image: 'img', env: ['A=1'], 'env-file': ['f'], memory: '2g', cpus: 3, 'read-only': true, debug: true }, ['ls']);
+    expect(options).toMatchObject({ image: 'img', command: ['ls'], env: ['A=1'], envFiles: ['f'], memory: '2g', cpus: 3, readOnly: true, logLevel: 'debug' });
+  });
+
+  it('refuses a stray argument before --', () => {
+    expect(() => toRunOptions({ _: ['run', 'ls'], image: 'img' }, undefined)).toThrow(UsageError);
+  });
+});

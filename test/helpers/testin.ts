@@ -1,0 +1,50 @@
+import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TESTIN_BIN } from './paths.js';
+
+export interface TestinResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs the real CLI (`node dist/launcher/bin.js ...`) and collects what it printed. */
+export async function testin(args: readonly string[], options: { input?: string | Buffer; signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<TestinResult> {
+  const result = await execa('node', [TESTIN_BIN, ...args], {
+    reject: false,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    env: options.env,
+  });
+  return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString('utf8') };
+}
+
+/** What a run may leave behind by mistake: containers, helper containers, VMM or virtiofsd processes, half-built toolboxes. */
+export async function leftovers(): Promise<string[]> {
+  const found: string[] = [];
+  for (const label of ['testin.run', 'testin.helper']) {
+    const ps = await execa('docker', ['ps', '-aq', '--filter', `label=${label}`]);
+    if (ps.stdout.trim()) found.push(`containers labelled ${label}: ${ps.stdout.trim().replace(/\n/g, ' ')}`);
+  }
+  const procs = await execa('pgrep', ['-af', '/testin/bin/(qemu-system|virtiofsd)'], { reject: false });
+  if (procs.stdout.trim()) found.push(`processes: ${procs.stdout.trim()}`);
+  const cache = join(process.env.TESTIN_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'testin'), 'toolbox');
+  const inFlight = safeList(cache).filter((f) => f.startsWith('tmp-'));
+  if (inFlight.length) found.push(`toolbox builds in flight: ${inFlight.join(' ')}`);
+  return found;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** testin's own notice lines (TCG) are fine on stderr; kernel console lines never are. */
+export const KERNEL_LINE = /^\[\s*\d+\.\d+\]|Linux version|virtio|Kernel command line/m;
