@@ -15,7 +15,13 @@ import { VmRun } from './vm-run.js';
 
 /** container-init's own failures, as docker run's */
 const EXIT_TESTIN_FAILED = 125;
-export const WORK_DIR = '/run/testin';
+/**
+ * Where things are. The defaults are the container's; the variables let the
+ * boot benchmark run the same code on the host against a plain folder (its floor).
+ */
+const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
+const WORK_DIR = process.env.TESTIN_WORK_DIR ?? '/run/testin';
+const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 function fail(message: string, fix?: string): number {
@@ -39,7 +45,7 @@ function commandEnv(plan: RunPlan, home: string): string[] {
 /** Binds the image's root (alone, not its submounts) where virtiofsd will share it from. */
 function bindRoot(newRoot: string): void {
   mkdirSync(newRoot, { recursive: true });
-  const busybox = join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.busybox);
+  const busybox = join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox);
   execFileSync(busybox, ['mount', '-o', 'bind', '/', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
   execFileSync(busybox, ['mount', '--make-private', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
@@ -53,19 +59,20 @@ async function main(): Promise<number> {
   } catch (error) {
     return fail(`bad run plan: ${(error as Error).message}`, 'use the same testin version for the launcher and the toolbox');
   }
-  const manifest = JSON.parse(readFileSync(join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
+  const manifest = JSON.parse(readFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
 
   let user;
   try {
-    user = resolveUser(plan.user, readText('/etc/passwd'), readText('/etc/group'));
+    const etc = join(SHARED_ROOT ?? '/', 'etc');
+    user = resolveUser(plan.user, readText(join(etc, 'passwd')), readText(join(etc, 'group')));
   } catch (error) {
     if (error instanceof UserLookupError) return fail(error.message, 'pick a user that the image has, or a numeric uid:gid');
     throw error;
   }
 
-  const newRoot = join(WORK_DIR, 'new_root');
+  const newRoot = SHARED_ROOT ?? join(WORK_DIR, 'new_root');
   try {
-    bindRoot(newRoot);
+    if (!SHARED_ROOT) bindRoot(newRoot);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
@@ -82,7 +89,7 @@ async function main(): Promise<number> {
     stdin: plan.stdin,
     readonlyRoot: plan.readonlyRoot,
   };
-  const vm = new VmRun(plan, manifest, exec, { work: WORK_DIR, newRoot });
+  const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot });
   let signalsSeen = 0;
   for (const [name, signo] of Object.entries(SIGNALS)) {
     process.on(name, () => {

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunPlan } from '../launcher/run-plan.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
+import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { diagnoseConsole, readConsoleTail } from './console-tail.js';
 import {
@@ -25,7 +25,11 @@ const POWEROFF_GRACE_MS = 2000;
 const SOCKET_WAIT_MS = 10_000;
 
 export interface VmRunPaths {
+  /** the toolbox tree: /testin in a container */
+  toolbox: string;
+  /** sockets and the console log */
   work: string;
+  /** the folder shared with the VM as its root */
   newRoot: string;
 }
 
@@ -91,11 +95,11 @@ export class VmRun {
   async #boot(): Promise<VmOutcome> {
     const fsSocket = join(this.paths.work, 'fs.sock');
     const ctlSocket = join(this.paths.work, 'ctl.sock');
-    const tb = (p: string): string => join(TOOLBOX_MOUNT, p);
+    const tb = (p: string): string => join(this.paths.toolbox, p);
 
     this.#virtiofsd = startHelper(
       'virtiofsd',
-      [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, fsSocket, this.paths.newRoot, this.plan.fsCache)],
+      [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, fsSocket, this.paths.newRoot, this.plan.fsCache)],
       process.env,
     );
     const fsReady = await waitForPath(fsSocket, SOCKET_WAIT_MS, this.#virtiofsd);
@@ -113,7 +117,7 @@ export class VmRun {
       consoleLog: this.consoleLog,
     });
     log(this.plan, `qemu ${args.join(' ')}`);
-    this.#qemu = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu), ...args], {
+    this.#qemu = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
       ...process.env,
       QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules),
     });

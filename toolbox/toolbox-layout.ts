@@ -39,6 +39,6 @@ exec ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader} --library-path ${TOOLBOX_MOUNT}/$
 `;
 
 /** argv prefix that runs a toolbox binary through the toolbox's loader */
-export function toolboxExec(binary: string): string[] {
-  return [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.lib}`, `${TOOLBOX_MOUNT}/${binary}`];
+export function toolboxExec(binary: string, root: string = TOOLBOX_MOUNT): string[] {
+  return [`${root}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${root}/${TOOLBOX_LAYOUT.lib}`, `${root}/${binary}`];
 }
