@@ -37,7 +37,7 @@ describe('control protocol framing', () => {
       groups: [2000, 27],
       hostname: 'box',
       stdin: true,
-      readonlyRoot: false,
+      tmpfs: [{ target: '/scratch', options: 'nosuid,size=1m' }],
     });
     const [parsed] = new FrameReader().push(frame);
     expect(parsed?.type).toBe(MessageType.exec);
@@ -50,6 +50,7 @@ describe('control protocol framing', () => {
     expect(fields.get(Tag.group)?.map((b) => b.readUInt32LE(0))).toEqual([2000, 27]);
     expect(fieldNumber(fields, Tag.stdin)).toBe(1);
     expect(fieldString(fields, Tag.hostname)).toBe('box');
+    expect(fieldString(fields, Tag.tmpfs)).toBe('/scratch\0nosuid,size=1m');
   });
 
   it('detects a truncated field', () => {

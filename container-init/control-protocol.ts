@@ -28,7 +28,7 @@ export const Tag = {
   group: 6,
   hostname: 7,
   stdin: 8,
-  readonly: 9,
+  tmpfs: 10,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -133,7 +133,8 @@ export interface ExecRequest {
   groups: readonly number[];
   hostname?: string | undefined;
   stdin: boolean;
-  readonlyRoot: boolean;
+  /** tmpfs mounts the VM's init makes in guest memory */
+  tmpfs: readonly { target: string; options: string }[];
 }
 
 export function encodeExec(id: number, req: ExecRequest): Buffer {
@@ -145,7 +146,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     [Tag.gid, req.gid],
     ...req.groups.map((g): Field => [Tag.group, g]),
     [Tag.stdin, req.stdin ? 1 : 0],
-    [Tag.readonly, req.readonlyRoot ? 1 : 0],
+    ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
   ];
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));

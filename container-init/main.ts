@@ -4,9 +4,9 @@
  * command's output and exit status. Bundled by esbuild into /testin/container-init.js.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { decodePlan, PLAN_ENV, type RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import type { ExecRequest } from './control-protocol.js';
@@ -42,12 +42,33 @@ function commandEnv(plan: RunPlan, home: string): string[] {
   return env;
 }
 
-/** Binds the image's root (alone, not its submounts) where virtiofsd will share it from. */
-function bindRoot(newRoot: string): void {
+/**
+ * Binds the image's root (alone, not docker's submounts) where virtiofsd will
+ * share it from, then moves each user mount from its staging path to its target
+ * under it, parents first. --read-only makes only the root's own mount read-only,
+ * so the user's rw mounts under it stay writable.
+ */
+function bindRoot(newRoot: string, plan: RunPlan): void {
   mkdirSync(newRoot, { recursive: true });
-  const busybox = join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox);
-  execFileSync(busybox, ['mount', '-o', 'bind', '/', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
-  execFileSync(busybox, ['mount', '--make-private', newRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const mount = (...args: string[]): void => {
+    execFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), ['mount', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  mount('-o', 'bind', '/', newRoot);
+  mount('--make-private', newRoot);
+  for (const m of plan.mounts) {
+    const dest = join(newRoot, m.target);
+    if (statSync(m.staging).isDirectory()) mkdirSync(dest, { recursive: true });
+    else if (!existsSync(dest)) {
+      mkdirSync(dirname(dest), { recursive: true });
+      writeFileSync(dest, '');
+    }
+    mount('--move', m.staging, dest);
+  }
+  if (plan.readonlyRoot) {
+    // the VM's init mounts on these; on a read-only root it could not create them
+    for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', ...plan.tmpfs.map((t) => t.target)]) mkdirSync(join(newRoot, dir), { recursive: true });
+    mount('-o', 'remount,bind,ro', newRoot);
+  }
 }
 
 async function main(): Promise<number> {
@@ -72,7 +93,7 @@ async function main(): Promise<number> {
 
   const newRoot = SHARED_ROOT ?? join(WORK_DIR, 'new_root');
   try {
-    if (!SHARED_ROOT) bindRoot(newRoot);
+    if (!SHARED_ROOT) bindRoot(newRoot, plan);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
@@ -87,7 +108,7 @@ async function main(): Promise<number> {
     groups: user.groups,
     hostname: plan.hostname ?? hostname(),
     stdin: plan.stdin,
-    readonlyRoot: plan.readonlyRoot,
+    tmpfs: plan.tmpfs,
   };
   const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot });
   let signalsSeen = 0;

@@ -217,7 +217,9 @@ struct request {
   char *cwd, *hostname;
   uid_t uid;
   gid_t gid;
-  int want_stdin, readonly;
+  int want_stdin;
+  char *tmpfs[64]; /* "target\0options" */
+  int ntmpfs;
 };
 
 static char *dup_field(const uint8_t *p, uint32_t n) {
@@ -246,7 +248,7 @@ static void parse_exec(const struct frame *f, struct request *r) {
       case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
       case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
       case TAG_STDIN: r->want_stdin = num != 0; break;
-      case TAG_READONLY: r->readonly = num != 0; break;
+      case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
     off += 5 + n;
@@ -309,11 +311,11 @@ static int open_port(const char *want) {
 }
 
 static void mount_root(const struct request *r) {
+  (void)r;
   mkdir(NEW_ROOT, 0755);
-  unsigned long flags = r->readonly ? MS_RDONLY : 0;
   int err = 0;
   for (uint32_t start = uptime_ms(); uptime_ms() - start < ROOT_WAIT_MS; sleep_ms(5)) {
-    if (mount("root", NEW_ROOT, "virtiofs", flags, NULL) == 0) return;
+    if (mount("root", NEW_ROOT, "virtiofs", 0, NULL) == 0) return;
     err = errno;
     if (err != ENODEV && err != ENOENT && err != ENXIO) break;
   }
@@ -342,6 +344,38 @@ static void enter_root(void) {
 }
 
 /* ---- running the command ----------------------------------------------- */
+
+static int mkdir_p(const char *path);
+
+/* docker's tmpfs options: the mount flags among them become flags, the rest data */
+static void mount_tmpfs(const char *target, const char *options) {
+  static const struct { const char *name; unsigned long set, clear; } known[] = {
+      {"ro", MS_RDONLY, 0}, {"rw", 0, MS_RDONLY}, {"nosuid", MS_NOSUID, 0}, {"suid", 0, MS_NOSUID},
+      {"nodev", MS_NODEV, 0}, {"dev", 0, MS_NODEV}, {"noexec", MS_NOEXEC, 0}, {"exec", 0, MS_NOEXEC},
+      {"sync", MS_SYNCHRONOUS, 0}, {"async", 0, MS_SYNCHRONOUS}, {"noatime", MS_NOATIME, 0},
+      {"atime", 0, MS_NOATIME}, {"relatime", MS_RELATIME, 0}, {"strictatime", MS_STRICTATIME, 0},
+  };
+  unsigned long flags = 0;
+  char data[512] = "", opts[512];
+  snprintf(opts, sizeof opts, "%s", options);
+  for (char *save, *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    size_t i;
+    for (i = 0; i < sizeof known / sizeof known[0]; i++)
+      if (strcmp(tok, known[i].name) == 0) break;
+    if (i < sizeof known / sizeof known[0]) {
+      flags = (flags | known[i].set) & ~known[i].clear;
+    } else {
+      if (data[0]) strncat(data, ",", sizeof data - strlen(data) - 1);
+      strncat(data, tok, sizeof data - strlen(data) - 1);
+    }
+  }
+  if (mkdir_p(target) < 0 || mount("tmpfs", target, "tmpfs", flags, data) < 0)
+    log_line("tmpfs on %s (%s): %s", target, options, strerror(errno));
+}
+
+static void mount_user_tmpfs(struct request *r) {
+  for (int i = 0; i < r->ntmpfs; i++) mount_tmpfs(r->tmpfs[i], r->tmpfs[i] + strlen(r->tmpfs[i]) + 1);
+}
 
 static int mkdir_p(const char *path) {
   char tmp[4096];
@@ -613,6 +647,7 @@ int main(void) {
   uint32_t root_ms = uptime_ms();
   enter_root();
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
+  mount_user_tmpfs(&req);
 
   static struct child c;
   if (start_command(&req, &c) < 0) {

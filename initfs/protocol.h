@@ -45,7 +45,7 @@ enum {
   TAG_GROUP = 6,     /* repeated u32: supplementary groups */
   TAG_HOSTNAME = 7,
   TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
-  TAG_READONLY = 9,  /* u32 1: mount the root read-only */
+  TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

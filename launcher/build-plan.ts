@@ -1,6 +1,7 @@
 import { UsageError } from './errors.js';
 import type { RunOptions } from './run-options.js';
 import { PLAN_VERSION, type Accel, type RunPlan } from './run-plan.js';
+import type { VolumeMapping } from '../volumes/volume-mapping.js';
 
 /** What the plan needs from `docker image inspect` (.Config). */
 export interface ImageConfig {
@@ -25,6 +26,7 @@ export interface PlanContext {
   hostEnv: Readonly<Record<string, string | undefined>>;
   /** contents of the --env-file files, in order */
   envFileTexts?: readonly string[];
+  volumes?: VolumeMapping;
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -38,6 +40,8 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     hostname: options.hostname,
     stdin: options.interactive ?? false,
     readonlyRoot: options.readOnly ?? false,
+    mounts: ctx.volumes?.moves ?? [],
+    tmpfs: ctx.volumes?.tmpfs ?? [],
     fsCache: options.fsCache ?? 'auto',
     vm: {
       cpus: options.cpus ?? DEFAULT_CPUS,

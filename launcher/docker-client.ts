@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import type { Readable, Writable } from 'node:stream';
+import type { ContainerMount } from '../volumes/volume-mapping.js';
 import type { ImageConfig } from './build-plan.js';
 
 /** Docker behind one small interface: one dockerode implementation; unit tests fake it. */
@@ -24,7 +25,7 @@ export interface ContainerSpec {
   cmd: string[];
   env: string[];
   labels: Record<string, string>;
-  volumes: { source: string; target: string; readOnly: boolean }[];
+  mounts: ContainerMount[];
   tmpfs: Record<string, string>;
   capAdd: string[];
   devices: string[];
@@ -94,7 +95,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         StdinOnce: spec.openStdin,
         Tty: false,
         HostConfig: {
-          Mounts: spec.volumes.map((v) => ({ Type: 'volume' as const, Source: v.source, Target: v.target, ReadOnly: v.readOnly })),
+          Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
           Tmpfs: spec.tmpfs,
           CapAdd: spec.capAdd,
           Devices: spec.devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),

@@ -4,6 +4,9 @@ import type { Options } from 'yargs';
 export const RUN_FLAGS = {
   image: { type: 'string', describe: 'image that gives the root filesystem (from the local docker engine)', group: 'Container:' },
   env: { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE, or pass NAME from this environment', group: 'Container:' },
+  volume: { alias: 'v', type: 'string', array: true, describe: 'bind a host path or a volume: SRC:DST[:ro]', group: 'Container:' },
+  mount: { type: 'string', array: true, describe: 'type=bind|volume|tmpfs,source=..,target=..[,readonly]', group: 'Container:' },
+  tmpfs: { type: 'string', array: true, describe: 'a tmpfs in the VM: DST[:size=64m,...]', group: 'Container:' },
   'env-file': { type: 'string', array: true, describe: 'read NAME=VALUE lines from a file', group: 'Container:' },
   workdir: { alias: 'w', type: 'string', describe: 'working directory of the command', group: 'Container:' },
   user: { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group] from the image', group: 'Container:' },

@@ -35,6 +35,12 @@ export interface RunOptions {
   readOnly?: boolean | undefined;
   /** virtiofs cache policy for the root; @default 'auto' */
   fsCache?: FsCache | undefined;
+  /** `-v SRC:DST[:ro]`, `-v NAME:DST`, `-v DST` */
+  volumes?: readonly string[] | undefined;
+  /** `--mount type=bind|volume|tmpfs,...` */
+  mounts?: readonly string[] | undefined;
+  /** `--tmpfs DST[:opts]` */
+  tmpfs?: readonly string[] | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */

@@ -20,6 +20,19 @@ export interface VmPlan {
   bootTimeoutMs: number;
 }
 
+/** a user mount staged in the container, moved by container-init to its target in the VM's root */
+export interface PlanMount {
+  staging: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface PlanTmpfs {
+  target: string;
+  /** mount options, docker's syntax (nosuid,nodev,noexec,size=64m,...) */
+  options: string;
+}
+
 export interface RunPlan {
   version: typeof PLAN_VERSION;
   runId: string;
@@ -33,6 +46,8 @@ export interface RunPlan {
   hostname?: string | undefined;
   stdin: boolean;
   readonlyRoot: boolean;
+  mounts: readonly PlanMount[];
+  tmpfs: readonly PlanTmpfs[];
   fsCache: FsCache;
   vm: VmPlan;
   logLevel: string;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -15,6 +15,8 @@ import type { RunOptions } from './run-options.js';
 import { encodePlan, PLAN_ENV } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
+import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
+import { mapVolumes } from '../volumes/volume-mapping.js';
 
 export const RUN_LABEL = 'testin.run';
 const WORK_TMPFS = '/run/testin';
@@ -48,6 +50,9 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
 
   validateRunOptions(options);
   const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
+  const mountSpecs = parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd());
+  prepareBindSources(mountSpecs);
+  const volumes = mapVolumes(mountSpecs);
   const docker = io.docker ?? createDockerClient();
   try {
     await docker.ping();
@@ -61,7 +66,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
 
   const runId = randomBytes(8).toString('hex');
-  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts });
+  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes });
   phase('plan');
 
   const toolbox = buildToolbox();
@@ -77,7 +82,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     cmd: [],
     env: [`${PLAN_ENV}=${encodePlan(plan)}`],
     labels: { [RUN_LABEL]: runId },
-    volumes: [{ source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }],
+    mounts: [{ type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }, ...volumes.container],
     tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
     capAdd: ['SYS_ADMIN'],
     devices: accel.accel === 'kvm' ? ['/dev/kvm'] : [],
@@ -123,6 +128,15 @@ async function runContainer(container: ContainerHandle, io: { stdout: Writable; 
   // the status can come before the last bytes of output: wait for the stream to end (bounded)
   await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
   return code;
+}
+
+/** docker -v creates a missing host folder; --mount refuses it. */
+function prepareBindSources(specs: readonly MountSpec[]): void {
+  for (const spec of specs) {
+    if (spec.type !== 'bind' || existsSync(spec.source)) continue;
+    if (!spec.createSource) throw new UsageError(`bind source path does not exist: ${spec.source}`, 'create it first, or use -v, which creates it');
+    mkdirSync(spec.source, { recursive: true });
+  }
 }
 
 function readEnvFile(path: string): string {

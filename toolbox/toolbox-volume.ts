@@ -32,7 +32,7 @@ export async function ensureToolboxVolume(docker: DockerClient, toolbox: Toolbox
     cmd: [],
     env: [],
     labels: { [HELPER_LABEL]: '1' },
-    volumes: [{ source: name, target: TOOLBOX_MOUNT, readOnly: false }],
+    mounts: [{ type: 'volume', source: name, target: TOOLBOX_MOUNT, readOnly: false }],
     tmpfs: {},
     capAdd: [],
     devices: [],

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../launcher/errors.js';
+import { parseMountFlag, parseMounts, parseTmpfsFlag, parseVolumeFlag } from './parse-mounts.js';
+import { mapVolumes } from './volume-mapping.js';
+
+describe('-v', () => {
+  it('tells binds from named and anonymous volumes', () => {
+    expect(parseVolumeFlag('./data:/data:ro', '/home/u')).toEqual({ type: 'bind', source: '/home/u/data', target: '/data', readOnly: true, createSource: true });
+    expect(parseVolumeFlag('/srv/x/:/x/', '/')).toMatchObject({ type: 'bind', source: '/srv/x', target: '/x', readOnly: false });
+    expect(parseVolumeFlag('cache:/var/cache:rw', '/')).toEqual({ type: 'volume', source: 'cache', target: '/var/cache', readOnly: false });
+    expect(parseVolumeFlag('/scratch', '/')).toEqual({ type: 'volume', target: '/scratch', readOnly: false });
+  });
+
+  it.each(['./a:relative', 'a:/b:bogus', ':/b', 'a:/', 'a:b:c:d', 'bad name!:/x'])('rejects %j', (text) => {
+    expect(() => parseVolumeFlag(text, '/')).toThrow(UsageError);
+  });
+});
+
+describe('--mount and --tmpfs', () => {
+  it('reads docker --mount fields and their aliases', () => {
+    expect(parseMountFlag('type=bind,src=/a,dst=/b,readonly', '/')).toEqual({ type: 'bind', source: '/a', target: '/b', readOnly: true, createSource: false });
+    expect(parseMountFlag('type=volume,source=v,target=/v,ro=false', '/')).toEqual({ type: 'volume', source: 'v', target: '/v', readOnly: false });
+    expect(parseMountFlag('type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770', '/')).toEqual({ type: 'tmpfs', target: '/t', options: 'nosuid,nodev,noexec,size=64m,mode=1770' });
+    expect(() => parseMountFlag('type=bind,target=/b', '/')).toThrow(/needs source=/);
+    expect(() => parseMountFlag('type=nfs,target=/b', '/')).toThrow(/unknown type "nfs"/);
+  });
+
+  it('adds docker tmpfs defaults before the user options', () => {
+    expect(parseTmpfsFlag('/run/x:size=1m,exec')).toEqual({ type: 'tmpfs', target: '/run/x', options: 'nosuid,nodev,noexec,size=1m,exec' });
+  });
+
+  it('refuses two mounts on one path', () => {
+    expect(() => parseMounts({ volumes: ['/a:/x'], tmpfs: ['/x'] }, '/')).toThrow(/duplicate mount point \/x/);
+  });
+});
+
+describe('mapVolumes', () => {
+  it('stages binds and volumes, parents first, and leaves tmpfs to the VM', () => {
+    const mapping = mapVolumes(parseMounts({ volumes: ['/h/sub:/data/sub', '/h/data:/data:ro', 'named:/named'], tmpfs: ['/scratch'] }, '/'));
+    expect(mapping.moves).toEqual([
+      { staging: '/run/testin/volumes/0', target: '/data', readOnly: true },
+      { staging: '/run/testin/volumes/1', target: '/named', readOnly: false },
+      { staging: '/run/testin/volumes/2', target: '/data/sub', readOnly: false },
+    ]);
+    expect(mapping.container.map((m) => [m.type, m.source, m.target])).toEqual([
+      ['bind', '/h/data', '/run/testin/volumes/0'],
+      ['volume', 'named', '/run/testin/volumes/1'],
+      ['bind', '/h/sub', '/run/testin/volumes/2'],
+    ]);
+    expect(mapping.tmpfs).toEqual([{ target: '/scratch', options: 'nosuid,nodev,noexec' }]);
+  });
+});

@@ -1,0 +1,91 @@
+import { isAbsolute, posix, resolve } from 'node:path';
+import { UsageError } from '../launcher/errors.js';
+
+/** One user mount, in docker's terms. */
+export type MountSpec =
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; /** -v creates a missing host folder, --mount does not */ createSource: boolean }
+  | { type: 'volume'; /** absent: an anonymous volume, removed with the container */ source?: string; target: string; readOnly: boolean }
+  | { type: 'tmpfs'; target: string; options: string };
+
+/** docker's default tmpfs flags */
+export const TMPFS_DEFAULT_OPTIONS = 'nosuid,nodev,noexec';
+
+function checkTarget(target: string, flag: string): string {
+  if (!target || !posix.isAbsolute(target)) throw new UsageError(`${flag}: the path in the VM "${target}" is not absolute`, `write it as /path, e.g. ${flag} ./data:/data`);
+  const clean = posix.normalize(target).replace(/\/+$/, '');
+  if (clean === '') throw new UsageError(`${flag}: cannot mount over /`, 'pick a folder below /');
+  return clean;
+}
+
+/** `-v SRC:DST[:ro|rw,...]`, `-v NAME:DST`, `-v DST` (anonymous volume). */
+export function parseVolumeFlag(text: string, cwd: string): MountSpec {
+  const parts = text.split(':');
+  if (parts.length === 1) return { type: 'volume', target: checkTarget(parts[0] as string, '-v'), readOnly: false };
+  if (parts.length > 3) throw new UsageError(`-v ${text}: too many colons`, 'write -v SOURCE:TARGET[:ro]');
+  const [source = '', target = '', opts = ''] = parts;
+  const options = opts.split(',').filter(Boolean);
+  const unknown = options.filter((o) => !['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o));
+  if (unknown.length) throw new UsageError(`-v ${text}: unknown option "${unknown[0]}"`, 'use ro or rw');
+  const readOnly = options.includes('ro');
+  if (source === '') throw new UsageError(`-v ${text}: the source is empty`, 'write -v SOURCE:TARGET');
+  const isPath = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
+  if (isPath) return { type: 'bind', source: hostPath(source, cwd), target: checkTarget(target, '-v'), readOnly, createSource: true };
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw new UsageError(`-v ${text}: "${source}" is neither a path nor a volume name`, 'start host paths with / or ./');
+  return { type: 'volume', source, target: checkTarget(target, '-v'), readOnly };
+}
+
+/** `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]` */
+export function parseMountFlag(text: string, cwd: string): MountSpec {
+  const fields = new Map<string, string>();
+  for (const item of text.split(',')) {
+    const eq = item.indexOf('=');
+    const key = (eq < 0 ? item : item.slice(0, eq)).trim();
+    fields.set(key, eq < 0 ? 'true' : item.slice(eq + 1));
+  }
+  const get = (...keys: string[]): string | undefined => keys.map((k) => fields.get(k)).find((v) => v !== undefined);
+  const type = get('type') ?? 'volume';
+  const target = checkTarget(get('target', 'destination', 'dst') ?? '', '--mount');
+  const ro = get('readonly', 'ro');
+  const readOnly = ro !== undefined && ro !== 'false' && ro !== '0';
+  const source = get('source', 'src');
+  if (type === 'bind') {
+    if (!source) throw new UsageError(`--mount ${text}: a bind mount needs source=`, 'add source=/host/path');
+    return { type, source: hostPath(source, cwd), target, readOnly, createSource: false };
+  }
+  if (type === 'volume') return source ? { type, source, target, readOnly } : { type, target, readOnly };
+  if (type === 'tmpfs') {
+    const size = get('tmpfs-size');
+    const mode = get('tmpfs-mode');
+    const options = [TMPFS_DEFAULT_OPTIONS, ...(readOnly ? ['ro'] : []), ...(size ? [`size=${size}`] : []), ...(mode ? [`mode=${mode}`] : [])].join(',');
+    return { type, target, options };
+  }
+  throw new UsageError(`--mount ${text}: unknown type "${type}"`, 'use type=bind, type=volume or type=tmpfs');
+}
+
+/** `--tmpfs DST[:opts]` */
+export function parseTmpfsFlag(text: string): MountSpec {
+  const colon = text.indexOf(':');
+  const target = checkTarget(colon < 0 ? text : text.slice(0, colon), '--tmpfs');
+  const extra = colon < 0 ? '' : text.slice(colon + 1);
+  return { type: 'tmpfs', target, options: [TMPFS_DEFAULT_OPTIONS, extra].filter(Boolean).join(',') };
+}
+
+function hostPath(source: string, cwd: string): string {
+  const expanded = source.startsWith('~') ? `${process.env.HOME ?? ''}${source.slice(1)}` : source;
+  return isAbsolute(expanded) ? posix.normalize(expanded).replace(/(.)\/+$/, '$1') : resolve(cwd, expanded);
+}
+
+/** All mounts of a run, checked for two mounts on one path as docker does. */
+export function parseMounts(flags: { volumes?: readonly string[]; mounts?: readonly string[]; tmpfs?: readonly string[] }, cwd: string): MountSpec[] {
+  const specs = [
+    ...(flags.volumes ?? []).map((v) => parseVolumeFlag(v, cwd)),
+    ...(flags.mounts ?? []).map((m) => parseMountFlag(m, cwd)),
+    ...(flags.tmpfs ?? []).map(parseTmpfsFlag),
+  ];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.target)) throw new UsageError(`duplicate mount point ${spec.target}`, 'mount one thing per path');
+    seen.add(spec.target);
+  }
+  return specs;
+}
