@@ -1,0 +1,102 @@
+import { execa } from 'execa';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
+import { leftovers, testin } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+
+describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, identity, stdin', () => {
+  let dir: string;
+  const volume = `testin-e2e-vol-${process.pid}`;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'testin-e2e-mounts-'));
+    mkdirSync(join(dir, 'rw'));
+    chmodSync(join(dir, 'rw'), 0o777);
+    mkdirSync(join(dir, 'ro'));
+    writeFileSync(join(dir, 'ro', 'host-file'), 'from the host\n');
+    writeFileSync(join(dir, 'env-file'), '# a comment\nFROM_FILE=file value\nOVERRIDDEN=file\n');
+  });
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await execa('docker', ['volume', 'rm', '-f', volume], { reject: false });
+  });
+
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('binds host folders rw and ro at the same path, nested, even where the image has no such folder', async () => {
+    const r = await testin([
+      'run', '--image', BUSYBOX_IMAGE,
+      '-v', `${dir}/rw:/data`, '-v', `${dir}/ro:/data/ro:ro`, '--mount', `type=bind,source=${dir}/ro,target=/also/ro,readonly`,
+      '--', 'sh', '-c',
+      'cat /data/ro/host-file; echo written-in-vm > /data/out.txt; echo x > /data/ro/nope 2>/dev/null || echo ro-refused; ' +
+      'touch /also/ro/nope 2>&1 | grep -o "Read-only file system"',
+    ]);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.stdout.toString()).toBe('from the host\nro-refused\nRead-only file system\n');
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'rw', 'out.txt'), 'utf8')).toBe('written-in-vm\n');
+  });
+
+  it('creates files on a bind mount as the uid/gid the command ran as', async () => {
+    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '-u', '1000:2000', '-v', `${dir}/rw:/data`, '--', 'sh', '-c', 'id -u; id -g; touch /data/owned']);
+    expect(r.stdout.toString()).toBe('1000\n2000\n');
+    expect(r.exitCode).toBe(0);
+    const st = statSync(join(dir, 'rw', 'owned'));
+    expect([st.uid, st.gid]).toEqual([1000, 2000]);
+  });
+
+  it('keeps a named volume between runs, and gives a tmpfs in the VM with its options', async () => {
+    const first = await testin(['run', '--image', BUSYBOX_IMAGE, '-v', `${volume}:/state`, '--tmpfs', '/scratch:size=2m', '--', 'sh', '-c',
+      'echo kept > /state/file; grep " /scratch " /proc/mounts']);
+    expect(first.exitCode).toBe(0);
+    expect(first.stdout.toString()).toMatch(/^tmpfs \/scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=2048k/);
+    const second = await testin(['run', '--image', BUSYBOX_IMAGE, '--mount', `type=volume,source=${volume},target=/again`, '--', 'cat', '/again/file']);
+    expect(second.stdout.toString()).toBe('kept\n');
+  });
+
+  it('--read-only makes the root read-only in the VM, while rw mounts stay writable', async () => {
+    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--read-only', '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
+      'touch /etc/nope 2>&1 | grep -o "Read-only file system"; touch /data/ok && echo data-ok; touch /tmp/ok && echo tmp-ok']);
+    expect(r.stdout.toString()).toBe('Read-only file system\ndata-ok\ntmp-ok\n');
+  });
+
+  it('applies -e, -e NAME from the caller, --env-file, -w and --hostname, over the image defaults', async () => {
+    const r = await testin(
+      ['run', '--image', BUSYBOX_IMAGE, '-e', 'A=1', '-e', 'FROM_CALLER', '--env-file', join(dir, 'env-file'), '-e', 'OVERRIDDEN=flag',
+        '-w', '/made/for/you', '--hostname', 'vmhost', '--', 'sh', '-c',
+        'echo "$A|$FROM_CALLER|$FROM_FILE|$OVERRIDDEN|$PATH|$HOME"; pwd; hostname; cat /proc/sys/kernel/hostname'],
+      { env: { ...process.env, FROM_CALLER: 'caller value' } as Record<string, string> },
+    );
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe('1|caller value|file value|flag|/bin|/root\n/made/for/you\nvmhost\nvmhost\n');
+  });
+
+  it('resolves -u names in the image, with supplementary groups and HOME, as docker does', async () => {
+    const byName = await testin(['run', '--image', BUSYBOX_IMAGE, '-u', 'app', '--', 'sh', '-c', 'id; echo $HOME']);
+    expect(byName.stdout.toString()).toBe('uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)\n/home/app\n');
+    const debian = await testin(['run', '--image', DEBIAN_IMAGE, '-u', 'nobody:nogroup', '--', 'sh', '-c', 'id -un; id -gn']);
+    expect(debian.stdout.toString()).toBe('nobody\nnogroup\n');
+    const unknown = await testin(['run', '--image', BUSYBOX_IMAGE, '-u', 'ghost', '--', 'true']);
+    expect(unknown.exitCode).toBe(125);
+    expect(unknown.stderr).toMatch(/unable to find user ghost/);
+  });
+
+  it('-i streams stdin to the command and EOF arrives as EOF', async () => {
+    const lines = await testin(['run', '-i', '--image', BUSYBOX_IMAGE, '--', 'wc', '-l'], { input: 'a\nb\n' });
+    expect(lines.stdout.toString().trim()).toBe('2');
+    expect(lines.exitCode).toBe(0);
+    const big = Buffer.alloc(3 * 1024 * 1024, 'z');
+    const echoed = await testin(['run', '-i', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'cat; echo done >&2'], { input: big });
+    expect(echoed.stdout.equals(big)).toBe(true);
+    expect(echoed.stderr).toMatch(/^done$/m);
+    const none = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'cat; echo eof-at-once']);
+    expect(none.stdout.toString()).toBe('eof-at-once\n');
+  });
+});
