@@ -51,6 +51,7 @@ describe('control protocol framing', () => {
     expect(fieldNumber(fields, Tag.stdin)).toBe(1);
     expect(fieldString(fields, Tag.hostname)).toBe('box');
     expect(fieldString(fields, Tag.tmpfs)).toBe('/scratch\0nosuid,size=1m');
+    expect(Math.abs(Number(fieldString(fields, Tag.clock)) - Date.now())).toBeLessThan(5000);
   });
 
   it('detects a truncated field', () => {

@@ -29,6 +29,7 @@ export const Tag = {
   hostname: 7,
   stdin: 8,
   tmpfs: 10,
+  clock: 11,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -147,6 +148,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...req.groups.map((g): Field => [Tag.group, g]),
     [Tag.stdin, req.stdin ? 1 : 0],
     ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
+    [Tag.clock, String(Date.now())],
   ];
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));

@@ -111,13 +111,16 @@ async function main(): Promise<number> {
     tmpfs: plan.tmpfs,
   };
   const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot });
-  let signalsSeen = 0;
+  let grace: NodeJS.Timeout | undefined;
   for (const [name, signo] of Object.entries(SIGNALS)) {
     process.on(name, () => {
-      signalsSeen += 1;
-      // a second interrupt stops the VM at once
-      if (signalsSeen > 1 && (name === 'SIGINT' || name === 'SIGTERM')) void vm.close();
-      else vm.signal(signo);
+      vm.signal(signo);
+      if (grace || (name !== 'SIGINT' && name !== 'SIGTERM')) return;
+      // the command gets the stop timeout to end by itself, then the VM is stopped hard
+      grace = setTimeout(() => {
+        process.stderr.write(`testin: the command did not end within ${plan.stopTimeoutMs / 1000} s of ${name}: stopping the VM\n`);
+        vm.kill();
+      }, plan.stopTimeoutMs);
     });
   }
   const outcome = await vm.run();

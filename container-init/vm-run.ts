@@ -50,6 +50,7 @@ export class VmRun {
   #socket?: Socket;
   #exit?: { code: number; signal?: number };
   #execSent = false;
+  #killed = false;
   #pendingSignals: number[] = [];
   #consoleTimer?: NodeJS.Timeout;
   readonly #t0 = Date.now();
@@ -78,6 +79,12 @@ export class VmRun {
     if (this.#exit) return;
     if (this.#execSent && this.#socket) this.#socket.write(encodeFrame(MessageType.signal, 0, u32(signo)));
     else this.#pendingSignals.push(signo);
+  }
+
+  /** Stops the VM hard; the run then ends as if the command was killed by SIGKILL (137). */
+  kill(): void {
+    this.#killed = true;
+    this.#qemu?.child.kill('SIGKILL');
   }
 
   /** Stops everything at once: the VMM first, then virtiofsd. Idempotent. */
@@ -135,6 +142,7 @@ export class VmRun {
         // the socket may still hold the last frames: read them before judging
         void this.#socketDrained().then(() => {
           if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
+          if (this.#killed) return resolve({ kind: 'exited', code: 128 + 9, signal: 9 });
           const why = r.code === 0 ? 'the VM powered off before the command ended' : `QEMU exited with ${r.signal ?? `code ${r.code}`}`;
           const qemuSaid = this.#qemu?.output().trim();
           resolve(this.#abnormal(qemuSaid ? `${why}: ${qemuSaid.split('\n').at(-1)}` : why));

@@ -248,6 +248,15 @@ static void parse_exec(const struct frame *f, struct request *r) {
       case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
       case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
       case TAG_STDIN: r->want_stdin = num != 0; break;
+      case TAG_CLOCK: {
+        /* the RTC has whole seconds and TCG drifts: take the host's clock, to the ms */
+        char *ms = dup_field(v, n);
+        long long t = atoll(ms);
+        struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000};
+        if (t > 0 && clock_settime(CLOCK_REALTIME, &ts) < 0) log_line("set clock: %s", strerror(errno));
+        free(ms);
+        break;
+      }
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }

@@ -46,6 +46,7 @@ enum {
   TAG_HOSTNAME = 7,
   TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
   TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
+  TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

@@ -18,6 +18,8 @@ export const DEFAULT_CPUS = 2;
 export const DEFAULT_MEMORY_MIB = 1024;
 /** guest init must say hello within this; TCG boots take seconds, a hang must not take forever */
 export const BOOT_TIMEOUT_MS = 120_000;
+/** docker's default grace between SIGTERM and SIGKILL */
+export const DEFAULT_STOP_TIMEOUT_S = 10;
 
 export interface PlanContext {
   runId: string;
@@ -43,6 +45,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     mounts: ctx.volumes?.moves ?? [],
     tmpfs: ctx.volumes?.tmpfs ?? [],
     fsCache: options.fsCache ?? 'auto',
+    stopTimeoutMs: (options.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
     vm: {
       cpus: options.cpus ?? DEFAULT_CPUS,
       memoryMiB: options.memory === undefined ? DEFAULT_MEMORY_MIB : parseMemoryMiB(options.memory),

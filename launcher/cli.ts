@@ -4,6 +4,7 @@ import { ensureToolboxVolume } from '../toolbox/toolbox-volume.js';
 import { createDockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { RUN_FLAGS } from './flags.js';
+import { parseDuration } from './parse-duration.js';
 import { createLogger, type LogFormat } from './logger.js';
 import type { RunOptions } from './run-options.js';
 import { run } from './run.js';
@@ -37,6 +38,8 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     hostname: str(parsed.hostname),
     interactive: parsed.interactive as boolean | undefined,
     name: str(parsed.name),
+    stopTimeout: parsed['stop-timeout'] as number | undefined,
+    timeout: parsed.timeout === undefined ? undefined : parseDuration(String(parsed.timeout)),
     readOnly: parsed['read-only'] as boolean | undefined,
     cpus: parsed.cpus as number | undefined,
     memory: str(parsed.memory),

@@ -31,6 +31,8 @@ export interface ContainerSpec {
   devices: string[];
   securityOpt: string[];
   openStdin: boolean;
+  /** seconds docker stop waits before SIGKILL */
+  stopTimeout?: number | undefined;
 }
 
 export interface ContainerHandle {
@@ -94,6 +96,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         OpenStdin: spec.openStdin,
         StdinOnce: spec.openStdin,
         Tty: false,
+        ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
         HostConfig: {
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
           Tmpfs: spec.tmpfs,

@@ -41,6 +41,10 @@ export interface RunOptions {
   mounts?: readonly string[] | undefined;
   /** `--tmpfs DST[:opts]` */
   tmpfs?: readonly string[] | undefined;
+  /** seconds the command gets to end after SIGTERM/SIGINT before the VM is stopped hard; @default 10 */
+  stopTimeout?: number | undefined;
+  /** stop the run after this many ms (SIGTERM, then the hard stop); the result has exit code 124 */
+  timeout?: number | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */

@@ -49,6 +49,8 @@ export interface RunPlan {
   mounts: readonly PlanMount[];
   tmpfs: readonly PlanTmpfs[];
   fsCache: FsCache;
+  /** after a forwarded SIGTERM/SIGINT, how long the command gets before the VM is stopped hard */
+  stopTimeoutMs: number;
   vm: VmPlan;
   logLevel: string;
 }

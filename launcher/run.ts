@@ -19,6 +19,8 @@ import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
 
 export const RUN_LABEL = 'testin.run';
+/** exit code of a run stopped by --timeout, as coreutils timeout */
+export const EXIT_TIMED_OUT = 124;
 const WORK_TMPFS = '/run/testin';
 
 export interface RunIo {
@@ -89,30 +91,58 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
     securityOpt: ['apparmor=unconfined'],
     openStdin: options.interactive ?? false,
+    // docker stop (and compose down) must leave container-init its own grace first
+    stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
   });
   logger.debug({ container: container.id, runId }, 'container created');
   phase('create');
 
+  // container-init forwards a signal to the command and stops the VM hard after
+  // the stop timeout; a second interrupt here kills the container at once
   let canceled = false;
-  const cancel = (signal: string): void => {
-    canceled = true;
-    void container.kill(signal);
+  let timedOut = false;
+  let stopsAsked = 0;
+  const stop = (signal: string): void => {
+    stopsAsked += 1;
+    void container.kill(stopsAsked > 1 && signal !== 'SIGHUP' ? 'SIGKILL' : signal);
   };
-  const onAbort = (): void => cancel('SIGTERM');
+  const onAbort = (): void => {
+    canceled = true;
+    stop('SIGTERM');
+  };
   io.signal?.addEventListener('abort', onAbort);
   const forwarded = new Map<NodeJS.Signals, () => void>();
   if (io.forwardProcessSignals) {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
-      const handler = (): void => cancel(sig);
+      const handler = (): void => {
+        canceled = true;
+        stop(sig);
+      };
       forwarded.set(sig, handler);
       process.on(sig, handler);
     }
   }
+  const timer =
+    options.timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          stderr.write(`testin: timed out after ${formatSeconds(options.timeout as number)}: stopping the command (SIGTERM, then the VM after ${plan.stopTimeoutMs / 1000} s)\n`);
+          stop('SIGTERM');
+        }, options.timeout);
   try {
     const exitCode = await runContainer(container, { stdout, stderr, stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined });
     phase('run');
-    return { exitCode, signal: signalName(exitCode), timedOut: false, canceled, durationMs: Date.now() - started, phases };
+    return {
+      exitCode: timedOut ? EXIT_TIMED_OUT : exitCode,
+      signal: signalName(exitCode),
+      timedOut,
+      canceled,
+      durationMs: Date.now() - started,
+      phases,
+    };
   } finally {
+    clearTimeout(timer);
     io.signal?.removeEventListener('abort', onAbort);
     for (const [sig, handler] of forwarded) process.off(sig, handler);
     await container.remove();
@@ -145,6 +175,10 @@ function readEnvFile(path: string): string {
   } catch (error) {
     throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
   }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function signalName(exitCode: number): string | undefined {

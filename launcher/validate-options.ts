@@ -16,6 +16,12 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a whole number of CPUs from 1 to 64');
   }
   if (options.memory !== undefined) parseMemoryMiB(options.memory);
+  if (options.stopTimeout !== undefined && !(Number.isFinite(options.stopTimeout) && options.stopTimeout >= 0)) {
+    throw new UsageError(`invalid --stop-timeout ${String(options.stopTimeout)}`, 'give a number of seconds, 0 or more');
+  }
+  if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
+    throw new UsageError(`invalid --timeout ${String(options.timeout)}`, 'give a duration such as 30s, 5m or 1h');
+  }
   if (options.accel !== undefined && !ACCELS.includes(options.accel)) {
     throw new UsageError(`invalid --accel ${String(options.accel)}`, `use one of ${ACCELS.join(', ')}`);
   }

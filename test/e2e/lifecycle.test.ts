@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+
+describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () => {
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('delivers Ctrl-C (SIGINT) to the command in the VM', async () => {
+    const r = await testinSignalledWhenReady(
+      ['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'trap "echo got-int; exit 7" INT; echo ready; while :; do sleep 0.1; done'],
+      'SIGINT',
+    );
+    expect(r.stdout.toString()).toBe('ready\ngot-int\n');
+    expect(r.exitCode).toBe(7);
+  });
+
+  it('gives 143 when SIGTERM kills the command', async () => {
+    const r = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGTERM');
+    expect(r.exitCode).toBe(143);
+  });
+
+  it('stops the VM hard when the command ignores SIGTERM past --stop-timeout', async () => {
+    const r = await testinSignalledWhenReady(
+      ['run', '--stop-timeout', '2', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done'],
+      'SIGTERM',
+    );
+    expect(r.stderr).toMatch(/did not end within 2 s of SIGTERM: stopping the VM/);
+    expect(r.exitCode).toBe(137);
+  });
+
+  it('--timeout stops the run, says so, and exits 124', async () => {
+    const started = Date.now();
+    const r = await testin(['run', '--timeout', '3s', '--image', BUSYBOX_IMAGE, '--', 'sleep', '600']);
+    expect(r.exitCode).toBe(124);
+    expect(r.stderr).toMatch(/^testin: timed out after 3 s/m);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  it('ends promptly on a guest kernel panic, with the reason and the console tail', async () => {
+    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo before; echo c > /proc/sysrq-trigger; sleep 600']);
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout.toString()).toBe('before\n');
+    expect(r.stderr).toMatch(/^testin: the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash$/m);
+    expect(r.stderr).toMatch(/last \d+ lines of the guest console/);
+  });
+
+  it('--console streams the kernel log to stderr, never to stdout', async () => {
+    const r = await testin(['run', '--console', '--image', BUSYBOX_IMAGE, '--', 'echo', 'only-this']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe('only-this\n');
+    expect(r.stderr).toMatch(/Linux version \S+/);
+  });
+
+  it('sizes the VM with --cpus and --memory, and starts the guest clock at the host time', async () => {
+    const r = await testin(['run', '--cpus', '1', '--memory', '600m', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c',
+      'grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo; date +%s']);
+    expect(r.exitCode).toBe(0);
+    const [cpus, mem, date] = r.stdout.toString().trim().split('\n');
+    expect(cpus).toBe('1');
+    const kib = Number(/(\d+) kB/.exec(mem ?? '')?.[1]);
+    expect(kib).toBeGreaterThan(500 * 1024);
+    expect(kib).toBeLessThanOrEqual(600 * 1024);
+    expect(Math.abs(Number(date) - Date.now() / 1000)).toBeLessThan(2);
+    const two = await testin(['run', '--cpus', '2', '--image', BUSYBOX_IMAGE, '--', 'nproc']);
+    expect(two.stdout.toString()).toBe('2\n');
+  });
+});
