@@ -55,6 +55,17 @@ function bindRoot(newRoot: string, plan: RunPlan): void {
   };
   mount('-o', 'bind', '/', newRoot);
   mount('--make-private', newRoot);
+  // the toolbox, read-only, so the VM has a static modprobe for images without kmod
+  const toolboxInVm = join(newRoot, TOOLBOX_MOUNT);
+  mkdirSync(toolboxInVm, { recursive: true });
+  mount('-o', 'bind', TOOLBOX_DIR, toolboxInVm);
+  mount('-o', 'remount,bind,ro', toolboxInVm);
+  const modules = plan.kernelModules;
+  if (modules && existsSync(modules.staging)) {
+    const dest = join(newRoot, 'lib/modules', modules.release);
+    mkdirSync(dest, { recursive: true });
+    mount('--move', modules.staging, dest);
+  }
   for (const m of plan.mounts) {
     const dest = join(newRoot, m.target);
     if (statSync(m.staging).isDirectory()) mkdirSync(dest, { recursive: true });

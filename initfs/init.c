@@ -25,6 +25,7 @@
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -37,6 +38,7 @@
 #define PORT_WAIT_MS 15000
 #define ROOT_WAIT_MS 15000
 #define MAX_LIST 4096
+#define TOOLBOX_MODPROBE "/testin/sbin/modprobe" /* toolbox/toolbox-layout.ts: modprobe */
 
 extern char **environ;
 
@@ -382,6 +384,43 @@ static void mount_tmpfs(const char *target, const char *options) {
     log_line("tmpfs on %s (%s): %s", target, options, strerror(errno));
 }
 
+/* An image without kmod still gets modules loaded on demand (ip link add ... type
+ * dummy, mount -o loop): the kernel calls the toolbox's static modprobe. */
+static void use_toolbox_modprobe(void) {
+  if (access("/sbin/modprobe", X_OK) == 0 || access(TOOLBOX_MODPROBE, X_OK) != 0) return;
+  int fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (write(fd, TOOLBOX_MODPROBE, strlen(TOOLBOX_MODPROBE)) < 0) log_line("set modprobe: %s", strerror(errno));
+  close(fd);
+}
+
+/* Without udev nobody creates the static nodes (/dev/loop-control, /dev/net/tun,
+ * ...) whose first open loads their module: make them from modules.devname, as
+ * `kmod static-nodes` does on a booted system. */
+static void make_static_nodes(void) {
+  struct utsname u;
+  uname(&u);
+  char path[512], line[512];
+  snprintf(path, sizeof path, "/lib/modules/%s/modules.devname", u.release);
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    char module[128], node[256], type;
+    unsigned major, minor;
+    if (line[0] == '#' || sscanf(line, "%127s %255s %c%u:%u", module, node, &type, &major, &minor) != 5) continue;
+    snprintf(path, sizeof path, "/dev/%s", node);
+    char *slash = strrchr(path, '/');
+    if (slash && slash != path + 4) {
+      *slash = 0;
+      mkdir_p(path);
+      *slash = '/';
+    }
+    mode_t kind = type == 'b' ? S_IFBLK : S_IFCHR;
+    if (mknod(path, kind | 0600, makedev(major, minor)) < 0 && errno != EEXIST) log_line("mknod %s: %s", path, strerror(errno));
+  }
+  fclose(f);
+}
+
 static void mount_user_tmpfs(struct request *r) {
   for (int i = 0; i < r->ntmpfs; i++) mount_tmpfs(r->tmpfs[i], r->tmpfs[i] + strlen(r->tmpfs[i]) + 1);
 }
@@ -657,6 +696,8 @@ int main(void) {
   enter_root();
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
   mount_user_tmpfs(&req);
+  use_toolbox_modprobe();
+  make_static_nodes();
 
   static struct child c;
   if (start_command(&req, &c) < 0) {

@@ -29,6 +29,7 @@ export interface PlanContext {
   /** contents of the --env-file files, in order */
   envFileTexts?: readonly string[];
   volumes?: VolumeMapping;
+  kernelModules?: { staging: string; release: string };
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -44,6 +45,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     readonlyRoot: options.readOnly ?? false,
     mounts: ctx.volumes?.moves ?? [],
     tmpfs: ctx.volumes?.tmpfs ?? [],
+    kernelModules: ctx.kernelModules,
     fsCache: options.fsCache ?? 'auto',
     stopTimeoutMs: (options.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
     vm: {

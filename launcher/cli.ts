@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
-import { ensureToolboxVolume } from '../toolbox/toolbox-volume.js';
+import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { createDockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { RUN_FLAGS } from './flags.js';
@@ -80,8 +80,10 @@ export async function main(args: readonly string[]): Promise<number> {
     if (flags.includes('--help') || flags.includes('-h') || verb === undefined) return 0;
     if (verb === 'toolbox') {
       const toolbox = buildToolbox({ force: parsed.force === true });
-      const state = await ensureToolboxVolume(createDockerClient(), toolbox);
-      process.stdout.write(`toolbox ${toolbox.hash}\n  tree   ${toolbox.dir}\n  volume ${toolbox.volumeName} (${state})\n`);
+      const state = await ensureToolboxVolumes(createDockerClient(), toolbox);
+      process.stdout.write(
+        `toolbox ${toolbox.hash}\n  tree    ${toolbox.dir}\n  volume  ${toolbox.volumeName}\n  modules ${toolbox.manifest.modules.volumeName} (kernel ${toolbox.manifest.modules.release})\n  ${state}\n`,
+      );
       return 0;
     }
     const options = toRunOptions(parsed, command);

@@ -47,6 +47,8 @@ export interface RunPlan {
   stdin: boolean;
   readonlyRoot: boolean;
   mounts: readonly PlanMount[];
+  /** the running kernel's modules, staged in the container, shown read-only at /lib/modules/<release> */
+  kernelModules?: { staging: string; release: string } | undefined;
   tmpfs: readonly PlanTmpfs[];
   fsCache: FsCache;
   /** after a forwarded SIGTERM/SIGINT, how long the command gets before the VM is stopped hard */

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
-import { ensureToolboxVolume } from '../toolbox/toolbox-volume.js';
+import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
 import { buildPlan } from './build-plan.js';
@@ -22,6 +22,7 @@ export const RUN_LABEL = 'testin.run';
 /** exit code of a run stopped by --timeout, as coreutils timeout */
 export const EXIT_TIMED_OUT = 124;
 const WORK_TMPFS = '/run/testin';
+const MODULES_STAGING = '/run/testin/modules';
 
 export interface RunIo {
   stdout?: Writable;
@@ -67,13 +68,13 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts());
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
 
-  const runId = randomBytes(8).toString('hex');
-  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes });
-  phase('plan');
-
   const toolbox = buildToolbox();
   phase('toolbox');
-  const volumeState = await ensureToolboxVolume(docker, toolbox);
+  const runId = randomBytes(8).toString('hex');
+  const kernelModules = { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
+  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes, kernelModules });
+  phase('plan');
+  const volumeState = await ensureToolboxVolumes(docker, toolbox);
   logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
   phase('volume');
 
@@ -84,7 +85,11 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     cmd: [],
     env: [`${PLAN_ENV}=${encodePlan(plan)}`],
     labels: { [RUN_LABEL]: runId },
-    mounts: [{ type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }, ...volumes.container],
+    mounts: [
+      { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
+      { type: 'volume', source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
+      ...volumes.container,
+    ],
     tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
     capAdd: ['SYS_ADMIN'],
     devices: accel.accel === 'kvm' ? ['/dev/kvm'] : [],

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ToolboxBuildError } from '../launcher/errors.js';
@@ -26,6 +26,8 @@ export interface Toolbox {
 interface Part {
   path: string;
   mode: number;
+  /** a symlink to this target */
+  link?: string;
   from?: string;
   data?: Buffer | (() => Buffer);
   package?: string;
@@ -101,6 +103,7 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
     { path: 'bin/qemu-system-x86_64', mode: 0o755, from: s.qemu },
     { path: 'bin/virtiofsd', mode: 0o755, from: s.virtiofsd },
     { path: 'bin/busybox', mode: 0o755, from: s.busybox },
+    { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: 'lib/ld-linux-x86-64.so.2', mode: 0o755, from: loader },
     ...libs.map((l) => ({ path: `lib/${l.name}`, mode: 0o755, from: l.path })),
     ...qemuModules.map((m) => ({ path: `lib/qemu/${basename(m)}`, mode: 0o755, from: m })),
@@ -116,16 +119,17 @@ function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifes
   for (const part of parts) {
     const dest = join(dir, part.path);
     mkdirSync(dirname(dest), { recursive: true });
-    if (part.from) copyFileSync(part.from, dest);
+    if (part.link) symlinkSync(part.link, dest);
+    else if (part.from) copyFileSync(part.from, dest);
     else writeFileSync(dest, typeof part.data === 'function' ? part.data() : (part.data ?? Buffer.alloc(0)));
-    chmodSync(dest, part.mode);
-    const content = readFileSync(dest);
+    if (!part.link) chmodSync(dest, part.mode);
+    const content = part.link ? Buffer.from(part.link) : readFileSync(dest);
     files.push({
       path: part.path,
       sha256: sha256(content),
       size: content.length,
       mode: part.mode,
-      source: part.from ?? 'generated',
+      source: part.from ?? (part.link ? `symlink to ${part.link}` : 'generated'),
       package: part.package ?? (part.from ? packages.get(part.from) : undefined),
     });
   }
@@ -136,6 +140,13 @@ function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifes
     kernelRelease: s.kernelRelease,
     kernelFormat: readFileSync(join(dir, TOOLBOX_LAYOUT.kernel)).subarray(0, 4).equals(ELF_MAGIC) ? 'elf' : 'bzImage',
     virtiofsdFlavor: s.virtiofsdFlavor,
+    modules: {
+      release: s.kernelRelease,
+      hostDir: s.modulesDir,
+      volumeName: `testin-modules-${s.kernelRelease}-${sha256(
+        [s.kernelRelease, files.find((f) => f.path === TOOLBOX_LAYOUT.kernel)?.sha256, sha256(readFileSync(join(s.modulesDir, 'modules.dep')))].join('\0'),
+      ).slice(0, 12)}`,
+    },
     versions: {
       node: process.version,
       qemu: firstLine(execFileSync(s.qemu, ['--version'], { encoding: 'utf8' })),

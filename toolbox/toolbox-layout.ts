@@ -15,6 +15,8 @@ export const TOOLBOX_LAYOUT = {
   virtiofsd: 'bin/virtiofsd',
   busybox: 'bin/busybox',
   containerInit: 'bin/container-init',
+  /** a static modprobe (busybox) for images without kmod, so the kernel can load modules on demand */
+  modprobe: 'sbin/modprobe',
   bundle: 'container-init.js',
 } as const;
 
@@ -25,6 +27,8 @@ export interface ToolboxManifest {
   /** 'elf': a vmlinux booted through the PVH entry; 'bzImage': booted through the firmware */
   kernelFormat: 'elf' | 'bzImage';
   virtiofsdFlavor: 'c' | 'rust';
+  /** the kernel's modules: not in the toolbox volume but in a volume of their own, which changes only with the kernel */
+  modules: { release: string; hostDir: string; volumeName: string };
   versions: Record<string, string>;
   files: { path: string; sha256: string; size: number; mode: number; source: string; package?: string | undefined }[];
 }

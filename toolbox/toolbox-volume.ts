@@ -13,19 +13,44 @@ export const HELPER_LABEL = 'testin.helper';
 
 export type VolumeState = 'reused' | 'filled';
 
+export interface VolumeContent {
+  name: string;
+  labels: Record<string, string>;
+  /** host folder whose tree the volume must hold */
+  sourceDir: string;
+}
+
+/** The toolbox volume and the kernel modules volume, filled when needed. */
+export async function ensureToolboxVolumes(docker: DockerClient, toolbox: Toolbox, env: NodeJS.ProcessEnv = process.env): Promise<VolumeState> {
+  const version = packageVersion();
+  const main = await ensureFilledVolume(
+    docker,
+    { name: toolbox.volumeName, labels: { 'testin.toolbox': toolbox.hash, 'testin.version': version }, sourceDir: toolbox.dir },
+    env,
+  );
+  const { modules } = toolbox.manifest;
+  const mods = await ensureFilledVolume(
+    docker,
+    { name: modules.volumeName, labels: { 'testin.modules': modules.release, 'testin.version': version }, sourceDir: modules.hostDir },
+    env,
+  );
+  return main === 'filled' || mods === 'filled' ? 'filled' : 'reused';
+}
+
 /**
- * Makes sure the docker volume named after the toolbox hash holds the whole
- * tree. A fill writes `.complete` last, so a fill cut short is found and redone;
- * a volume seen complete once is remembered on this host and not looked into again.
+ * Makes sure a docker volume holds the whole tree of a host folder. A fill
+ * writes `.complete` last, so a fill cut short is found and redone; a volume
+ * seen complete once is remembered on this host and not looked into again.
  */
-export async function ensureToolboxVolume(docker: DockerClient, toolbox: Toolbox, env: NodeJS.ProcessEnv = process.env): Promise<VolumeState> {
-  const name = toolbox.volumeName;
+export async function ensureFilledVolume(docker: DockerClient, content: VolumeContent, env: NodeJS.ProcessEnv = process.env): Promise<VolumeState> {
+  const { name } = content;
+  const records = join(cacheDir(env), 'volumes');
   const existing = await docker.inspectVolume(name);
-  const record = existing ? join(cacheDir(env), 'volumes', sha256(`${name}\0${existing.createdAt}`)) : undefined;
+  const record = existing ? join(records, sha256(`${name}\0${existing.createdAt}`)) : undefined;
   if (record && existsSync(record)) return 'reused';
 
   await docker.ensureImportedImage(HELPER_IMAGE, helperImageTar);
-  if (!existing) await docker.createVolume(name, { 'testin.toolbox': toolbox.hash, 'testin.version': packageVersion() });
+  if (!existing) await docker.createVolume(name, content.labels);
   const helper = await docker.createContainer({
     image: HELPER_IMAGE,
     entrypoint: ['/testin-helper-never-started'],
@@ -42,7 +67,7 @@ export async function ensureToolboxVolume(docker: DockerClient, toolbox: Toolbox
   let state: VolumeState = 'reused';
   try {
     if (!existing || !(await helper.pathExists(`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.complete}`))) {
-      await helper.putArchive(pack(toolbox.dir) as unknown as NodeJS.ReadableStream, TOOLBOX_MOUNT);
+      await helper.putArchive(pack(content.sourceDir) as unknown as NodeJS.ReadableStream, TOOLBOX_MOUNT);
       await helper.putArchive(markerTar(), TOOLBOX_MOUNT);
       state = 'filled';
     }
@@ -54,9 +79,8 @@ export async function ensureToolboxVolume(docker: DockerClient, toolbox: Toolbox
   await helper.remove();
   const created = await docker.inspectVolume(name);
   if (created) {
-    const path = join(cacheDir(env), 'volumes', sha256(`${name}\0${created.createdAt}`));
-    mkdirSync(join(cacheDir(env), 'volumes'), { recursive: true });
-    writeFileSync(path, `${name}\n`);
+    mkdirSync(records, { recursive: true });
+    writeFileSync(join(records, sha256(`${name}\0${created.createdAt}`)), `${name}\n`);
   }
   return state;
 }
