@@ -48,7 +48,7 @@ describe.skipIf(skip !== '')('a real kernel: modules, mounts, namespaces, cgroup
   it('in the busybox image (no kmod): modules load on demand, a loop mount works, /lib/modules is read-only', async () => {
     const r = await testin(['run', '--image', BUSYBOX_IMAGE, '-v', `${dir}:/img:ro`, '--', 'sh', '-c', [
       'ip link add d0 type dummy && lsmod | grep -q "^dummy " && echo ok on-demand',
-      'mkdir -p /mnt/e && mount -o loop,ro /img/made-by-test.ext4 /mnt/e && test -x /mnt/e/build-busybox-image.sh && echo ok loop',
+      'mkdir -p /mnt/e && mount -t ext4 -o loop,ro /img/made-by-test.ext4 /mnt/e && test -x /mnt/e/build-busybox-image.sh && echo ok loop',
       'test -f /lib/modules/$(uname -r)/modules.dep && echo ok modules-dir',
       'touch /lib/modules/$(uname -r)/x 2>&1 | grep -q "Read-only file system" && echo ok modules-ro',
     ].join('; ')]);
