@@ -11,6 +11,7 @@ export const MessageType = {
   stdin: 0x02,
   signal: 0x03,
   poweroff: 0x04,
+  resize: 0x05,
   hello: 0x81,
   started: 0x82,
   stdout: 0x83,
@@ -30,6 +31,7 @@ export const Tag = {
   stdin: 8,
   tmpfs: 10,
   clock: 11,
+  tty: 12,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -134,8 +136,21 @@ export interface ExecRequest {
   groups: readonly number[];
   hostname?: string | undefined;
   stdin: boolean;
+  /** run the command on a pty of this size */
+  tty?: { rows: number; cols: number } | undefined;
   /** tmpfs mounts the VM's init makes in guest memory */
   tmpfs: readonly { target: string; options: string }[];
+}
+
+export function encodeResize(id: number, rows: number, cols: number): Buffer {
+  return encodeFrame(MessageType.resize, id, u32pair(rows, cols));
+}
+
+function u32pair(a: number, b: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeUInt32LE(a, 0);
+  buf.writeUInt32LE(b, 4);
+  return buf;
 }
 
 export function encodeExec(id: number, req: ExecRequest): Buffer {
@@ -150,6 +165,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
     [Tag.clock, String(Date.now())],
   ];
+  if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));
 }

@@ -119,6 +119,7 @@ async function main(): Promise<number> {
     groups: user.groups,
     hostname: plan.hostname ?? hostname(),
     stdin: plan.stdin,
+    tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     tmpfs: plan.tmpfs,
   };
   const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot });

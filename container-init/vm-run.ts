@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   decodeFields,
   encodeExec,
   encodeFrame,
+  encodeResize,
   fieldNumber,
   fieldString,
   type ExecRequest,
@@ -191,6 +193,7 @@ export class VmRun {
         this.#socket?.write(encodeExec(0, this.exec));
         this.#execSent = true;
         for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
+        if (this.plan.tty) this.#wireTerminal();
         if (this.plan.stdin) this.#pipeStdin();
         break;
       }
@@ -229,6 +232,21 @@ export class VmRun {
       const qemu = this.#qemu;
       const timer = setTimeout(() => qemu.child.kill('SIGKILL'), POWEROFF_GRACE_MS);
       void qemu.exited.then(() => clearTimeout(timer));
+    }
+  }
+
+  /**
+   * With a tty, docker's pty in the container is made fully raw (libuv's raw
+   * mode keeps ONLCR, which would add a CR to every line the guest's pty has
+   * already translated), and its size follows to the VM.
+   */
+  #wireTerminal(): void {
+    if (process.stdin.isTTY) {
+      const busybox = join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox);
+      spawnSync(busybox, ['stty', 'raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
+    }
+    if (process.stdout.isTTY) {
+      process.stdout.on('resize', () => this.#socket?.write(encodeResize(0, process.stdout.rows, process.stdout.columns)));
     }
   }
 

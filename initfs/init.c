@@ -26,6 +26,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -220,6 +221,8 @@ struct request {
   uid_t uid;
   gid_t gid;
   int want_stdin;
+  int tty;                  /* run on a pty */
+  unsigned short rows, cols; /* its first size */
   char *tmpfs[64]; /* "target\0options" */
   int ntmpfs;
 };
@@ -250,6 +253,7 @@ static void parse_exec(const struct frame *f, struct request *r) {
       case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
       case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
       case TAG_STDIN: r->want_stdin = num != 0; break;
+      case TAG_TTY: r->tty = 1; r->rows = (unsigned short)(num >> 16); r->cols = (unsigned short)(num & 0xffff); break;
       case TAG_CLOCK: {
         /* the RTC has whole seconds and TCG drifts: take the host's clock, to the ms */
         char *ms = dup_field(v, n);
@@ -475,10 +479,40 @@ struct child {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* the pty master of a command run with a terminal (-t); -1 without */
+static int tty_master = -1;
+
+static void set_winsize(int fd, unsigned short rows, unsigned short cols) {
+  struct winsize ws = {.ws_row = rows, .ws_col = cols};
+  if (rows && cols) ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+/* With -t the command's stdin, stdout and stderr are one pty: its output comes
+ * back as MSG_STDOUT, as with docker. */
+static int open_pty(struct request *r, int out[2], int err[2], int in[2]) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) return -1;
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return -1;
+  set_winsize(master, r->rows, r->cols);
+  tty_master = master;
+  out[0] = master;
+  out[1] = slave;
+  err[0] = -1;
+  err[1] = fcntl(slave, F_DUPFD_CLOEXEC, 0);
+  in[0] = fcntl(slave, F_DUPFD_CLOEXEC, 0);
+  in[1] = r->want_stdin ? fcntl(master, F_DUPFD_CLOEXEC, 0) : -1;
+  return 0;
+}
+
 static int start_command(struct request *r, struct child *c) {
   int out[2], err[2], in[2], report[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
-  if (r->want_stdin) {
+  if (pipe2(report, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
+  if (r->tty) {
+    if (open_pty(r, out, err, in) < 0) fatal("pty: %s", strerror(errno));
+  } else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    fatal("pipe: %s", strerror(errno));
+  } else if (r->want_stdin) {
     if (pipe2(in, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
   } else {
     in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -491,6 +525,7 @@ static int start_command(struct request *r, struct child *c) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
+    if (r->tty && ioctl(in[0], TIOCSCTTY, 0) < 0) _exit(126);
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
@@ -524,7 +559,7 @@ static int start_command(struct request *r, struct child *c) {
   c->in = in[1];
   c->exited = 0;
   set_nonblock(c->out);
-  set_nonblock(c->err);
+  if (c->err >= 0) set_nonblock(c->err);
   if (c->in >= 0) set_nonblock(c->in);
   if (n > 0) {
     int e = atoi(msg);
@@ -607,13 +642,16 @@ static void handle(const struct frame *f, struct child *c) {
     case MSG_POWEROFF:
       power_off();
       break;
+    case MSG_RESIZE:
+      if (f->len >= 8 && tty_master >= 0) set_winsize(tty_master, (unsigned short)get_u32(f->payload), (unsigned short)get_u32(f->payload + 4));
+      break;
     default:
       log_line("unexpected message type %u", f->type);
   }
 }
 
 static void serve(struct child *c, int sigfd) {
-  int reported = 0, out_open = 1, err_open = 1;
+  int reported = 0, out_open = 1, err_open = c->err >= 0;
   for (;;) {
     if (c->exited && !reported) {
       /* Take what the pipes hold now; a background process that keeps them

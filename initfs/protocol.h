@@ -23,6 +23,7 @@ enum {
   MSG_STDIN = 0x02,    /* raw bytes; an empty payload is EOF */
   MSG_SIGNAL = 0x03,   /* u32le signal number */
   MSG_POWEROFF = 0x04, /* no payload */
+  MSG_RESIZE = 0x05,   /* u32le rows, u32le cols: the command's terminal size */
 };
 
 /* guest -> host */
@@ -46,6 +47,7 @@ enum {
   TAG_HOSTNAME = 7,
   TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
   TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
+  TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
   TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,

@@ -42,6 +42,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     user: options.user ?? image.User ?? '',
     hostname: options.hostname,
     stdin: options.interactive ?? false,
+    tty: options.tty ?? false,
     readonlyRoot: options.readOnly ?? false,
     mounts: ctx.volumes?.moves ?? [],
     tmpfs: ctx.volumes?.tmpfs ?? [],
@@ -79,6 +80,7 @@ export function resolveEnv(options: RunOptions, image: ImageConfig, ctx: PlanCon
     for (const line of parseEnvFile(text)) applyFlag(env, line, ctx.hostEnv);
   }
   for (const flag of options.env ?? []) applyFlag(env, flag, ctx.hostEnv);
+  if (options.tty && !env.has('TERM')) env.set('TERM', 'xterm');
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 

@@ -37,6 +37,7 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     user: str(parsed.user),
     hostname: str(parsed.hostname),
     interactive: parsed.interactive as boolean | undefined,
+    tty: parsed.tty as boolean | undefined,
     name: str(parsed.name),
     stopTimeout: parsed['stop-timeout'] as number | undefined,
     timeout: parsed.timeout === undefined ? undefined : parseDuration(String(parsed.timeout)),

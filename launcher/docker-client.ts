@@ -11,8 +11,8 @@ export interface DockerClient {
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<ContainerHandle>;
-  /** ids of the containers (running or not) that carry this label */
-  listContainers(label: string): Promise<string[]>;
+  /** the containers (running or not) that carry this label, with all their labels */
+  listContainersWithLabels(label: string): Promise<{ id: string; labels: Record<string, string> }[]>;
   removeContainer(id: string): Promise<void>;
   /** makes sure a local image exists, importing it from a tar stream when it does not */
   ensureImportedImage(name: string, tar: () => NodeJS.ReadableStream): Promise<void>;
@@ -31,6 +31,7 @@ export interface ContainerSpec {
   devices: string[];
   securityOpt: string[];
   openStdin: boolean;
+  tty?: boolean | undefined;
   /** seconds docker stop waits before SIGKILL */
   stopTimeout?: number | undefined;
 }
@@ -42,6 +43,8 @@ export interface ContainerHandle {
   start(): Promise<void>;
   wait(): Promise<number>;
   kill(signal: string): Promise<void>;
+  /** size of the container's tty */
+  resize(rows: number, cols: number): Promise<void>;
   putArchive(tar: NodeJS.ReadableStream, path: string): Promise<void>;
   pathExists(path: string): Promise<boolean>;
   remove(): Promise<void>;
@@ -95,7 +98,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         AttachStderr: true,
         OpenStdin: spec.openStdin,
         StdinOnce: spec.openStdin,
-        Tty: false,
+        Tty: spec.tty ?? false,
         ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
         HostConfig: {
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
@@ -105,11 +108,11 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
           SecurityOpt: spec.securityOpt,
         },
       });
-      return wrapContainer(docker, container);
+      return wrapContainer(docker, container, spec.tty ?? false);
     },
-    async listContainers(label) {
+    async listContainersWithLabels(label) {
       const list = await docker.listContainers({ all: true, filters: { label: [label] } });
-      return list.map((c) => c.Id);
+      return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
     },
     async removeContainer(id) {
       await removeQuietly(docker.getContainer(id));
@@ -138,12 +141,14 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
   }
 }
 
-function wrapContainer(docker: Docker, container: Docker.Container): ContainerHandle {
+function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean): ContainerHandle {
   return {
     id: container.id,
     async attach(io) {
       const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: io.stdin !== undefined, hijack: io.stdin !== undefined })) as NodeJS.ReadWriteStream;
-      docker.modem.demuxStream(stream, io.stdout, io.stderr);
+      // with a tty docker sends one raw stream; without, stdout and stderr multiplexed
+      if (tty) stream.pipe(io.stdout, { end: false });
+      else docker.modem.demuxStream(stream, io.stdout, io.stderr);
       if (io.stdin) {
         io.stdin.pipe(stream as unknown as Writable);
       }
@@ -160,6 +165,13 @@ function wrapContainer(docker: Docker, container: Docker.Container): ContainerHa
     async wait() {
       const result = (await container.wait({ condition: 'next-exit' })) as { StatusCode: number };
       return result.StatusCode;
+    },
+    async resize(rows, cols) {
+      try {
+        await container.resize({ h: rows, w: cols });
+      } catch {
+        // not running (yet or any more)
+      }
     },
     async kill(signal) {
       try {

@@ -13,6 +13,7 @@ export const RUN_FLAGS = {
   hostname: { type: 'string', describe: 'hostname inside the VM', group: 'Container:' },
   entrypoint: { type: 'string', describe: "override the image's ENTRYPOINT", group: 'Container:' },
   interactive: { alias: 'i', type: 'boolean', describe: 'stream stdin to the command', group: 'Container:' },
+  tty: { alias: 't', type: 'boolean', describe: 'run the command on a pseudo-terminal', group: 'Container:' },
   name: { type: 'string', describe: 'name of the container', group: 'Container:' },
   rm: { type: 'boolean', default: true, describe: 'remove the container at the end (always on)', group: 'Container:' },
   'read-only': { type: 'boolean', describe: "mount the image's root read-only in the VM", group: 'Container:' },

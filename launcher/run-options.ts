@@ -21,6 +21,8 @@ export interface RunOptions {
   hostname?: string | undefined;
   /** keep stdin open and stream it to the command; @default false */
   interactive?: boolean | undefined;
+  /** run the command on a pty (stdout and stderr merge, as with docker -t); @default false */
+  tty?: boolean | undefined;
   /** @default 2 */
   cpus?: number | undefined;
   /** VM memory, docker units (512m, 2g); @default 1g */

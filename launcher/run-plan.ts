@@ -45,6 +45,7 @@ export interface RunPlan {
   user: string;
   hostname?: string | undefined;
   stdin: boolean;
+  tty: boolean;
   readonlyRoot: boolean;
   mounts: readonly PlanMount[];
   /** the running kernel's modules, staged in the container, shown read-only at /lib/modules/<release> */

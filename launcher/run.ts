@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { WriteStream } from 'node:tty';
+import { makeTerminalRaw } from './raw-terminal.js';
 import type { Logger } from 'pino';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
@@ -15,6 +17,7 @@ import type { RunOptions } from './run-options.js';
 import { encodePlan, PLAN_ENV } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
+import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
 
@@ -62,6 +65,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   } catch (error) {
     throw new DockerUnreachableError(error);
   }
+  const reaped = reapStaleRuns(docker, RUN_LABEL).catch(() => []);
   const image = await docker.inspectImage(options.image);
   if (!image) throw new ImageNotFoundError(options.image);
 
@@ -77,6 +81,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const volumeState = await ensureToolboxVolumes(docker, toolbox);
   logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
   phase('volume');
+  const reapedIds = await reaped;
+  if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
 
   const container = await docker.createContainer({
     image: options.image,
@@ -84,7 +90,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`],
     cmd: [],
     env: [`${PLAN_ENV}=${encodePlan(plan)}`],
-    labels: { [RUN_LABEL]: runId },
+    labels: { [RUN_LABEL]: runId, ...ownerLabels() },
     mounts: [
       { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
       { type: 'volume', source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
@@ -96,6 +102,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
     securityOpt: ['apparmor=unconfined'],
     openStdin: options.interactive ?? false,
+    tty: options.tty ?? false,
     // docker stop (and compose down) must leave container-init its own grace first
     stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
   });
@@ -136,7 +143,12 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
           stop('SIGTERM');
         }, options.timeout);
   try {
-    const exitCode = await runContainer(container, { stdout, stderr, stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined });
+    const exitCode = await runContainer(container, {
+      stdout,
+      stderr,
+      stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined,
+      tty: options.tty ?? false,
+    });
     phase('run');
     return {
       exitCode: timedOut ? EXIT_TIMED_OUT : exitCode,
@@ -155,11 +167,28 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   }
 }
 
-async function runContainer(container: ContainerHandle, io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number> {
+async function runContainer(
+  container: ContainerHandle,
+  io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined; tty: boolean },
+): Promise<number> {
   const { ended } = await container.attach(io);
   const exit = container.wait();
-  await container.start();
-  const code = await exit;
+  // a terminal on our side: raw, so keys such as Ctrl-C reach the VM's pty; its size follows ours
+  const terminal = io.tty && isTty(io.stdout) ? io.stdout : undefined;
+  const restoreTerminal = io.tty && io.stdin === process.stdin && process.stdin.isTTY ? makeTerminalRaw() : undefined;
+  const resize = (): void => void container.resize(terminal?.rows ?? 24, terminal?.columns ?? 80);
+  terminal?.on('resize', resize);
+  let code: number;
+  try {
+    await container.start();
+    if (io.tty) resize();
+    code = await exit;
+  } finally {
+    terminal?.off('resize', resize);
+    restoreTerminal?.();
+    // a stdin still flowing would keep the process alive
+    if (io.stdin === process.stdin) process.stdin.pause();
+  }
   // the status can come before the last bytes of output: wait for the stream to end (bounded)
   await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
   return code;
@@ -180,6 +209,10 @@ function readEnvFile(path: string): string {
   } catch (error) {
     throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
   }
+}
+
+function isTty(stream: Writable): stream is WriteStream {
+  return (stream as Partial<WriteStream>).isTTY === true;
 }
 
 function formatSeconds(ms: number): string {

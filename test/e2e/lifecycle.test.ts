@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
 import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
@@ -30,6 +31,17 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     );
     expect(r.stderr).toMatch(/did not end within 2 s of SIGTERM: stopping the VM/);
     expect(r.exitCode).toBe(137);
+  });
+
+  it('a later run removes what a launcher killed with SIGKILL left behind', async () => {
+    const killed = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], 'SIGKILL');
+    expect(killed.exitCode).toBe(-1);
+    const orphans = (await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim();
+    expect(orphans).not.toBe('');
+    const next = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'true']);
+    expect(next.exitCode).toBe(0);
+    const remaining = (await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim().split('\n');
+    for (const id of orphans.split('\n')) expect(remaining).not.toContain(id);
   });
 
   it('--timeout stops the run, says so, and exits 124', async () => {

@@ -1,0 +1,57 @@
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN } from '../helpers/paths.js';
+import { leftovers } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+
+type Step = { expect: string; timeout?: number } | { send: string } | { resize: [number, number] } | { wait: number };
+
+/** Runs testin on a real pty (test/fixtures/pty-driver.py), typing and reading as a person would. */
+async function onPty(rows: number, cols: number, steps: Step[], args: string[]): Promise<{ exit: number; output: string; failed: Step | null }> {
+  const driver = join(ROOT, 'test/fixtures/pty-driver.py');
+  const r = await execa('python3', [driver, String(rows), String(cols), JSON.stringify(steps), '--', 'node', TESTIN_BIN, ...args]);
+  return JSON.parse(r.stdout) as { exit: number; output: string; failed: Step | null };
+}
+
+describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty', () => {
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('has a pty whose size follows the terminal, passes Ctrl-C to the foreground process, and ends on exit', async () => {
+    const r = await onPty(
+      30,
+      100,
+      [
+        { expect: '# ' },
+        { send: 'tty; stty size\n' },
+        { expect: '30 100' },
+        { resize: [40, 120] },
+        { send: 'stty size\n' },
+        { expect: '40 120' },
+        { send: 'sleep 100\n' },
+        { expect: 'sleep 100' },
+        { wait: 1 },
+        { send: '\u0003' },
+        { send: 'echo back-$((40+2))\n' },
+        { expect: 'back-42' },
+        { send: 'exit 3\n' },
+      ],
+      ['run', '-it', '--image', BUSYBOX_IMAGE, '--', 'sh'],
+    );
+    expect(r.failed).toBeNull();
+    expect(r.output).toMatch(/\/dev\/pts\/0\r\n30 100\r\n/);
+    expect(r.output).toMatch(/\^C/);
+    // exactly one CR per line: every layer but the guest's pty is raw
+    expect(r.output).not.toMatch(/\r\r\n/);
+    expect(r.exit).toBe(3);
+  });
+
+  it('-t without -i runs a command on a pty and merges its stderr into the output', async () => {
+    const r = await execa('node', [TESTIN_BIN, 'run', '-t', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'test -t 1 && echo on-a-tty; echo to-stderr >&2'], { reject: false });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^on-a-tty\r\nto-stderr/m);
+  });
+});
