@@ -15,9 +15,10 @@ export interface Helper {
 const OUTPUT_KEEP = 8192;
 
 /** Starts a toolbox binary; its output is kept for diagnostics, never shown to the user unasked. */
-export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv): Helper {
+export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, options: { controlFd?: boolean } = {}): Helper {
   const [file, ...args] = argv as [string, ...string[]];
-  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // controlFd: fd 3 of the child is one end of a socket pair, child.stdio[3] the other
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', ...(options.controlFd ? (['pipe'] as const) : [])] });
   let kept = '';
   const keep = (chunk: Buffer): void => {
     kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP);

@@ -42,6 +42,31 @@ function commandEnv(plan: RunPlan, home: string): string[] {
   return env;
 }
 
+function busyboxMount(...args: string[]): void {
+  execFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), ['mount', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** the mount point for a staged mount: a folder, or an empty file for a file bind */
+function makeMountPoint(staging: string, dest: string): void {
+  if (statSync(staging).isDirectory()) mkdirSync(dest, { recursive: true });
+  else if (!existsSync(dest)) {
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, '');
+  }
+}
+
+/** --no-vm: the user's mounts go to their targets in the container itself. */
+function prepareContainerRoot(plan: RunPlan): void {
+  for (const m of plan.mounts) {
+    makeMountPoint(m.staging, m.target);
+    busyboxMount('--move', m.staging, m.target);
+  }
+  if (plan.readonlyRoot) {
+    for (const t of plan.tmpfs) mkdirSync(t.target, { recursive: true });
+    busyboxMount('-o', 'remount,bind,ro', '/');
+  }
+}
+
 /**
  * Binds the image's root (alone, not docker's submounts) where virtiofsd will
  * share it from, then moves each user mount from its staging path to its target
@@ -50,9 +75,7 @@ function commandEnv(plan: RunPlan, home: string): string[] {
  */
 function bindRoot(newRoot: string, plan: RunPlan): void {
   mkdirSync(newRoot, { recursive: true });
-  const mount = (...args: string[]): void => {
-    execFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), ['mount', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  };
+  const mount = busyboxMount;
   mount('-o', 'bind', '/', newRoot);
   mount('--make-private', newRoot);
   // the toolbox, read-only, so the VM has a static modprobe for images without kmod
@@ -68,11 +91,7 @@ function bindRoot(newRoot: string, plan: RunPlan): void {
   }
   for (const m of plan.mounts) {
     const dest = join(newRoot, m.target);
-    if (statSync(m.staging).isDirectory()) mkdirSync(dest, { recursive: true });
-    else if (!existsSync(dest)) {
-      mkdirSync(dirname(dest), { recursive: true });
-      writeFileSync(dest, '');
-    }
+    makeMountPoint(m.staging, dest);
     mount('--move', m.staging, dest);
   }
   if (plan.readonlyRoot) {
@@ -104,7 +123,8 @@ async function main(): Promise<number> {
 
   const newRoot = SHARED_ROOT ?? join(WORK_DIR, 'new_root');
   try {
-    if (!SHARED_ROOT) bindRoot(newRoot, plan);
+    if (plan.noVm) prepareContainerRoot(plan);
+    else if (!SHARED_ROOT) bindRoot(newRoot, plan);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');

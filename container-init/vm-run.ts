@@ -47,7 +47,7 @@ const log = (plan: RunPlan, msg: string): void => {
 /** Boots the VM for one command, relays its output, and returns how it ended. */
 export class VmRun {
   #virtiofsd?: Helper;
-  #qemu?: Helper;
+  #guest?: Helper;
   #server?: Server;
   #socket?: Socket;
   #exit?: { code: number; signal?: number };
@@ -86,14 +86,14 @@ export class VmRun {
   /** Stops the VM hard; the run then ends as if the command was killed by SIGKILL (137). */
   kill(): void {
     this.#killed = true;
-    this.#qemu?.child.kill('SIGKILL');
+    this.#guest?.child.kill('SIGKILL');
   }
 
   /** Stops everything at once: the VMM first, then virtiofsd. Idempotent. */
   async close(): Promise<void> {
     if (this.#consoleTimer) clearInterval(this.#consoleTimer);
     const results = await Promise.allSettled([
-      this.#qemu ? stopHelper(this.#qemu) : undefined,
+      this.#guest ? stopHelper(this.#guest) : undefined,
     ]);
     await Promise.allSettled([this.#virtiofsd ? stopHelper(this.#virtiofsd) : undefined]);
     this.#socket?.destroy();
@@ -102,6 +102,40 @@ export class VmRun {
   }
 
   async #boot(): Promise<VmOutcome> {
+    const started = this.plan.noVm ? this.#startAgent() : await this.#startVm();
+    if ('kind' in started) return started;
+    const { connected } = started;
+    const guestName = this.plan.noVm ? 'the agent' : 'QEMU';
+
+    const guestExited = (this.#guest as Helper).exited;
+    const outcome = await new Promise<VmOutcome>((resolve) => {
+      const bootTimer = setTimeout(
+        () => resolve(this.#abnormal(`the VM did not start its init within ${this.plan.vm.bootTimeoutMs / 1000} s`)),
+        this.plan.vm.bootTimeoutMs,
+      );
+      void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
+      void guestExited.then((r) => {
+        clearTimeout(bootTimer);
+        // the socket may still hold the last frames: read them before judging
+        void this.#socketDrained().then(() => {
+          if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
+          if (this.#killed) return resolve({ kind: 'exited', code: 128 + 9, signal: 9 });
+          const why = r.code === 0 ? 'the VM powered off before the command ended' : `${guestName} exited with ${r.signal ?? `code ${r.code}`}`;
+          const guestSaid = this.#guest?.output().trim();
+          resolve(this.#abnormal(guestSaid ? `${why}: ${guestSaid.split('\n').at(-1)}` : why));
+        });
+      });
+    });
+    return outcome;
+  }
+
+  /** --no-vm: the VM's init runs as an agent in this container, on a socket pair */
+  #startAgent(): { connected: Promise<Socket> } {
+    this.#guest = startHelper('agent', [join(this.paths.toolbox, TOOLBOX_LAYOUT.agent), '--agent'], process.env, { controlFd: true });
+    return { connected: Promise.resolve(this.#guest.child.stdio[3] as Socket) };
+  }
+
+  async #startVm(): Promise<{ connected: Promise<Socket> } | VmOutcome> {
     const fsSocket = join(this.paths.work, 'fs.sock');
     const ctlSocket = join(this.paths.work, 'ctl.sock');
     const tb = (p: string): string => join(this.paths.toolbox, p);
@@ -126,32 +160,12 @@ export class VmRun {
       consoleLog: this.consoleLog,
     });
     log(this.plan, `qemu ${args.join(' ')}`);
-    this.#qemu = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
+    this.#guest = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
       ...process.env,
       QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules),
     });
     if (this.plan.vm.console) this.#streamConsole();
-
-    const qemuExited = this.#qemu.exited.then((r) => ({ kind: 'qemu-exit' as const, ...r }));
-    const outcome = await new Promise<VmOutcome>((resolve) => {
-      const bootTimer = setTimeout(
-        () => resolve(this.#abnormal(`the VM did not start its init within ${this.plan.vm.bootTimeoutMs / 1000} s`)),
-        this.plan.vm.bootTimeoutMs,
-      );
-      void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
-      void qemuExited.then((r) => {
-        clearTimeout(bootTimer);
-        // the socket may still hold the last frames: read them before judging
-        void this.#socketDrained().then(() => {
-          if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
-          if (this.#killed) return resolve({ kind: 'exited', code: 128 + 9, signal: 9 });
-          const why = r.code === 0 ? 'the VM powered off before the command ended' : `QEMU exited with ${r.signal ?? `code ${r.code}`}`;
-          const qemuSaid = this.#qemu?.output().trim();
-          resolve(this.#abnormal(qemuSaid ? `${why}: ${qemuSaid.split('\n').at(-1)}` : why));
-        });
-      });
-    });
-    return outcome;
+    return { connected };
   }
 
   /** resolves once QEMU's end of the control socket has closed and all was read (bounded wait) */
@@ -228,8 +242,8 @@ export class VmRun {
   /** Asks the guest to power off; the teardown kills QEMU if it has not after the grace time. */
   #powerOff(): void {
     this.#socket?.write(encodeFrame(MessageType.poweroff, 0));
-    if (this.#qemu) {
-      const qemu = this.#qemu;
+    if (this.#guest) {
+      const qemu = this.#guest;
       const timer = setTimeout(() => qemu.child.kill('SIGKILL'), POWEROFF_GRACE_MS);
       void qemu.exited.then(() => clearTimeout(timer));
     }

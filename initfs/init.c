@@ -7,6 +7,10 @@
  * 3. mount the virtiofs root, mount proc/sys/dev/tmp/run inside it, switch into it
  * 4. run the command (env, cwd, uid/gid); relay its output as framed messages;
  *    reap every child; report the exit status; power off when told to.
+ *
+ * `init --agent` is the same program without a VM (testin run --no-vm): it
+ * speaks the protocol on fd 3, runs the command in the container it is in, and
+ * leaves the machine alone (no boot, no clock, no modprobe, no power-off).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,6 +48,7 @@
 extern char **environ;
 
 static int ctl = -1;
+static int agent_mode;
 
 static void log_line(const char *fmt, ...) {
   va_list ap;
@@ -55,6 +60,7 @@ static void log_line(const char *fmt, ...) {
 }
 
 static void power_off(void) {
+  if (agent_mode) exit(0);
   sync();
   reboot(RB_POWER_OFF);
   for (;;) pause();
@@ -69,6 +75,7 @@ static void fatal(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
+  if (agent_mode) exit(125);
   power_off();
 }
 
@@ -259,7 +266,7 @@ static void parse_exec(const struct frame *f, struct request *r) {
         char *ms = dup_field(v, n);
         long long t = atoll(ms);
         struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000};
-        if (t > 0 && clock_settime(CLOCK_REALTIME, &ts) < 0) log_line("set clock: %s", strerror(errno));
+        if (!agent_mode && t > 0 && clock_settime(CLOCK_REALTIME, &ts) < 0) log_line("set clock: %s", strerror(errno));
         free(ms);
         break;
       }
@@ -681,7 +688,14 @@ static void serve(struct child *c, int sigfd) {
       reap(c);
     }
     if (p[0].revents) {
-      if (!inbox_fill()) sleep_ms(10); /* host not connected: nothing to do but wait */
+      if (!inbox_fill()) {
+        /* the agent's host is gone: so must the command be */
+        if (agent_mode) {
+          if (c->pid > 0 && !c->exited) kill(-c->pid, SIGKILL);
+          exit(125);
+        }
+        sleep_ms(10); /* the VM's port has no host yet: nothing to do but wait */
+      }
       struct frame f;
       while (inbox_frame(&f)) {
         handle(&f, c);
@@ -693,21 +707,31 @@ static void serve(struct child *c, int sigfd) {
 
 static struct frame wait_frame(void) {
   struct frame f;
-  while (!inbox_frame(&f))
-    if (!inbox_fill()) sleep_ms(10);
+  while (!inbox_frame(&f)) {
+    if (inbox_fill()) continue;
+    if (agent_mode) exit(125);
+    sleep_ms(10);
+  }
   return f;
 }
 
-int main(void) {
-  if (getpid() != 1) {
-    fprintf(stderr, "testin-init must run as PID 1 in the VM\n");
+int main(int argc, char **argv) {
+  agent_mode = argc > 1 && strcmp(argv[1], "--agent") == 0;
+  if (!agent_mode && getpid() != 1) {
+    fprintf(stderr, "testin-init runs as PID 1 in the VM, or with --agent (control on fd 3)\n");
     return 2;
   }
-  prctl(PR_SET_NAME, "testin-init");
-  mount_or_log("proc", "/proc", "proc", 0, NULL);
-  mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
-  mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-  load_modules();
+  if (agent_mode) {
+    ctl = 3;
+    /* orphans of the command come to us to be reaped, as they would to PID 1 */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  } else {
+    prctl(PR_SET_NAME, "testin-init");
+    mount_or_log("proc", "/proc", "proc", 0, NULL);
+    mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
+    mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    load_modules();
+  }
 
   sigset_t chld;
   sigemptyset(&chld);
@@ -715,7 +739,7 @@ int main(void) {
   sigprocmask(SIG_BLOCK, &chld, NULL);
   int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  ctl = open_port(CTL_PORT_NAME);
+  if (!agent_mode) ctl = open_port(CTL_PORT_NAME);
   struct utsname u;
   uname(&u);
   struct buf hello = {0};
@@ -729,13 +753,17 @@ int main(void) {
   parse_exec(&f, &req);
   inbox_drop(&f);
 
-  mount_root(&req);
+  if (!agent_mode) {
+    mount_root(&req);
+    enter_root();
+  }
   uint32_t root_ms = uptime_ms();
-  enter_root();
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
   mount_user_tmpfs(&req);
-  use_toolbox_modprobe();
-  make_static_nodes();
+  if (!agent_mode) {
+    use_toolbox_modprobe();
+    make_static_nodes();
+  }
 
   static struct child c;
   if (start_command(&req, &c) < 0) {

@@ -29,7 +29,7 @@ export interface PlanContext {
   /** contents of the --env-file files, in order */
   envFileTexts?: readonly string[];
   volumes?: VolumeMapping;
-  kernelModules?: { staging: string; release: string };
+  kernelModules?: { staging: string; release: string } | undefined;
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -43,6 +43,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     hostname: options.hostname,
     stdin: options.interactive ?? false,
     tty: options.tty ?? false,
+    noVm: options.noVm ?? false,
     readonlyRoot: options.readOnly ?? false,
     mounts: ctx.volumes?.moves ?? [],
     tmpfs: ctx.volumes?.tmpfs ?? [],

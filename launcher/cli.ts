@@ -38,6 +38,7 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     hostname: str(parsed.hostname),
     interactive: parsed.interactive as boolean | undefined,
     tty: parsed.tty as boolean | undefined,
+    noVm: parsed.vm === false,
     name: str(parsed.name),
     stopTimeout: parsed['stop-timeout'] as number | undefined,
     timeout: parsed.timeout === undefined ? undefined : parseDuration(String(parsed.timeout)),

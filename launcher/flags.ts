@@ -19,6 +19,7 @@ export const RUN_FLAGS = {
   'read-only': { type: 'boolean', describe: "mount the image's root read-only in the VM", group: 'Container:' },
   'stop-timeout': { type: 'number', describe: 'seconds the command gets after SIGTERM/Ctrl-C before the VM is stopped hard (default 10)', group: 'Container:' },
   timeout: { type: 'string', describe: 'stop the run after this long (30s, 5m, 1h); exit code 124', group: 'Container:' },
+  vm: { type: 'boolean', default: true, describe: 'run in a VM; --no-vm runs the same plan in the container, for comparison', group: 'VM:' },
   cpus: { type: 'number', describe: 'virtual CPUs (default 2)', group: 'VM:' },
   memory: { alias: 'm', type: 'string', describe: 'VM memory, e.g. 512m, 2g (default 1g)', group: 'VM:' },
   accel: { type: 'string', choices: ['auto', 'kvm', 'tcg'], describe: 'accelerator (default auto: KVM when usable)', group: 'VM:' },

@@ -47,6 +47,8 @@ export interface RunOptions {
   stopTimeout?: number | undefined;
   /** stop the run after this many ms (SIGTERM, then the hard stop); the result has exit code 124 */
   timeout?: number | undefined;
+  /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */
+  noVm?: boolean | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */

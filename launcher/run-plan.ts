@@ -46,6 +46,8 @@ export interface RunPlan {
   hostname?: string | undefined;
   stdin: boolean;
   tty: boolean;
+  /** run in the container itself, without a VM (same plan, same exit codes) */
+  noVm: boolean;
   readonlyRoot: boolean;
   mounts: readonly PlanMount[];
   /** the running kernel's modules, staged in the container, shown read-only at /lib/modules/<release> */

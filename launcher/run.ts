@@ -69,13 +69,13 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const image = await docker.inspectImage(options.image);
   if (!image) throw new ImageNotFoundError(options.image);
 
-  const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts());
+  const accel = options.noVm ? { accel: 'tcg' as const } : decideAccel(options.accel ?? 'auto', readHostKvmFacts());
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
 
   const toolbox = buildToolbox();
   phase('toolbox');
   const runId = randomBytes(8).toString('hex');
-  const kernelModules = { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
+  const kernelModules = options.noVm ? undefined : { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
   const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes, kernelModules });
   phase('plan');
   const volumeState = await ensureToolboxVolumes(docker, toolbox);
@@ -93,12 +93,12 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     labels: { [RUN_LABEL]: runId, ...ownerLabels() },
     mounts: [
       { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
-      { type: 'volume', source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
+      ...(kernelModules ? [{ type: 'volume' as const, source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true }] : []),
       ...volumes.container,
     ],
     tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
     capAdd: ['SYS_ADMIN'],
-    devices: accel.accel === 'kvm' ? ['/dev/kvm'] : [],
+    devices: accel.accel === 'kvm' && !options.noVm ? ['/dev/kvm'] : [],
     // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
     securityOpt: ['apparmor=unconfined'],
     openStdin: options.interactive ?? false,

@@ -95,6 +95,7 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
   const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
   const { libs, loader } = lddClosure([s.node, s.qemu, s.virtiofsd, ...qemuModules]);
   if (!loader) throw new ToolboxBuildError('cannot find the dynamic loader of node and qemu (ldd printed none)', 'check that ldd works on this host');
+  const init = once(() => compileInit(initSources[0] as string));
   const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
   return [
     { path: 'bin/container-init', mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
@@ -104,12 +105,13 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
     { path: 'bin/virtiofsd', mode: 0o755, from: s.virtiofsd },
     { path: 'bin/busybox', mode: 0o755, from: s.busybox },
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
+    { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init },
     { path: 'lib/ld-linux-x86-64.so.2', mode: 0o755, from: loader },
     ...libs.map((l) => ({ path: `lib/${l.name}`, mode: 0o755, from: l.path })),
     ...qemuModules.map((m) => ({ path: `lib/qemu/${basename(m)}`, mode: 0o755, from: m })),
     ...firmware.map((f) => ({ path: `share/qemu/${basename(f)}`, mode: 0o644, from: f })),
     { path: TOOLBOX_LAYOUT.kernel, mode: 0o644, data: () => bootableKernel(s.kernel), package: packageOf(s.kernel) },
-    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildInitrd(s, initSources), package: packageOf(s.kernel) },
+    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildInitrd(s, init()), package: packageOf(s.kernel) },
   ];
 }
 
@@ -159,8 +161,7 @@ function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifes
 }
 
 /** init + the boot modules in load order + /dev/console, as a cpio the kernel unpacks. */
-function buildInitrd(s: HostSources, initSources: string[]): Buffer {
-  const initBinary = compileInit(initSources[0] as string);
+function buildInitrd(s: HostSources, initBinary: Buffer): Buffer {
   const order = moduleLoadOrder(
     parseModulesDep(readFileSync(join(s.modulesDir, 'modules.dep'), 'utf8')),
     BOOT_MODULES,
@@ -219,6 +220,11 @@ function packagesOf(paths: string[]): Map<string, string> {
     if (match) found.set(match[2] as string, match[1] as string);
   }
   return found;
+}
+
+function once<T>(make: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: make() }).v;
 }
 
 function statKey(path: string): string {

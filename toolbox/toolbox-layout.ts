@@ -15,6 +15,8 @@ export const TOOLBOX_LAYOUT = {
   virtiofsd: 'bin/virtiofsd',
   busybox: 'bin/busybox',
   containerInit: 'bin/container-init',
+  /** the VM's init, run as `testin-agent --agent` in the container for --no-vm */
+  agent: 'bin/testin-agent',
   /** a static modprobe (busybox) for images without kmod, so the kernel can load modules on demand */
   modprobe: 'sbin/modprobe',
   bundle: 'container-init.js',
