@@ -151,9 +151,9 @@ export class VmRun {
 
     const connected = this.#listen(ctlSocket);
     const args = buildQemuArgs(this.plan.vm, {
-      kernel: tb(TOOLBOX_LAYOUT.kernel),
-      kernelFormat: this.manifest.kernelFormat,
-      initrd: tb(TOOLBOX_LAYOUT.initrd),
+      kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
+      kernelFormat: this.plan.vm.kernel?.format ?? this.manifest.kernelFormat,
+      initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
       firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
       fsSocket,
       ctlSocket,

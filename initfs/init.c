@@ -286,8 +286,10 @@ static void mount_or_log(const char *src, const char *dst, const char *type, uns
   if (mount(src, dst, type, flags, data) < 0) log_line("mount %s on %s: %s", type, dst, strerror(errno));
 }
 
-static void load_modules(void) {
-  FILE *f = fopen("/modules/order", "r");
+/* /modules/order is testin's; /modules/order.user may come from a user's
+ * --initrd (appended to ours) with more modules to load at boot. */
+static void load_module_list(const char *list) {
+  FILE *f = fopen(list, "r");
   if (!f) return;
   char line[512], path[600];
   while (fgets(line, sizeof line, f)) {
@@ -301,6 +303,29 @@ static void load_modules(void) {
     close(fd);
   }
   fclose(f);
+}
+
+static void load_modules(void) {
+  load_module_list("/modules/order");
+  load_module_list("/modules/order.user");
+}
+
+/* A kernel without the drivers testin needs fails here at once, naming them,
+ * instead of waiting for a port or a filesystem that cannot come. */
+static void check_drivers(void) {
+  static const struct { const char *path, *name; } needed[] = {
+      {"/sys/bus/pci/drivers/virtio-pci", "virtio_pci"},
+      {"/sys/bus/virtio/drivers/virtio_console", "virtio_console"},
+      {"/sys/bus/virtio/drivers/virtiofs", "virtiofs (and fuse)"},
+  };
+  char missing[256] = "";
+  for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+    if (access(needed[i].path, F_OK) == 0) continue;
+    if (missing[0]) strncat(missing, ", ", sizeof missing - strlen(missing) - 1);
+    strncat(missing, needed[i].name, sizeof missing - strlen(missing) - 1);
+  }
+  if (missing[0])
+    fatal("the kernel lacks %s: build them in, or give their modules with --modules /lib/modules/<release>", missing);
 }
 
 static int open_port(const char *want) {
@@ -739,7 +764,10 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &chld, NULL);
   int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  if (!agent_mode) ctl = open_port(CTL_PORT_NAME);
+  if (!agent_mode) {
+    check_drivers();
+    ctl = open_port(CTL_PORT_NAME);
+  }
   struct utsname u;
   uname(&u);
   struct buf hello = {0};

@@ -1,6 +1,6 @@
 import { UsageError } from './errors.js';
 import type { RunOptions } from './run-options.js';
-import { PLAN_VERSION, type Accel, type RunPlan } from './run-plan.js';
+import { PLAN_VERSION, type Accel, type RunPlan, type VmPlan } from './run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
 
 /** What the plan needs from `docker image inspect` (.Config). */
@@ -30,6 +30,8 @@ export interface PlanContext {
   envFileTexts?: readonly string[];
   volumes?: VolumeMapping;
   kernelModules?: { staging: string; release: string } | undefined;
+  /** a user's kernel, staged in the container */
+  kernel?: VmPlan['kernel'];
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -57,6 +59,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
       kernelCmdline: options.kernelCmdline ? options.kernelCmdline.split(/\s+/).filter(Boolean) : [],
       console: options.console ?? false,
       bootTimeoutMs: BOOT_TIMEOUT_MS,
+      kernel: ctx.kernel,
     },
     logLevel: options.logLevel ?? 'warn',
   };

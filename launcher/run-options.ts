@@ -29,6 +29,12 @@ export interface RunOptions {
   memory?: string | undefined;
   /** @default 'auto': KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG */
   accel?: AccelChoice | undefined;
+  /** boot this kernel (bzImage or vmlinux on this host) instead of the toolbox's */
+  kernel?: string | undefined;
+  /** an initrd whose files are added after testin's own (the kernel unpacks both) */
+  initrd?: string | undefined;
+  /** /lib/modules/<release> of --kernel: its boot drivers go into the initrd, the whole tree to /lib/modules in the VM */
+  modules?: string | undefined;
   /** extra kernel command line */
   kernelCmdline?: string | undefined;
   /** stream the guest kernel log to stderr; @default false */

@@ -18,6 +18,8 @@ export interface VmPlan {
   console: boolean;
   /** ms to wait for the guest init to say hello */
   bootTimeoutMs: number;
+  /** a user's kernel (paths inside the container); absent: the toolbox's */
+  kernel?: { kernel: string; initrd: string; format: 'elf' | 'bzImage' } | undefined;
 }
 
 /** a user mount staged in the container, moved by container-init to its target in the VM's root */

@@ -7,6 +7,7 @@ import { makeTerminalRaw } from './raw-terminal.js';
 import type { Logger } from 'pino';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { CUSTOM_KERNEL_FILES, prepareCustomKernel } from '../toolbox/custom-kernel.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
 import { buildPlan } from './build-plan.js';
@@ -26,6 +27,7 @@ export const RUN_LABEL = 'testin.run';
 export const EXIT_TIMED_OUT = 124;
 const WORK_TMPFS = '/run/testin';
 const MODULES_STAGING = '/run/testin/modules';
+const CUSTOM_KERNEL_STAGING = '/run/testin/kernel';
 
 export interface RunIo {
   stdout?: Writable;
@@ -75,8 +77,20 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const toolbox = buildToolbox();
   phase('toolbox');
   const runId = randomBytes(8).toString('hex');
-  const kernelModules = options.noVm ? undefined : { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
-  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes, kernelModules });
+  const custom = options.kernel ? prepareCustomKernel({ kernel: options.kernel, initrd: options.initrd, modules: options.modules }, toolbox) : undefined;
+  const kernelModules = options.noVm
+    ? undefined
+    : custom
+      ? custom.modulesDir && custom.release
+        ? { staging: MODULES_STAGING, release: custom.release }
+        : undefined
+      : { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
+  const kernel = custom && {
+    kernel: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.kernel}`,
+    initrd: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.initrd}`,
+    format: custom.format,
+  };
+  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes, kernelModules, kernel });
   phase('plan');
   const volumeState = await ensureToolboxVolumes(docker, toolbox);
   logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
@@ -93,7 +107,14 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     labels: { [RUN_LABEL]: runId, ...ownerLabels() },
     mounts: [
       { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
-      ...(kernelModules ? [{ type: 'volume' as const, source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true }] : []),
+      ...(custom ? [{ type: 'bind' as const, source: custom.dir, target: CUSTOM_KERNEL_STAGING, readOnly: true }] : []),
+      ...(kernelModules
+        ? [
+            custom?.modulesDir
+              ? { type: 'bind' as const, source: custom.modulesDir, target: MODULES_STAGING, readOnly: true }
+              : { type: 'volume' as const, source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
+          ]
+        : []),
       ...volumes.container,
     ],
     tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },

@@ -22,6 +22,10 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
     throw new UsageError(`invalid --timeout ${String(options.timeout)}`, 'give a duration such as 30s, 5m or 1h');
   }
+  if ((options.initrd || options.modules) && !options.kernel) {
+    throw new UsageError('--initrd and --modules go with --kernel', "add --kernel PATH, or drop them to boot the toolbox's kernel");
+  }
+  if (options.kernel && options.noVm) throw new UsageError('--kernel and --no-vm exclude each other', 'drop one of them');
   if (options.accel !== undefined && !ACCELS.includes(options.accel)) {
     throw new UsageError(`invalid --accel ${String(options.accel)}`, `use one of ${ACCELS.join(', ')}`);
   }

@@ -4,11 +4,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ToolboxBuildError } from '../launcher/errors.js';
-import { writeCpio, type CpioEntry } from './cpio.js';
-import { BOOT_MODULES, FIRMWARE, QEMU_MODULES, findHostSources, type HostSources } from './host-sources.js';
+import { buildBootInitrd } from './boot-initrd.js';
+import { FIRMWARE, QEMU_MODULES, findHostSources, type HostSources } from './host-sources.js';
 import { ELF_MAGIC, extractVmlinux } from './kernel-image.js';
 import { lddClosure } from './ldd-closure.js';
-import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js';
 import { packageRoot, packageVersion } from './package-root.js';
 import { CONTAINER_INIT_SCRIPT, TOOLBOX_LAYOUT, type ToolboxManifest } from './toolbox-layout.js';
 
@@ -111,7 +110,7 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
     ...qemuModules.map((m) => ({ path: `lib/qemu/${basename(m)}`, mode: 0o755, from: m })),
     ...firmware.map((f) => ({ path: `share/qemu/${basename(f)}`, mode: 0o644, from: f })),
     { path: TOOLBOX_LAYOUT.kernel, mode: 0o644, data: () => bootableKernel(s.kernel), package: packageOf(s.kernel) },
-    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildInitrd(s, init()), package: packageOf(s.kernel) },
+    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildBootInitrd(s.modulesDir, init()), package: packageOf(s.kernel) },
   ];
 }
 
@@ -160,28 +159,7 @@ function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifes
   return manifest;
 }
 
-/** init + the boot modules in load order + /dev/console, as a cpio the kernel unpacks. */
-function buildInitrd(s: HostSources, initBinary: Buffer): Buffer {
-  const order = moduleLoadOrder(
-    parseModulesDep(readFileSync(join(s.modulesDir, 'modules.dep'), 'utf8')),
-    BOOT_MODULES,
-    parseModulesBuiltin(readIfExists(join(s.modulesDir, 'modules.builtin'))),
-  );
-  const modules = order.map((rel) => ({ name: basename(rel), data: readFileSync(join(s.modulesDir, rel)) }));
-  const compressed = modules.find((m) => !m.name.endsWith('.ko'));
-  if (compressed) throw new ToolboxBuildError(`module ${compressed.name} is compressed`, 'use a kernel whose modules are plain .ko files');
-  const entries: CpioEntry[] = [
-    { kind: 'dir', name: 'dev' },
-    { kind: 'char', name: 'dev/console', major: 5, minor: 1 },
-    { kind: 'dir', name: 'modules' },
-    ...modules.map((m): CpioEntry => ({ kind: 'file', name: `modules/${m.name}`, data: m.data })),
-    { kind: 'file', name: 'modules/order', data: Buffer.from(modules.map((m) => m.name).join('\n') + '\n') },
-    { kind: 'file', name: 'init', data: initBinary, mode: 0o755 },
-  ];
-  return writeCpio(entries);
-}
-
-function compileInit(source: string): Buffer {
+export function compileInit(source: string): Buffer {
   const out = join(dirname(source), `.init-${process.pid}`);
   try {
     execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -230,10 +208,6 @@ function once<T>(make: () => T): () => T {
 function statKey(path: string): string {
   const st = statSync(path);
   return `${st.size}:${st.mtimeMs}`;
-}
-
-function readIfExists(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
 function firstLine(text: string): string {

@@ -23,8 +23,6 @@ export interface HostSources {
 export const QEMU_MODULES = ['accel-tcg-x86_64.so'];
 /** firmware for -M q35 with -kernel: SeaBIOS, the option roms for direct kernel and PVH boot */
 export const FIRMWARE = ['bios-256k.bin', 'linuxboot_dma.bin', 'linuxboot.bin', 'pvh.bin', 'kvmvapic.bin'];
-/** what the in-VM init needs to reach its root and its control port */
-export const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'fuse', 'virtiofs'];
 
 const APT = {
   qemu: ['qemu-system-x86'],

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -43,6 +43,31 @@ describe.skipIf(skip !== '')('a real kernel: modules, mounts, namespaces, cgroup
       'ok dummy', 'ok veth', 'ok loop-ext4', 'ok nftables', 'ok sysctl', 'ok netns', 'ok cgroup', 'ok modprobe',
     ]);
     expect(r.exitCode).toBe(0);
+  });
+
+  describe('a kernel of the user\'s own', () => {
+    // this machine has one kernel package: boot its bzImage as a user's kernel would be
+    const release = readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).sort().at(-1)?.slice('vmlinuz-'.length) ?? 'none';
+    const kernel = `/boot/vmlinuz-${release}`;
+    const modules = `/lib/modules/${release}`;
+
+    it('boots with --kernel and --modules, and loads boot modules listed by an --initrd', async () => {
+      const extra = join(dir, 'extra-initrd');
+      mkdirSync(join(extra, 'modules'), { recursive: true });
+      copyFileSync(join(modules, 'kernel/drivers/net/dummy.ko'), join(extra, 'modules', 'dummy.ko'));
+      writeFileSync(join(extra, 'modules', 'order.user'), 'dummy.ko\n');
+      await execa('sh', ['-c', `cd ${extra} && find modules | cpio -o -H newc --quiet > ../user.cpio`]);
+      const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--kernel', kernel, '--modules', modules, '--initrd', join(dir, 'user.cpio'), '--',
+        'sh', '-c', 'uname -r; ls /lib/modules; lsmod | grep -o "^dummy"']);
+      expect(r.stdout.toString()).toBe(`${release}\n${release}\ndummy\n`);
+      expect(r.exitCode).toBe(0);
+    });
+
+    it('names the missing drivers when the kernel cannot reach its root', async () => {
+      const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--kernel', kernel, '--', 'true']);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toMatch(/^testin: the VM init failed: the kernel lacks virtio_pci, virtio_console, virtiofs \(and fuse\): .*--modules/m);
+    });
   });
 
   it('in the busybox image (no kmod): modules load on demand, a loop mount works, /lib/modules is read-only', async () => {
