@@ -67,6 +67,12 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     expect(r.stderr).toMatch(/Linux version \S+/);
   });
 
+  it('passes --kernel-cmdline to the guest kernel and --entrypoint/--name to the container', async () => {
+    const r = await testin(['run', '--kernel-cmdline', 'testin.probe=42 quiet', '--entrypoint', '/bin/cat', '--name', 'testin-e2e-named', '--image', BUSYBOX_IMAGE, '--', '/proc/cmdline']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toMatch(/\btestin\.probe=42 quiet$/m);
+  });
+
   it('sizes the VM with --cpus and --memory, and starts the guest clock at the host time', async () => {
     const r = await testin(['run', '--cpus', '1', '--memory', '600m', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c',
       'grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo; date +%s']);

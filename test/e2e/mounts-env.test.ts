@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { leftovers, testin, testinWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
@@ -42,6 +42,19 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(r.stdout.toString()).toBe('from the host\nro-refused\nRead-only file system\n');
     expect(r.exitCode).toBe(0);
     expect(readFileSync(join(dir, 'rw', 'out.txt'), 'utf8')).toBe('written-in-vm\n');
+  });
+
+  it('--fs-cache never shows a host edit made while the command runs', async () => {
+    writeFileSync(join(dir, 'rw', 'live'), 'before\n');
+    const r = await testinWhenReady(
+      ['run', '--fs-cache', 'never', '--image', BUSYBOX_IMAGE, '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
+        'cat /data/live; echo ready; while [ ! -e /data/go ]; do sleep 0.1; done; cat /data/live'],
+      () => {
+        writeFileSync(join(dir, 'rw', 'live'), 'after, from the host\n');
+        writeFileSync(join(dir, 'rw', 'go'), '');
+      },
+    );
+    expect(r.stdout.toString()).toBe('before\nready\nafter, from the host\n');
   });
 
   it('creates files on a bind mount as the uid/gid the command ran as', async () => {

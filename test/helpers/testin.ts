@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TESTIN_BIN } from './paths.js';
@@ -49,19 +49,24 @@ function safeList(dir: string): string[] {
 /** testin's own notice lines (TCG) are fine on stderr; kernel console lines never are. */
 export const KERNEL_LINE = /^\[\s*\d+\.\d+\]|Linux version|virtio|Kernel command line/m;
 
-/** Starts the CLI, sends `signal` once the command has printed `ready`, and collects the result. */
-export async function testinSignalledWhenReady(args: readonly string[], signal: NodeJS.Signals): Promise<TestinResult & { ms: number }> {
+/** Starts the CLI and calls `onReady` once the command has printed `ready`; collects the result. */
+export async function testinWhenReady(args: readonly string[], onReady: (child: ResultPromise) => void): Promise<TestinResult & { ms: number }> {
   const started = Date.now();
   const child = execa('node', [TESTIN_BIN, ...args], { reject: false, encoding: 'buffer', stdin: 'ignore', stripFinalNewline: false });
   let seen = '';
-  let sent = false;
+  let done = false;
   child.stdout?.on('data', (chunk: Buffer) => {
     seen += chunk.toString();
-    if (!sent && seen.includes('ready')) {
-      sent = true;
-      child.kill(signal);
+    if (!done && seen.includes('ready')) {
+      done = true;
+      onReady(child);
     }
   });
   const result = await child;
   return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString(), ms: Date.now() - started };
+}
+
+/** Starts the CLI and sends `signal` once the command has printed `ready`. */
+export function testinSignalledWhenReady(args: readonly string[], signal: NodeJS.Signals): Promise<TestinResult & { ms: number }> {
+  return testinWhenReady(args, (child) => child.kill(signal));
 }
