@@ -685,6 +685,13 @@ static void handle(const struct frame *f, struct child *c) {
 static void serve(struct child *c, int sigfd) {
   int reported = 0, out_open = 1, err_open = c->err >= 0;
   for (;;) {
+    /* frames that came in the same read as EXEC (stdin, a signal) wait in the
+     * inbox: handle them before sleeping in poll, which would not wake for them */
+    struct frame f;
+    while (inbox_frame(&f)) {
+      handle(&f, c);
+      inbox_drop(&f);
+    }
     if (c->exited && !reported) {
       /* Take what the pipes hold now; a background process that keeps them
        * open must not hold back the exit status. */
@@ -720,11 +727,6 @@ static void serve(struct child *c, int sigfd) {
           exit(125);
         }
         sleep_ms(10); /* the VM's port has no host yet: nothing to do but wait */
-      }
-      struct frame f;
-      while (inbox_frame(&f)) {
-        handle(&f, c);
-        inbox_drop(&f);
       }
     }
   }

@@ -13,6 +13,8 @@ export interface TestinResult {
 export async function testin(args: readonly string[], options: { input?: string | Buffer; signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<TestinResult> {
   const result = await execa('node', [TESTIN_BIN, ...args], {
     reject: false,
+    // a hang must fail this call, with what testin printed, not the whole test file
+    timeout: RUN_DEADLINE_MS,
     encoding: 'buffer',
     stripFinalNewline: false,
     stdin: options.input === undefined ? 'ignore' : 'pipe',
@@ -20,8 +22,13 @@ export async function testin(args: readonly string[], options: { input?: string 
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     env: options.env,
   });
-  return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString('utf8') };
+  const stderr = Buffer.from(result.stderr).toString('utf8');
+  if (result.timedOut) throw new Error(`testin ${args.join(' ')} hung for ${RUN_DEADLINE_MS / 1000} s; it printed:\n${stderr}`);
+  return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr };
 }
+
+/** no single testin run in these tests may take longer (TCG boots take seconds) */
+const RUN_DEADLINE_MS = 90_000;
 
 /** What a run may leave behind by mistake: containers, helper containers, VMM or virtiofsd processes, half-built toolboxes. */
 export async function leftovers(): Promise<string[]> {
