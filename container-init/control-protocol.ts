@@ -32,6 +32,7 @@ export const Tag = {
   tmpfs: 10,
   clock: 11,
   tty: 12,
+  net: 13,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -136,6 +137,8 @@ export interface ExecRequest {
   groups: readonly number[];
   hostname?: string | undefined;
   stdin: boolean;
+  /** "address/prefix gateway" of the VM's NIC; absent: no NIC */
+  net?: string | undefined;
   /** run the command on a pty of this size */
   tty?: { rows: number; cols: number } | undefined;
   /** tmpfs mounts the VM's init makes in guest memory */
@@ -165,6 +168,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
     [Tag.clock, String(Date.now())],
   ];
+  if (req.net) fields.push([Tag.net, req.net]);
   if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));

@@ -11,6 +11,7 @@ import { decodePlan, PLAN_ENV, type RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import type { ExecRequest } from './control-protocol.js';
 import { resolveUser, UserLookupError } from './resolve-user.js';
+import { guestNetSpec, rewriteResolvConf } from './guest-network.js';
 import { VmRun } from './vm-run.js';
 
 /** container-init's own failures, as docker run's */
@@ -55,6 +56,21 @@ function makeMountPoint(staging: string, dest: string): void {
   }
 }
 
+/**
+ * Docker's /etc/hosts, /etc/hostname and /etc/resolv.conf are bind mounts the
+ * bind of / does not carry: the VM gets them too, the resolver pointed at
+ * QEMU's DNS forwarder (which asks docker's).
+ */
+function shareDockerEtcFiles(newRoot: string): void {
+  const resolv = join(WORK_DIR, 'resolv.conf');
+  writeFileSync(resolv, rewriteResolvConf(readText('/etc/resolv.conf')));
+  for (const [source, name] of [['/etc/hosts', 'hosts'], ['/etc/hostname', 'hostname'], [resolv, 'resolv.conf']] as const) {
+    const dest = join(newRoot, 'etc', name);
+    if (!existsSync(source) || !existsSync(dest)) continue;
+    busyboxMount('-o', 'bind', source, dest);
+  }
+}
+
 /** --no-vm: the user's mounts go to their targets in the container itself. */
 function prepareContainerRoot(plan: RunPlan): void {
   for (const m of plan.mounts) {
@@ -94,6 +110,7 @@ function bindRoot(newRoot: string, plan: RunPlan): void {
     makeMountPoint(m.staging, dest);
     mount('--move', m.staging, dest);
   }
+  shareDockerEtcFiles(newRoot);
   if (plan.readonlyRoot) {
     // the VM's init mounts on these; on a read-only root it could not create them
     for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', ...plan.tmpfs.map((t) => t.target)]) mkdirSync(join(newRoot, dir), { recursive: true });
@@ -139,6 +156,7 @@ async function main(): Promise<number> {
     groups: user.groups,
     hostname: plan.hostname ?? hostname(),
     stdin: plan.stdin,
+    net: plan.network.nic && !plan.noVm ? guestNetSpec() : undefined,
     tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     tmpfs: plan.tmpfs,
   };

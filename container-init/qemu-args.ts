@@ -1,4 +1,5 @@
 import type { VmPlan } from '../launcher/run-plan.js';
+import { buildNetdevArgs, type Forward } from './guest-network.js';
 
 export interface QemuPaths {
   kernel: string;
@@ -22,7 +23,7 @@ export function kernelCmdline(vm: VmPlan): string[] {
 }
 
 /** The QEMU command line (after the binary) for one run. */
-export function buildQemuArgs(vm: VmPlan, paths: QemuPaths): string[] {
+export function buildQemuArgs(vm: VmPlan, paths: QemuPaths, network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] }): string[] {
   const mem = `${vm.memoryMiB}M`;
   return [
     '-nodefaults',
@@ -46,5 +47,6 @@ export function buildQemuArgs(vm: VmPlan, paths: QemuPaths): string[] {
     '-device', 'virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl',
     '-chardev', `file,id=con,path=${paths.consoleLog}`,
     '-serial', 'chardev:con',
+    ...(network.nic ? buildNetdevArgs(network.forwards) : []),
   ];
 }

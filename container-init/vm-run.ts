@@ -158,7 +158,7 @@ export class VmRun {
       fsSocket,
       ctlSocket,
       consoleLog: this.consoleLog,
-    });
+    }, this.plan.network);
     log(this.plan, `qemu ${args.join(' ')}`);
     this.#guest = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
       ...process.env,

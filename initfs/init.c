@@ -31,6 +31,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -228,6 +233,7 @@ struct request {
   uid_t uid;
   gid_t gid;
   int want_stdin;
+  char *net; /* "address/prefix gateway", or NULL: no NIC to configure */
   int tty;                  /* run on a pty */
   unsigned short rows, cols; /* its first size */
   char *tmpfs[64]; /* "target\0options" */
@@ -260,6 +266,7 @@ static void parse_exec(const struct frame *f, struct request *r) {
       case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
       case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
       case TAG_STDIN: r->want_stdin = num != 0; break;
+      case TAG_NET: r->net = dup_field(v, n); break;
       case TAG_TTY: r->tty = 1; r->rows = (unsigned short)(num >> 16); r->cols = (unsigned short)(num & 0xffff); break;
       case TAG_CLOCK: {
         /* the RTC has whole seconds and TCG drifts: take the host's clock, to the ms */
@@ -388,6 +395,64 @@ static void enter_root(void) {
   link_or_ignore("/proc/self/fd/2", NEW_ROOT "/dev/stderr");
   if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
     fatal("switch into the root: %s", strerror(errno));
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+static void set_addr(struct sockaddr *sa, in_addr_t addr) {
+  struct sockaddr_in *in = (struct sockaddr_in *)sa;
+  memset(in, 0, sizeof *in);
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = addr;
+}
+
+static void link_up(int sock, const char *name) {
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) log_line("link %s up: %s", name, strerror(errno));
+}
+
+/* lo always comes up; the first other interface gets the address and the
+ * default route the host chose (QEMU user networking: no DHCP wait). */
+static void configure_network(const char *spec) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return;
+  link_up(sock, "lo");
+  char addr[64] = "", gw[64] = "";
+  unsigned prefix = 24;
+  if (!spec || sscanf(spec, "%63[^/]/%u %63s", addr, &prefix, gw) < 2) {
+    close(sock);
+    return;
+  }
+  char nic[IFNAMSIZ] = "";
+  DIR *d = opendir("/sys/class/net");
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (e->d_name[0] != '.' && strcmp(e->d_name, "lo") != 0 && !nic[0]) snprintf(nic, sizeof nic, "%.15s", e->d_name);
+  if (d) closedir(d);
+  if (!nic[0]) {
+    log_line("no network interface to configure");
+    close(sock);
+    return;
+  }
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic);
+  set_addr(&ifr.ifr_addr, inet_addr(addr));
+  if (ioctl(sock, SIOCSIFADDR, &ifr) < 0) log_line("address of %s: %s", nic, strerror(errno));
+  set_addr(&ifr.ifr_netmask, prefix ? htonl(~0u << (32 - prefix)) : 0);
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0) log_line("netmask of %s: %s", nic, strerror(errno));
+  link_up(sock, nic);
+  if (gw[0]) {
+    struct rtentry rt = {0};
+    set_addr(&rt.rt_dst, INADDR_ANY);
+    set_addr(&rt.rt_genmask, INADDR_ANY);
+    set_addr(&rt.rt_gateway, inet_addr(gw));
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = nic;
+    if (ioctl(sock, SIOCADDRT, &rt) < 0) log_line("default route via %s: %s", gw, strerror(errno));
+  }
+  close(sock);
 }
 
 /* ---- running the command ----------------------------------------------- */
@@ -793,6 +858,7 @@ int main(int argc, char **argv) {
   if (!agent_mode) {
     use_toolbox_modprobe();
     make_static_nodes();
+    configure_network(req.net);
   }
 
   static struct child c;

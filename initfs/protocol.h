@@ -47,7 +47,8 @@ enum {
   TAG_HOSTNAME = 7,
   TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
   TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
-  TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
+  TAG_TTY = 12,
+  TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY": configure the first NIC so (no DHCP) */      /* u32 rows << 16 | cols: run the command on a pty of that size */
   TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,

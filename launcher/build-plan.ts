@@ -8,6 +8,7 @@ export interface ImageConfig {
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
   Env?: string[] | null;
+  ExposedPorts?: Record<string, unknown> | null;
   WorkingDir?: string;
   User?: string;
 }
@@ -32,6 +33,8 @@ export interface PlanContext {
   kernelModules?: { staging: string; release: string } | undefined;
   /** a user's kernel, staged in the container */
   kernel?: VmPlan['kernel'];
+  /** ports forwarded into the VM */
+  forwards?: RunPlan['network']['forwards'];
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -52,6 +55,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     kernelModules: ctx.kernelModules,
     fsCache: options.fsCache ?? 'auto',
     stopTimeoutMs: (options.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
+    network: { nic: options.network !== 'none', forwards: ctx.forwards ?? [] },
     vm: {
       cpus: options.cpus ?? DEFAULT_CPUS,
       memoryMiB: options.memory === undefined ? DEFAULT_MEMORY_MIB : parseMemoryMiB(options.memory),

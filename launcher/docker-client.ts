@@ -32,6 +32,11 @@ export interface ContainerSpec {
   securityOpt: string[];
   openStdin: boolean;
   tty?: boolean | undefined;
+  hostname?: string | undefined;
+  networkMode?: string | undefined;
+  exposedPorts?: Record<string, Record<string, never>>;
+  portBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+  extraHosts?: readonly string[] | undefined;
   /** seconds docker stop waits before SIGKILL */
   stopTimeout?: number | undefined;
 }
@@ -99,6 +104,8 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         OpenStdin: spec.openStdin,
         StdinOnce: spec.openStdin,
         Tty: spec.tty ?? false,
+        ...(spec.hostname ? { Hostname: spec.hostname } : {}),
+        ...(spec.exposedPorts ? { ExposedPorts: spec.exposedPorts } : {}),
         ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
         HostConfig: {
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
@@ -106,6 +113,9 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
           CapAdd: spec.capAdd,
           Devices: spec.devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
           SecurityOpt: spec.securityOpt,
+          ...(spec.networkMode ? { NetworkMode: spec.networkMode } : {}),
+          ...(spec.portBindings ? { PortBindings: spec.portBindings } : {}),
+          ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
         },
       });
       return wrapContainer(docker, container, spec.tty ?? false);

@@ -55,6 +55,16 @@ export interface RunOptions {
   timeout?: number | undefined;
   /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */
   noVm?: boolean | undefined;
+  /** docker network: a network name, bridge, host, none or container:NAME; @default docker's (bridge) */
+  network?: string | undefined;
+  /** `-p [IP:][HOSTPORT:]PORT[/proto]`: publish a port of the VM on the host */
+  publish?: readonly string[] | undefined;
+  /** `--expose PORT[/proto]`: forward a port into the VM without publishing it */
+  expose?: readonly string[] | undefined;
+  /** `-P`: publish every exposed port on a port docker picks */
+  publishAll?: boolean | undefined;
+  /** `--add-host NAME:IP` entries for /etc/hosts */
+  addHost?: readonly string[] | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */

@@ -56,6 +56,8 @@ export interface RunPlan {
   kernelModules?: { staging: string; release: string } | undefined;
   tmpfs: readonly PlanTmpfs[];
   fsCache: FsCache;
+  /** the VM's NIC: none with --network none; ports forwarded from the container into the VM */
+  network: { nic: boolean; forwards: readonly { port: number; proto: 'tcp' | 'udp' }[] };
   /** after a forwarded SIGTERM/SIGINT, how long the command gets before the VM is stopped hard */
   stopTimeoutMs: number;
   vm: VmPlan;

@@ -18,6 +18,7 @@ import type { RunOptions } from './run-options.js';
 import { encodePlan, PLAN_ENV } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
+import { planPorts } from './publish-ports.js';
 import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
@@ -90,7 +91,17 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     initrd: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.initrd}`,
     format: custom.format,
   };
-  const plan = buildPlan(options, image, { runId, accel: accel.accel, hostEnv: process.env, envFileTexts, volumes, kernelModules, kernel });
+  const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.ExposedPorts ?? {}), options.publishAll ?? false);
+  const plan = buildPlan(options, image, {
+    runId,
+    accel: accel.accel,
+    hostEnv: process.env,
+    envFileTexts,
+    volumes,
+    kernelModules,
+    kernel,
+    forwards: ports.forwards,
+  });
   phase('plan');
   const volumeState = await ensureToolboxVolumes(docker, toolbox);
   logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
@@ -124,6 +135,11 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     securityOpt: ['apparmor=unconfined'],
     openStdin: options.interactive ?? false,
     tty: options.tty ?? false,
+    hostname: options.hostname,
+    networkMode: options.network,
+    exposedPorts: ports.exposedPorts,
+    portBindings: ports.portBindings,
+    extraHosts: options.addHost,
     // docker stop (and compose down) must leave container-init its own grace first
     stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
   });

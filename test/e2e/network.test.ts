@@ -1,0 +1,61 @@
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
+import { leftovers, testin, testinWhenReady } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+const NET = `testin-e2e-net-${process.pid}`;
+const WEB = `testin-e2e-web-${process.pid}`;
+const SERVE = (text: string, port: number): string => `mkdir -p /www && echo ${text} > /www/index.html && httpd -p ${port} -h /www && echo ready && sleep 600`;
+
+describe.skipIf(skip !== '')('the VM on the container network', () => {
+  beforeAll(async () => {
+    await execa('docker', ['network', 'create', NET]);
+    await execa('docker', ['run', '-d', '--name', WEB, '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', SERVE('hello-from-a-sibling', 80)]);
+  });
+
+  afterAll(async () => {
+    await execa('docker', ['rm', '-f', WEB], { reject: false });
+    await execa('docker', ['network', 'rm', NET], { reject: false });
+  });
+
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('reaches another container by name through docker DNS, and sees --add-host and --hostname', async () => {
+    const r = await testin(['run', '--network', NET, '--add-host', 'extra.example:192.0.2.7', '--hostname', 'vm-host', '--image', DEBIAN_IMAGE, '--', 'bash', '-c',
+      `getent hosts ${WEB} | grep -q . && echo resolved; getent hosts extra.example; hostname; ` +
+      `exec 3<>/dev/tcp/${WEB}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -1 <&3`]);
+    expect(r.stdout.toString()).toBe('resolved\n192.0.2.7       extra.example\nvm-host\nhello-from-a-sibling\n');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('publishes a server in the VM with -p: reached from the host and from a sibling container', async () => {
+    const name = `testin-e2e-vmserver-${process.pid}`;
+    let fromHost = '';
+    let fromSibling = '';
+    const r = await testinWhenReady(
+      ['run', '--network', NET, '--name', name, '-p', '127.0.0.1::8080', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', SERVE('served-from-the-vm', 8080)],
+      (child) => {
+        void (async () => {
+          try {
+            const port = (await execa('docker', ['port', name, '8080/tcp'])).stdout.split('\n')[0]?.split(':').at(-1);
+            fromHost = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+            fromSibling = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'wget', '-qO-', `http://${name}:8080/`])).stdout;
+          } finally {
+            child.kill('SIGTERM');
+          }
+        })();
+      },
+    );
+    expect(fromHost).toBe('served-from-the-vm\n');
+    expect(fromSibling).toBe('served-from-the-vm');
+    expect(r.exitCode).toBe(143);
+  });
+
+  it('--network none leaves the VM without a NIC or a route out', async () => {
+    const r = await testin(['run', '--network', 'none', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'ls /sys/class/net; ip route | wc -l; wget -T 2 -qO- http://192.0.2.1/ 2>/dev/null || echo no-way-out']);
+    expect(r.stdout.toString()).toBe('lo\n0\nno-way-out\n');
+  });
+});
