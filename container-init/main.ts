@@ -12,6 +12,7 @@ import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/
 import type { ExecRequest } from './control-protocol.js';
 import { resolveUser, UserLookupError } from './resolve-user.js';
 import { guestNetSpec, rewriteResolvConf } from './guest-network.js';
+import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
 import { VmRun } from './vm-run.js';
 
 /** container-init's own failures, as docker run's */
@@ -23,6 +24,7 @@ const EXIT_TESTIN_FAILED = 125;
 const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
 const WORK_DIR = process.env.TESTIN_WORK_DIR ?? '/run/testin';
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
+const MODULES_STAGING = join(WORK_DIR, 'modules');
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 function fail(message: string, fix?: string): number {
@@ -89,7 +91,7 @@ function prepareContainerRoot(plan: RunPlan): void {
  * under it, parents first. --read-only makes only the root's own mount read-only,
  * so the user's rw mounts under it stay writable.
  */
-function bindRoot(newRoot: string, plan: RunPlan): void {
+function bindRoot(newRoot: string, plan: RunPlan, mirror: readonly { path: string; readOnly: boolean }[]): void {
   mkdirSync(newRoot, { recursive: true });
   const mount = busyboxMount;
   mount('-o', 'bind', '/', newRoot);
@@ -110,6 +112,12 @@ function bindRoot(newRoot: string, plan: RunPlan): void {
     makeMountPoint(m.staging, dest);
     mount('--move', m.staging, dest);
   }
+  for (const m of mirror) {
+    const dest = join(newRoot, m.path);
+    makeMountPoint(m.path, dest);
+    mount('-o', 'bind', m.path, dest);
+    if (m.readOnly) mount('-o', 'remount,bind,ro', dest);
+  }
   shareDockerEtcFiles(newRoot);
   if (plan.readonlyRoot) {
     // the VM's init mounts on these; on a read-only root it could not create them
@@ -119,15 +127,29 @@ function bindRoot(newRoot: string, plan: RunPlan): void {
 }
 
 async function main(): Promise<number> {
-  const planText = process.env[PLAN_ENV];
-  if (!planText) return fail(`${PLAN_ENV} is not set: container-init was started without a run plan`, 'start containers with `testin run`');
-  let plan: RunPlan;
-  try {
-    plan = decodePlan(planText);
-  } catch (error) {
-    return fail(`bad run plan: ${(error as Error).message}`, 'use the same testin version for the launcher and the toolbox');
-  }
   const manifest = JSON.parse(readFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
+  const planText = process.env[PLAN_ENV];
+  let plan: RunPlan;
+  // started by compose: the container's own mounts must reach the VM too
+  let mirror: { path: string; readOnly: boolean }[] = [];
+  try {
+    if (planText) {
+      plan = decodePlan(planText);
+    } else {
+      mkdirSync(WORK_DIR, { recursive: true });
+      plan = planFromEnvironment({
+        argv: process.argv.slice(2),
+        env: process.env,
+        cwd: process.cwd(),
+        tty: process.stdout.isTTY === true,
+        hostname: hostname(),
+        modulesRelease: existsSync(MODULES_STAGING) ? manifest.modules.release : undefined,
+      });
+      mirror = userMountPoints(readText('/proc/self/mountinfo'));
+    }
+  } catch (error) {
+    return fail(`bad run plan: ${(error as Error).message}`, 'see the TESTIN_* variables in the README, or use the same testin version for the launcher and the toolbox');
+  }
 
   let user;
   try {
@@ -141,7 +163,7 @@ async function main(): Promise<number> {
   const newRoot = SHARED_ROOT ?? join(WORK_DIR, 'new_root');
   try {
     if (plan.noVm) prepareContainerRoot(plan);
-    else if (!SHARED_ROOT) bindRoot(newRoot, plan);
+    else if (!SHARED_ROOT) bindRoot(newRoot, plan, mirror);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
-import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { ensureToolboxVolumes, installToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { writeComposeOverride } from './compose-command.js';
 import { createDockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { RUN_FLAGS } from './flags.js';
@@ -69,7 +70,14 @@ function parser(flags: string[]) {
     .command('toolbox build', 'build the /testin toolbox and fill its docker volume', (y) =>
       y.option('force', { type: 'boolean', describe: 'rebuild even when the inputs did not change' }),
     )
-    .demandCommand(1, 'name a command: run, toolbox build')
+    .command('toolbox install', 'fill the stable-named volumes (testin-toolbox-<version>, testin-modules-<release>) that compose files use')
+    .command('compose', 'write a compose override that runs chosen services in a VM', (y) =>
+      y
+        .option('file', { alias: 'f', type: 'string', array: true, describe: 'compose file(s) (default docker-compose.yml)' })
+        .option('service', { alias: 's', type: 'string', array: true, describe: 'service to run in a VM (repeat for more)' })
+        .option('output', { alias: 'o', type: 'string', describe: 'override file to write (default compose.testin.yml beside the first file)' }),
+    )
+    .demandCommand(1, 'name a command: run, compose, toolbox build, toolbox install')
     .parserConfiguration({ 'camel-case-expansion': false })
     .strict()
     .exitProcess(false)
@@ -88,6 +96,17 @@ export async function main(args: readonly string[]): Promise<number> {
     const parsed = (await parser(flags).parseAsync()) as unknown as ParsedRun & { force?: boolean };
     const verb = parsed._[0];
     if (flags.includes('--help') || flags.includes('-h') || verb === undefined) return 0;
+    if (verb === 'compose') {
+      const p = parsed as unknown as { file?: string[]; service?: string[]; output?: string };
+      const output = await writeComposeOverride(createDockerClient(), { files: p.file ?? [], services: p.service ?? [], output: p.output });
+      process.stdout.write(`${output}\n`);
+      return 0;
+    }
+    if (verb === 'toolbox' && parsed._[1] === 'install') {
+      const installed = await installToolboxVolumes(createDockerClient(), buildToolbox());
+      process.stdout.write(`${installed.toolbox}\n${installed.modules}\n`);
+      return 0;
+    }
     if (verb === 'toolbox') {
       const toolbox = buildToolbox({ force: parsed.force === true });
       const state = await ensureToolboxVolumes(createDockerClient(), toolbox);

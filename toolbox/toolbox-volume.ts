@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-fs';
 import type { DockerClient } from '../launcher/docker-client.js';
+import { TestinError } from '../launcher/errors.js';
 import { cacheDir, sha256, type Toolbox } from './build-toolbox.js';
 import { packageVersion } from './package-root.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from './toolbox-layout.js';
@@ -13,11 +14,54 @@ export const HELPER_LABEL = 'testin.helper';
 
 export type VolumeState = 'reused' | 'filled';
 
+/** what a volume holds: the toolbox hash, or the modules volume's content-addressed name */
+const CONTENT_LABEL = 'testin.content';
+
 export interface VolumeContent {
   name: string;
   labels: Record<string, string>;
   /** host folder whose tree the volume must hold */
   sourceDir: string;
+}
+
+/** Names that do not change with every build: what a compose override refers to (`testin toolbox install`). */
+export function stableVolumeNames(toolbox: Toolbox): { toolbox: string; modules: string } {
+  return { toolbox: `testin-toolbox-${packageVersion()}`, modules: `testin-modules-${toolbox.manifest.modules.release}` };
+}
+
+/**
+ * Fills the stable-named volumes with this toolbox; a volume of that name with
+ * other content (another build of the same version, another kernel build) is
+ * replaced.
+ */
+export async function installToolboxVolumes(docker: DockerClient, toolbox: Toolbox, env: NodeJS.ProcessEnv = process.env): Promise<{ toolbox: string; modules: string; state: VolumeState }> {
+  const names = stableVolumeNames(toolbox);
+  const contents: VolumeContent[] = [
+    { name: names.toolbox, labels: { 'testin.toolbox': toolbox.hash, [CONTENT_LABEL]: toolbox.hash, 'testin.version': packageVersion() }, sourceDir: toolbox.dir },
+    {
+      name: names.modules,
+      labels: { 'testin.modules': toolbox.manifest.modules.release, [CONTENT_LABEL]: toolbox.manifest.modules.volumeName },
+      sourceDir: toolbox.manifest.modules.hostDir,
+    },
+  ];
+  let state: VolumeState = 'reused';
+  for (const content of contents) {
+    const existing = await docker.inspectVolume(content.name);
+    if (existing && existing.labels[CONTENT_LABEL] !== content.labels[CONTENT_LABEL]) {
+      try {
+        await docker.removeVolume(content.name);
+      } catch (error) {
+        throw new TestinError(
+          'TESTIN_VOLUME_IN_USE',
+          `volume ${content.name} holds another build and cannot be replaced: ${(error as Error).message}`,
+          'stop the containers that use it (docker-compose down) and run `testin toolbox install` again',
+          { cause: error },
+        );
+      }
+    }
+    if ((await ensureFilledVolume(docker, content, env)) === 'filled') state = 'filled';
+  }
+  return { ...names, state };
 }
 
 /** The toolbox volume and the kernel modules volume, filled when needed. */

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
+
+describe('planFromEnvironment (compose mode)', () => {
+  it('takes the command, environment and cwd from the container, the rest from TESTIN_* variables', () => {
+    const plan = planFromEnvironment({
+      argv: ['pytest', '-x'],
+      env: { PATH: '/bin', APP: '1', TESTIN_USER: 'app', TESTIN_MEMORY: '512m', TESTIN_CPUS: '1', TESTIN_FORWARD: '8080/tcp 53/udp', TESTIN_ACCEL: 'tcg' },
+      cwd: '/src',
+      tty: false,
+      hostname: 'abc123',
+      modulesRelease: '6.1.0',
+    });
+    expect(plan).toMatchObject({ argv: ['pytest', '-x'], env: ['PATH=/bin', 'APP=1'], cwd: '/src', user: 'app', stdin: false, hostname: 'abc123' });
+    expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, accel: 'tcg' });
+    expect(plan.network.forwards).toEqual([{ port: 8080, proto: 'tcp' }, { port: 53, proto: 'udp' }]);
+    expect(plan.kernelModules).toEqual({ staging: '/run/testin/modules', release: '6.1.0' });
+  });
+
+  it('needs a command', () => {
+    expect(() => planFromEnvironment({ argv: [], env: {}, cwd: '/', tty: false, hostname: 'h' })).toThrow(/no command/);
+  });
+});
+
+describe('userMountPoints', () => {
+  it("keeps the user's mounts and drops docker's own and testin's", () => {
+    const mountinfo = [
+      '600 500 0:50 / / rw,relatime - overlay overlay rw',
+      '601 600 0:51 / /proc rw - proc proc rw',
+      '602 600 0:52 / /dev rw - tmpfs tmpfs rw',
+      '603 600 8:1 /var/lib/docker/volumes/data/_data /data rw,relatime - ext4 /dev/sda1 rw',
+      '604 600 8:1 /home/u/src /src ro,relatime - ext4 /dev/sda1 rw',
+      '605 600 8:1 /x /etc/hosts rw - ext4 /dev/sda1 rw',
+      '606 600 0:60 / /testin ro - ext4 /dev/sda1 rw',
+      '607 600 0:61 / /run/testin rw - tmpfs tmpfs rw',
+      '608 603 0:62 / /data/with\\040space rw - tmpfs tmpfs rw',
+    ].join('\n');
+    expect(userMountPoints(mountinfo)).toEqual([
+      { path: '/data', readOnly: false },
+      { path: '/src', readOnly: true },
+      { path: '/data/with space', readOnly: false },
+    ]);
+  });
+});

@@ -1,0 +1,57 @@
+import { execa } from 'execa';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { buildToolbox } from '../toolbox/build-toolbox.js';
+import { installToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { decideAccel, readHostKvmFacts } from './accel.js';
+import type { ImageConfig } from './build-plan.js';
+import { buildComposeOverride, type ComposeService } from './compose-override.js';
+import type { DockerClient } from './docker-client.js';
+import { HostPackageMissingError, UsageError } from './errors.js';
+
+export interface ComposeOptions {
+  files: readonly string[];
+  services: readonly string[];
+  /** where to write the override; @default compose.testin.yml next to the first file */
+  output?: string | undefined;
+}
+
+/** `docker-compose` (1.x, Debian's) or `docker compose` (v2), whichever is here. */
+async function composeCommand(): Promise<string[]> {
+  if ((await execa('docker-compose', ['version'], { reject: false })).exitCode === 0) return ['docker-compose'];
+  if ((await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0) return ['docker', 'compose'];
+  throw new HostPackageMissingError('docker-compose', ['docker-compose']);
+}
+
+/** Installs the toolbox volumes and writes the override file; returns its path. */
+export async function writeComposeOverride(docker: DockerClient, options: ComposeOptions): Promise<string> {
+  if (options.services.length === 0) throw new UsageError('no service chosen', 'name the services to run in a VM: testin compose --service test');
+  const files = options.files.length ? options.files : ['docker-compose.yml'];
+  const [cmd, ...pre] = await composeCommand();
+  const config = await execa(cmd as string, [...pre, ...files.flatMap((f) => ['-f', f]), 'config'], { reject: false });
+  if (config.exitCode !== 0) throw new UsageError(`compose cannot read ${files.join(', ')}: ${config.stderr.split('\n')[0] ?? ''}`, 'check the file with docker-compose config');
+  const normalized = parse(config.stdout) as { services?: Record<string, ComposeService> };
+  const services = normalized.services ?? {};
+  const project = basename(dirname(resolve(files[0] as string))).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+
+  const images: Record<string, ImageConfig> = {};
+  for (const name of options.services) {
+    const svc = services[name];
+    if (!svc) continue; // buildComposeOverride names the services there are
+    const candidates = svc.image ? [svc.image] : [`${project}_${name}`, `${project}-${name}`];
+    let found: ImageConfig | undefined;
+    for (const image of candidates) found ??= await docker.inspectImage(image);
+    if (!found) throw new UsageError(`the image of service "${name}" (${candidates.join(' or ')}) is not built or pulled`, `run docker-compose build ${name} (or pull) first`);
+    images[name] = found;
+  }
+
+  const toolbox = buildToolbox();
+  const volumes = await installToolboxVolumes(docker, toolbox);
+  const kvm = decideAccel('auto', readHostKvmFacts()).accel === 'kvm';
+  const version = (parse(readFileSync(files[0] as string, 'utf8')) as { version?: string } | null)?.version;
+  const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, version: version === undefined ? undefined : String(version) });
+  const output = options.output ?? resolve(dirname(resolve(files[0] as string)), 'compose.testin.yml');
+  writeFileSync(output, `# made by \`testin compose\`: runs ${options.services.join(', ')} in a VM\n${stringify(override)}`);
+  return output;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { buildComposeOverride, containerPort } from './compose-override.js';
+import { UsageError } from './errors.js';
+
+const volumes = { toolbox: 'testin-toolbox-0.1.0', modules: 'testin-modules-6.1.0' };
+
+describe('buildComposeOverride', () => {
+  it("runs the service's own command under container-init, as root, with its user and ports for the VM", () => {
+    const override = buildComposeOverride({
+      services: { test: { command: 'pytest -x "tests/a b"', user: 'app', ports: ['9000:80', { target: 53, protocol: 'udp' }], expose: [8080] }, db: {} },
+      chosen: ['test'],
+      images: { test: { Entrypoint: ['/entry'], Cmd: ['ignored'], ExposedPorts: { '443/tcp': {} } } },
+      volumes,
+      kvm: false,
+      version: '3.8',
+    }) as { version: string; services: Record<string, Record<string, unknown>>; volumes: Record<string, unknown> };
+    expect(override.version).toBe('3.8');
+    expect(Object.keys(override.services)).toEqual(['test']);
+    const test = override.services.test as Record<string, unknown>;
+    expect(test.entrypoint).toEqual(['/testin/bin/container-init']);
+    expect(test.command).toEqual(['/entry', 'pytest', '-x', 'tests/a b']);
+    expect(test.user).toBe('root');
+    expect(test.environment).toMatchObject({ TESTIN_USER: 'app', TESTIN_FORWARD: '80/tcp 53/udp 8080/tcp 443/tcp' });
+    expect(test.volumes).toEqual(['testin-toolbox-0.1.0:/testin:ro', 'testin-modules-6.1.0:/run/testin/modules:ro']);
+    expect(test.devices).toBeUndefined();
+    expect(override.volumes).toEqual({ 'testin-toolbox-0.1.0': { external: true }, 'testin-modules-6.1.0': { external: true } });
+  });
+
+  it("drops the image's CMD when the service sets an entrypoint, and adds /dev/kvm only with KVM", () => {
+    const override = buildComposeOverride({ services: { t: { entrypoint: ['/bin/run'] } }, chosen: ['t'], images: { t: { Cmd: ['x'] } }, volumes, kvm: true }) as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    expect(override.services.t?.command).toEqual(['/bin/run']);
+    expect(override.services.t?.devices).toEqual(['/dev/kvm']);
+  });
+
+  it('names the services there are when one is unknown', () => {
+    expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, volumes, kvm: false })).toThrow(UsageError);
+  });
+
+  it.each([
+    ['8080', '8080/tcp'],
+    ['127.0.0.1:9000:80/udp', '80/udp'],
+    [5432, '5432/tcp'],
+  ])('container port of %j is %s', (port, expected) => expect(containerPort(port)).toBe(expected));
+});

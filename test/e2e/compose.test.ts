@@ -1,0 +1,55 @@
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT, TESTIN_BIN } from '../helpers/paths.js';
+import { leftovers } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+const EXAMPLE = join(ROOT, 'examples', 'compose');
+
+describe.skipIf(skip !== '')('compose: examples/compose with a test service in a VM', () => {
+  const project = `testin-e2e-${process.pid}`;
+  let dir: string;
+  let compose: (...args: string[]) => ReturnType<typeof execa>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'testin-e2e-compose-'));
+    await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), ['testin-example/busybox:1', 'testin-example/busybox-entry:1']);
+    const override = join(dir, 'compose.testin.yml');
+    const made = await execa('node', [TESTIN_BIN, 'compose', '-f', join(EXAMPLE, 'docker-compose.yml'), '--service', 'test', '-o', override]);
+    expect(made.stdout.trim()).toBe(override);
+    compose = (...args) =>
+      execa('docker-compose', ['-p', project, '-f', join(EXAMPLE, 'docker-compose.yml'), '-f', override, ...args], { reject: false, all: true, timeout: 120_000 });
+  });
+
+  afterAll(async () => {
+    await compose('down', '--remove-orphans');
+    rmSync(dir, { recursive: true, force: true });
+    expect(await leftovers()).toEqual([]);
+    expect((await execa('docker', ['ps', '-aq', '--filter', 'label=testin.compose'])).stdout).toBe('');
+  });
+
+  it('up --exit-code-from test: the VM fetches the page from the server by service name', async () => {
+    const r = await compose('up', '--exit-code-from', 'test');
+    expect(r.all).toMatch(/test runs on kernel \S+, PID 1 is testin-init/);
+    expect(r.all).toMatch(/web said: hello-from-web/);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("run test: the test's output and exit code are what compose returns", async () => {
+    const failing = await compose('run', '--rm', '-T', '-e', 'EXPECT=something-else', 'test');
+    expect(failing.all).toMatch(/web said: hello-from-web/);
+    expect(failing.exitCode).toBe(1);
+    const own = await compose('run', '--rm', '-T', 'test', 'sh', '-c', 'cat /proc/1/comm; exit 7');
+    expect(own.stdout).toBe('testin-init');
+    expect(own.exitCode).toBe(7);
+  });
+
+  it('down leaves nothing of testin behind', async () => {
+    await compose('down', '--remove-orphans');
+    expect(await leftovers()).toEqual([]);
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).stdout).toBe('');
+  });
+});
