@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
-import { diagnoseConsole, readConsoleTail } from './console-tail.js';
+import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
 import {
   FrameReader,
   MessageType,
@@ -25,6 +25,8 @@ import { buildVirtiofsdArgs } from './virtiofsd-args.js';
 /** after the EXIT message, how long the guest gets to power off by itself */
 const POWEROFF_GRACE_MS = 2000;
 const SOCKET_WAIT_MS = 10_000;
+/** how far back in the console the reason of an abnormal end is looked for */
+const DIAGNOSE_LINES = 400;
 
 export interface VmRunPaths {
   /** the toolbox tree: /testin in a container */
@@ -284,8 +286,9 @@ export class VmRun {
   }
 
   #abnormal(reason: string): VmOutcome {
-    const tail = readConsoleTail(this.consoleLog);
-    return { kind: 'abnormal', reason: diagnoseConsole(tail) ?? reason, consoleTail: tail };
+    // the reason may sit above the last lines (a panic's stack trace is long): look further back for it
+    const lines = readConsoleTail(this.consoleLog, DIAGNOSE_LINES);
+    return { kind: 'abnormal', reason: diagnoseConsole(lines) ?? reason, consoleTail: lines.slice(-CONSOLE_TAIL_LINES) };
   }
 }
 
