@@ -204,8 +204,16 @@ async function main(): Promise<number> {
   return EXIT_TESTIN_FAILED;
 }
 
+/** Pipe writes may still be queued (the pipe was full): exiting now would drop them. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
 main().then(
-  (code) => process.exit(code),
+  async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  },
   (error: unknown) => {
     process.stderr.write(`testin: internal error in container-init: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n  please report it with this output\n`);
     process.exit(EXIT_TESTIN_FAILED);

@@ -219,10 +219,10 @@ export class VmRun {
         break;
       }
       case MessageType.stdout:
-        process.stdout.write(frame.payload);
+        this.#write(process.stdout, frame.payload);
         break;
       case MessageType.stderr:
-        process.stderr.write(frame.payload);
+        this.#write(process.stderr, frame.payload);
         break;
       case MessageType.error:
         process.stderr.write(`testin: ${fieldString(decodeFields(frame.payload), Tag.message) ?? 'unknown error in the VM'}\n`);
@@ -239,6 +239,17 @@ export class VmRun {
       default:
         log(this.plan, `unknown message type ${frame.type}`);
     }
+  }
+
+  /**
+   * Output goes out as fast as our reader (docker) takes it: when its pipe is
+   * full, the guest's frames wait in the socket (and the guest in its port)
+   * instead of piling up in memory here.
+   */
+  #write(stream: NodeJS.WriteStream, data: Buffer): void {
+    if (stream.write(data)) return;
+    this.#socket?.pause();
+    stream.once('drain', () => this.#socket?.resume());
   }
 
   /** Asks the guest to power off; the teardown kills QEMU if it has not after the grace time. */

@@ -568,16 +568,52 @@ static void exec_command(struct request *r) {
   errno = saw_eacces ? EACCES : ENOENT;
 }
 
+#define MAX_CHILDREN 64
+
+/* One command the host asked for (EXEC id): its pipes or pty, its stdin queue,
+ * its status. `testin run` has one; a session (testin up/exec) many at once. */
 struct child {
+  int used;
+  uint32_t id;
   pid_t pid;
   int out, err, in; /* our ends: read out/err, write in (-1 when closed) */
-  int exited, status;
+  int out_open, err_open;
+  int exited, status, reported;
+  int tty_master; /* -1 without a pty */
+  struct buf pending_in; /* stdin bytes waiting for the command to read them */
+  int stdin_eof;
 };
 
-static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+static struct child children[MAX_CHILDREN];
 
-/* the pty master of a command run with a terminal (-t); -1 without */
-static int tty_master = -1;
+static struct child *child_by_id(uint32_t id) {
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i].used && children[i].id == id) return &children[i];
+  return NULL;
+}
+
+static struct child *new_child(uint32_t id) {
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    if (children[i].used) continue;
+    struct child *c = &children[i];
+    memset(c, 0, sizeof *c);
+    c->used = 1;
+    c->id = id;
+    c->out = c->err = c->in = c->tty_master = -1;
+    return c;
+  }
+  return NULL;
+}
+
+static void free_child(struct child *c) {
+  if (c->out >= 0) close(c->out);
+  if (c->err >= 0) close(c->err);
+  if (c->in >= 0) close(c->in);
+  free(c->pending_in.data);
+  c->used = 0;
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static void set_winsize(int fd, unsigned short rows, unsigned short cols) {
   struct winsize ws = {.ws_row = rows, .ws_col = cols};
@@ -586,13 +622,13 @@ static void set_winsize(int fd, unsigned short rows, unsigned short cols) {
 
 /* With -t the command's stdin, stdout and stderr are one pty: its output comes
  * back as MSG_STDOUT, as with docker. */
-static int open_pty(struct request *r, int out[2], int err[2], int in[2]) {
+static int open_pty(struct request *r, struct child *c, int out[2], int err[2], int in[2]) {
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) return -1;
   int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) return -1;
   set_winsize(master, r->rows, r->cols);
-  tty_master = master;
+  c->tty_master = master;
   out[0] = master;
   out[1] = slave;
   err[0] = -1;
@@ -606,7 +642,7 @@ static int start_command(struct request *r, struct child *c) {
   int out[2], err[2], in[2], report[2];
   if (pipe2(report, O_CLOEXEC)) fatal("pipe: %s", strerror(errno));
   if (r->tty) {
-    if (open_pty(r, out, err, in) < 0) fatal("pty: %s", strerror(errno));
+    if (open_pty(r, c, out, err, in) < 0) fatal("pty: %s", strerror(errno));
   } else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
     fatal("pipe: %s", strerror(errno));
   } else if (r->want_stdin) {
@@ -654,7 +690,8 @@ static int start_command(struct request *r, struct child *c) {
   c->out = out[0];
   c->err = err[0];
   c->in = in[1];
-  c->exited = 0;
+  c->out_open = 1;
+  c->err_open = c->err >= 0;
   set_nonblock(c->out);
   if (c->err >= 0) set_nonblock(c->err);
   if (c->in >= 0) set_nonblock(c->in);
@@ -663,21 +700,45 @@ static int start_command(struct request *r, struct child *c) {
     const char *step = strchr(msg, ' ') ? strchr(msg, ' ') + 1 : "exec";
     int code = e == ENOENT && strcmp(step, "exec") == 0 ? 127 : 126;
     if (strcmp(step, "exec") == 0)
-      send_error(0, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
+      send_error(c->id, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
     else
-      send_error(0, code, "%s %s: %s", step, strcmp(step, "chdir") == 0 ? r->cwd : "", strerror(e));
+      send_error(c->id, code, "%s %s: %s", step, strcmp(step, "chdir") == 0 ? r->cwd : "", strerror(e));
     return -1;
   }
   return 0;
 }
 
+/* Starts the command of one EXEC request and says STARTED, or reports why not. */
+static void run_exec(struct request *r, uint32_t id, uint32_t root_ms) {
+  struct child *c = new_child(id);
+  if (!c) {
+    send_error(id, 125, "too many commands at once (at most %d)", MAX_CHILDREN);
+    struct buf b = {0};
+    field_u32(&b, TAG_CODE, 125);
+    send_msg(MSG_EXIT, id, b.data, b.len);
+    free(b.data);
+    return;
+  }
+  if (start_command(r, c) < 0) {
+    /* the child already _exit()ed with 126 or 127: that is the status */
+    waitpid(c->pid, &c->status, 0);
+    c->exited = 1;
+    return;
+  }
+  struct buf b = {0};
+  field_u32(&b, TAG_ROOT_MS, root_ms);
+  field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+  send_msg(MSG_STARTED, id, b.data, b.len);
+  free(b.data);
+}
+
 /* Moves what a pipe holds into MSG_STDOUT/MSG_STDERR frames; returns 0 at EOF. */
-static int relay(int fd, uint8_t type) {
+static int relay(struct child *c, int fd, uint8_t type) {
   static uint8_t chunk[65536];
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof chunk);
     if (n > 0) {
-      send_msg(type, 0, chunk, (size_t)n);
+      send_msg(type, c->id, chunk, (size_t)n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -690,109 +751,127 @@ static void send_exit(const struct child *c) {
   if (WIFSIGNALED(c->status)) field_u32(&b, TAG_SIGNO, (uint32_t)WTERMSIG(c->status));
   else field_u32(&b, TAG_CODE, (uint32_t)WEXITSTATUS(c->status));
   field_u32(&b, TAG_UPTIME_MS, uptime_ms());
-  send_msg(MSG_EXIT, 0, b.data, b.len);
+  send_msg(MSG_EXIT, c->id, b.data, b.len);
   free(b.data);
 }
 
-static void reap(struct child *c) {
+/* Reaps every child that ended (orphans too: we are PID 1, or a subreaper). */
+static void reap(void) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (pid == c->pid) {
-      c->exited = 1;
-      c->status = status;
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+      struct child *c = &children[i];
+      if (c->used && c->pid == pid && !c->exited) {
+        c->exited = 1;
+        c->status = status;
+      }
     }
   }
 }
 
-/* stdin bytes waiting for the command to read them */
-static struct buf pending_in;
-static int stdin_eof;
-
 static void flush_stdin(struct child *c) {
-  while (c->in >= 0 && pending_in.len > 0) {
-    ssize_t w = write(c->in, pending_in.data, pending_in.len);
+  while (c->in >= 0 && c->pending_in.len > 0) {
+    ssize_t w = write(c->in, c->pending_in.data, c->pending_in.len);
     if (w < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      pending_in.len = 0; /* EPIPE: the command closed its stdin */
+      c->pending_in.len = 0; /* EPIPE: the command closed its stdin */
       break;
     }
-    memmove(pending_in.data, pending_in.data + w, pending_in.len - (size_t)w);
-    pending_in.len -= (size_t)w;
+    memmove(c->pending_in.data, c->pending_in.data + w, c->pending_in.len - (size_t)w);
+    c->pending_in.len -= (size_t)w;
   }
-  if (c->in >= 0 && stdin_eof && pending_in.len == 0) {
+  if (c->in >= 0 && c->stdin_eof && c->pending_in.len == 0) {
     close(c->in);
     c->in = -1;
   }
 }
 
-static void handle(const struct frame *f, struct child *c) {
+static void handle(const struct frame *f, uint32_t root_ms) {
+  struct child *c = child_by_id(f->id);
   switch (f->type) {
+    case MSG_EXEC: {
+      struct request *r = calloc(1, sizeof *r);
+      if (!r) fatal("out of memory");
+      parse_exec(f, r);
+      run_exec(r, f->id, root_ms);
+      break;
+    }
     case MSG_STDIN:
-      if (f->len == 0) stdin_eof = 1;
-      else buf_put(&pending_in, f->payload, f->len);
+      if (!c) break;
+      if (f->len == 0) c->stdin_eof = 1;
+      else buf_put(&c->pending_in, f->payload, f->len);
       flush_stdin(c);
       break;
     case MSG_SIGNAL:
-      if (f->len >= 4 && c->pid > 0 && !c->exited) kill(c->pid, (int)get_u32(f->payload));
+      if (c && f->len >= 4 && c->pid > 0 && !c->exited) kill(c->pid, (int)get_u32(f->payload));
       break;
     case MSG_POWEROFF:
       power_off();
       break;
     case MSG_RESIZE:
-      if (f->len >= 8 && tty_master >= 0) set_winsize(tty_master, (unsigned short)get_u32(f->payload), (unsigned short)get_u32(f->payload + 4));
+      if (c && f->len >= 8 && c->tty_master >= 0) set_winsize(c->tty_master, (unsigned short)get_u32(f->payload), (unsigned short)get_u32(f->payload + 4));
       break;
     default:
       log_line("unexpected message type %u", f->type);
   }
 }
 
-static void serve(struct child *c, int sigfd) {
-  int reported = 0, out_open = 1, err_open = c->err >= 0;
+static void serve(int sigfd, uint32_t root_ms) {
+  struct pollfd p[2 + 3 * MAX_CHILDREN];
+  struct child *owner[2 + 3 * MAX_CHILDREN];
   for (;;) {
     /* frames that came in the same read as EXEC (stdin, a signal) wait in the
      * inbox: handle them before sleeping in poll, which would not wake for them */
     struct frame f;
     while (inbox_frame(&f)) {
-      handle(&f, c);
+      handle(&f, root_ms);
       inbox_drop(&f);
     }
-    if (c->exited && !reported) {
-      /* Take what the pipes hold now; a background process that keeps them
-       * open must not hold back the exit status. */
-      if (out_open) out_open = relay(c->out, MSG_STDOUT);
-      if (err_open) err_open = relay(c->err, MSG_STDERR);
-      send_exit(c);
-      reported = 1;
+    int n = 0;
+    p[n++] = (struct pollfd){ctl, POLLIN, 0};
+    p[n++] = (struct pollfd){sigfd, POLLIN, 0};
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+      struct child *c = &children[i];
+      if (!c->used) continue;
+      if (c->exited && !c->reported) {
+        /* Take what the pipes hold now; a background process that keeps them
+         * open must not hold back the exit status. */
+        if (c->out_open) c->out_open = relay(c, c->out, MSG_STDOUT);
+        if (c->err_open) c->err_open = relay(c, c->err, MSG_STDERR);
+        send_exit(c);
+        c->reported = 1;
+        free_child(c);
+        continue;
+      }
+      if (c->out_open) owner[n] = c, p[n++] = (struct pollfd){c->out, POLLIN, 0};
+      if (c->err_open) owner[n] = c, p[n++] = (struct pollfd){c->err, POLLIN, 0};
+      if (c->in >= 0 && c->pending_in.len) owner[n] = c, p[n++] = (struct pollfd){c->in, POLLOUT, 0};
     }
-    struct pollfd p[5] = {
-        {ctl, POLLIN, 0},
-        {sigfd, POLLIN, 0},
-        {out_open && !reported ? c->out : -1, POLLIN, 0},
-        {err_open && !reported ? c->err : -1, POLLIN, 0},
-        {c->in >= 0 && pending_in.len ? c->in : -1, POLLOUT, 0},
-    };
-    if (poll(p, 5, -1) < 0) {
+    if (poll(p, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       fatal("poll: %s", strerror(errno));
     }
-    if (p[2].revents) out_open = relay(c->out, MSG_STDOUT);
-    if (p[3].revents) err_open = relay(c->err, MSG_STDERR);
-    if (p[4].revents) flush_stdin(c);
+    for (int i = 2; i < n; i++) {
+      if (!p[i].revents) continue;
+      struct child *c = owner[i];
+      if (p[i].fd == c->out && c->out_open) c->out_open = relay(c, c->out, MSG_STDOUT);
+      else if (p[i].fd == c->err && c->err_open) c->err_open = relay(c, c->err, MSG_STDERR);
+      else if (p[i].fd == c->in) flush_stdin(c);
+    }
     if (p[1].revents) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) > 0) {}
-      reap(c);
+      reap();
     }
-    if (p[0].revents) {
-      if (!inbox_fill()) {
-        /* the agent's host is gone: so must the command be */
-        if (agent_mode) {
-          if (c->pid > 0 && !c->exited) kill(-c->pid, SIGKILL);
-          exit(125);
-        }
-        sleep_ms(10); /* the VM's port has no host yet: nothing to do but wait */
+    if (p[0].revents && !inbox_fill()) {
+      /* the agent's host is gone: so must its commands be */
+      if (agent_mode) {
+        for (int i = 0; i < MAX_CHILDREN; i++)
+          if (children[i].used && !children[i].exited) kill(-children[i].pid, SIGKILL);
+        exit(125);
       }
+      sleep_ms(10); /* the VM's port has no host yet: nothing to do but wait */
     }
   }
 }
@@ -846,6 +925,7 @@ int main(int argc, char **argv) {
   if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
   static struct request req;
   parse_exec(&f, &req);
+  uint32_t first_id = f.id;
   inbox_drop(&f);
 
   if (!agent_mode) {
@@ -861,18 +941,7 @@ int main(int argc, char **argv) {
     configure_network(req.net);
   }
 
-  static struct child c;
-  if (start_command(&req, &c) < 0) {
-    /* the child already _exit()ed with 126 or 127: that is the status */
-    waitpid(c.pid, &c.status, 0);
-    c.exited = 1;
-  } else {
-    struct buf b = {0};
-    field_u32(&b, TAG_ROOT_MS, root_ms);
-    field_u32(&b, TAG_UPTIME_MS, uptime_ms());
-    send_msg(MSG_STARTED, 0, b.data, b.len);
-    free(b.data);
-  }
-  serve(&c, sigfd);
+  run_exec(&req, first_id, root_ms);
+  serve(sigfd, root_ms);
   return 0;
 }

@@ -45,6 +45,8 @@ const CASES: Case[] = [
     exitCode: 0,
   },
   { name: 'stdin', args: ['-i', '--', 'wc', '-l'], input: 'a\nb\nc\n', stdout: '3\n', exitCode: 0 },
+  // more than docker's pipes hold at once: nothing may be lost when the command ends
+  { name: '16 MiB of output', args: sh("head -c 16777216 /dev/zero | tr '\\0' x"), stdout: 'x'.repeat(16 * 1024 * 1024), exitCode: 0 },
 ];
 
 describe.skipIf(skip !== '')('--no-vm parity: the same plan gives the same results in a container', () => {
