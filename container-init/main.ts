@@ -13,6 +13,8 @@ import type { ExecRequest } from './control-protocol.js';
 import { resolveUser, UserLookupError } from './resolve-user.js';
 import { guestNetSpec, rewriteResolvConf } from './guest-network.js';
 import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
+import { runSessionClient } from './session-client.js';
+import type { SessionExecRequest } from './session-server.js';
 import { VmRun } from './vm-run.js';
 
 /** container-init's own failures, as docker run's */
@@ -85,6 +87,13 @@ function prepareContainerRoot(plan: RunPlan): void {
   }
 }
 
+/** K=V lists: later entries win, order kept */
+function mergeEnv(base: readonly string[], overrides: readonly string[]): string[] {
+  const env = new Map(base.map((e) => [e.slice(0, e.indexOf('=')), e] as const));
+  for (const e of overrides) env.set(e.includes('=') ? e.slice(0, e.indexOf('=')) : e, e);
+  return [...env.values()];
+}
+
 /**
  * Binds the image's root (alone, not docker's submounts) where virtiofsd will
  * share it from, then moves each user mount from its staging path to its target
@@ -127,6 +136,9 @@ function bindRoot(newRoot: string, plan: RunPlan, mirror: readonly { path: strin
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === '--exec') {
+    return runSessionClient(WORK_DIR, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), JSON.parse(process.env.TESTIN_EXEC ?? '{}') as SessionExecRequest);
+  }
   const manifest = JSON.parse(readFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
   const planText = process.env[PLAN_ENV];
   let plan: RunPlan;
@@ -169,6 +181,22 @@ async function main(): Promise<number> {
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
   }
 
+  const etcDir = join(SHARED_ROOT ?? '/', 'etc');
+  const sessionExec = (req: SessionExecRequest): ExecRequest => {
+    if (!req.argv?.length) throw new Error('no command');
+    const who = resolveUser(req.user ?? plan.user, readText(join(etcDir, 'passwd')), readText(join(etcDir, 'group')));
+    return {
+      argv: req.argv,
+      env: mergeEnv(commandEnv(plan, who.home), req.env ?? []),
+      cwd: req.cwd ?? plan.cwd,
+      uid: who.uid,
+      gid: who.gid,
+      groups: who.groups,
+      stdin: req.stdin ?? false,
+      tty: req.tty,
+      tmpfs: [],
+    };
+  };
   const exec: ExecRequest = {
     argv: plan.argv,
     env: commandEnv(plan, user.home),
@@ -182,10 +210,12 @@ async function main(): Promise<number> {
     tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     tmpfs: plan.tmpfs,
   };
-  const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot });
+  const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot }, plan.session ? sessionExec : undefined);
   let grace: NodeJS.Timeout | undefined;
   for (const [name, signo] of Object.entries(SIGNALS)) {
     process.on(name, () => {
+      // docker stop of a session: the VM powers off
+      if (plan.session) return vm.shutdown();
       vm.signal(signo);
       if (grace || (name !== 'SIGINT' && name !== 'SIGTERM')) return;
       // the command gets the stop timeout to end by itself, then the VM is stopped hard

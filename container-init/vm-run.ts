@@ -20,6 +20,7 @@ import {
   type Frame,
 } from './control-protocol.js';
 import { buildQemuArgs } from './qemu-args.js';
+import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
 import { buildVirtiofsdArgs } from './virtiofsd-args.js';
 
 /** after the EXIT message, how long the guest gets to power off by itself */
@@ -57,6 +58,8 @@ export class VmRun {
   #killed = false;
   #pendingSignals: number[] = [];
   #consoleTimer?: NodeJS.Timeout;
+  #session?: SessionServer;
+  #shuttingDown = false;
   readonly #t0 = Date.now();
 
   constructor(
@@ -64,6 +67,8 @@ export class VmRun {
     private readonly manifest: ToolboxManifest,
     private readonly exec: ExecRequest,
     private readonly paths: VmRunPaths,
+    /** a session's commands: what a client asked for, as a guest EXEC */
+    private readonly toSessionExec?: (req: SessionExecRequest) => ExecRequest,
   ) {}
 
   get consoleLog(): string {
@@ -83,6 +88,12 @@ export class VmRun {
     if (this.#exit) return;
     if (this.#execSent && this.#socket) this.#socket.write(encodeFrame(MessageType.signal, 0, u32(signo)));
     else this.#pendingSignals.push(signo);
+  }
+
+  /** A session ends: the guest powers off (QEMU is stopped if it does not). */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    this.#powerOff();
   }
 
   /** Stops the VM hard; the run then ends as if the command was killed by SIGKILL (137). */
@@ -121,6 +132,8 @@ export class VmRun {
         // the socket may still hold the last frames: read them before judging
         void this.#socketDrained().then(() => {
           if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
+          this.#session?.closeAll('the VM stopped');
+          if (this.#shuttingDown) return resolve({ kind: 'exited', code: 0 });
           if (this.#killed) return resolve({ kind: 'exited', code: 128 + 9, signal: 9 });
           const why = r.code === 0 ? 'the VM powered off before the command ended' : `${guestName} exited with ${r.signal ?? `code ${r.code}`}`;
           const guestSaid = this.#guest?.output().trim();
@@ -170,6 +183,13 @@ export class VmRun {
     return { connected };
   }
 
+  async #serveSession(): Promise<void> {
+    if (!this.toSessionExec) return;
+    this.#session = new SessionServer((frame) => this.#socket?.write(frame), this.toSessionExec);
+    await this.#session.listen(join(this.paths.work, SESSION_SOCKET));
+    process.stderr.write(`${SESSION_READY}\n`);
+  }
+
   /** resolves once QEMU's end of the control socket has closed and all was read (bounded wait) */
   #socketDrained(): Promise<void> {
     const socket = this.#socket;
@@ -201,6 +221,7 @@ export class VmRun {
   }
 
   #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
+    if (this.plan.session && frame.id !== 0) return this.#session?.fromGuest(frame);
     switch (frame.type) {
       case MessageType.hello: {
         onHello();
@@ -216,6 +237,7 @@ export class VmRun {
       case MessageType.started: {
         const fields = decodeFields(frame.payload);
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
+        if (this.plan.session) void this.#serveSession();
         break;
       }
       case MessageType.stdout:

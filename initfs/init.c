@@ -282,7 +282,6 @@ static void parse_exec(const struct frame *f, struct request *r) {
     }
     off += 5 + n;
   }
-  if (r->argc == 0) fatal("EXEC without a command");
   if (!r->cwd) r->cwd = "/";
 }
 
@@ -794,6 +793,14 @@ static void handle(const struct frame *f, uint32_t root_ms) {
       struct request *r = calloc(1, sizeof *r);
       if (!r) fatal("out of memory");
       parse_exec(f, r);
+      if (r->argc == 0) {
+        send_error(f->id, 125, "EXEC without a command");
+        struct buf b = {0};
+        field_u32(&b, TAG_CODE, 125);
+        send_msg(MSG_EXIT, f->id, b.data, b.len);
+        free(b.data);
+        break;
+      }
       run_exec(r, f->id, root_ms);
       break;
     }
@@ -941,7 +948,16 @@ int main(int argc, char **argv) {
     configure_network(req.net);
   }
 
-  run_exec(&req, first_id, root_ms);
+  if (req.argc > 0) {
+    run_exec(&req, first_id, root_ms);
+  } else {
+    /* a session: the first EXEC only sets the VM up; commands come later */
+    struct buf b = {0};
+    field_u32(&b, TAG_ROOT_MS, root_ms);
+    field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+    send_msg(MSG_STARTED, first_id, b.data, b.len);
+    free(b.data);
+  }
   serve(sigfd, root_ms);
   return 0;
 }

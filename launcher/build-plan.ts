@@ -33,6 +33,8 @@ export interface PlanContext {
   kernelModules?: { staging: string; release: string } | undefined;
   /** a user's kernel, staged in the container */
   kernel?: VmPlan['kernel'];
+  /** a long-lived VM whose commands come later (start(), testin up): no command of its own */
+  session?: boolean;
   /** ports forwarded into the VM */
   forwards?: RunPlan['network']['forwards'];
 }
@@ -41,7 +43,8 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
   return {
     version: PLAN_VERSION,
     runId: ctx.runId,
-    argv: resolveArgv(options, image),
+    argv: ctx.session ? [] : resolveArgv(options, image),
+    ...(ctx.session ? { session: true } : {}),
     env: resolveEnv(options, image, ctx),
     cwd: options.workdir || image.WorkingDir || '/',
     user: options.user ?? image.User ?? '',

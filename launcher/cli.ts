@@ -9,6 +9,8 @@ import { parseDuration } from './parse-duration.js';
 import { createLogger, type LogFormat } from './logger.js';
 import type { RunOptions } from './run-options.js';
 import { run } from './run.js';
+import { attachSession, listSessions, start } from './machine.js';
+import { makeTerminalRaw } from './raw-terminal.js';
 
 export const EXIT_TESTIN_FAILED = 125;
 
@@ -70,6 +72,19 @@ function parser(flags: string[]) {
     .command('toolbox build', 'build the /testin toolbox and fill its docker volume', (y) =>
       y.option('force', { type: 'boolean', describe: 'rebuild even when the inputs did not change' }),
     )
+    .command('up', 'boot a VM that stays up (a session): testin up --name N --image IMG [run flags]', (y) => y.options(RUN_FLAGS))
+    .command('exec <name>', 'run a command in a session: testin exec N [-i] [-t] -- CMD ARGS...', (y) =>
+      y
+        .positional('name', { type: 'string', describe: 'session name' })
+        .option('interactive', { alias: 'i', type: 'boolean', describe: 'stream stdin to the command' })
+        .option('tty', { alias: 't', type: 'boolean', describe: 'run the command on a pty' })
+        .option('env', { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE' })
+        .option('workdir', { alias: 'w', type: 'string', describe: 'working directory' })
+        .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' }),
+    )
+    .command('ls', 'list the sessions: name, image, accel, cpus, memory, age')
+    .command('logs <name>', "print a session's guest console", (y) => y.positional('name', { type: 'string' }))
+    .command('down <name>', 'stop a session and remove everything of it (also after a crash)', (y) => y.positional('name', { type: 'string' }))
     .command('toolbox install', 'fill the stable-named volumes (testin-toolbox-<version>, testin-modules-<release>) that compose files use')
     .command('compose', 'write a compose override that runs chosen services in a VM', (y) =>
       y
@@ -77,7 +92,7 @@ function parser(flags: string[]) {
         .option('service', { alias: 's', type: 'string', array: true, describe: 'service to run in a VM (repeat for more)' })
         .option('output', { alias: 'o', type: 'string', describe: 'override file to write (default compose.testin.yml beside the first file)' }),
     )
-    .demandCommand(1, 'name a command: run, compose, toolbox build, toolbox install')
+    .demandCommand(1, 'name a command: run, up, exec, ls, logs, down, compose, toolbox build, toolbox install')
     .parserConfiguration({ 'camel-case-expansion': false })
     .strict()
     .exitProcess(false)
@@ -88,6 +103,61 @@ function parser(flags: string[]) {
     });
 }
 
+type SessionArgs = ParsedRun & { name?: string; interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string };
+
+async function sessionCommand(verb: string, args: SessionArgs, command: string[] | undefined): Promise<number> {
+  if (verb === 'up') {
+    const options = toRunOptions({ ...args, _: ['up'] }, undefined);
+    const machine = await start({ ...options, persistent: true });
+    process.stdout.write(`${machine.name}\n`);
+    return 0;
+  }
+  if (verb === 'ls') {
+    const rows = await listSessions();
+    const table = [['NAME', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'], ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.running ? 'running' : 'stopped'])];
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+    process.stdout.write(table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
+    return 0;
+  }
+  const machine = await attachSession(String(args.name));
+  if (verb === 'down') {
+    await machine.stop();
+    return 0;
+  }
+  if (verb === 'logs') {
+    process.stdout.write(await machine.dmesg());
+    return 0;
+  }
+  if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
+  const restore = args.tty && process.stdin.isTTY ? makeTerminalRaw() : undefined;
+  try {
+    const result = await machine.exec(command, {
+      env: args.env,
+      cwd: args.workdir,
+      user: args.user,
+      tty,
+      stdin: args.interactive ? process.stdin : undefined,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: controller.signal,
+    });
+    return result.exitCode;
+  } finally {
+    restore?.();
+    process.stdin.pause();
+  }
+}
+
+function formatAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
 /** The whole CLI; returns the exit code. `process.exit` lives in bin.ts only. */
 export async function main(args: readonly string[]): Promise<number> {
   const { flags, command } = splitCommand(args);
@@ -96,6 +166,9 @@ export async function main(args: readonly string[]): Promise<number> {
     const parsed = (await parser(flags).parseAsync()) as unknown as ParsedRun & { force?: boolean };
     const verb = parsed._[0];
     if (flags.includes('--help') || flags.includes('-h') || verb === undefined) return 0;
+    if (verb === 'up' || verb === 'exec' || verb === 'ls' || verb === 'logs' || verb === 'down') {
+      return await sessionCommand(String(verb), parsed as unknown as SessionArgs, command);
+    }
     if (verb === 'compose') {
       const p = parsed as unknown as { file?: string[]; service?: string[]; output?: string };
       const output = await writeComposeOverride(createDockerClient(), { files: p.file ?? [], services: p.service ?? [], output: p.output });

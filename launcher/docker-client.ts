@@ -14,6 +14,8 @@ export interface DockerClient {
   /** the containers (running or not) that carry this label, with all their labels */
   listContainersWithLabels(label: string): Promise<{ id: string; labels: Record<string, string> }[]>;
   removeContainer(id: string): Promise<void>;
+  /** a container that exists already, by id or name */
+  getContainer(idOrName: string): ContainerHandle;
   /** makes sure a local image exists, importing it from a tar stream when it does not */
   ensureImportedImage(name: string, tar: () => NodeJS.ReadableStream): Promise<void>;
 }
@@ -53,6 +55,18 @@ export interface ContainerHandle {
   putArchive(tar: NodeJS.ReadableStream, path: string): Promise<void>;
   pathExists(path: string): Promise<boolean>;
   remove(): Promise<void>;
+  /** runs a process in the running container (docker exec) */
+  exec(spec: { cmd: string[]; env: string[]; stdin: boolean; tty: boolean }): Promise<ExecHandle>;
+  /** resolves when a line containing `marker` appears in the container's output; rejects after timeoutMs or when it stops */
+  waitForOutput(marker: string, timeoutMs: number): Promise<void>;
+  inspect(): Promise<{ running: boolean; name: string; image: string; labels: Record<string, string>; created: string }>;
+}
+
+export interface ExecHandle {
+  /** the exec'd process, as the host sees it (to signal it) */
+  pid(): Promise<number>;
+  /** streams output into the writables and stdin from the readable; resolves with the exit code */
+  run(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number>;
 }
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
@@ -123,6 +137,9 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
     async listContainersWithLabels(label) {
       const list = await docker.listContainers({ all: true, filters: { label: [label] } });
       return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+    },
+    getContainer(idOrName) {
+      return wrapContainer(docker, docker.getContainer(idOrName), false);
     },
     async removeContainer(id) {
       await removeQuietly(docker.getContainer(id));
@@ -204,6 +221,57 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
     },
     async remove() {
       await removeQuietly(container);
+    },
+    async exec(spec) {
+      const exec = await container.exec({
+        Cmd: spec.cmd,
+        Env: spec.env,
+        AttachStdin: spec.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: spec.tty,
+      });
+      return {
+        async pid() {
+          return ((await exec.inspect()) as { Pid: number }).Pid;
+        },
+        async run(io) {
+          const stream = (await exec.start({ hijack: true, stdin: spec.stdin, Tty: spec.tty })) as NodeJS.ReadWriteStream;
+          const ended = new Promise<void>((resolve) => {
+            stream.on('end', resolve);
+            stream.on('close', resolve);
+            stream.on('error', () => resolve());
+          });
+          if (spec.tty) stream.pipe(io.stdout, { end: false });
+          else docker.modem.demuxStream(stream, io.stdout, io.stderr);
+          if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
+          else if (spec.stdin) (stream as unknown as Writable).end();
+          await ended;
+          return ((await exec.inspect()) as { ExitCode: number | null }).ExitCode ?? 125;
+        },
+      };
+    },
+    async waitForOutput(marker, timeoutMs) {
+      const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
+      await new Promise<void>((resolve, reject) => {
+        let seen = '';
+        const timer = setTimeout(() => finish(new Error(`no "${marker}" within ${timeoutMs / 1000} s`)), timeoutMs);
+        const finish = (error?: Error): void => {
+          clearTimeout(timer);
+          stream.destroy();
+          if (error) reject(error);
+          else resolve();
+        };
+        stream.on('data', (chunk: Buffer) => {
+          seen = (seen + chunk.toString('latin1')).slice(-65536);
+          if (seen.includes(marker)) finish();
+        });
+        stream.on('end', () => finish(new Error(`the container stopped before "${marker}"; it printed:\n${seen.replace(/[\x00-\x08]/g, '').slice(-2000)}`)));
+      });
+    },
+    async inspect() {
+      const info = await container.inspect();
+      return { running: info.State.Running, name: info.Name.replace(/^\//, ''), image: info.Config.Image, labels: info.Config.Labels ?? {}, created: info.Created };
     },
   };
 }

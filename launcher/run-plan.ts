@@ -50,6 +50,8 @@ export interface RunPlan {
   tty: boolean;
   /** run in the container itself, without a VM (same plan, same exit codes) */
   noVm: boolean;
+  /** a long-lived VM (testin up / start()): no command of its own, commands come through `container-init --exec` */
+  session?: boolean | undefined;
   readonlyRoot: boolean;
   mounts: readonly PlanMount[];
   /** the running kernel's modules, staged in the container, shown read-only at /lib/modules/<release> */
@@ -73,6 +75,6 @@ export function decodePlan(text: string): RunPlan {
   if (plan.version !== PLAN_VERSION) {
     throw new Error(`run plan version ${String(plan.version)} is not ${PLAN_VERSION}: the toolbox and the launcher differ`);
   }
-  if (!Array.isArray(plan.argv) || plan.argv.length === 0) throw new Error('run plan has no command');
+  if (!Array.isArray(plan.argv) || (plan.argv.length === 0 && !plan.session)) throw new Error('run plan has no command');
   return plan;
 }

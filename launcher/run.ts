@@ -15,7 +15,7 @@ import { createDockerClient, type ContainerHandle, type DockerClient } from './d
 import { DockerUnreachableError, ImageNotFoundError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
 import type { RunOptions } from './run-options.js';
-import { encodePlan, PLAN_ENV } from './run-plan.js';
+import { encodePlan, PLAN_ENV, type RunPlan } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
 import { planPorts } from './publish-ports.js';
@@ -57,93 +57,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const stderr = io.stderr ?? process.stderr;
   const logger = io.logger ?? createLogger(options.logLevel);
 
-  validateRunOptions(options);
-  const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
-  const mountSpecs = parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd());
-  prepareBindSources(mountSpecs);
-  const volumes = mapVolumes(mountSpecs);
-  const docker = io.docker ?? createDockerClient();
-  try {
-    await docker.ping();
-  } catch (error) {
-    throw new DockerUnreachableError(error);
-  }
-  const reaped = reapStaleRuns(docker, RUN_LABEL).catch(() => []);
-  const image = await docker.inspectImage(options.image);
-  if (!image) throw new ImageNotFoundError(options.image);
-
-  const accel = options.noVm ? { accel: 'tcg' as const } : decideAccel(options.accel ?? 'auto', readHostKvmFacts());
-  if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
-
-  const toolbox = buildToolbox();
-  phase('toolbox');
-  const runId = randomBytes(8).toString('hex');
-  const custom = options.kernel ? prepareCustomKernel({ kernel: options.kernel, initrd: options.initrd, modules: options.modules }, toolbox) : undefined;
-  const kernelModules = options.noVm
-    ? undefined
-    : custom
-      ? custom.modulesDir && custom.release
-        ? { staging: MODULES_STAGING, release: custom.release }
-        : undefined
-      : { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
-  const kernel = custom && {
-    kernel: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.kernel}`,
-    initrd: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.initrd}`,
-    format: custom.format,
-  };
-  const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.ExposedPorts ?? {}), options.publishAll ?? false);
-  const plan = buildPlan(options, image, {
-    runId,
-    accel: accel.accel,
-    hostEnv: process.env,
-    envFileTexts,
-    volumes,
-    kernelModules,
-    kernel,
-    forwards: ports.forwards,
-  });
-  phase('plan');
-  const volumeState = await ensureToolboxVolumes(docker, toolbox);
-  logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
-  phase('volume');
-  const reapedIds = await reaped;
-  if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
-
-  const container = await docker.createContainer({
-    image: options.image,
-    name: options.name,
-    entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`],
-    cmd: [],
-    env: [`${PLAN_ENV}=${encodePlan(plan)}`],
-    labels: { [RUN_LABEL]: runId, ...ownerLabels() },
-    mounts: [
-      { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
-      ...(custom ? [{ type: 'bind' as const, source: custom.dir, target: CUSTOM_KERNEL_STAGING, readOnly: true }] : []),
-      ...(kernelModules
-        ? [
-            custom?.modulesDir
-              ? { type: 'bind' as const, source: custom.modulesDir, target: MODULES_STAGING, readOnly: true }
-              : { type: 'volume' as const, source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
-          ]
-        : []),
-      ...volumes.container,
-    ],
-    tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
-    capAdd: ['SYS_ADMIN'],
-    devices: accel.accel === 'kvm' && !options.noVm ? ['/dev/kvm'] : [],
-    // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
-    securityOpt: ['apparmor=unconfined'],
-    openStdin: options.interactive ?? false,
-    tty: options.tty ?? false,
-    hostname: options.hostname,
-    networkMode: options.network,
-    exposedPorts: ports.exposedPorts,
-    portBindings: ports.portBindings,
-    extraHosts: options.addHost,
-    // docker stop (and compose down) must leave container-init its own grace first
-    stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
-  });
-  logger.debug({ container: container.id, runId }, 'container created');
+  const { container, plan } = await createRunContainer(options, { docker: io.docker, stderr, logger, phase });
   phase('create');
 
   // container-init forwards a signal to the command and stops the VM hard after
@@ -202,6 +116,114 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     await container.remove();
     phases.remove = Date.now() - mark;
   }
+}
+
+export interface CreatedRun {
+  container: ContainerHandle;
+  plan: RunPlan;
+  docker: DockerClient;
+}
+
+/**
+ * Everything up to a created container: options checked, image, accelerator,
+ * toolbox and its volumes, the plan, the mounts. `run()` starts it and waits;
+ * `start()` (a session) keeps it up.
+ */
+export async function createRunContainer(
+  options: RunOptions,
+  ctx: { docker?: DockerClient | undefined; stderr: Writable; logger: Logger; phase?: (name: string) => void; session?: { labels: Record<string, string> } },
+): Promise<CreatedRun> {
+  const { stderr, logger } = ctx;
+  const phase = ctx.phase ?? ((): void => undefined);
+  validateRunOptions(options);
+  const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
+  const mountSpecs = parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd());
+  prepareBindSources(mountSpecs);
+  const volumes = mapVolumes(mountSpecs);
+  const docker = ctx.docker ?? createDockerClient();
+  try {
+    await docker.ping();
+  } catch (error) {
+    throw new DockerUnreachableError(error);
+  }
+  const reaped = reapStaleRuns(docker, RUN_LABEL).catch(() => []);
+  const image = await docker.inspectImage(options.image);
+  if (!image) throw new ImageNotFoundError(options.image);
+
+  const accel = options.noVm ? { accel: 'tcg' as const } : decideAccel(options.accel ?? 'auto', readHostKvmFacts());
+  if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
+
+  const toolbox = buildToolbox();
+  phase('toolbox');
+  const runId = randomBytes(8).toString('hex');
+  const custom = options.kernel ? prepareCustomKernel({ kernel: options.kernel, initrd: options.initrd, modules: options.modules }, toolbox) : undefined;
+  const kernelModules = options.noVm
+    ? undefined
+    : custom
+      ? custom.modulesDir && custom.release
+        ? { staging: MODULES_STAGING, release: custom.release }
+        : undefined
+      : { staging: MODULES_STAGING, release: toolbox.manifest.modules.release };
+  const kernel = custom && {
+    kernel: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.kernel}`,
+    initrd: `${CUSTOM_KERNEL_STAGING}/${CUSTOM_KERNEL_FILES.initrd}`,
+    format: custom.format,
+  };
+  const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.ExposedPorts ?? {}), options.publishAll ?? false);
+  const plan = buildPlan(options, image, {
+    session: ctx.session !== undefined,
+    runId,
+    accel: accel.accel,
+    hostEnv: process.env,
+    envFileTexts,
+    volumes,
+    kernelModules,
+    kernel,
+    forwards: ports.forwards,
+  });
+  phase('plan');
+  const volumeState = await ensureToolboxVolumes(docker, toolbox);
+  logger.info({ volume: toolbox.volumeName, state: volumeState }, `toolbox volume ${volumeState}`);
+  phase('volume');
+  const reapedIds = await reaped;
+  if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
+
+  const container = await docker.createContainer({
+    image: options.image,
+    name: options.name,
+    entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`],
+    cmd: [],
+    env: [`${PLAN_ENV}=${encodePlan(plan)}`],
+    labels: { [RUN_LABEL]: runId, ...(ctx.session?.labels ?? ownerLabels()) },
+    mounts: [
+      { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
+      ...(custom ? [{ type: 'bind' as const, source: custom.dir, target: CUSTOM_KERNEL_STAGING, readOnly: true }] : []),
+      ...(kernelModules
+        ? [
+            custom?.modulesDir
+              ? { type: 'bind' as const, source: custom.modulesDir, target: MODULES_STAGING, readOnly: true }
+              : { type: 'volume' as const, source: toolbox.manifest.modules.volumeName, target: MODULES_STAGING, readOnly: true },
+          ]
+        : []),
+      ...volumes.container,
+    ],
+    tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
+    capAdd: ['SYS_ADMIN'],
+    devices: accel.accel === 'kvm' && !options.noVm ? ['/dev/kvm'] : [],
+    // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
+    securityOpt: ['apparmor=unconfined'],
+    openStdin: options.interactive ?? false,
+    tty: options.tty ?? false,
+    hostname: options.hostname,
+    networkMode: options.network,
+    exposedPorts: ports.exposedPorts,
+    portBindings: ports.portBindings,
+    extraHosts: options.addHost,
+    // docker stop (and compose down) must leave container-init its own grace first
+    stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
+  });
+  logger.debug({ container: container.id, runId }, 'container created');
+  return { container, plan, docker };
 }
 
 async function runContainer(

@@ -1,0 +1,94 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { FrameReader, MessageType, encodeExec, encodeFrame, type ExecRequest, type Frame } from './control-protocol.js';
+
+/** What `container-init --exec` asks for (JSON in an EXEC frame from the client). */
+export interface SessionExecRequest {
+  argv: string[];
+  env?: string[];
+  cwd?: string;
+  user?: string;
+  stdin?: boolean;
+  tty?: { rows: number; cols: number };
+}
+
+export const SESSION_SOCKET = 'session.sock';
+/** printed on stderr once a session's VM is up and takes commands */
+export const SESSION_READY = 'testin: session ready';
+
+/**
+ * A session's VM serves many commands: each client (one `docker exec` of
+ * `container-init --exec`) gets its own command id; its frames go to the guest
+ * with that id, and the guest's frames for that id come back to it.
+ */
+export class SessionServer {
+  #server?: Server;
+  #clients = new Map<number, Socket>();
+  #nextId = 1;
+
+  constructor(
+    private readonly toGuest: (frame: Buffer) => void,
+    private readonly toExec: (req: SessionExecRequest) => ExecRequest,
+  ) {}
+
+  listen(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server = createServer((socket) => this.#accept(socket));
+      this.#server.on('error', reject);
+      this.#server.listen(path, () => resolve());
+    });
+  }
+
+  /** a frame from the guest for a command of this session */
+  fromGuest(frame: Frame): void {
+    const client = this.#clients.get(frame.id);
+    if (!client) return;
+    client.write(encodeFrame(frame.type, frame.id, frame.payload));
+    if (frame.type === MessageType.exit) {
+      this.#clients.delete(frame.id);
+      client.end();
+    }
+  }
+
+  /** the VM is gone: every waiting client learns it */
+  closeAll(reason: string): void {
+    for (const [id, client] of this.#clients) {
+      client.end(encodeFrame(MessageType.error, id, Buffer.from(reason)));
+    }
+    this.#clients.clear();
+    this.#server?.close();
+  }
+
+  #accept(socket: Socket): void {
+    const reader = new FrameReader();
+    let id: number | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) {
+        if (id === undefined) {
+          if (frame.type !== MessageType.exec) return void socket.destroy();
+          id = this.#nextId++;
+          this.#clients.set(id, socket);
+          try {
+            this.toGuest(encodeExec(id, this.toExec(JSON.parse(frame.payload.toString('utf8')) as SessionExecRequest)));
+          } catch (error) {
+            this.#clients.delete(id);
+            socket.end(encodeFrame(MessageType.error, id, Buffer.from((error as Error).message)));
+          }
+          continue;
+        }
+        // stdin, signals and resizes of this client's command
+        this.toGuest(encodeFrame(frame.type, id, frame.payload));
+      }
+    });
+    socket.on('close', () => {
+      // a client that went away takes its command with it
+      if (id !== undefined && this.#clients.delete(id)) this.toGuest(encodeFrame(MessageType.signal, id, u32(9)));
+    });
+    socket.on('error', () => undefined);
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
+}

@@ -1,0 +1,221 @@
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
+import { decideAccel, readHostKvmFacts } from './accel.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
+import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
+import { TestinError, UsageError } from './errors.js';
+import { createLogger } from './logger.js';
+import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
+import type { RunOptions } from './run-options.js';
+import { EXIT_TIMED_OUT, RUN_LABEL, createRunContainer } from './run.js';
+
+/** label of a session's container: its name */
+export const SESSION_LABEL = 'testin.session';
+/** printed by container-init once the session takes commands (container-init/session-server.ts) */
+const SESSION_READY = 'testin: session ready';
+const BOOT_DEADLINE_MS = 180_000;
+/** after a timeout or an abort: SIGTERM, then SIGKILL after this */
+const FORCE_KILL_AFTER_MS = 3000;
+
+export interface StartOptions extends Omit<RunOptions, 'command' | 'interactive' | 'tty' | 'timeout'> {
+  /** unique per docker engine; @default testin-<random> */
+  name?: string | undefined;
+  /** keep the session when this process ends (CLI `testin up`); @default false: a later start() or run() reaps it once we are gone */
+  persistent?: boolean | undefined;
+}
+
+export interface ExecOptions {
+  env?: readonly string[];
+  cwd?: string;
+  user?: string;
+  tty?: { rows: number; cols: number };
+  /** bytes for stdin, or a stream; absent: no stdin (EOF at once) */
+  stdin?: string | Buffer | Readable;
+  /** stream output here instead of capturing it */
+  stdout?: Writable;
+  stderr?: Writable;
+  signal?: AbortSignal;
+  /** ms; then SIGTERM, and SIGKILL 3 s later; the result says timedOut and has code 124 */
+  timeout?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  timedOut: boolean;
+  canceled: boolean;
+  durationMs: number;
+}
+
+/** A VM that stays up: many commands, files in and out, cleaned up by stop() or `await using`. */
+export class Machine implements AsyncDisposable {
+  #stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly container: ContainerHandle,
+  ) {}
+
+  /** Runs one command in the VM; several may run at once. */
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0) throw new UsageError('exec needs a command', 'give the program to run, e.g. machine.exec(["uname", "-r"])');
+    if (this.#stopped) throw new TestinError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
+    const started = Date.now();
+    const request = {
+      argv,
+      env: options.env,
+      cwd: options.cwd,
+      user: options.user,
+      stdin: options.stdin !== undefined,
+      tty: options.tty,
+    };
+    const exec = await this.container.exec({
+      cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`, '--exec'],
+      env: [`TESTIN_EXEC=${JSON.stringify(request)}`],
+      stdin: options.stdin !== undefined,
+      tty: options.tty !== undefined,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = options.stdout ?? collect(out);
+    const stderr = options.stderr ?? collect(err);
+    const stdin = options.stdin === undefined ? undefined : options.stdin instanceof Readable ? options.stdin : Readable.from([Buffer.from(options.stdin)]);
+
+    let timedOut = false;
+    let canceled = false;
+    const stop = (): void => {
+      void (async () => {
+        const pid = await exec.pid();
+        signalPid(pid, 'SIGTERM');
+        setTimeout(() => signalPid(pid, 'SIGKILL'), FORCE_KILL_AFTER_MS).unref();
+      })();
+    };
+    const timer = options.timeout === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeout);
+    const onAbort = (): void => {
+      canceled = true;
+      stop();
+    };
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      const code = await exec.run({ stdout, stderr, stdin });
+      return { exitCode: timedOut ? EXIT_TIMED_OUT : code, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, canceled, durationMs: Date.now() - started };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Writes a file in the VM (through `sh -c 'cat > path'`, so the image needs a shell). */
+  async writeFile(path: string, data: string | Buffer): Promise<void> {
+    const r = await this.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
+    if (r.exitCode !== 0) throw new TestinError('TESTIN_FILE', `cannot write ${path} in the VM: ${r.stderr.toString().trim()}`, 'check that the folder exists and is writable');
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const r = await this.exec(['cat', path]);
+    if (r.exitCode !== 0) throw new TestinError('TESTIN_FILE', `cannot read ${path} in the VM: ${r.stderr.toString().trim()}`, 'check the path');
+    return r.stdout;
+  }
+
+  /** The guest kernel's log (the console: with the default `quiet`, warnings and worse). */
+  async dmesg(): Promise<string> {
+    const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', '/run/testin/console.log'], env: [], stdin: false, tty: false });
+    const out: Buffer[] = [];
+    await exec.run({ stdout: collect(out), stderr: collect([]) });
+    return Buffer.concat(out).toString();
+  }
+
+  /** Powers the VM off and removes its container. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.container.kill('SIGTERM');
+    await this.container.remove();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+function collect(chunks: Buffer[]): Writable {
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  return sink;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    if (pid > 0) process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Boots a VM from an image and keeps it up for exec() calls. */
+export async function start(options: StartOptions, io: { docker?: DockerClient; stderr?: Writable } = {}): Promise<Machine> {
+  const docker = io.docker ?? createDockerClient();
+  const name = options.name ?? `testin-${Math.random().toString(36).slice(2, 10)}`;
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError(`invalid session name "${name}"`, 'use letters, digits, _ . -');
+  await reapStaleRuns(docker, SESSION_LABEL).catch(() => []);
+  const labels = { [SESSION_LABEL]: name, ...(options.persistent ? {} : ownerLabels()) };
+  const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts()).accel;
+  Object.assign(labels, { 'testin.accel': accel, 'testin.cpus': String(options.cpus ?? DEFAULT_CPUS), 'testin.memory': `${options.memory ? parseMemoryMiB(options.memory) : DEFAULT_MEMORY_MIB}MiB` });
+  const { container } = await createRunContainer(
+    { ...options, name },
+    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels: { [RUN_LABEL]: name, ...labels } } },
+  );
+  try {
+    await container.start();
+    // the log is read from its beginning: a marker printed before we look is still seen
+    await container.waitForOutput(SESSION_READY, BOOT_DEADLINE_MS);
+  } catch (error) {
+    await container.remove();
+    throw new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
+  }
+  return new Machine(name, container);
+}
+
+/** A running session by name (CLI exec/down). */
+export async function attachSession(name: string, docker: DockerClient = createDockerClient()): Promise<Machine> {
+  const container = docker.getContainer(name);
+  try {
+    const info = await container.inspect();
+    if (info.labels[SESSION_LABEL] !== name) throw new Error('not a testin session');
+  } catch (error) {
+    throw new TestinError('TESTIN_NO_SESSION', `no session named ${name}: ${(error as Error).message}`, 'list them with `testin ls`, start one with `testin up`', { cause: error });
+  }
+  return new Machine(name, container);
+}
+
+export interface SessionInfo {
+  name: string;
+  image: string;
+  accel: string;
+  cpus: string;
+  memory: string;
+  running: boolean;
+  createdAt: Date;
+}
+
+/** Every session on this docker engine. */
+export async function listSessions(docker: DockerClient = createDockerClient()): Promise<SessionInfo[]> {
+  const found = await docker.listContainersWithLabels(SESSION_LABEL);
+  const infos = await Promise.all(found.map(async (c) => ({ c, info: await docker.getContainer(c.id).inspect().catch(() => undefined) })));
+  return infos.flatMap(({ c, info }) =>
+    info
+      ? [
+          {
+            name: c.labels[SESSION_LABEL] ?? info.name,
+            image: info.image,
+            accel: c.labels['testin.accel'] ?? '?',
+            cpus: c.labels['testin.cpus'] ?? '?',
+            memory: c.labels['testin.memory'] ?? '?',
+            running: info.running,
+            createdAt: new Date(info.created),
+          },
+        ]
+      : [],
+  );
+}
