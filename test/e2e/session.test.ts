@@ -1,0 +1,97 @@
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, ROOT } from '../helpers/paths.js';
+import { leftovers } from '../helpers/testin.js';
+// the library as users import it: the built package
+import { start, type Machine } from '../../dist/launcher/index.js';
+
+const skip = inject('e2eSkip');
+
+describe.skipIf(skip !== '')('sessions through the library: one VM, many commands', () => {
+  let vm: Machine;
+
+  beforeAll(async () => {
+    vm = await start({ image: BUSYBOX_IMAGE, name: `testin-e2e-session-${process.pid}` }, { stderr: process.stderr });
+  });
+
+  afterAll(async () => {
+    await vm.stop();
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('runs 50 commands one after another with the right outputs and exit codes', async () => {
+    for (let i = 0; i < 50; i++) {
+      const r = await vm.exec(['sh', '-c', `echo out-${i}; echo err-${i} >&2; exit ${i % 7}`]);
+      expect([r.stdout.toString(), r.stderr.toString(), r.exitCode]).toEqual([`out-${i}\n`, `err-${i}\n`, i % 7]);
+    }
+  });
+
+  it('runs 10 commands at once, outputs unmixed', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => vm.exec(['sh', '-c', `for n in 1 2 3 4 5; do echo cmd${i}-line$n; sleep 0.0${i}; done; exit ${i}`])),
+    );
+    results.forEach((r, i) => {
+      expect(r.stdout.toString()).toBe([1, 2, 3, 4, 5].map((n) => `cmd${i}-line${n}\n`).join(''));
+      expect(r.exitCode).toBe(i);
+    });
+  });
+
+  it('gives each command its own stdin, env, cwd and user', async () => {
+    const [a, b] = await Promise.all([
+      vm.exec(['sh', '-c', 'cat; echo " $V $(pwd) $(id -un)"'], { stdin: 'first', env: ['V=one'], cwd: '/tmp', user: 'app' }),
+      vm.exec(['sh', '-c', 'cat; echo " $V $(pwd) $(id -un)"'], { stdin: 'second', env: ['V=two'], cwd: '/', user: 'root' }),
+    ]);
+    expect(a.stdout.toString()).toBe('first one /tmp app\n');
+    expect(b.stdout.toString()).toBe('second two / root\n');
+  });
+
+  it('stops one command (abort, timeout) and leaves the others running', async () => {
+    const controller = new AbortController();
+    const survivor = vm.exec(['sh', '-c', 'sleep 3; echo survived']);
+    const aborted = vm.exec(['sh', '-c', 'echo started; sleep 100'], { signal: controller.signal });
+    const timed = vm.exec(['sleep', '100'], { timeout: 1500 });
+    setTimeout(() => controller.abort(), 1000);
+    const [s, a, t] = await Promise.all([survivor, aborted, timed]);
+    expect([a.canceled, a.exitCode]).toEqual([true, 143]);
+    expect([t.timedOut, t.exitCode]).toEqual([true, 124]);
+    expect([s.stdout.toString(), s.exitCode]).toEqual(['survived\n', 0]);
+  });
+
+  it('moves files in and out byte for byte', async () => {
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
+    await vm.writeFile('/tmp/blob', data);
+    expect((await vm.readFile('/tmp/blob')).equals(data)).toBe(true);
+    await expect(vm.readFile('/no/such/file')).rejects.toThrow(/cannot read \/no\/such\/file/);
+  });
+});
+
+describe.skipIf(skip !== '')('session clean-up', () => {
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('await using stops the VM even when the block throws', async () => {
+    const name = `testin-e2e-using-${process.pid}`;
+    await expect(
+      (async () => {
+        await using vm = await start({ image: BUSYBOX_IMAGE, name }, { stderr: process.stderr });
+        expect((await vm.exec(['true'])).exitCode).toBe(0);
+        throw new Error('boom');
+      })(),
+    ).rejects.toThrow('boom');
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=testin.session=${name}`])).stdout).toBe('');
+  });
+
+  it('after kill -9 of the process that started a session, the next start removes it', async () => {
+    const name = `testin-e2e-orphan-${process.pid}`;
+    const script = `import { start } from '${ROOT}/dist/launcher/index.js'; await start({ image: '${BUSYBOX_IMAGE}', name: '${name}' }); console.log('up'); setInterval(() => {}, 1000);`;
+    const child = execa('node', ['--input-type=module', '-e', script], { reject: false });
+    await new Promise<void>((resolve) => child.stdout?.on('data', (d: Buffer) => d.toString().includes('up') && resolve()));
+    child.kill('SIGKILL');
+    await child;
+    expect((await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout).not.toBe('');
+    const next = await start({ image: BUSYBOX_IMAGE }, { stderr: process.stderr });
+    await next.stop();
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=testin.session=${name}`])).stdout).toBe('');
+  });
+});
