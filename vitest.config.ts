@@ -20,6 +20,17 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        test: {
+          // the example project users copy (examples/vitest), run as they would run it
+          name: 'examples',
+          include: ['examples/vitest/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

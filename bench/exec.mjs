@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// bench/exec: a command in a running VM (machine.exec) against a whole `testin run`, in one run.
+// Usage: node bench/exec.mjs [--rounds 10]
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : '10');
+const image = 'testin-test/busybox:1';
+execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
+const { start } = await import(join(root, 'dist/launcher/index.js'));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const time = async (fn) => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+
+const vm = await start({ image });
+const execs = [];
+const runs = [];
+try {
+  for (let i = 0; i < rounds; i++) {
+    execs.push(await time(() => vm.exec(['true'])));
+    runs.push(await time(async () => execFileSync('node', [join(root, 'dist/launcher/bin.js'), 'run', '--image', image, '--', 'true'], { stdio: 'ignore' })));
+  }
+} finally {
+  await vm.stop();
+}
+console.log(`\nexec benchmark: ${rounds} rounds each, ${new Date().toISOString()}`);
+console.log(`${'case'.padEnd(40)}  ${'min ms'.padStart(8)}  ${'median ms'.padStart(9)}`);
+for (const [name, xs] of [["machine.exec(['true']) in a running VM", execs], ['testin run --image IMG -- true', runs]]) {
+  console.log(`${name.padEnd(40)}  ${Math.min(...xs).toFixed(0).padStart(8)}  ${median(xs).toFixed(0).padStart(9)}`);
+}
+console.log(`ratio run/exec, medians: ${(median(runs) / median(execs)).toFixed(1)}`);
