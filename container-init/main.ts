@@ -27,6 +27,7 @@ const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
 const WORK_DIR = process.env.TESTIN_WORK_DIR ?? '/run/testin';
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 const MODULES_STAGING = join(WORK_DIR, 'modules');
+const REPORT_DIR = join(WORK_DIR, 'report');
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 function fail(message: string, fix?: string): number {
@@ -226,6 +227,8 @@ async function main(): Promise<number> {
     });
   }
   const outcome = await vm.run();
+  // the launcher's report folder, when it gave one: the VM's timeline for run()'s phases
+  if (existsSync(REPORT_DIR)) writeFileSync(join(REPORT_DIR, 'timeline.json'), JSON.stringify(vm.timeline));
   if (outcome.kind === 'exited') return outcome.code;
   process.stderr.write(`testin: ${outcome.reason}\n`);
   if (outcome.consoleTail.length) {

@@ -61,6 +61,16 @@ export class VmRun {
   #session?: SessionServer;
   #shuttingDown = false;
   readonly #t0 = Date.now();
+  /**
+   * Milliseconds since container-init started at which each step of the VM's
+   * life happened (guest steps placed by the guest's own uptime clock).
+   */
+  readonly timeline: Record<string, number> = {};
+  #helloUptime = 0;
+
+  #mark(step: string, at = Date.now() - this.#t0): void {
+    this.timeline[step] ??= at;
+  }
 
   constructor(
     private readonly plan: RunPlan,
@@ -80,6 +90,7 @@ export class VmRun {
       return await this.#boot();
     } finally {
       await this.close();
+      this.#mark('vmDown');
     }
   }
 
@@ -163,6 +174,7 @@ export class VmRun {
     const fsReady = await waitForPath(fsSocket, SOCKET_WAIT_MS, this.#virtiofsd);
     if (!fsReady) return this.#abnormal(`virtiofsd did not start: ${this.#virtiofsd.output().trim() || 'no socket appeared'}`);
     log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms`);
+    this.#mark('virtiofsdUp');
 
     const connected = this.#listen(ctlSocket);
     const args = buildQemuArgs(this.plan.vm, {
@@ -175,6 +187,7 @@ export class VmRun {
       consoleLog: this.consoleLog,
     }, this.plan.network);
     log(this.plan, `qemu ${args.join(' ')}`);
+    this.#mark('vmmStarted');
     this.#guest = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
       ...process.env,
       QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules),
@@ -227,6 +240,8 @@ export class VmRun {
         onHello();
         const fields = decodeFields(frame.payload);
         log(this.plan, `guest init up: kernel ${fieldString(fields, Tag.release)}, uptime ${fieldNumber(fields, Tag.uptimeMs)} ms, ${Date.now() - this.#t0} ms since start`);
+        this.#mark('initUp');
+        this.#helloUptime = fieldNumber(fields, Tag.uptimeMs) ?? 0;
         this.#socket?.write(encodeExec(0, this.exec));
         this.#execSent = true;
         for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
@@ -237,6 +252,9 @@ export class VmRun {
       case MessageType.started: {
         const fields = decodeFields(frame.payload);
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
+        const initUp = this.timeline.initUp ?? 0;
+        this.#mark('rootMounted', initUp + (fieldNumber(fields, Tag.rootMs) ?? this.#helloUptime) - this.#helloUptime);
+        this.#mark('commandStarted', initUp + (fieldNumber(fields, Tag.uptimeMs) ?? this.#helloUptime) - this.#helloUptime);
         if (this.plan.session) void this.#serveSession();
         break;
       }
@@ -254,6 +272,7 @@ export class VmRun {
         const signo = fieldNumber(fields, Tag.signo);
         this.#exit = signo !== undefined ? { code: 128 + signo, signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
         log(this.plan, `command ended (${JSON.stringify(this.#exit)}) ${Date.now() - this.#t0} ms since start`);
+        this.#mark('commandEnded');
         resolve({ kind: 'exited', ...this.#exit });
         this.#powerOff();
         break;

@@ -191,7 +191,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const options = toRunOptions(parsed, command);
     debug ||= options.logLevel === 'debug';
     const logger = createLogger(options.logLevel, parsed['log-format'] as LogFormat);
-    const result = await run(options, { forwardProcessSignals: true, logger });
+    const result = await run(options, { forwardProcessSignals: true, logger, stdout: process.stdout, stderr: process.stderr });
     logger.debug({ phases: result.phases, durationMs: result.durationMs }, 'run finished');
     return result.exitCode;
   } catch (error) {

@@ -8,6 +8,9 @@ export interface RunResult {
   /** stopped through the AbortSignal or a forwarded Ctrl-C */
   canceled: boolean;
   durationMs: number;
-  /** milliseconds spent in each phase, in order */
+  /** milliseconds spent in each phase, in order (vm.* are the VM's own steps) */
   phases: Record<string, number>;
+  /** the command's output, when no writable was given for it */
+  stdout?: Buffer | undefined;
+  stderr?: Buffer | undefined;
 }

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
@@ -29,6 +32,7 @@ export const EXIT_TIMED_OUT = 124;
 const WORK_TMPFS = '/run/testin';
 const MODULES_STAGING = '/run/testin/modules';
 const CUSTOM_KERNEL_STAGING = '/run/testin/kernel';
+const REPORT_STAGING = '/run/testin/report';
 
 export interface RunIo {
   stdout?: Writable;
@@ -53,11 +57,13 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     phases[name] = now - mark;
     mark = now;
   };
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+  // without writables given, output is captured and returned in the result
+  const captured = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const stdout = io.stdout ?? collect(captured.stdout);
+  const stderr = io.stderr ?? collect(captured.stderr);
   const logger = io.logger ?? createLogger(options.logLevel);
 
-  const { container, plan } = await createRunContainer(options, { docker: io.docker, stderr, logger, phase });
+  const { container, plan, reportDir } = await createRunContainer(options, { docker: io.docker, stderr: io.stderr ?? process.stderr, logger, phase });
   phase('create');
 
   // container-init forwards a signal to the command and stops the VM hard after
@@ -107,13 +113,17 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       timedOut,
       canceled,
       durationMs: Date.now() - started,
-      phases,
+      // by reference: the teardown below adds `remove`
+      phases: Object.assign(phases, vmPhases(reportDir)),
+      ...(io.stdout ? {} : { stdout: Buffer.concat(captured.stdout) }),
+      ...(io.stderr ? {} : { stderr: Buffer.concat(captured.stderr) }),
     };
   } finally {
     clearTimeout(timer);
     io.signal?.removeEventListener('abort', onAbort);
     for (const [sig, handler] of forwarded) process.off(sig, handler);
     await container.remove();
+    if (reportDir) rmSync(reportDir, { recursive: true, force: true });
     phases.remove = Date.now() - mark;
   }
 }
@@ -122,6 +132,8 @@ export interface CreatedRun {
   container: ContainerHandle;
   plan: RunPlan;
   docker: DockerClient;
+  /** host folder where container-init leaves the VM's timeline (removed by the caller) */
+  reportDir?: string | undefined;
 }
 
 /**
@@ -188,7 +200,10 @@ export async function createRunContainer(
   const reapedIds = await reaped;
   if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
 
-  const container = await docker.createContainer({
+  const reportDir = ctx.session ? undefined : mkdtempSync(join(tmpdir(), 'testin-report-'));
+  let container: ContainerHandle;
+  try {
+    container = await docker.createContainer({
     image: options.image,
     name: options.name,
     entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`],
@@ -206,6 +221,7 @@ export async function createRunContainer(
           ]
         : []),
       ...volumes.container,
+      ...(reportDir ? [{ type: 'bind' as const, source: reportDir, target: REPORT_STAGING, readOnly: false }] : []),
     ],
     tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
     capAdd: ['SYS_ADMIN'],
@@ -222,8 +238,12 @@ export async function createRunContainer(
     // docker stop (and compose down) must leave container-init its own grace first
     stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
   });
+  } catch (error) {
+    if (reportDir) rmSync(reportDir, { recursive: true, force: true });
+    throw error;
+  }
   logger.debug({ container: container.id, runId }, 'container created');
-  return { container, plan, docker };
+  return { container, plan, docker, reportDir };
 }
 
 async function runContainer(
@@ -268,6 +288,31 @@ function readEnvFile(path: string): string {
   } catch (error) {
     throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
   }
+}
+
+function collect(chunks: Buffer[]): Writable {
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  return sink;
+}
+
+/**
+ * The VM's steps (ms after container-init started) as durations: VMM start,
+ * kernel to init, root mounted, command started, the command, VM down.
+ */
+function vmPhases(reportDir: string | undefined): Record<string, number> {
+  if (!reportDir || !existsSync(join(reportDir, 'timeline.json'))) return {};
+  const t = JSON.parse(readFileSync(join(reportDir, 'timeline.json'), 'utf8')) as Record<string, number>;
+  const steps = ['vmmStarted', 'initUp', 'rootMounted', 'commandStarted', 'commandEnded', 'vmDown'] as const;
+  const names = { vmmStarted: 'vmmStart', initUp: 'kernelToInit', rootMounted: 'rootMounted', commandStarted: 'commandStarted', commandEnded: 'command', vmDown: 'vmDown' };
+  const out: Record<string, number> = {};
+  let previous = 0;
+  for (const step of steps) {
+    if (t[step] === undefined) continue;
+    out[`vm.${names[step]}`] = Math.max(0, t[step] - previous);
+    previous = t[step];
+  }
+  return out;
 }
 
 function isTty(stream: Writable): stream is WriteStream {

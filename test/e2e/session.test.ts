@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { BUSYBOX_IMAGE, ROOT } from '../helpers/paths.js';
 import { leftovers } from '../helpers/testin.js';
 // the library as users import it: the built package
-import { start, type Machine } from '../../dist/launcher/index.js';
+import { run, start, type Machine } from '../../dist/launcher/index.js';
+import { PassThrough } from 'node:stream';
 
 const skip = inject('e2eSkip');
 
@@ -62,6 +63,30 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
     await vm.writeFile('/tmp/blob', data);
     expect((await vm.readFile('/tmp/blob')).equals(data)).toBe(true);
     await expect(vm.readFile('/no/such/file')).rejects.toThrow(/cannot read \/no\/such\/file/);
+  });
+});
+
+describe.skipIf(skip !== '')('run() through the library', () => {
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('captures stdout and stderr as Buffers and reports the phases of the run and of the VM', async () => {
+    const r = await run({ image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo out; echo err >&2; exit 5'] });
+    expect(r.exitCode).toBe(5);
+    expect(r.stdout?.toString()).toBe('out\n');
+    expect(r.stderr?.toString()).toBe('err\n');
+    expect(Object.keys(r.phases)).toEqual(expect.arrayContaining(['create', 'run', 'vm.vmmStart', 'vm.kernelToInit', 'vm.rootMounted', 'vm.commandStarted', 'vm.command', 'vm.vmDown', 'remove']));
+    expect(r.phases['vm.kernelToInit']).toBeGreaterThan(100);
+    expect(r.durationMs).toBeGreaterThanOrEqual(r.phases.run as number);
+  });
+
+  it('stops on an AbortSignal: canceled, 143', async () => {
+    const controller = new AbortController();
+    const stdout = new PassThrough();
+    stdout.on('data', (d: Buffer) => d.toString().includes('ready') && controller.abort());
+    const r = await run({ image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo ready; sleep 600'] }, { stdout, signal: controller.signal });
+    expect([r.canceled, r.exitCode, r.signal]).toEqual([true, 143, 'SIGTERM']);
   });
 });
 

@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TESTIN_BIN } from './paths.js';
 
@@ -42,6 +43,8 @@ export async function leftovers(): Promise<string[]> {
   const cache = join(process.env.TESTIN_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'testin'), 'toolbox');
   const inFlight = safeList(cache).filter((f) => f.startsWith('tmp-'));
   if (inFlight.length) found.push(`toolbox builds in flight: ${inFlight.join(' ')}`);
+  const temp = safeList(tmpdir()).filter((f) => /^testin-(report|tar|marker|helper)-/.test(f));
+  if (temp.length) found.push(`temp dirs: ${temp.join(' ')}`);
   return found;
 }
 
