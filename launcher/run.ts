@@ -22,7 +22,7 @@ import { encodePlan, PLAN_ENV, type RunPlan } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
 import { planPorts } from './publish-ports.js';
-import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
+import { REPORT_DIR_PREFIX, ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
 
@@ -200,7 +200,7 @@ export async function createRunContainer(
   const reapedIds = await reaped;
   if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
 
-  const reportDir = ctx.session ? undefined : mkdtempSync(join(tmpdir(), 'testin-report-'));
+  const reportDir = ctx.session ? undefined : mkdtempSync(join(tmpdir(), `${REPORT_DIR_PREFIX}${process.pid}-`));
   let container: ContainerHandle;
   try {
     container = await docker.createContainer({
