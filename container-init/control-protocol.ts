@@ -145,6 +145,15 @@ export interface ExecRequest {
   tmpfs: readonly { target: string; options: string }[];
 }
 
+/** the signals container-init passes on to the command in the VM, by number */
+export const FORWARDED_SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
+
+export function encodeSignal(id: number, signo: number): Buffer {
+  const n = Buffer.alloc(4);
+  n.writeUInt32LE(signo, 0);
+  return encodeFrame(MessageType.signal, id, n);
+}
+
 export function encodeResize(id: number, rows: number, cols: number): Buffer {
   return encodeFrame(MessageType.resize, id, u32pair(rows, cols));
 }

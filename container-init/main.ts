@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { decodePlan, PLAN_ENV, type RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
-import type { ExecRequest } from './control-protocol.js';
+import { FORWARDED_SIGNALS, type ExecRequest } from './control-protocol.js';
+import { flushed } from '../launcher/output-sinks.js';
 import { resolveUser, UserLookupError } from './resolve-user.js';
 import { guestNetSpec, rewriteResolvConf } from './guest-network.js';
 import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
@@ -28,7 +29,6 @@ const WORK_DIR = process.env.TESTIN_WORK_DIR ?? '/run/testin';
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 const MODULES_STAGING = join(WORK_DIR, 'modules');
 const REPORT_DIR = join(WORK_DIR, 'report');
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 function fail(message: string, fix?: string): number {
   process.stderr.write(`testin: ${message}\n${fix ? `  fix: ${fix}\n` : ''}`);
@@ -213,7 +213,7 @@ async function main(): Promise<number> {
   };
   const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot }, plan.session ? sessionExec : undefined);
   let grace: NodeJS.Timeout | undefined;
-  for (const [name, signo] of Object.entries(SIGNALS)) {
+  for (const [name, signo] of Object.entries(FORWARDED_SIGNALS)) {
     process.on(name, () => {
       // docker stop of a session: the VM powers off
       if (plan.session) return vm.shutdown();
@@ -235,11 +235,6 @@ async function main(): Promise<number> {
     process.stderr.write(`testin: last ${outcome.consoleTail.length} lines of the guest console:\n${outcome.consoleTail.map((l) => `  | ${l}`).join('\n')}\n`);
   }
   return EXIT_TESTIN_FAILED;
-}
-
-/** Pipe writes may still be queued (the pipe was full): exiting now would drop them. */
-function flushed(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
 main().then(

@@ -6,7 +6,6 @@ import { buildVirtiofsdArgs } from './virtiofsd-args.js';
 const vm: VmPlan = { cpus: 2, memoryMiB: 768, accel: 'tcg', kernelCmdline: ['foo=1'], console: false, bootTimeoutMs: 1000 };
 const paths = {
   kernel: '/testin/boot/kernel',
-  kernelFormat: 'elf' as const,
   initrd: '/testin/boot/initrd.img',
   firmwareDir: '/testin/share/qemu',
   fsSocket: '/run/testin/fs.sock',

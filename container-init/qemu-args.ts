@@ -2,8 +2,8 @@ import type { VmPlan } from '../launcher/run-plan.js';
 import { buildNetdevArgs, type Forward } from './guest-network.js';
 
 export interface QemuPaths {
+  /** an ELF vmlinux (booted through its PVH entry) or a bzImage: QEMU's -kernel takes both */
   kernel: string;
-  kernelFormat: 'elf' | 'bzImage';
   initrd: string;
   firmwareDir: string;
   fsSocket: string;

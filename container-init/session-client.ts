@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { FrameReader, MessageType, Tag, decodeFields, encodeFrame, encodeResize, fieldNumber, fieldString } from './control-protocol.js';
+import { FORWARDED_SIGNALS, FrameReader, MessageType, Tag, decodeFields, encodeFrame, encodeResize, encodeSignal, fieldNumber, fieldString } from './control-protocol.js';
 import { SESSION_SOCKET, type SessionExecRequest } from './session-server.js';
-
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 /**
  * `container-init --exec` (run by `docker exec` in a session's container):
@@ -29,13 +27,7 @@ export function runSessionClient(workDir: string, busybox: string, req: SessionE
       if (req.tty && process.stdout.isTTY) {
         process.stdout.on('resize', () => socket.write(encodeResize(0, process.stdout.rows, process.stdout.columns)));
       }
-      for (const [name, signo] of Object.entries(SIGNALS)) {
-        process.on(name, () => {
-          const b = Buffer.alloc(4);
-          b.writeUInt32LE(signo, 0);
-          socket.write(encodeFrame(MessageType.signal, 0, b));
-        });
-      }
+      for (const [name, signo] of Object.entries(FORWARDED_SIGNALS)) process.on(name, () => socket.write(encodeSignal(0, signo)));
     });
     socket.on('data', (chunk: Buffer) => {
       for (const frame of reader.push(chunk)) {

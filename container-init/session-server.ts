@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { FrameReader, MessageType, encodeExec, encodeFrame, type ExecRequest, type Frame } from './control-protocol.js';
+import { FrameReader, MessageType, encodeExec, encodeFrame, encodeSignal, type ExecRequest, type Frame } from './control-protocol.js';
 
 /** What `container-init --exec` asks for (JSON in an EXEC frame from the client). */
 export interface SessionExecRequest {
@@ -81,14 +81,8 @@ export class SessionServer {
     });
     socket.on('close', () => {
       // a client that went away takes its command with it
-      if (id !== undefined && this.#clients.delete(id)) this.toGuest(encodeFrame(MessageType.signal, id, u32(9)));
+      if (id !== undefined && this.#clients.delete(id)) this.toGuest(encodeSignal(id, 9));
     });
     socket.on('error', () => undefined);
   }
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n, 0);
-  return b;
 }

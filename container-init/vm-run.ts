@@ -14,6 +14,7 @@ import {
   encodeExec,
   encodeFrame,
   encodeResize,
+  encodeSignal,
   fieldNumber,
   fieldString,
   type ExecRequest,
@@ -97,7 +98,7 @@ export class VmRun {
   /** Forwards a signal to the command in the VM (queued until the command runs). */
   signal(signo: number): void {
     if (this.#exit) return;
-    if (this.#execSent && this.#socket) this.#socket.write(encodeFrame(MessageType.signal, 0, u32(signo)));
+    if (this.#execSent && this.#socket) this.#socket.write(encodeSignal(0, signo));
     else this.#pendingSignals.push(signo);
   }
 
@@ -179,7 +180,6 @@ export class VmRun {
     const connected = this.#listen(ctlSocket);
     const args = buildQemuArgs(this.plan.vm, {
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
-      kernelFormat: this.plan.vm.kernel?.format ?? this.manifest.kernelFormat,
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
       firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
       fsSocket,
@@ -344,11 +344,6 @@ export class VmRun {
   }
 }
 
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n, 0);
-  return b;
-}
 
 async function waitForPath(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,8 @@
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, readHostKvmFacts } from './accel.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
+import { collectInto } from './output-sinks.js';
 import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -78,8 +79,8 @@ export class Machine implements AsyncDisposable {
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const stdout = options.stdout ?? collect(out);
-    const stderr = options.stderr ?? collect(err);
+    const stdout = options.stdout ?? collectInto(out);
+    const stderr = options.stderr ?? collectInto(err);
     const stdin = options.stdin === undefined ? undefined : options.stdin instanceof Readable ? options.stdin : Readable.from([Buffer.from(options.stdin)]);
 
     let timedOut = false;
@@ -122,7 +123,7 @@ export class Machine implements AsyncDisposable {
   async dmesg(): Promise<string> {
     const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', '/run/testin/console.log'], env: [], stdin: false, tty: false });
     const out: Buffer[] = [];
-    await exec.run({ stdout: collect(out), stderr: collect([]) });
+    await exec.run({ stdout: collectInto(out), stderr: collectInto([]) });
     return Buffer.concat(out).toString();
   }
 
@@ -137,12 +138,6 @@ export class Machine implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-function collect(chunks: Buffer[]): Writable {
-  const sink = new PassThrough();
-  sink.on('data', (c: Buffer) => chunks.push(c));
-  return sink;
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

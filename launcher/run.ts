@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
@@ -21,6 +20,7 @@ import type { RunOptions } from './run-options.js';
 import { encodePlan, PLAN_ENV, type RunPlan } from './run-plan.js';
 import type { RunResult } from './run-result.js';
 import { validateRunOptions } from './validate-options.js';
+import { collectInto } from './output-sinks.js';
 import { planPorts } from './publish-ports.js';
 import { REPORT_DIR_PREFIX, ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import { parseMounts, type MountSpec } from '../volumes/parse-mounts.js';
@@ -59,8 +59,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   };
   // without writables given, output is captured and returned in the result
   const captured = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-  const stdout = io.stdout ?? collect(captured.stdout);
-  const stderr = io.stderr ?? collect(captured.stderr);
+  const stdout = io.stdout ?? collectInto(captured.stdout);
+  const stderr = io.stderr ?? collectInto(captured.stderr);
   const logger = io.logger ?? createLogger(options.logLevel);
 
   const { container, plan, reportDir } = await createRunContainer(options, { docker: io.docker, stderr: io.stderr ?? process.stderr, logger, phase });
@@ -288,12 +288,6 @@ function readEnvFile(path: string): string {
   } catch (error) {
     throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
   }
-}
-
-function collect(chunks: Buffer[]): Writable {
-  const sink = new PassThrough();
-  sink.on('data', (c: Buffer) => chunks.push(c));
-  return sink;
 }
 
 /**
