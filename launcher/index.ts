@@ -13,4 +13,4 @@ export {
   ToolboxBuildError,
 } from './errors.js';
 export { buildToolbox, type Toolbox } from '../toolbox/build-toolbox.js';
-export { start, attachSession, Machine, SESSION_LABEL, type StartOptions, type ExecOptions, type ExecResult } from './machine.js';
+export { start, attachSession, Machine, SESSION_LABEL, type StartOptions, type ExecOptions, type ExecResult, type RunningExec } from './machine.js';

@@ -3,7 +3,7 @@ import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, readHostKvmFacts } from './accel.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
 import { collectInto } from './output-sinks.js';
-import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
+import { createDockerClient, type ContainerHandle, type DockerClient, type ExecHandle } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
 import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
@@ -40,6 +40,12 @@ export interface ExecOptions {
   timeout?: number;
 }
 
+/** A command started with spawn(). */
+export interface RunningExec {
+  result: Promise<ExecResult>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
 export interface ExecResult {
   exitCode: number;
   stdout: Buffer;
@@ -58,8 +64,26 @@ export class Machine implements AsyncDisposable {
     private readonly container: ContainerHandle,
   ) {}
 
-  /** Runs one command in the VM; several may run at once. */
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  /** Runs one command in the VM and waits for it; several may run at once. */
+  exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.spawn(argv, options).result;
+  }
+
+  /** Starts one command in the VM; `kill(signal)` signals that command alone (SIGTERM by default). */
+  spawn(argv: readonly string[], options: ExecOptions = {}): RunningExec {
+    let onStarted!: (handle: ExecHandle) => void;
+    const handle = new Promise<ExecHandle>((resolve) => (onStarted = resolve));
+    const result = this.#run(argv, options, onStarted);
+    return {
+      result,
+      kill: (signal: NodeJS.Signals = 'SIGTERM') => {
+        // the client in the container passes the signal on to the command in the VM
+        void handle.then((h) => h.pid()).then((pid) => signalPid(pid, signal));
+      },
+    };
+  }
+
+  async #run(argv: readonly string[], options: ExecOptions, onStarted: (handle: ExecHandle) => void): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('exec needs a command', 'give the program to run, e.g. machine.exec(["uname", "-r"])');
     if (this.#stopped) throw new TestinError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
     const started = Date.now();
@@ -77,6 +101,7 @@ export class Machine implements AsyncDisposable {
       stdin: options.stdin !== undefined,
       tty: options.tty !== undefined,
     });
+    onStarted(exec);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdout = options.stdout ?? collectInto(out);

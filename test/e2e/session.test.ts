@@ -58,6 +58,15 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
     expect([s.stdout.toString(), s.exitCode]).toEqual(['survived\n', 0]);
   });
 
+  it('sends a signal to one command (spawn + kill) and leaves the others running', async () => {
+    const other = vm.exec(['sh', '-c', 'sleep 2; echo other-done']);
+    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done']);
+    setTimeout(() => target.kill('SIGUSR1'), 1000);
+    const [o, t] = await Promise.all([other, target.result]);
+    expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
+    expect([o.stdout.toString(), o.exitCode]).toEqual(['other-done\n', 0]);
+  });
+
   it('moves files in and out byte for byte', async () => {
     const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
     await vm.writeFile('/tmp/blob', data);

@@ -49,6 +49,22 @@ describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty'
     expect(r.exit).toBe(3);
   });
 
+  it('testin exec -it gives a pty in a session, and testin down ends it', async () => {
+    const name = `testin-e2e-tty-${process.pid}`;
+    await execa('node', [TESTIN_BIN, 'up', '--name', name, '--image', BUSYBOX_IMAGE]);
+    try {
+      const r = await onPty(25, 90, [{ expect: '# ' }, { send: 'tty; stty size\n' }, { expect: '25 90' }, { send: 'exit 6\n' }], ['exec', '-it', name, '--', 'sh']);
+      expect(r.failed).toBeNull();
+      expect(r.output).toMatch(/\/dev\/pts\/\d+\r\n25 90\r\n/);
+      expect(r.exit).toBe(6);
+      const ls = await execa('node', [TESTIN_BIN, 'ls']);
+      expect(ls.stdout).toMatch(new RegExp(`^${name}\\s+${BUSYBOX_IMAGE}\\s+\\w+\\s+2\\s+1024MiB\\s+\\S+\\s+running$`, 'm'));
+    } finally {
+      await execa('node', [TESTIN_BIN, 'down', name]);
+    }
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=testin.session=${name}`])).stdout).toBe('');
+  });
+
   it('-t without -i runs a command on a pty and merges its stderr into the output', async () => {
     const r = await execa('node', [TESTIN_BIN, 'run', '-t', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'test -t 1 && echo on-a-tty; echo to-stderr >&2'], { reject: false });
     expect(r.exitCode).toBe(0);
