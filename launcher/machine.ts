@@ -178,7 +178,8 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
   const docker = io.docker ?? createDockerClient();
   const name = options.name ?? `testin-${Math.random().toString(36).slice(2, 10)}`;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError(`invalid session name "${name}"`, 'use letters, digits, _ . -');
-  await reapStaleRuns(docker, SESSION_LABEL).catch(() => []);
+  // one mechanism for runs and sessions: both carry RUN_LABEL and, unless persistent, their owner
+  await reapStaleRuns(docker, RUN_LABEL).catch(() => []);
   const labels = { [SESSION_LABEL]: name, ...(options.persistent ? {} : ownerLabels()) };
   const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts()).accel;
   Object.assign(labels, { 'testin.accel': accel, 'testin.cpus': String(options.cpus ?? DEFAULT_CPUS), 'testin.memory': `${options.memory ? parseMemoryMiB(options.memory) : DEFAULT_MEMORY_MIB}MiB` });
