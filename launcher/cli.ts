@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
-import { ensureToolboxVolumes, installToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { ensureToolboxVolumes, installToolboxVolumes, pruneToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { writeComposeOverride } from './compose-command.js';
 import { createDockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
@@ -69,8 +69,13 @@ function parser(flags: string[]) {
     .scriptName('testin')
     .usage('$0 <command>\n\nRuns a command from a container image inside a real Linux VM.')
     .command('run', 'run a command from an image in a fresh VM: testin run --image IMG [flags] [-- CMD ARGS...]', (y) => y.options(RUN_FLAGS))
-    .command('toolbox build', 'build the /testin toolbox and fill its docker volume', (y) =>
-      y.option('force', { type: 'boolean', describe: 'rebuild even when the inputs did not change' }),
+    .command(
+      'toolbox <action>',
+      'build: build /testin and fill its volume; install: fill the stable-named volumes compose files use; prune: remove the volumes of other builds',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['build', 'install', 'prune'] })
+          .option('force', { type: 'boolean', describe: 'build: rebuild even when the inputs did not change' }),
     )
     .command('up', 'boot a VM that stays up (a session): testin up --name N --image IMG [run flags]', (y) => y.options(RUN_FLAGS))
     .command('exec <name>', 'run a command in a session: testin exec N [-i] [-t] -- CMD ARGS...', (y) =>
@@ -85,21 +90,21 @@ function parser(flags: string[]) {
     .command('ls', 'list the sessions: name, image, accel, cpus, memory, age')
     .command('logs <name>', "print a session's guest console", (y) => y.positional('name', { type: 'string' }))
     .command('down <name>', 'stop a session and remove everything of it (also after a crash)', (y) => y.positional('name', { type: 'string' }))
-    .command('toolbox install', 'fill the stable-named volumes (testin-toolbox-<version>, testin-modules-<release>) that compose files use')
     .command('compose', 'write a compose override that runs chosen services in a VM', (y) =>
       y
         .option('file', { alias: 'f', type: 'string', array: true, describe: 'compose file(s) (default docker-compose.yml)' })
         .option('service', { alias: 's', type: 'string', array: true, describe: 'service to run in a VM (repeat for more)' })
         .option('output', { alias: 'o', type: 'string', describe: 'override file to write (default compose.testin.yml beside the first file)' }),
     )
-    .demandCommand(1, 'name a command: run, up, exec, ls, logs, down, compose, toolbox build, toolbox install')
+    .demandCommand(1, 'name a command: run, up, exec, ls, logs, down, compose, toolbox build|install|prune')
     .parserConfiguration({ 'camel-case-expansion': false })
     .strict()
     .exitProcess(false)
     .version(false)
     .help()
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg.split('\n')[0] ?? msg);
+      // yargs spreads some messages over lines (Invalid values: / Argument: ...): keep one line
+      throw err ?? new UsageError(msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
     });
 }
 
@@ -175,7 +180,14 @@ export async function main(args: readonly string[]): Promise<number> {
       process.stdout.write(`${output}\n`);
       return 0;
     }
-    if (verb === 'toolbox' && parsed._[1] === 'install') {
+    const action = (parsed as { action?: string }).action;
+    if (verb === 'toolbox' && action === 'prune') {
+      const pruned = await pruneToolboxVolumes(createDockerClient(), buildToolbox());
+      for (const name of pruned.removed) process.stdout.write(`removed ${name}\n`);
+      for (const name of pruned.inUse) process.stdout.write(`kept ${name} (in use)\n`);
+      return 0;
+    }
+    if (verb === 'toolbox' && action === 'install') {
       const installed = await installToolboxVolumes(createDockerClient(), buildToolbox());
       process.stdout.write(`${installed.toolbox}\n${installed.modules}\n`);
       return 0;

@@ -10,6 +10,8 @@ export interface DockerClient {
   inspectVolume(name: string): Promise<{ createdAt: string; labels: Record<string, string> } | undefined>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
+  /** names of the volumes that carry this label */
+  listVolumes(label: string): Promise<string[]>;
   createContainer(spec: ContainerSpec): Promise<ContainerHandle>;
   /** the containers (running or not) that carry this label, with all their labels */
   listContainersWithLabels(label: string): Promise<{ id: string; labels: Record<string, string> }[]>;
@@ -103,6 +105,10 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
+    },
+    async listVolumes(label) {
+      const { Volumes } = (await docker.listVolumes({ filters: { label: [label] } })) as { Volumes: { Name: string }[] | null };
+      return (Volumes ?? []).map((v) => v.Name);
     },
     async createContainer(spec) {
       const container = await docker.createContainer({

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-fs';
@@ -62,6 +62,30 @@ export async function installToolboxVolumes(docker: DockerClient, toolbox: Toolb
     if ((await ensureFilledVolume(docker, content, env)) === 'filled') state = 'filled';
   }
   return { ...names, state };
+}
+
+/**
+ * Removes the toolbox and modules volumes of other builds, and their trees in the
+ * host cache; volumes still used by a container are kept (and named).
+ */
+export async function pruneToolboxVolumes(docker: DockerClient, toolbox: Toolbox, env: NodeJS.ProcessEnv = process.env): Promise<{ removed: string[]; inUse: string[] }> {
+  const keep = new Set([toolbox.volumeName, toolbox.manifest.modules.volumeName, ...Object.values(stableVolumeNames(toolbox))]);
+  const names = [...new Set([...(await docker.listVolumes('testin.toolbox')), ...(await docker.listVolumes('testin.modules'))])];
+  const removed: string[] = [];
+  const inUse: string[] = [];
+  for (const name of names.filter((n) => !keep.has(n))) {
+    try {
+      await docker.removeVolume(name);
+      removed.push(name);
+    } catch {
+      inUse.push(name);
+    }
+  }
+  const trees = join(cacheDir(env), 'toolbox');
+  for (const entry of existsSync(trees) ? readdirSync(trees) : []) {
+    if (/^[0-9a-f]{64}$/.test(entry) && entry !== toolbox.hash) rmSync(join(trees, entry), { recursive: true, force: true });
+  }
+  return { removed, inUse };
 }
 
 /** The toolbox volume and the kernel modules volume, filled when needed. */

@@ -97,6 +97,26 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     expect((await execa('docker', ['volume', 'inspect', '-f', '{{.CreatedAt}}', volume])).stdout).toBe(before);
   });
 
+  it('toolbox install fills the stable-named volumes that compose files use', async () => {
+    const r = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install']);
+    expect(r.stdout).toMatch(/^testin-toolbox-\d+\.\d+\.\d+\ntestin-modules-\S+$/);
+    for (const name of r.stdout.split('\n')) expect((await execa('docker', ['volume', 'inspect', name])).exitCode).toBe(0);
+  });
+
+  it('toolbox prune removes the volumes of other builds and keeps the current ones', async () => {
+    const stale = `testin-toolbox-e2e-stale-${process.pid}`;
+    await execa('docker', ['volume', 'create', '--label', 'testin.toolbox=0000', stale]);
+    const current = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.toolbox'])).stdout.split('\n').filter((v) => v !== stale);
+    const r = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'prune']);
+    expect(r.stdout).toMatch(new RegExp(`^removed ${stale}$`, 'm'));
+    const after = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.toolbox'])).stdout.split('\n');
+    expect(after).not.toContain(stale);
+    const run = await testin(['run', '--log-level', 'info', '--image', BUSYBOX_IMAGE, '--', 'true']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/toolbox volume reused/);
+    expect(current.length).toBeGreaterThan(0);
+  });
+
   describe('bad input: one clear line and a fix, exit 125, nothing left behind', () => {
     it.each([
       ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not in the local docker engine/],
