@@ -12,6 +12,7 @@ export const MessageType = {
   signal: 0x03,
   poweroff: 0x04,
   resize: 0x05,
+  dmesg: 0x06,
   hello: 0x81,
   started: 0x82,
   stdout: 0x83,

@@ -4,6 +4,8 @@ import { FrameReader, MessageType, encodeExec, encodeFrame, encodeSignal, type E
 /** What `container-init --exec` asks for (JSON in an EXEC frame from the client). */
 export interface SessionExecRequest {
   argv: string[];
+  /** instead of a command: the guest kernel's log (argv is then empty) */
+  dmesg?: boolean;
   env?: string[];
   cwd?: string;
   user?: string;
@@ -68,7 +70,8 @@ export class SessionServer {
           id = this.#nextId++;
           this.#clients.set(id, socket);
           try {
-            this.toGuest(encodeExec(id, this.toExec(JSON.parse(frame.payload.toString('utf8')) as SessionExecRequest)));
+            const req = JSON.parse(frame.payload.toString('utf8')) as SessionExecRequest;
+            this.toGuest(req.dmesg ? encodeFrame(MessageType.dmesg, id) : encodeExec(id, this.toExec(req)));
           } catch (error) {
             this.#clients.delete(id);
             socket.end(encodeFrame(MessageType.error, id, Buffer.from((error as Error).message)));

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -786,6 +787,40 @@ static void flush_stdin(struct child *c) {
   }
 }
 
+/* DMESG: the kernel's whole log buffer, as `dmesg` prints it (the <level>
+ * prefix of each line dropped), then EXIT 0; the console only has what passed
+ * `loglevel`, this has everything. */
+static void send_dmesg(uint32_t id) {
+  struct buf b = {0};
+  int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+  char *log = size > 0 ? malloc((size_t)size) : NULL;
+  int n = log ? klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, size) : -1;
+  if (n < 0) {
+    send_error(id, 1, "dmesg: %s", strerror(errno));
+    field_u32(&b, TAG_CODE, 1);
+  } else {
+    struct buf out = {0};
+    for (char *line = log, *end = log + n; line < end;) {
+      char *nl = memchr(line, '\n', (size_t)(end - line));
+      char *next = nl ? nl + 1 : end;
+      char *text = line;
+      if (*text == '<') {
+        char *close = memchr(text, '>', (size_t)(next - text));
+        if (close) text = close + 1;
+      }
+      buf_put(&out, text, (size_t)(next - text));
+      line = next;
+    }
+    for (size_t at = 0; at < out.len; at += 65536)
+      send_msg(MSG_STDOUT, id, out.data + at, out.len - at < 65536 ? out.len - at : 65536);
+    free(out.data);
+    field_u32(&b, TAG_CODE, 0);
+  }
+  free(log);
+  send_msg(MSG_EXIT, id, b.data, b.len);
+  free(b.data);
+}
+
 static void handle(const struct frame *f, uint32_t root_ms) {
   struct child *c = child_by_id(f->id);
   switch (f->type) {
@@ -815,6 +850,9 @@ static void handle(const struct frame *f, uint32_t root_ms) {
       break;
     case MSG_POWEROFF:
       power_off();
+      break;
+    case MSG_DMESG:
+      send_dmesg(f->id);
       break;
     case MSG_RESIZE:
       if (c && f->len >= 8 && c->tty_master >= 0) set_winsize(c->tty_master, (unsigned short)get_u32(f->payload), (unsigned short)get_u32(f->payload + 4));

@@ -24,6 +24,7 @@ enum {
   MSG_SIGNAL = 0x03,   /* u32le signal number */
   MSG_POWEROFF = 0x04, /* no payload */
   MSG_RESIZE = 0x05,   /* u32le rows, u32le cols: the command's terminal size */
+  MSG_DMESG = 0x06,    /* no payload: the kernel's log comes back as STDOUT, then EXIT */
 };
 
 /* guest -> host */
@@ -47,9 +48,9 @@ enum {
   TAG_HOSTNAME = 7,
   TAG_STDIN = 8,     /* u32 1: stdin comes as MSG_STDIN, else /dev/null */
   TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
-  TAG_TTY = 12,
-  TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY": configure the first NIC so (no DHCP) */      /* u32 rows << 16 | cols: run the command on a pty of that size */
   TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
+  TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
+  TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY": configure the first NIC so (no DHCP) */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

@@ -88,7 +88,9 @@ function parser(flags: string[]) {
         .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' }),
     )
     .command('ls', 'list the sessions: name, image, accel, cpus, memory, age')
-    .command('logs <name>', "print a session's guest console", (y) => y.positional('name', { type: 'string' }))
+    .command('logs <name>', "print a session's guest console (after a crash too), or with --dmesg its kernel's whole log", (y) =>
+      y.positional('name', { type: 'string' }).option('dmesg', { type: 'boolean', default: false, describe: "the kernel's log buffer (every level), read by the VM's init" }),
+    )
     .command('down <name>', 'stop a session and remove everything of it (also after a crash)', (y) => y.positional('name', { type: 'string' }))
     .command('compose', 'write a compose override that runs chosen services in a VM', (y) =>
       y
@@ -108,7 +110,7 @@ function parser(flags: string[]) {
     });
 }
 
-type SessionArgs = ParsedRun & { name?: string; interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string };
+type SessionArgs = ParsedRun & { name?: string; dmesg?: boolean; interactive?: boolean; tty?: boolean; env?: string[]; workdir?: string; user?: string };
 
 async function sessionCommand(verb: string, args: SessionArgs, command: string[] | undefined): Promise<number> {
   if (verb === 'up') {
@@ -130,7 +132,7 @@ async function sessionCommand(verb: string, args: SessionArgs, command: string[]
     return 0;
   }
   if (verb === 'logs') {
-    process.stdout.write(await machine.dmesg());
+    process.stdout.write(args.dmesg ? await machine.dmesg() : await machine.consoleLog());
     return 0;
   }
   if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');

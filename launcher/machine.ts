@@ -40,6 +40,17 @@ export interface ExecOptions {
   timeout?: number;
 }
 
+/** What container-init --exec sends (container-init/session-server.ts SessionExecRequest) */
+interface SessionRequest {
+  argv: readonly string[];
+  dmesg?: boolean;
+  env?: readonly string[] | undefined;
+  cwd?: string | undefined;
+  user?: string | undefined;
+  stdin?: boolean;
+  tty?: { rows: number; cols: number } | undefined;
+}
+
 /** A command started with spawn(). */
 export interface RunningExec {
   result: Promise<ExecResult>;
@@ -85,16 +96,13 @@ export class Machine implements AsyncDisposable {
 
   async #run(argv: readonly string[], options: ExecOptions, onStarted: (handle: ExecHandle) => void): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('exec needs a command', 'give the program to run, e.g. machine.exec(["uname", "-r"])');
+    return this.#request({ argv, env: options.env, cwd: options.cwd, user: options.user, stdin: options.stdin !== undefined, tty: options.tty }, options, onStarted);
+  }
+
+  /** one request to the session's agent (container-init --exec in the container, the init in the VM) */
+  async #request(request: SessionRequest, options: ExecOptions, onStarted: (handle: ExecHandle) => void = () => undefined): Promise<ExecResult> {
     if (this.#stopped) throw new TestinError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
     const started = Date.now();
-    const request = {
-      argv,
-      env: options.env,
-      cwd: options.cwd,
-      user: options.user,
-      stdin: options.stdin !== undefined,
-      tty: options.tty,
-    };
     const exec = await this.container.exec({
       cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`, '--exec'],
       env: [`TESTIN_EXEC=${JSON.stringify(request)}`],
@@ -144,8 +152,15 @@ export class Machine implements AsyncDisposable {
     return r.stdout;
   }
 
-  /** The guest kernel's log (the console: with the default `quiet`, warnings and worse). */
+  /** The guest kernel's whole log buffer, as `dmesg` prints it (served by the VM's init: needs no dmesg in the image). */
   async dmesg(): Promise<string> {
+    const r = await this.#request({ argv: [], dmesg: true }, {});
+    if (r.exitCode !== 0) throw new TestinError('TESTIN_DMESG', `cannot read the kernel log of ${this.name}: ${r.stderr.toString().trim()}`, 'a --no-vm session has no kernel of its own');
+    return r.stdout.toString();
+  }
+
+  /** What the guest kernel printed on its console (`quiet`: warnings and worse, unless started with `console: true`); readable after a crash too. */
+  async consoleLog(): Promise<string> {
     const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', '/run/testin/console.log'], env: [], stdin: false, tty: false });
     const out: Buffer[] = [];
     await exec.run({ stdout: collectInto(out), stderr: collectInto([]) });

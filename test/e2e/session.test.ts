@@ -73,6 +73,19 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
     expect((await vm.readFile('/tmp/blob')).equals(data)).toBe(true);
     await expect(vm.readFile('/no/such/file')).rejects.toThrow(/cannot read \/no\/such\/file/);
   });
+
+  it('reads the whole kernel log from the init (dmesg), not only what the quiet console shows', async () => {
+    const marker = `testin-kmsg-${process.pid}`;
+    const w = await vm.exec(['sh', '-c', `echo "<6>${marker}" > /dev/kmsg`]);
+    expect(w.exitCode).toBe(0);
+    const release = (await vm.exec(['uname', '-r'])).stdout.toString().trim();
+    const log = await vm.dmesg();
+    expect(log).toContain(`Linux version ${release}`);
+    expect(log).toContain(marker);
+    expect(log).not.toMatch(/^<\d+>/m);
+    // an info line stays out of the console (quiet, loglevel=1)
+    expect(await vm.consoleLog()).not.toContain(marker);
+  });
 });
 
 describe.skipIf(skip !== '')('run() through the library', () => {
