@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildNetdevArgs, guestNetSpec, rewriteResolvConf } from './guest-network.js';
+import { buildNetdevArgs, buildPasstArgs, guestNetSpec, rewriteResolvConf } from './guest-network.js';
 
 describe('guest network', () => {
   it('forwards each port from the container to the guest address', () => {
@@ -8,6 +8,22 @@ describe('guest network', () => {
       '-device', 'virtio-net-pci,netdev=n0,romfile=',
     ]);
     expect(guestNetSpec()).toBe('10.0.2.15/24 10.0.2.2');
+  });
+
+  it('hands the NIC to passt over its socket, with the same guest addresses, DNS forwarder and ports', () => {
+    expect(buildNetdevArgs([{ port: 80, proto: 'tcp' }], { kind: 'passt', socket: '/run/testin/passt/passt.sock' })).toEqual([
+      '-netdev', 'stream,id=n0,server=off,addr.type=unix,addr.path=/run/testin/passt/passt.sock',
+      '-device', 'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    const args = buildPasstArgs('/s', [{ port: 80, proto: 'tcp' }, { port: 8080, proto: 'tcp' }, { port: 53, proto: 'udp' }]);
+    const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
+    expect([flag('--socket'), flag('--address'), flag('--netmask'), flag('--gateway'), flag('--dns-forward')]).toEqual(['/s', '10.0.2.15', '24', '10.0.2.2', '10.0.2.3']);
+    expect([flag('--tcp-ports'), flag('--udp-ports'), flag('--mtu')]).toEqual(['80,8080', '53', '65520']);
+    expect(args).toContain('--foreground');
+    const none = buildPasstArgs('/s', []);
+    expect([none[none.indexOf('--tcp-ports') + 1], none[none.indexOf('--udp-ports') + 1]]).toEqual(['none', 'none']);
+    // passt's large MTU goes to the guest, which gets no DHCP to learn it
+    expect(guestNetSpec('passt')).toBe('10.0.2.15/24 10.0.2.2 65520');
   });
 
   it("points docker's resolv.conf at QEMU's forwarder, keeping search and options", () => {

@@ -10,20 +10,57 @@ export const GUEST_NETWORK = {
 
 export type Forward = { port: number; proto: 'tcp' | 'udp' };
 
-/** QEMU flags for the NIC: user networking in the container's network namespace, with the forwarded ports. */
-export function buildNetdevArgs(forwards: readonly Forward[]): string[] {
+/**
+ * Who carries the VM's packets into the container's network namespace:
+ * QEMU's own user networking (slirp), or passt (a separate process QEMU talks
+ * to over a unix socket). Both give the guest the same addresses.
+ */
+export type NetBackend = { kind: 'slirp' } | { kind: 'passt'; socket: string };
+
+/** passt drops root for this uid and gid (nobody), whether or not the image has such a user */
+export const PASST_UID = 65534;
+
+/** passt's largest MTU: fewer, bigger packets through the emulated NIC */
+export const PASST_MTU = 65520;
+
+/** QEMU flags for the NIC in the container's network namespace, with the forwarded ports. */
+export function buildNetdevArgs(forwards: readonly Forward[], backend: NetBackend = { kind: 'slirp' }): string[] {
   const g = GUEST_NETWORK;
   const hostfwd = forwards.map((f) => `,hostfwd=${f.proto}::${f.port}-${g.address}:${f.port}`).join('');
+  const netdev = backend.kind === 'passt' ? `stream,id=n0,server=off,addr.type=unix,addr.path=${backend.socket}` : `user,id=n0,net=${g.net},host=${g.gateway},dns=${g.dns}${hostfwd}`;
   return [
-    '-netdev', `user,id=n0,net=${g.net},host=${g.gateway},dns=${g.dns}${hostfwd}`,
+    '-netdev', netdev,
     // romfile= : no iPXE option rom (none is needed to boot a kernel directly)
     '-device', 'virtio-net-pci,netdev=n0,romfile=',
   ];
 }
 
+/**
+ * passt's flags: the guest addresses of QEMU's user networking (so the guest is
+ * set up the same way for both), DNS sent to GUEST_NETWORK.dns forwarded to the
+ * container's resolver (docker's embedded DNS), and the published ports.
+ */
+export function buildPasstArgs(socket: string, forwards: readonly Forward[]): string[] {
+  const g = GUEST_NETWORK;
+  const ports = (proto: Forward['proto']): string => forwards.filter((f) => f.proto === proto).map((f) => f.port).join(',') || 'none';
+  return [
+    '--foreground', '--quiet', '--stderr',
+    '--socket', socket,
+    '--address', g.address, '--netmask', String(g.prefix), '--gateway', g.gateway,
+    '--dns-forward', g.dns,
+    '--mtu', String(PASST_MTU),
+    '--ipv4-only',
+    // root in the container, and images need not have a "nobody" user
+    '--runas', `${PASST_UID}:${PASST_UID}`,
+    '--tcp-ports', ports('tcp'),
+    '--udp-ports', ports('udp'),
+  ];
+}
+
 /** the init's TAG_NET value */
-export function guestNetSpec(): string {
-  return `${GUEST_NETWORK.address}/${GUEST_NETWORK.prefix} ${GUEST_NETWORK.gateway}`;
+export function guestNetSpec(backend: NetBackend['kind'] = 'slirp'): string {
+  const base = `${GUEST_NETWORK.address}/${GUEST_NETWORK.prefix} ${GUEST_NETWORK.gateway}`;
+  return backend === 'passt' ? `${base} ${PASST_MTU}` : base;
 }
 
 /** docker's resolv.conf for the VM: its search and options stay, its nameservers become QEMU's forwarder. */

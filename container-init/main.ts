@@ -182,6 +182,11 @@ async function main(): Promise<number> {
     return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
   }
 
+  if (plan.network.nic && plan.network.backend === 'passt' && !ensureTmp()) {
+    process.stderr.write('testin: the image has no /tmp and none can be made, which passt needs: using slirp for the network\n');
+    plan = { ...plan, network: { ...plan.network, backend: 'slirp' } };
+  }
+
   const etcDir = join(SHARED_ROOT ?? '/', 'etc');
   const sessionExec = (req: SessionExecRequest): ExecRequest => {
     if (!req.argv?.length) throw new Error('no command');
@@ -207,7 +212,7 @@ async function main(): Promise<number> {
     groups: user.groups,
     hostname: plan.hostname ?? hostname(),
     stdin: plan.stdin,
-    net: plan.network.nic && !plan.noVm ? guestNetSpec() : undefined,
+    net: plan.network.nic && !plan.noVm ? guestNetSpec(plan.network.backend) : undefined,
     tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     tmpfs: plan.tmpfs,
   };
@@ -247,3 +252,17 @@ main().then(
     process.exit(EXIT_TESTIN_FAILED);
   },
 );
+
+/**
+ * passt confines itself in a tmpfs it mounts on /tmp (in a mount namespace of
+ * its own), so /tmp must exist in the container. An image without one gets an
+ * empty /tmp in this container's layer; the VM mounts its own tmpfs there.
+ */
+function ensureTmp(): boolean {
+  try {
+    if (!existsSync('/tmp')) mkdirSync('/tmp', { mode: 0o1777 });
+    return true;
+  } catch {
+    return false;
+  }
+}

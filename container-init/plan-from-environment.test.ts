@@ -15,6 +15,9 @@ describe('planFromEnvironment (compose mode)', () => {
     expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, accel: 'tcg' });
     expect(plan.network.forwards).toEqual([{ port: 8080, proto: 'tcp' }, { port: 53, proto: 'udp' }]);
     expect(plan.kernelModules).toEqual({ staging: '/run/testin/modules', release: '6.1.0' });
+    expect(plan.network.backend).toBe('slirp');
+    const passt = planFromEnvironment({ argv: ['x'], env: { TESTIN_NET_BACKEND: 'passt' }, cwd: '/', tty: false, hostname: 'h' });
+    expect(passt.network.backend).toBe('passt');
   });
 
   it('needs a command', () => {

@@ -22,6 +22,7 @@ export const TESTIN_VARIABLES = {
   TESTIN_STOP_TIMEOUT: 'seconds the command gets after SIGTERM before the VM is stopped hard (default 10)',
   TESTIN_FORWARD: 'ports forwarded into the VM, e.g. "8080/tcp 53/udp" (compose ports and expose)',
   TESTIN_NETWORK: 'none: no NIC in the VM',
+  TESTIN_NET_BACKEND: "passt or slirp (default slirp; `testin compose` sets passt, with the seccomp profile passt needs, when the toolbox has it)",
   TESTIN_READ_ONLY: "1: the image's root is read-only in the VM",
   TESTIN_STDIN: '1: stream stdin to the command (on with a tty)',
   TESTIN_LOG_LEVEL: "container-init's diagnostics (debug shows the boot)",
@@ -62,6 +63,7 @@ export function planFromEnvironment(facts: ContainerFacts): RunPlan {
     fsCache: (get('TESTIN_FS_CACHE') ?? 'auto') as FsCache,
     network: {
       nic: get('TESTIN_NETWORK') !== 'none',
+      backend: get('TESTIN_NET_BACKEND') === 'passt' ? 'passt' : 'slirp',
       forwards: (get('TESTIN_FORWARD') ?? '').split(/[\s,]+/).filter(Boolean).map(parseExposed),
     },
     stopTimeoutMs: Number(get('TESTIN_STOP_TIMEOUT') ?? DEFAULT_STOP_TIMEOUT_S) * 1000,

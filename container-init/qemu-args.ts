@@ -1,5 +1,5 @@
 import type { VmPlan } from '../launcher/run-plan.js';
-import { buildNetdevArgs, type Forward } from './guest-network.js';
+import { buildNetdevArgs, type Forward, type NetBackend } from './guest-network.js';
 
 export interface QemuPaths {
   /** an ELF vmlinux (booted through its PVH entry) or a bzImage: QEMU's -kernel takes both */
@@ -23,7 +23,12 @@ export function kernelCmdline(vm: VmPlan): string[] {
 }
 
 /** The QEMU command line (after the binary) for one run. */
-export function buildQemuArgs(vm: VmPlan, paths: QemuPaths, network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] }): string[] {
+export function buildQemuArgs(
+  vm: VmPlan,
+  paths: QemuPaths,
+  network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] },
+  backend: NetBackend = { kind: 'slirp' },
+): string[] {
   const mem = `${vm.memoryMiB}M`;
   return [
     '-nodefaults',
@@ -47,6 +52,6 @@ export function buildQemuArgs(vm: VmPlan, paths: QemuPaths, network: { nic: bool
     '-device', 'virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl',
     '-chardev', `file,id=con,path=${paths.consoleLog}`,
     '-serial', 'chardev:con',
-    ...(network.nic ? buildNetdevArgs(network.forwards) : []),
+    ...(network.nic ? buildNetdevArgs(network.forwards, backend) : []),
   ];
 }

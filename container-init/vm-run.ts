@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
@@ -20,6 +20,7 @@ import {
   type ExecRequest,
   type Frame,
 } from './control-protocol.js';
+import { PASST_UID, buildPasstArgs, type NetBackend } from './guest-network.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
 import { buildVirtiofsdArgs } from './virtiofsd-args.js';
@@ -51,6 +52,7 @@ const log = (plan: RunPlan, msg: string): void => {
 /** Boots the VM for one command, relays its output, and returns how it ended. */
 export class VmRun {
   #virtiofsd?: Helper;
+  #passt?: Helper;
   #guest?: Helper;
   #server?: Server;
   #socket?: Socket;
@@ -120,7 +122,7 @@ export class VmRun {
     const results = await Promise.allSettled([
       this.#guest ? stopHelper(this.#guest) : undefined,
     ]);
-    await Promise.allSettled([this.#virtiofsd ? stopHelper(this.#virtiofsd) : undefined]);
+    await Promise.allSettled([this.#virtiofsd ? stopHelper(this.#virtiofsd) : undefined, this.#passt ? stopHelper(this.#passt) : undefined]);
     this.#socket?.destroy();
     this.#server?.close();
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`testin: teardown: ${String(r.reason)}\n`);
@@ -139,6 +141,13 @@ export class VmRun {
         this.plan.vm.bootTimeoutMs,
       );
       void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
+      // the VM's network is gone with passt: the run cannot go on as if it were there
+      void this.#passt?.exited.then((r) => {
+        if (this.#exit || this.#shuttingDown) return;
+        clearTimeout(bootTimer);
+        const said = this.#passt?.output().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Failed to send')).at(-1);
+        resolve(this.#abnormal(`passt, which carries the VM's network, ended (${r.signal ?? `code ${r.code}`})${said ? `: ${said}` : ''}`));
+      });
       void guestExited.then((r) => {
         clearTimeout(bootTimer);
         // the socket may still hold the last frames: read them before judging
@@ -177,6 +186,19 @@ export class VmRun {
     log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms`);
     this.#mark('virtiofsdUp');
 
+    let backend: NetBackend = { kind: 'slirp' };
+    if (this.plan.network.nic && this.plan.network.backend === 'passt') {
+      // passt binds its socket after dropping to nobody: a folder nobody can write
+      const dir = join(this.paths.work, 'passt');
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, PASST_UID, PASST_UID);
+      const socket = join(dir, 'passt.sock');
+      this.#passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, this.paths.toolbox), ...buildPasstArgs(socket, this.plan.network.forwards)], process.env);
+      if (!(await waitForPath(socket, SOCKET_WAIT_MS, this.#passt))) return this.#abnormal(`passt did not start: ${this.#passt.output().trim() || 'no socket appeared'}`);
+      log(this.plan, `passt up after ${Date.now() - this.#t0} ms`);
+      backend = { kind: 'passt', socket };
+    }
+
     const connected = this.#listen(ctlSocket);
     const args = buildQemuArgs(this.plan.vm, {
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
@@ -185,7 +207,7 @@ export class VmRun {
       fsSocket,
       ctlSocket,
       consoleLog: this.consoleLog,
-    }, this.plan.network);
+    }, this.plan.network, backend);
     log(this.plan, `qemu ${args.join(' ')}`);
     this.#mark('vmmStarted');
     this.#guest = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {

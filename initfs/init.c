@@ -421,8 +421,8 @@ static void configure_network(const char *spec) {
   if (sock < 0) return;
   link_up(sock, "lo");
   char addr[64] = "", gw[64] = "";
-  unsigned prefix = 24;
-  if (!spec || sscanf(spec, "%63[^/]/%u %63s", addr, &prefix, gw) < 2) {
+  unsigned prefix = 24, mtu = 0;
+  if (!spec || sscanf(spec, "%63[^/]/%u %63s %u", addr, &prefix, gw, &mtu) < 2) {
     close(sock);
     return;
   }
@@ -442,6 +442,8 @@ static void configure_network(const char *spec) {
   if (ioctl(sock, SIOCSIFADDR, &ifr) < 0) log_line("address of %s: %s", nic, strerror(errno));
   set_addr(&ifr.ifr_netmask, prefix ? htonl(~0u << (32 - prefix)) : 0);
   if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0) log_line("netmask of %s: %s", nic, strerror(errno));
+  ifr.ifr_mtu = (int)mtu;
+  if (mtu && ioctl(sock, SIOCSIFMTU, &ifr) < 0) log_line("mtu of %s: %s", nic, strerror(errno));
   link_up(sock, nic);
   if (gw[0]) {
     struct rtentry rt = {0};
@@ -451,6 +453,12 @@ static void configure_network(const char *spec) {
     rt.rt_flags = RTF_UP | RTF_GATEWAY;
     rt.rt_dev = nic;
     if (ioctl(sock, SIOCADDRT, &rt) < 0) log_line("default route via %s: %s", gw, strerror(errno));
+    /* One datagram to the gateway's discard port: the ARP request it needs
+     * tells the network backend our MAC, so that a connection to a published
+     * port is forwarded at once, before the command has sent anything itself
+     * (passt learns the guest's address from its first frame). */
+    struct sockaddr_in discard = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = inet_addr(gw)};
+    if (sendto(sock, "", 0, 0, (struct sockaddr *)&discard, sizeof discard) < 0) log_line("hello to %s: %s", gw, strerror(errno));
   }
   close(sock);
 }

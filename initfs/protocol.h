@@ -50,7 +50,7 @@ enum {
   TAG_TMPFS = 10,    /* repeated: target NUL options (docker's tmpfs options) */
   TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
   TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
-  TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY": configure the first NIC so (no DHCP) */
+  TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY [MTU]": configure the first NIC so (no DHCP) */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PATH, buildPlan, parseEnvFile, parseMemoryMiB, resolveArgv, resolveEnv } from './build-plan.js';
+import { DEFAULT_PATH, buildPlan, parseEnvFile, parseMemoryMiB, resolveArgv, resolveEnv, resolveNetBackend } from './build-plan.js';
 import { UsageError } from './errors.js';
 
 const ctx = { runId: 'r1', accel: 'tcg' as const, hostEnv: { FROM_HOST: 'h', EMPTY: '' } };
@@ -73,5 +73,24 @@ describe('buildPlan', () => {
     );
     expect(plan).toMatchObject({ cwd: '/w', user: '0:0', stdin: true });
     expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, kernelCmdline: ['a=1', 'b'] });
+  });
+});
+
+describe('resolveNetBackend', () => {
+  const withPasst = { ...ctx, passtAvailable: true };
+  it('takes passt when the toolbox has it, slirp otherwise', () => {
+    expect(resolveNetBackend({ image: 'i' }, withPasst)).toBe('passt');
+    expect(resolveNetBackend({ image: 'i' }, ctx)).toBe('slirp');
+    expect(resolveNetBackend({ image: 'i', netBackend: 'slirp' }, withPasst)).toBe('slirp');
+  });
+  it('keeps slirp (no passt, no seccomp change) for --network none and --no-vm', () => {
+    expect(resolveNetBackend({ image: 'i', network: 'none' }, withPasst)).toBe('slirp');
+    expect(resolveNetBackend({ image: 'i', noVm: true }, withPasst)).toBe('slirp');
+  });
+  it('refuses passt asked for by name when the toolbox has none, with the apt-get line', () => {
+    expect(() => resolveNetBackend({ image: 'i', netBackend: 'passt' }, ctx)).toThrow(expect.objectContaining({ message: expect.stringMatching(/no passt/), fix: expect.stringMatching(/apt-get install -y passt/) }));
+  });
+  it('puts the backend in the plan', () => {
+    expect(buildPlan({ image: 'i', command: ['true'] }, {}, withPasst).network.backend).toBe('passt');
   });
 });

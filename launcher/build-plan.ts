@@ -1,6 +1,6 @@
 import { UsageError } from './errors.js';
 import type { RunOptions } from './run-options.js';
-import { PLAN_VERSION, type Accel, type RunPlan, type VmPlan } from './run-plan.js';
+import { PLAN_VERSION, type Accel, type NetBackend, type RunPlan, type VmPlan } from './run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
 
 /** What the plan needs from `docker image inspect` (.Config). */
@@ -37,6 +37,8 @@ export interface PlanContext {
   session?: boolean;
   /** ports forwarded into the VM */
   forwards?: RunPlan['network']['forwards'];
+  /** the toolbox carries passt */
+  passtAvailable?: boolean;
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -58,7 +60,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     kernelModules: ctx.kernelModules,
     fsCache: options.fsCache ?? 'auto',
     stopTimeoutMs: (options.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
-    network: { nic: options.network !== 'none', forwards: ctx.forwards ?? [] },
+    network: { nic: options.network !== 'none', forwards: ctx.forwards ?? [], backend: resolveNetBackend(options, ctx) },
     vm: {
       cpus: options.cpus ?? DEFAULT_CPUS,
       memoryMiB: options.memory === undefined ? DEFAULT_MEMORY_MIB : parseMemoryMiB(options.memory),
@@ -70,6 +72,16 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     },
     logLevel: options.logLevel ?? 'warn',
   };
+}
+
+/** auto: passt where the toolbox has it; a VM without a NIC, or no VM at all, has no backend to speak of (slirp, the default, stays) */
+export function resolveNetBackend(options: RunOptions, ctx: PlanContext): NetBackend {
+  const choice = options.netBackend ?? 'auto';
+  if (choice === 'passt' && !ctx.passtAvailable) {
+    throw new UsageError('--net-backend passt: the toolbox has no passt (the host has no /usr/bin/passt)', 'apt-get install -y passt, then run again (the toolbox is rebuilt)');
+  }
+  if (options.noVm || options.network === 'none') return 'slirp';
+  return choice === 'auto' ? (ctx.passtAvailable ? 'passt' : 'slirp') : choice;
 }
 
 /** docker's rule: ENTRYPOINT + (user command, else CMD); --entrypoint drops the image's CMD. */

@@ -60,6 +60,7 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     modules: str(parsed.modules),
     console: parsed.console as boolean | undefined,
     fsCache: parsed['fs-cache'] as RunOptions['fsCache'],
+    netBackend: parsed['net-backend'] as RunOptions['netBackend'],
     logLevel: debug ? 'debug' : str(parsed['log-level']),
   };
 }

@@ -34,6 +34,17 @@ describe('buildComposeOverride', () => {
     expect(override.services.t?.devices).toEqual(['/dev/kvm']);
   });
 
+  it('sends the VM through passt, with the seccomp profile passt needs, when the toolbox has it (not for network_mode none)', () => {
+    type Override = { services: Record<string, { environment: Record<string, string>; security_opt: string[] }> };
+    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, passt: { seccompOpt: 'seccomp=/p/compose.testin.seccomp.json' } }) as Override;
+    expect(on.services.t?.environment.TESTIN_NET_BACKEND).toBe('passt');
+    expect(on.services.t?.security_opt).toEqual(['apparmor=unconfined', 'seccomp=/p/compose.testin.seccomp.json']);
+    expect(on.services.n?.environment.TESTIN_NET_BACKEND).toBeUndefined();
+    expect(on.services.n?.security_opt).toEqual(['apparmor=unconfined']);
+    const off = buildComposeOverride({ services: { t: { command: 'x' } }, chosen: ['t'], images: {}, volumes, kvm: false }) as Override;
+    expect([off.services.t?.environment.TESTIN_NET_BACKEND, off.services.t?.security_opt]).toEqual([undefined, ['apparmor=unconfined']]);
+  });
+
   it('names the services there are when one is unknown', () => {
     expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, volumes, kvm: false })).toThrow(UsageError);
   });

@@ -22,6 +22,11 @@ export interface OverrideInput {
   volumes: { toolbox: string; modules: string };
   /** add /dev/kvm (only where KVM is usable on this host) */
   kvm: boolean;
+  /**
+   * the toolbox carries passt: the VMs' packets go through it, with the seccomp profile it needs
+   * (docker-compose 1.x takes a file: `seccomp=PATH`, the profile written by seccompProfile())
+   */
+  passt?: { seccompOpt: string } | undefined;
   /** the base file's `version:`, which compose 1.x wants repeated in an override */
   version?: string | undefined;
 }
@@ -61,11 +66,11 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       environment: {
         TESTIN_USER: svc.user ?? image.User ?? '',
         ...(forwards.length ? { TESTIN_FORWARD: forwards.join(' ') } : {}),
-        ...(svc.network_mode === 'none' ? { TESTIN_NETWORK: 'none' } : {}),
+        ...(svc.network_mode === 'none' ? { TESTIN_NETWORK: 'none' } : input.passt ? { TESTIN_NET_BACKEND: 'passt' } : {}),
         TESTIN_STOP_TIMEOUT: '10',
       },
       cap_add: ['SYS_ADMIN'],
-      security_opt: ['apparmor=unconfined'],
+      security_opt: ['apparmor=unconfined', ...(input.passt && svc.network_mode !== 'none' ? [input.passt.seccompOpt] : [])],
       ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),
       tmpfs: ['/run/testin:exec,mode=755'],
       volumes: [`${input.volumes.toolbox}:/testin:ro`, `${input.volumes.modules}:/run/testin/modules:ro`],

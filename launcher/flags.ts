@@ -17,6 +17,7 @@ export const RUN_FLAGS = {
   publish: { alias: 'p', type: 'string', array: true, describe: 'publish a port of the VM: [IP:][HOSTPORT:]PORT[/tcp|udp]', group: 'Network:' },
   expose: { type: 'string', array: true, describe: 'forward PORT[/proto] into the VM without publishing it', group: 'Network:' },
   'publish-all': { alias: 'P', type: 'boolean', describe: 'publish every exposed port on a port docker picks', group: 'Network:' },
+  'net-backend': { type: 'string', choices: ['auto', 'passt', 'slirp'], describe: "who carries the VM's packets: passt (faster) or QEMU's slirp (default auto: passt when installed)", group: 'Network:' },
   'add-host': { type: 'string', array: true, describe: 'add NAME:IP to /etc/hosts', group: 'Network:' },
   tty: { alias: 't', type: 'boolean', describe: 'run the command on a pseudo-terminal', group: 'Container:' },
   name: { type: 'string', describe: 'name of the container', group: 'Container:' },

@@ -1,6 +1,7 @@
 import type { FsCache } from './run-plan.js';
 
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+export type NetBackendChoice = 'auto' | 'passt' | 'slirp';
 
 /** Options of `run()`, the library form of `testin run`. Each mirrors a CLI flag. */
 export interface RunOptions {
@@ -55,6 +56,11 @@ export interface RunOptions {
   timeout?: number | undefined;
   /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */
   noVm?: boolean | undefined;
+  /**
+   * what carries the VM's packets into the container's network: passt (faster, see README) or QEMU's
+   * user networking (slirp); @default 'auto': passt when the toolbox has it (the host had Debian's passt), else slirp
+   */
+  netBackend?: NetBackendChoice | undefined;
   /** docker network: a network name, bridge, host, none or container:NAME; @default docker's (bridge) */
   network?: string | undefined;
   /** `-p [IP:][HOSTPORT:]PORT[/proto]`: publish a port of the VM on the host */

@@ -7,6 +7,7 @@ export const PLAN_ENV = 'TESTIN_PLAN';
 
 export type Accel = 'kvm' | 'tcg';
 export type FsCache = 'auto' | 'always' | 'never';
+export type NetBackend = 'passt' | 'slirp';
 
 export interface VmPlan {
   cpus: number;
@@ -58,8 +59,8 @@ export interface RunPlan {
   kernelModules?: { staging: string; release: string } | undefined;
   tmpfs: readonly PlanTmpfs[];
   fsCache: FsCache;
-  /** the VM's NIC: none with --network none; ports forwarded from the container into the VM */
-  network: { nic: boolean; forwards: readonly { port: number; proto: 'tcp' | 'udp' }[] };
+  /** the VM's NIC: none with --network none; ports forwarded from the container into the VM; who carries its packets (absent: slirp) */
+  network: { nic: boolean; forwards: readonly { port: number; proto: 'tcp' | 'udp' }[]; backend?: NetBackend | undefined };
   /** after a forwarded SIGTERM/SIGINT, how long the command gets before the VM is stopped hard */
   stopTimeoutMs: number;
   vm: VmPlan;

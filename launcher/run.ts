@@ -1,3 +1,4 @@
+import { seccompSecurityOpt } from './seccomp-profile.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -192,6 +193,7 @@ export async function createRunContainer(
     kernelModules,
     kernel,
     forwards: ports.forwards,
+    passtAvailable: toolbox.manifest.files.some((f) => f.path === TOOLBOX_LAYOUT.passt),
   });
   phase('plan');
   const volumeState = await ensureToolboxVolumes(docker, toolbox);
@@ -227,7 +229,8 @@ export async function createRunContainer(
     capAdd: ['SYS_ADMIN'],
     devices: accel.accel === 'kvm' && !options.noVm ? ['/dev/kvm'] : [],
     // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN
-    securityOpt: ['apparmor=unconfined'],
+    // passt sandboxes itself with pivot_root, which docker's default seccomp profile refuses
+    securityOpt: ['apparmor=unconfined', ...(plan.network.nic && plan.network.backend === 'passt' ? [seccompSecurityOpt()] : [])],
     openStdin: options.interactive ?? false,
     tty: options.tty ?? false,
     hostname: options.hostname,

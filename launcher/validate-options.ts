@@ -4,6 +4,7 @@ import type { RunOptions } from './run-options.js';
 
 const ACCELS = ['auto', 'kvm', 'tcg'];
 const FS_CACHES = ['auto', 'always', 'never'];
+const NET_BACKENDS = ['auto', 'passt', 'slirp'];
 
 /** Checks what can be checked without Docker, before anything is started. */
 export function validateRunOptions(options: RunOptions): void {
@@ -31,5 +32,8 @@ export function validateRunOptions(options: RunOptions): void {
   }
   if (options.fsCache !== undefined && !FS_CACHES.includes(options.fsCache)) {
     throw new UsageError(`invalid --fs-cache ${String(options.fsCache)}`, `use one of ${FS_CACHES.join(', ')}`);
+  }
+  if (options.netBackend !== undefined && !NET_BACKENDS.includes(options.netBackend)) {
+    throw new UsageError(`invalid --net-backend ${String(options.netBackend)}`, `use one of ${NET_BACKENDS.join(', ')}`);
   }
 }

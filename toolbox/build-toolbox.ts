@@ -92,7 +92,7 @@ export function loadToolbox(dir: string, hash: string): Toolbox {
 
 function collectParts(s: HostSources, bundle: string, initSources: string[]): Part[] {
   const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
-  const { libs, loader } = lddClosure([s.node, s.qemu, s.virtiofsd, ...qemuModules]);
+  const { libs, loader } = lddClosure([s.node, s.qemu, s.virtiofsd, ...(s.passt ? [s.passt] : []), ...qemuModules]);
   if (!loader) throw new ToolboxBuildError('cannot find the dynamic loader of node and qemu (ldd printed none)', 'check that ldd works on this host');
   const init = once(() => compileInit(initSources[0] as string));
   const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
@@ -103,6 +103,7 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
     { path: 'bin/qemu-system-x86_64', mode: 0o755, from: s.qemu },
     { path: 'bin/virtiofsd', mode: 0o755, from: s.virtiofsd },
     { path: 'bin/busybox', mode: 0o755, from: s.busybox },
+    ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init },
     { path: 'lib/ld-linux-x86-64.so.2', mode: 0o755, from: loader },

@@ -14,6 +14,8 @@ export interface HostSources {
   /** 'c' is Debian 12's /usr/lib/qemu/virtiofsd; 'rust' takes --shared-dir style flags */
   virtiofsdFlavor: 'c' | 'rust';
   busybox: string;
+  /** passt (Debian's passt), the user-mode network backend faster than QEMU's slirp; optional */
+  passt?: string | undefined;
   kernel: string;
   kernelRelease: string;
   modulesDir: string;
@@ -57,6 +59,7 @@ export function findHostSources(env: NodeJS.ProcessEnv = process.env): HostSourc
     virtiofsd,
     virtiofsdFlavor: rustVirtiofsd ? 'rust' : 'c',
     busybox,
+    passt: firstExisting(['/usr/bin/passt']),
     kernel,
     kernelRelease: release,
     modulesDir,

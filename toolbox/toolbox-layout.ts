@@ -14,6 +14,8 @@ export const TOOLBOX_LAYOUT = {
   qemu: 'bin/qemu-system-x86_64',
   virtiofsd: 'bin/virtiofsd',
   busybox: 'bin/busybox',
+  /** present when the host had passt */
+  passt: 'bin/passt',
   containerInit: 'bin/container-init',
   /** the VM's init, run as `testin-agent --agent` in the container for --no-vm */
   agent: 'bin/testin-agent',

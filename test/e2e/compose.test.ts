@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +20,8 @@ describe.skipIf(skip !== '')('compose: examples/compose with a test service in a
     const override = join(dir, 'compose.testin.yml');
     const made = await execa('node', [TESTIN_BIN, 'compose', '-f', join(EXAMPLE, 'docker-compose.yml'), '--service', 'test', '-o', override]);
     expect(made.stdout.trim()).toBe(override);
+    // passt carries the VM's packets; compose reads the seccomp profile it needs from a file beside the override
+    expect(JSON.parse(readFileSync(join(dir, 'compose.testin.seccomp.json'), 'utf8')).syscalls[0].names).toContain('kexec_load');
     compose = (...args) =>
       execa('docker-compose', ['-p', project, '-f', join(EXAMPLE, 'docker-compose.yml'), '-f', override, ...args], { reject: false, all: true, timeout: 120_000 });
   });

@@ -23,11 +23,15 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('reaches another container by name through docker DNS, and sees --add-host and --hostname', async () => {
-    const r = await testin(['run', '--network', NET, '--add-host', 'extra.example:192.0.2.7', '--hostname', 'vm-host', '--image', DEBIAN_IMAGE, '--', 'bash', '-c',
-      `getent hosts ${WEB} | grep -q . && echo resolved; getent hosts extra.example; hostname; ` +
+  // the MTU tells which backend carried the packets: passt's 65520, slirp's 1500
+  it.each([
+    ['passt', 65520],
+    ['slirp', 1500],
+  ])('through %s: reaches another container by name through docker DNS, and sees --add-host and --hostname', async (backend, mtu) => {
+    const r = await testin(['run', '--net-backend', backend, '--network', NET, '--add-host', 'extra.example:192.0.2.7', '--hostname', 'vm-host', '--image', DEBIAN_IMAGE, '--', 'bash', '-c',
+      `cat /sys/class/net/eth0/mtu; getent hosts ${WEB} | grep -q . && echo resolved; getent hosts extra.example; hostname; ` +
       `exec 3<>/dev/tcp/${WEB}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -1 <&3`]);
-    expect(r.stdout.toString()).toBe('resolved\n192.0.2.7       extra.example\nvm-host\nhello-from-a-sibling\n');
+    expect(r.stdout.toString()).toBe(`${mtu}\nresolved\n192.0.2.7       extra.example\nvm-host\nhello-from-a-sibling\n`);
     expect(r.exitCode).toBe(0);
   });
 
@@ -52,6 +56,16 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(fromHost).toBe('served-from-the-vm\n');
     expect(fromSibling).toBe('served-from-the-vm');
     expect(r.exitCode).toBe(143);
+  });
+
+  it('ends the run with 125 and the reason when passt, the VM network, dies under it', async () => {
+    const name = `testin-e2e-passt-${process.pid}`;
+    const r = await testinWhenReady(['run', '--net-backend', 'passt', '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], () => {
+      // busybox has no pkill, and passt runs under the toolbox's loader: find it by its command line
+      void execa('docker', ['exec', name, '/testin/bin/busybox', 'sh', '-c', 'for p in /proc/[0-9]*; do grep -q "bin/pass[t]" $p/cmdline 2>/dev/null && kill ${p#/proc/}; done'], { reject: false });
+    });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr.toString()).toMatch(/passt, which carries the VM's network, ended/);
   });
 
   it('--network none leaves the VM without a NIC or a route out', async () => {
