@@ -4,7 +4,7 @@ import { decideAccel, readHostKvmFacts } from './accel.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
 import { collectInto } from './output-sinks.js';
 import { createDockerClient, type ContainerHandle, type DockerClient, type ExecHandle } from './docker-client.js';
-import { TestinError, UsageError } from './errors.js';
+import { TestinError, UsageError, dockerRefusal } from './errors.js';
 import { createLogger } from './logger.js';
 import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
@@ -208,7 +208,7 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
     await container.waitForOutput(SESSION_READY, BOOT_DEADLINE_MS);
   } catch (error) {
     await container.remove();
-    throw new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
+    throw dockerRefusal(error, options) ?? new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
   }
   return new Machine(name, container);
 }

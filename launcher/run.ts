@@ -15,7 +15,7 @@ import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
 import { buildPlan } from './build-plan.js';
 import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
-import { DockerUnreachableError, ImageNotFoundError, UsageError } from './errors.js';
+import { DockerUnreachableError, ImageNotFoundError, UsageError, dockerRefusal } from './errors.js';
 import { createLogger } from './logger.js';
 import type { RunOptions } from './run-options.js';
 import { encodePlan, PLAN_ENV, type RunPlan } from './run-plan.js';
@@ -119,6 +119,9 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       ...(io.stdout ? {} : { stdout: Buffer.concat(captured.stdout) }),
       ...(io.stderr ? {} : { stderr: Buffer.concat(captured.stderr) }),
     };
+  } catch (error) {
+    // docker checks some things only at start (the network exists...)
+    throw dockerRefusal(error, options) ?? error;
   } finally {
     clearTimeout(timer);
     io.signal?.removeEventListener('abort', onAbort);
@@ -243,7 +246,7 @@ export async function createRunContainer(
   });
   } catch (error) {
     if (reportDir) rmSync(reportDir, { recursive: true, force: true });
-    throw error;
+    throw dockerRefusal(error, options) ?? error;
   }
   logger.debug({ container: container.id, runId }, 'container created');
   return { container, plan, docker, reportDir };

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE } from '../helpers/paths.js';
 import { KERNEL_LINE, leftovers, testin } from '../helpers/testin.js';
 
@@ -118,7 +118,17 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
   });
 
   describe('bad input: one clear line and a fix, exit 125, nothing left behind', () => {
+    const TAKEN = `testin-e2e-taken-${process.pid}`;
+    beforeAll(async () => {
+      await execa('docker', ['create', '--name', TAKEN, BUSYBOX_IMAGE, 'true']);
+    });
+    afterAll(async () => {
+      await execa('docker', ['rm', '-f', TAKEN], { reject: false });
+    });
+
     it.each([
+      ['a container name in use', ['run', '--name', TAKEN, '--image', BUSYBOX_IMAGE, '--', 'true'], /the container name "testin-e2e-taken-\d+" is already in use/],
+      ['a network that does not exist', ['run', '--network', 'testin-e2e-no-such-net', '--image', BUSYBOX_IMAGE, '--', 'true'], /docker has no network "testin-e2e-no-such-net"/],
       ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not in the local docker engine/],
       ['an unknown flag', ['run', '--image', BUSYBOX_IMAGE, '--bogus-flag', '--', 'true'], /Unknown argument: bogus-flag$/],
       ['an empty command after --', ['run', '--image', BUSYBOX_IMAGE, '--'], /the command after -- is empty/],
@@ -129,7 +139,8 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
       const r = await testin(args);
       expect(r.exitCode).toBe(125);
       expect(r.stdout.toString()).toBe('');
-      const lines = r.stderr.trim().split('\n');
+      // the TCG notice comes first on this machine when the error is found after the accelerator is chosen
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('testin: running the VM under TCG'));
       expect(lines[0]).toMatch(message);
       expect(lines[0]).toMatch(/^testin: /);
       expect(lines[1]).toMatch(/^\s+fix: \S/);
