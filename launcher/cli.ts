@@ -1,7 +1,6 @@
 import yargs from 'yargs';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { ensureToolboxVolumes, installToolboxVolumes, pruneToolboxVolumes } from '../toolbox/toolbox-volume.js';
-import { writeComposeOverride } from './compose-command.js';
 import { createDockerClient } from './docker-client.js';
 import { TestinError, UsageError } from './errors.js';
 import { RUN_FLAGS } from './flags.js';
@@ -179,6 +178,8 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     if (verb === 'compose') {
       const p = parsed as unknown as { file?: string[]; service?: string[]; output?: string };
+      // loaded on demand: compose brings execa and yaml, which a run does not need
+      const { writeComposeOverride } = await import('./compose-command.js');
       const output = await writeComposeOverride(createDockerClient(), { files: p.file ?? [], services: p.service ?? [], output: p.output });
       process.stdout.write(`${output}\n`);
       return 0;

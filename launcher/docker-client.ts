@@ -19,7 +19,7 @@ export interface DockerClient {
   /** a container that exists already, by id or name */
   getContainer(idOrName: string): ContainerHandle;
   /** makes sure a local image exists, importing it from a tar stream when it does not */
-  ensureImportedImage(name: string, tar: () => NodeJS.ReadableStream): Promise<void>;
+  ensureImportedImage(name: string, tar: () => Promise<NodeJS.ReadableStream>): Promise<void>;
 }
 
 export interface ContainerSpec {
@@ -158,7 +158,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         if (!isNotFound(error)) throw error;
       }
       const [repo, tag = 'latest'] = name.split(':') as [string, string?];
-      const stream = await docker.importImage(tar() as unknown as string, { repo, tag });
+      const stream = await docker.importImage((await tar()) as unknown as string, { repo, tag });
       await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     },
   };

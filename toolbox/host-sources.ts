@@ -33,20 +33,42 @@ const APT = {
   kernel: ['linux-image-amd64'],
 };
 
+/** Where each part is looked for, first found wins. */
+const CANDIDATES = {
+  qemu: ['/usr/bin/qemu-system-x86_64'],
+  qemuModuleDir: ['/usr/lib/x86_64-linux-gnu/qemu', '/usr/lib64/qemu', '/usr/lib/qemu'],
+  firmwareDirs: ['/usr/share/qemu', '/usr/share/seabios'],
+  rustVirtiofsd: ['/usr/libexec/virtiofsd'],
+  cVirtiofsd: ['/usr/lib/qemu/virtiofsd'],
+  busybox: ['/bin/busybox', '/usr/bin/busybox'],
+  passt: ['/usr/bin/passt'],
+} as const;
+
+/**
+ * What findHostSources' choices depend on, cheaply (no process started): which
+ * candidates exist, which kernels /boot has, TESTIN_KERNEL. When this is the
+ * same as last time, so are the choices.
+ */
+export function probeHostSources(env: NodeJS.ProcessEnv = process.env): string {
+  const exists = Object.values(CANDIDATES).flatMap((paths) => paths.map((p) => (existsSync(p) ? '1' : '0'))).join('');
+  const kernels = existsSync('/boot') ? readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).sort() : [];
+  return JSON.stringify({ exists, kernels, override: env.TESTIN_KERNEL ?? '' });
+}
+
 function firstExisting(paths: readonly string[]): string | undefined {
   return paths.find((p) => existsSync(p));
 }
 
 export function findHostSources(env: NodeJS.ProcessEnv = process.env): HostSources {
-  const qemu = firstExisting(['/usr/bin/qemu-system-x86_64']);
+  const qemu = firstExisting(CANDIDATES.qemu);
   if (!qemu) throw new HostPackageMissingError('qemu-system-x86_64', APT.qemu);
-  const qemuModuleDir = firstExisting(['/usr/lib/x86_64-linux-gnu/qemu', '/usr/lib64/qemu', '/usr/lib/qemu']) ?? '';
-  const firmwareDirs = ['/usr/share/qemu', '/usr/share/seabios'].filter((d) => existsSync(d));
+  const qemuModuleDir = firstExisting(CANDIDATES.qemuModuleDir) ?? '';
+  const firmwareDirs = CANDIDATES.firmwareDirs.filter((d) => existsSync(d));
   if (!firmwareDirs.some((d) => existsSync(join(d, 'bios-256k.bin')))) throw new HostPackageMissingError('SeaBIOS (bios-256k.bin)', ['seabios', ...APT.qemu]);
-  const rustVirtiofsd = firstExisting(['/usr/libexec/virtiofsd']);
-  const virtiofsd = rustVirtiofsd ?? firstExisting(['/usr/lib/qemu/virtiofsd']);
+  const rustVirtiofsd = firstExisting(CANDIDATES.rustVirtiofsd);
+  const virtiofsd = rustVirtiofsd ?? firstExisting(CANDIDATES.cVirtiofsd);
   if (!virtiofsd) throw new HostPackageMissingError('virtiofsd', APT.virtiofsd);
-  const busybox = firstExisting(['/bin/busybox', '/usr/bin/busybox']);
+  const busybox = firstExisting(CANDIDATES.busybox);
   if (!busybox || !isStaticLddOutput(runLdd(busybox))) throw new HostPackageMissingError('a static busybox', APT.busybox);
   const { kernel, release } = findKernel(env.TESTIN_KERNEL);
   const modulesDir = `/lib/modules/${release}`;
@@ -59,7 +81,7 @@ export function findHostSources(env: NodeJS.ProcessEnv = process.env): HostSourc
     virtiofsd,
     virtiofsdFlavor: rustVirtiofsd ? 'rust' : 'c',
     busybox,
-    passt: firstExisting(['/usr/bin/passt']),
+    passt: firstExisting(CANDIDATES.passt),
     kernel,
     kernelRelease: release,
     modulesDir,

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pack } from 'tar-fs';
 import type { DockerClient } from '../launcher/docker-client.js';
 import { TestinError } from '../launcher/errors.js';
 import { cacheDir, sha256, type Toolbox } from './build-toolbox.js';
@@ -135,8 +134,9 @@ export async function ensureFilledVolume(docker: DockerClient, content: VolumeCo
   let state: VolumeState = 'reused';
   try {
     if (!existing || !(await helper.pathExists(`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.complete}`))) {
+      const { pack } = await import('tar-fs'); // only when a volume is filled
       await helper.putArchive(pack(content.sourceDir) as unknown as NodeJS.ReadableStream, TOOLBOX_MOUNT);
-      await helper.putArchive(markerTar(), TOOLBOX_MOUNT);
+      await helper.putArchive(await markerTar(), TOOLBOX_MOUNT);
       state = 'filled';
     }
   } catch (error) {
@@ -154,17 +154,17 @@ export async function ensureFilledVolume(docker: DockerClient, content: VolumeCo
 }
 
 /** the `.complete` marker, as a one-file tar */
-function markerTar(): NodeJS.ReadableStream {
+function markerTar(): Promise<NodeJS.ReadableStream> {
   return tarOfTempDir((dir) => writeFileSync(join(dir, TOOLBOX_LAYOUT.complete), 'complete\n'));
 }
 
 /** the helper image: one empty folder, imported from a tar (no registry needed) */
-function helperImageTar(): NodeJS.ReadableStream {
+function helperImageTar(): Promise<NodeJS.ReadableStream> {
   return tarOfTempDir((dir) => mkdirSync(join(dir, 'testin')));
 }
 
 /** a tar stream of a temp folder that `fill` populates; the folder is gone once the stream ends */
-function tarOfTempDir(fill: (dir: string) => void): NodeJS.ReadableStream {
+async function tarOfTempDir(fill: (dir: string) => void): Promise<NodeJS.ReadableStream> {
   const dir = mkdtempSync(join(tmpdir(), 'testin-tar-'));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
@@ -173,6 +173,7 @@ function tarOfTempDir(fill: (dir: string) => void): NodeJS.ReadableStream {
     cleanup();
     throw error;
   }
+  const { pack } = await import('tar-fs');
   const stream = pack(dir) as unknown as NodeJS.ReadableStream;
   stream.on('end', cleanup);
   stream.on('close', cleanup);
