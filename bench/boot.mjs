@@ -31,7 +31,9 @@ execFileSync('docker', ['rm', cid]);
 
 const plan = {
   version: 1, runId: 'bench', argv: ['true'], env: ['PATH=/bin'], cwd: '/', user: '', stdin: false,
-  readonlyRoot: false, fsCache: 'auto', logLevel: 'warn',
+  readonlyRoot: false, fsCache: 'auto', logLevel: 'warn', mounts: [], tmpfs: [], stopTimeoutMs: 10000,
+  // no NIC: the floor is the VM alone (testin run adds passt and a NIC, part of what (c) costs)
+  network: { nic: false, forwards: [] },
   vm: { cpus: 2, memoryMiB: 1024, accel, kernelCmdline: [], console: false, bootTimeoutMs: 120000 },
 };
 
