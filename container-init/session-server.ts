@@ -3,14 +3,14 @@ import { FrameReader, MessageType, encodeExec, encodeFrame, encodeSignal, type E
 
 /** What `container-init --exec` asks for (JSON in an EXEC frame from the client). */
 export interface SessionExecRequest {
-  argv: string[];
+  argv: readonly string[];
   /** instead of a command: the guest kernel's log (argv is then empty) */
   dmesg?: boolean;
-  env?: string[];
-  cwd?: string;
-  user?: string;
+  env?: readonly string[] | undefined;
+  cwd?: string | undefined;
+  user?: string | undefined;
   stdin?: boolean;
-  tty?: { rows: number; cols: number };
+  tty?: { rows: number; cols: number } | undefined;
 }
 
 export const SESSION_SOCKET = 'session.sock';

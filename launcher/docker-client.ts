@@ -61,7 +61,8 @@ export interface ContainerHandle {
   exec(spec: { cmd: string[]; env: string[]; stdin: boolean; tty: boolean }): Promise<ExecHandle>;
   /** resolves when a line containing `marker` appears in the container's output; rejects after timeoutMs or when it stops */
   waitForOutput(marker: string, timeoutMs: number): Promise<void>;
-  inspect(): Promise<{ running: boolean; name: string; image: string; labels: Record<string, string>; created: string }>;
+  /** pid: the container's first process as the engine's host sees it (0 when it is not running) */
+  inspect(): Promise<{ running: boolean; name: string; image: string; labels: Record<string, string>; created: string; pid: number; hostname: string }>;
 }
 
 export interface ExecHandle {
@@ -277,7 +278,15 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
     },
     async inspect() {
       const info = await container.inspect();
-      return { running: info.State.Running, name: info.Name.replace(/^\//, ''), image: info.Config.Image, labels: info.Config.Labels ?? {}, created: info.Created };
+      return {
+        running: info.State.Running,
+        name: info.Name.replace(/^\//, ''),
+        image: info.Config.Image,
+        labels: info.Config.Labels ?? {},
+        created: info.Created,
+        pid: info.State.Pid ?? 0,
+        hostname: info.Config.Hostname ?? '',
+      };
     },
   };
 }

@@ -1,19 +1,22 @@
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
+import { sessionExec } from '../container-init/session-client.js';
+import { SESSION_READY, SESSION_SOCKET, type SessionExecRequest } from '../container-init/session-server.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
 import { decideAccel, readHostKvmFacts } from './accel.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
 import { collectInto } from './output-sinks.js';
-import { createDockerClient, type ContainerHandle, type DockerClient, type ExecHandle } from './docker-client.js';
+import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
 import { TestinError, UsageError, dockerRefusal } from './errors.js';
 import { createLogger } from './logger.js';
 import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
-import { EXIT_TIMED_OUT, RUN_LABEL, createRunContainer } from './run.js';
+import { EXIT_TIMED_OUT, RUN_LABEL, WORK_TMPFS, createRunContainer } from './run.js';
 
 /** label of a session's container: its name */
 export const SESSION_LABEL = 'testin.session';
-/** printed by container-init once the session takes commands (container-init/session-server.ts) */
-const SESSION_READY = 'testin: session ready';
 const BOOT_DEADLINE_MS = 180_000;
 /** after a timeout or an abort: SIGTERM, then SIGKILL after this */
 const FORCE_KILL_AFTER_MS = 3000;
@@ -40,15 +43,9 @@ export interface ExecOptions {
   timeout?: number;
 }
 
-/** What container-init --exec sends (container-init/session-server.ts SessionExecRequest) */
-interface SessionRequest {
-  argv: readonly string[];
-  dmesg?: boolean;
-  env?: readonly string[] | undefined;
-  cwd?: string | undefined;
-  user?: string | undefined;
-  stdin?: boolean;
-  tty?: { rows: number; cols: number } | undefined;
+/** a command that runs, as far as signals go */
+interface Signalable {
+  kill(signal: NodeJS.Signals): void;
 }
 
 /** A command started with spawn(). */
@@ -69,6 +66,7 @@ export interface ExecResult {
 /** A VM that stays up: many commands, files in and out, cleaned up by stop() or `await using`. */
 export class Machine implements AsyncDisposable {
   #stopped = false;
+  #direct?: Promise<string | undefined>;
 
   constructor(
     readonly name: string,
@@ -82,48 +80,41 @@ export class Machine implements AsyncDisposable {
 
   /** Starts one command in the VM; `kill(signal)` signals that command alone (SIGTERM by default). */
   spawn(argv: readonly string[], options: ExecOptions = {}): RunningExec {
-    let onStarted!: (handle: ExecHandle) => void;
-    const handle = new Promise<ExecHandle>((resolve) => (onStarted = resolve));
+    let onStarted!: (command: Signalable) => void;
+    const started = new Promise<Signalable>((resolve) => (onStarted = resolve));
     const result = this.#run(argv, options, onStarted);
-    return {
-      result,
-      kill: (signal: NodeJS.Signals = 'SIGTERM') => {
-        // the client in the container passes the signal on to the command in the VM
-        void handle.then((h) => h.pid()).then((pid) => signalPid(pid, signal));
-      },
-    };
+    return { result, kill: (signal: NodeJS.Signals = 'SIGTERM') => void started.then((c) => c.kill(signal)) };
   }
 
-  async #run(argv: readonly string[], options: ExecOptions, onStarted: (handle: ExecHandle) => void): Promise<ExecResult> {
+  async #run(argv: readonly string[], options: ExecOptions, onStarted: (command: Signalable) => void): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('exec needs a command', 'give the program to run, e.g. machine.exec(["uname", "-r"])');
     return this.#request({ argv, env: options.env, cwd: options.cwd, user: options.user, stdin: options.stdin !== undefined, tty: options.tty }, options, onStarted);
   }
 
-  /** one request to the session's agent (container-init --exec in the container, the init in the VM) */
-  async #request(request: SessionRequest, options: ExecOptions, onStarted: (handle: ExecHandle) => void = () => undefined): Promise<ExecResult> {
+  /**
+   * One request to the session's agent (the init in the VM, through the
+   * session socket of container-init). Straight to the socket when this host
+   * can reach it (the engine is local and we may enter its /proc): no docker
+   * exec, no node start in the container. Otherwise, and for a tty, through
+   * `docker exec container-init --exec`.
+   */
+  async #request(request: SessionExecRequest, options: ExecOptions, onStarted: (command: Signalable) => void = () => undefined): Promise<ExecResult> {
     if (this.#stopped) throw new TestinError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
     const started = Date.now();
-    const exec = await this.container.exec({
-      cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`, '--exec'],
-      env: [`TESTIN_EXEC=${JSON.stringify(request)}`],
-      stdin: options.stdin !== undefined,
-      tty: options.tty !== undefined,
-    });
-    onStarted(exec);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdout = options.stdout ?? collectInto(out);
     const stderr = options.stderr ?? collectInto(err);
     const stdin = options.stdin === undefined ? undefined : options.stdin instanceof Readable ? options.stdin : Readable.from([Buffer.from(options.stdin)]);
+    const direct = options.tty ? undefined : await this.#directSocket();
+    const command = direct ? this.#viaSocket(direct, request, { stdout, stderr, stdin }) : await this.#viaDockerExec(request, { stdout, stderr, stdin });
+    onStarted(command);
 
     let timedOut = false;
     let canceled = false;
     const stop = (): void => {
-      void (async () => {
-        const pid = await exec.pid();
-        signalPid(pid, 'SIGTERM');
-        setTimeout(() => signalPid(pid, 'SIGKILL'), FORCE_KILL_AFTER_MS).unref();
-      })();
+      command.kill('SIGTERM');
+      setTimeout(() => command.kill('SIGKILL'), FORCE_KILL_AFTER_MS).unref();
     };
     const timer = options.timeout === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeout);
     const onAbort = (): void => {
@@ -132,12 +123,47 @@ export class Machine implements AsyncDisposable {
     };
     options.signal?.addEventListener('abort', onAbort);
     try {
-      const code = await exec.run({ stdout, stderr, stdin });
+      const code = await command.code;
       return { exitCode: timedOut ? EXIT_TIMED_OUT : code, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, canceled, durationMs: Date.now() - started };
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  #viaSocket(path: string, request: SessionExecRequest, io: { stdout: Writable; stderr: Writable; stdin: Readable | undefined }): Signalable & { code: Promise<number> } {
+    const exec = sessionExec(connect(path), request, io);
+    return { code: exec.code, kill: (signal) => exec.signal(osConstants.signals[signal]) };
+  }
+
+  async #viaDockerExec(request: SessionExecRequest, io: { stdout: Writable; stderr: Writable; stdin: Readable | undefined }): Promise<Signalable & { code: Promise<number> }> {
+    const exec = await this.container.exec({
+      cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`, '--exec'],
+      env: [`TESTIN_EXEC=${JSON.stringify(request)}`],
+      stdin: request.stdin === true,
+      tty: request.tty !== undefined,
+    });
+    // the client in the container passes a signal on to the command in the VM
+    return { code: exec.run(io), kill: (signal) => void exec.pid().then((pid) => signalPid(pid, signal)) };
+  }
+
+  /** the session socket as this host sees it, when it can: /proc/<pid>/root of the container */
+  #directSocket(): Promise<string | undefined> {
+    this.#direct ??= (async () => {
+      if (process.env.TESTIN_SESSION_VIA === 'docker-exec') return undefined;
+      try {
+        const info = await this.container.inspect();
+        const root = `/proc/${info.pid}/root`;
+        // the same container, not a process of that pid in another pid namespace
+        if (!info.pid || readFileSync(`${root}/etc/hostname`, 'utf8').trim() !== info.hostname) return undefined;
+        const path = `${root}${WORK_TMPFS}/${SESSION_SOCKET}`;
+        accessSync(path, fsConstants.W_OK);
+        return path;
+      } catch {
+        return undefined;
+      }
+    })();
+    return this.#direct;
   }
 
   /** Writes a file in the VM (through `sh -c 'cat > path'`, so the image needs a shell). */

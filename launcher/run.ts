@@ -30,7 +30,8 @@ import { mapVolumes } from '../volumes/volume-mapping.js';
 export const RUN_LABEL = 'testin.run';
 /** exit code of a run stopped by --timeout, as coreutils timeout */
 export const EXIT_TIMED_OUT = 124;
-const WORK_TMPFS = '/run/testin';
+/** container-init's work folder in the container (sockets, console log): a tmpfs */
+export const WORK_TMPFS = '/run/testin';
 const MODULES_STAGING = '/run/testin/modules';
 const CUSTOM_KERNEL_STAGING = '/run/testin/kernel';
 const REPORT_STAGING = '/run/testin/report';

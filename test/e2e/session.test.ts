@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { BUSYBOX_IMAGE, ROOT } from '../helpers/paths.js';
 import { leftovers } from '../helpers/testin.js';
 // the library as users import it: the built package
-import { run, start, type Machine } from '../../dist/launcher/index.js';
+import { attachSession, run, start, type Machine } from '../../dist/launcher/index.js';
 import { PassThrough } from 'node:stream';
 
 const skip = inject('e2eSkip');
@@ -61,7 +61,10 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
   it('sends a signal to one command (spawn + kill) and leaves the others running', async () => {
     const other = vm.exec(['sh', '-c', 'sleep 2; echo other-done']);
     const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done']);
-    setTimeout(() => target.kill('SIGUSR1'), 1000);
+    await new Promise((r) => setTimeout(r, 1000));
+    // from this host the library talks to the session socket itself: no docker exec in the container
+    expect((await execa('docker', ['top', vm.name, '-o', 'pid,args'])).stdout).not.toMatch(/--exec/);
+    target.kill('SIGUSR1');
     const [o, t] = await Promise.all([other, target.result]);
     expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
     expect([o.stdout.toString(), o.exitCode]).toEqual(['other-done\n', 0]);
@@ -72,6 +75,24 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
     await vm.writeFile('/tmp/blob', data);
     expect((await vm.readFile('/tmp/blob')).equals(data)).toBe(true);
     await expect(vm.readFile('/no/such/file')).rejects.toThrow(/cannot read \/no\/such\/file/);
+  });
+
+  it('runs commands the same way through docker exec, where the session socket cannot be reached from here', async () => {
+    process.env.TESTIN_SESSION_VIA = 'docker-exec';
+    try {
+      const other = await attachSession(vm.name);
+      const r = await other.exec(['sh', '-c', 'cat; echo err >&2; exit 3'], { stdin: 'in' });
+      expect([r.stdout.toString(), r.stderr.toString(), r.exitCode]).toEqual(['in', 'err\n', 3]);
+      const target = other.spawn(['sh', '-c', 'trap "echo got-usr2; exit 7" USR2; echo ready; while :; do sleep 0.1; done']);
+      await new Promise((r) => setTimeout(r, 1000));
+      // the command's client is a process in the container
+      expect((await execa('docker', ['top', vm.name, '-o', 'pid,args'])).stdout).toMatch(/container-init\.js --exec/);
+      target.kill('SIGUSR2');
+      const t = await target.result;
+      expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr2\n', 7]);
+    } finally {
+      delete process.env.TESTIN_SESSION_VIA;
+    }
   });
 
   it('reads the whole kernel log from the init (dmesg), not only what the quiet console shows', async () => {
