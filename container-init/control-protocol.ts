@@ -34,6 +34,7 @@ export const Tag = {
   clock: 11,
   tty: 12,
   net: 13,
+  volume: 14,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -144,6 +145,11 @@ export interface ExecRequest {
   tty?: { rows: number; cols: number } | undefined;
   /** tmpfs mounts the VM's init makes in guest memory */
   tmpfs: readonly { target: string; options: string }[];
+  /**
+   * the user's volumes and binds, parents first: the init binds each from the
+   * second virtiofs share ("vol", its own cache policy) over the root's view of it
+   */
+  volumes?: readonly { target: string; readOnly: boolean }[] | undefined;
 }
 
 /** the signals container-init passes on to the command in the VM, by number */
@@ -176,6 +182,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...req.groups.map((g): Field => [Tag.group, g]),
     [Tag.stdin, req.stdin ? 1 : 0],
     ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
+    ...(req.volumes ?? []).map((v): Field => [Tag.volume, `${v.target}\0${v.readOnly ? 'ro' : 'rw'}`]),
     [Tag.clock, String(Date.now())],
   ];
   if (req.net) fields.push([Tag.net, req.net]);

@@ -17,6 +17,7 @@ import { planFromEnvironment, userMountPoints } from './plan-from-environment.js
 import { runSessionClient } from './session-client.js';
 import type { SessionExecRequest } from './session-server.js';
 import { VmRun } from './vm-run.js';
+import { parentsFirst, shareCaches } from './virtiofsd-args.js';
 
 /** container-init's own failures, as docker run's */
 const EXIT_TESTIN_FAILED = 125;
@@ -215,6 +216,7 @@ async function main(): Promise<number> {
     net: plan.network.nic && !plan.noVm ? guestNetSpec(plan.network.backend) : undefined,
     tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
     tmpfs: plan.tmpfs,
+    volumes: guestVolumes(plan, mirror),
   };
   const vm = new VmRun(plan, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot }, plan.session ? sessionExec : undefined);
   let grace: NodeJS.Timeout | undefined;
@@ -265,4 +267,14 @@ function ensureTmp(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The user's volumes and binds (and compose's, mirrored), when they are served
+ * by a virtiofsd of their own: the init binds each from that share.
+ */
+function guestVolumes(plan: RunPlan, mirror: readonly { path: string; readOnly: boolean }[]): ExecRequest['volumes'] {
+  if (plan.noVm || SHARED_ROOT) return undefined;
+  const targets = [...plan.mounts.map((m) => ({ target: m.target, readOnly: m.readOnly })), ...mirror.map((m) => ({ target: m.path, readOnly: m.readOnly }))];
+  return shareCaches(plan.fsCache, targets.length > 0).volumes ? parentsFirst(targets) : undefined;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VmPlan } from '../launcher/run-plan.js';
 import { buildQemuArgs, kernelCmdline } from './qemu-args.js';
-import { buildVirtiofsdArgs } from './virtiofsd-args.js';
+import { buildVirtiofsdArgs, parentsFirst, shareCaches } from './virtiofsd-args.js';
 
 const vm: VmPlan = { cpus: 2, memoryMiB: 768, accel: 'tcg', kernelCmdline: ['foo=1'], console: false, bootTimeoutMs: 1000 };
 const paths = {
@@ -35,6 +35,13 @@ describe('buildQemuArgs', () => {
     expect(args).toContain('-no-reboot');
   });
 
+  it('adds a second share, tag vol, only when the volumes have a virtiofsd of their own', () => {
+    expect(after(args, '-device').filter((d) => d.startsWith('vhost-user-fs-pci'))).toHaveLength(1);
+    const two = buildQemuArgs(vm, { ...paths, volSocket: '/run/testin/fs-vol.sock' });
+    expect(after(two, '-device')).toContain('vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024');
+    expect(after(two, '-chardev')).toContain('socket,id=fs1,path=/run/testin/fs-vol.sock');
+  });
+
   it('uses the host CPU under KVM', () => {
     expect(after(buildQemuArgs({ ...vm, accel: 'kvm' }, paths), '-cpu')).toEqual(['host']);
   });
@@ -51,5 +58,23 @@ describe('buildVirtiofsdArgs', () => {
   it('speaks both virtiofsd dialects', () => {
     expect(buildVirtiofsdArgs('c', '/s', '/r', 'never')).toEqual(expect.arrayContaining(['--socket-path=/s', 'source=/r', 'cache=none', 'sandbox=chroot']));
     expect(buildVirtiofsdArgs('rust', '/s', '/r', 'never')).toEqual(expect.arrayContaining(['--socket-path=/s', '--shared-dir=/r', '--cache=never', '--sandbox=chroot']));
+  });
+});
+
+describe('shareCaches', () => {
+  it('caches the image root hard and gives the volumes --fs-cache from a second daemon', () => {
+    expect(shareCaches('auto', true)).toEqual({ root: 'always', volumes: 'auto' });
+    expect(shareCaches('auto', false)).toEqual({ root: 'always' });
+  });
+  it('needs one daemon for always and never', () => {
+    expect(shareCaches('always', true)).toEqual({ root: 'always' });
+    expect(shareCaches('never', true)).toEqual({ root: 'never' });
+  });
+});
+
+describe('parentsFirst', () => {
+  it('orders mount targets so that a parent is bound before what is inside it', () => {
+    const order = parentsFirst([{ target: '/data/sub/deep' }, { target: '/b' }, { target: '/data' }, { target: '/data/sub' }, { target: '/a' }]).map((m) => m.target);
+    expect(order).toEqual(['/a', '/b', '/data', '/data/sub', '/data/sub/deep']);
   });
 });

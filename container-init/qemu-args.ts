@@ -6,7 +6,10 @@ export interface QemuPaths {
   kernel: string;
   initrd: string;
   firmwareDir: string;
+  /** virtiofsd's socket for the image's root (tag "root") */
   fsSocket: string;
+  /** a second virtiofsd's socket, for the user's volumes (tag "vol") */
+  volSocket?: string | undefined;
   ctlSocket: string;
   consoleLog: string;
 }
@@ -47,6 +50,7 @@ export function buildQemuArgs(
     '-append', kernelCmdline(vm).join(' '),
     '-chardev', `socket,id=fs0,path=${paths.fsSocket}`,
     '-device', 'vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024',
+    ...(paths.volSocket ? ['-chardev', `socket,id=fs1,path=${paths.volSocket}`, '-device', 'vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024'] : []),
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=ctl,path=${paths.ctlSocket}`,
     '-device', 'virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl',

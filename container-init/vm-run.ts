@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunPlan } from '../launcher/run-plan.js';
+import type { FsCache, RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
@@ -23,7 +23,7 @@ import {
 import { PASST_UID, buildPasstArgs, type NetBackend } from './guest-network.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
-import { buildVirtiofsdArgs } from './virtiofsd-args.js';
+import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
 
 /** after the EXIT message, how long the guest gets to power off by itself */
 const POWEROFF_GRACE_MS = 2000;
@@ -51,7 +51,7 @@ const log = (plan: RunPlan, msg: string): void => {
 
 /** Boots the VM for one command, relays its output, and returns how it ended. */
 export class VmRun {
-  #virtiofsd?: Helper;
+  #virtiofsd: Helper[] = [];
   #passt?: Helper;
   #guest?: Helper;
   #server?: Server;
@@ -122,7 +122,7 @@ export class VmRun {
     const results = await Promise.allSettled([
       this.#guest ? stopHelper(this.#guest) : undefined,
     ]);
-    await Promise.allSettled([this.#virtiofsd ? stopHelper(this.#virtiofsd) : undefined, this.#passt ? stopHelper(this.#passt) : undefined]);
+    await Promise.allSettled([...this.#virtiofsd.map((h) => stopHelper(h)), this.#passt ? stopHelper(this.#passt) : undefined]);
     this.#socket?.destroy();
     this.#server?.close();
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`testin: teardown: ${String(r.reason)}\n`);
@@ -176,14 +176,17 @@ export class VmRun {
     const ctlSocket = join(this.paths.work, 'ctl.sock');
     const tb = (p: string): string => join(this.paths.toolbox, p);
 
-    this.#virtiofsd = startHelper(
-      'virtiofsd',
-      [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, fsSocket, this.paths.newRoot, this.plan.fsCache)],
-      process.env,
-    );
-    const fsReady = await waitForPath(fsSocket, SOCKET_WAIT_MS, this.#virtiofsd);
-    if (!fsReady) return this.#abnormal(`virtiofsd did not start: ${this.#virtiofsd.output().trim() || 'no socket appeared'}`);
-    log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms`);
+    // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
+    const caches = shareCaches(this.plan.fsCache, (this.exec.volumes?.length ?? 0) > 0);
+    const volSocket = caches.volumes ? join(this.paths.work, 'fs-vol.sock') : undefined;
+    const startFs = (name: string, socket: string, cache: FsCache): Helper =>
+      startHelper(name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, socket, this.paths.newRoot, cache)], process.env);
+    this.#virtiofsd = [startFs('virtiofsd', fsSocket, caches.root), ...(volSocket && caches.volumes ? [startFs('virtiofsd (volumes)', volSocket, caches.volumes)] : [])];
+    const sockets = [fsSocket, ...(volSocket ? [volSocket] : [])];
+    const ready = await Promise.all(sockets.map((s, i) => waitForPath(s, SOCKET_WAIT_MS, this.#virtiofsd[i] as Helper)));
+    const failed = this.#virtiofsd.find((_, i) => !ready[i]);
+    if (failed) return this.#abnormal(`${failed.name} did not start: ${failed.output().trim() || 'no socket appeared'}`);
+    log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms (root cache ${caches.root}${caches.volumes ? `, volumes cache ${caches.volumes}` : ''})`);
     this.#mark('virtiofsdUp');
 
     let backend: NetBackend = { kind: 'slirp' };
@@ -205,6 +208,7 @@ export class VmRun {
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
       firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
       fsSocket,
+      volSocket,
       ctlSocket,
       consoleLog: this.consoleLog,
     }, this.plan.network, backend);

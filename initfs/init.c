@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +47,8 @@
 #include "protocol.h"
 
 #define NEW_ROOT "/newroot"
+/* where the "vol" share is mounted in the initramfs, to bind volumes from */
+#define VOL_SHARE "/vol"
 #define PORT_WAIT_MS 15000
 #define ROOT_WAIT_MS 15000
 #define MAX_LIST 4096
@@ -239,6 +242,8 @@ struct request {
   unsigned short rows, cols; /* its first size */
   char *tmpfs[64]; /* "target\0options" */
   int ntmpfs;
+  char *volumes[64]; /* "target\0ro|rw", parents first */
+  int nvolumes;
 };
 
 static char *dup_field(const uint8_t *p, uint32_t n) {
@@ -279,6 +284,7 @@ static void parse_exec(const struct frame *f, struct request *r) {
         break;
       }
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
+      case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
     off += 5 + n;
@@ -364,16 +370,36 @@ static int open_port(const char *want) {
   return -1;
 }
 
-static void mount_root(const struct request *r) {
-  (void)r;
-  mkdir(NEW_ROOT, 0755);
+/* Mounts a virtiofs share, waiting for its device to appear. */
+static void mount_share(const char *tag, const char *target) {
+  mkdir(target, 0755);
   int err = 0;
   for (uint32_t start = uptime_ms(); uptime_ms() - start < ROOT_WAIT_MS; sleep_ms(5)) {
-    if (mount("root", NEW_ROOT, "virtiofs", 0, NULL) == 0) return;
+    if (mount(tag, target, "virtiofs", 0, NULL) == 0) return;
     err = errno;
     if (err != ENODEV && err != ENOENT && err != ENXIO) break;
   }
-  fatal("mount virtiofs root: %s (the kernel needs virtio_pci, fuse and virtiofs)", strerror(err));
+  fatal("mount virtiofs %s: %s (the kernel needs virtio_pci, fuse and virtiofs)", tag, strerror(err));
+}
+
+/* The image's root comes from the "root" share, which the guest may cache
+ * hard (nothing else changes it during the run). The user's volumes and
+ * binds, which the host or other containers may change, come from the "vol"
+ * share, the same tree served with the user's cache policy: each is bound
+ * from there over the root's view of it, parents first. */
+static void mount_root(const struct request *r) {
+  mount_share("root", NEW_ROOT);
+  if (r->nvolumes == 0) return;
+  mount_share("vol", VOL_SHARE);
+  for (int i = 0; i < r->nvolumes; i++) {
+    const char *target = r->volumes[i];
+    int ro = strcmp(target + strlen(target) + 1, "ro") == 0;
+    char from[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s%s", VOL_SHARE, target);
+    snprintf(to, sizeof to, "%s%s", NEW_ROOT, target);
+    if (mount(from, to, NULL, MS_BIND, NULL) < 0) fatal("bind volume %s: %s", target, strerror(errno));
+    if (ro && mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) fatal("read-only volume %s: %s", target, strerror(errno));
+  }
 }
 
 static void link_or_ignore(const char *target, const char *path) {

@@ -51,6 +51,7 @@ enum {
   TAG_CLOCK = 11,    /* host time, decimal ms since the epoch: the guest clock is set to it */
   TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
   TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY [MTU]": configure the first NIC so (no DHCP) */
+  TAG_VOLUME = 14,   /* repeated, parents first: "target\0ro" or "target\0rw": bind from the "vol" share over the root's */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

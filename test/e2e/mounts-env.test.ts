@@ -57,6 +57,17 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(r.stdout.toString()).toBe('before\nready\nafter, from the host\n');
   });
 
+  it('by default a bind mount shows a host edit made while the command runs (the image root alone is cached hard)', async () => {
+    // the same size before and after: only a revalidation shows the change
+    writeFileSync(join(dir, 'rw', 'live2'), 'before\n');
+    const r = await testinWhenReady(
+      ['run', '--image', BUSYBOX_IMAGE, '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
+        'cat /data/live2; echo ready; i=0; while [ "$(cat /data/live2)" = before ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /data/live2'],
+      () => writeFileSync(join(dir, 'rw', 'live2'), 'after!\n'),
+    );
+    expect(r.stdout.toString()).toBe('before\nready\nafter!\n');
+  });
+
   it('creates files on a bind mount as the uid/gid the command ran as', async () => {
     const r = await testin(['run', '--image', BUSYBOX_IMAGE, '-u', '1000:2000', '-v', `${dir}/rw:/data`, '--', 'sh', '-c', 'id -u; id -g; touch /data/owned']);
     expect(r.stdout.toString()).toBe('1000\n2000\n');
