@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ToolboxBuildError } from '../launcher/errors.js';
 import { buildBootInitrd } from './boot-initrd.js';
@@ -49,13 +49,14 @@ export function buildToolbox(options: { env?: NodeJS.ProcessEnv; force?: boolean
   const root = packageRoot();
   const bundle = join(root, 'dist', 'container-init.js');
   if (!existsSync(bundle)) throw new ToolboxBuildError(`${bundle} is missing`, 'run `npm run build` in the testin checkout');
-  const initSources = ['init.c', 'protocol.h'].map((f) => join(root, 'initfs', f));
+  // the in-VM init: every .c and .h of initfs/, compiled together
+  const initSources = readdirSync(join(root, 'initfs')).filter((f) => /\.[ch]$/.test(f)).sort().map((f) => join(root, 'initfs', f));
   const cache = join(cacheDir(env), 'toolbox');
 
   // The quick way, taken by every run after the first: the same testin, the same
   // host choices, and every host file the tree was made from unchanged (by stat).
   // It runs no ldd and no dpkg, which cost about 150 ms a run.
-  const quick = join(cache, 'by-stat', sha256(JSON.stringify({ version: packageVersion(), probe: probeHostSources(env), bundle: statKey(bundle), init: initSources.map((f) => statKey(f)) })));
+  const quick = join(cache, 'by-stat', sha256(JSON.stringify({ version: packageVersion(), probe: probeHostSources(env), bundle: statKey(bundle), init: initSources.map((f) => [f, statKey(f)]) })));
   if (!options.force) {
     const seen = readQuickRecord(quick);
     const dir = seen && join(cache, seen.hash);
@@ -119,7 +120,7 @@ function collectParts(s: HostSources, bundle: string, initSources: string[]): Pa
   const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
   const { libs, loader } = lddClosure([s.node, s.qemu, s.virtiofsd, ...(s.passt ? [s.passt] : []), ...qemuModules]);
   if (!loader) throw new ToolboxBuildError('cannot find the dynamic loader of node and qemu (ldd printed none)', 'check that ldd works on this host');
-  const init = once(() => compileInit(initSources[0] as string));
+  const init = once(() => compileInit(initSources.filter((f) => f.endsWith('.c'))));
   const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
   return [
     { path: 'bin/container-init', mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
@@ -185,15 +186,15 @@ function materialize(dir: string, parts: Part[], s: HostSources): ToolboxManifes
   return manifest;
 }
 
-export function compileInit(source: string): Buffer {
-  const out = join(dirname(source), `.init-${process.pid}`);
+export function compileInit(sources: readonly string[]): Buffer {
+  const out = join(tmpdir(), `testin-init-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
     return readFileSync(out);
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
     if (e.code === 'ENOENT') throw new ToolboxBuildError('gcc is missing: the in-VM init is built with gcc -static', 'apt-get install -y gcc libc6-dev', error);
-    throw new ToolboxBuildError(`gcc failed on ${source}: ${e.stderr?.toString() ?? e.message}`, 'install gcc and libc6-dev', error);
+    throw new ToolboxBuildError(`gcc failed on ${sources.join(' ')}: ${e.stderr?.toString() ?? e.message}`, 'install gcc and libc6-dev', error);
   } finally {
     rmSync(out, { force: true });
   }

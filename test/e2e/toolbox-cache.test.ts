@@ -1,7 +1,8 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../helpers/paths.js';
 // the built package, as the CLI runs it
 import { buildToolbox, cacheDir } from '../../dist/toolbox/build-toolbox.js';
 
@@ -27,9 +28,18 @@ describe.skipIf(skip !== '')('toolbox cache: the quick way and when it is left',
     cpSync(join(from, 'by-stat'), join(cache, 'toolbox', 'by-stat'), { recursive: true });
     cpSync(join(from, 'by-input'), join(cache, 'toolbox', 'by-input'), { recursive: true });
     symlinkSync(real.dir, join(cache, 'toolbox', real.hash));
-    // the record this build wrote: the one naming the real hash
-    const records = readdirSync(join(cache, 'toolbox', 'by-stat')).map((f) => join(cache, 'toolbox', 'by-stat', f));
-    record = records.find((f) => (JSON.parse(readFileSync(f, 'utf8')) as { hash: string }).hash === real.hash) as string;
+    // the record this build wrote: the newest naming the real hash and this checkout's bundle
+    // (the cache is shared by every checkout on the machine)
+    const bundle = join(ROOT, 'dist', 'container-init.js');
+    const records = readdirSync(join(cache, 'toolbox', 'by-stat'))
+      .map((f) => join(cache, 'toolbox', 'by-stat', f))
+      .filter((f) => {
+        const r = JSON.parse(readFileSync(f, 'utf8')) as { hash: string; files: [string, string][] };
+        return r.hash === real.hash && r.files.some(([path]) => path === bundle);
+      })
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    record = records[0] as string;
+    expect(record).toBeDefined();
   });
 
   afterAll(() => rmSync(cache, { recursive: true, force: true }));

@@ -1,0 +1,60 @@
+/*
+ * Logging, stopping, time, folders: what every part of the init uses.
+ */
+#include "init.h"
+
+int ctl = -1;
+int agent_mode;
+
+void log_line(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("testin-init: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+void power_off(void) {
+  if (agent_mode) exit(0);
+  sync();
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+/* An init that cannot go on says why on the console and stops the VM; the host
+ * sees the VM end without an EXIT and prints the console tail. */
+void fatal(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("testin-init: fatal: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  if (agent_mode) exit(125);
+  power_off();
+}
+
+uint32_t uptime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+
+int mkdir_p(const char *path) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(tmp, 0755);
+    *p = '/';
+  }
+  return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}

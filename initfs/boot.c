@@ -1,0 +1,203 @@
+/*
+ * Boot: modules, the control port, the virtiofs root and volumes, the switch into the root, tmpfs mounts, modprobe and static device nodes.
+ */
+#include "init.h"
+
+/* ---- boot: modules, port, root ----------------------------------------- */
+
+void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  mkdir(dst, 0755);
+  if (mount(src, dst, type, flags, data) < 0) log_line("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+/* /modules/order is testin's; /modules/order.user may come from a user's
+ * --initrd (appended to ours) with more modules to load at boot. */
+static void load_module_list(const char *list) {
+  FILE *f = fopen(list, "r");
+  if (!f) return;
+  char line[512], path[600];
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!line[0]) continue;
+    snprintf(path, sizeof path, "/modules/%s", line);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fatal("open module %s: %s", path, strerror(errno));
+    if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+      log_line("load module %s: %s", line, strerror(errno));
+    close(fd);
+  }
+  fclose(f);
+}
+
+void load_modules(void) {
+  load_module_list("/modules/order");
+  load_module_list("/modules/order.user");
+}
+
+/* A kernel without the drivers testin needs fails here at once, naming them,
+ * instead of waiting for a port or a filesystem that cannot come. */
+void check_drivers(void) {
+  static const struct { const char *path, *name; } needed[] = {
+      {"/sys/bus/pci/drivers/virtio-pci", "virtio_pci"},
+      {"/sys/bus/virtio/drivers/virtio_console", "virtio_console"},
+      {"/sys/bus/virtio/drivers/virtiofs", "virtiofs (and fuse)"},
+  };
+  char missing[256] = "";
+  for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+    if (access(needed[i].path, F_OK) == 0) continue;
+    if (missing[0]) strncat(missing, ", ", sizeof missing - strlen(missing) - 1);
+    strncat(missing, needed[i].name, sizeof missing - strlen(missing) - 1);
+  }
+  if (missing[0])
+    fatal("the kernel lacks %s: build them in, or give their modules with --modules /lib/modules/<release>", missing);
+}
+
+int open_port(const char *want) {
+  for (uint32_t start = uptime_ms(); uptime_ms() - start < PORT_WAIT_MS; sleep_ms(5)) {
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (!d) continue;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[512], name[128] = {0};
+      snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+      int fd = open(path, O_RDONLY);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, name, sizeof name - 1);
+      close(fd);
+      if (n <= 0) continue;
+      name[strcspn(name, "\n")] = 0;
+      if (strcmp(name, want) != 0) continue;
+      snprintf(path, sizeof path, "/dev/%s", e->d_name);
+      int port = open(path, O_RDWR | O_CLOEXEC);
+      if (port >= 0) {
+        closedir(d);
+        return port;
+      }
+    }
+    closedir(d);
+  }
+  fatal("virtio port %s did not appear within %d ms (is virtio_console loaded?)", want, PORT_WAIT_MS);
+  return -1;
+}
+
+/* Mounts a virtiofs share, waiting for its device to appear. */
+static void mount_share(const char *tag, const char *target) {
+  mkdir(target, 0755);
+  int err = 0;
+  for (uint32_t start = uptime_ms(); uptime_ms() - start < ROOT_WAIT_MS; sleep_ms(5)) {
+    if (mount(tag, target, "virtiofs", 0, NULL) == 0) return;
+    err = errno;
+    if (err != ENODEV && err != ENOENT && err != ENXIO) break;
+  }
+  fatal("mount virtiofs %s: %s (the kernel needs virtio_pci, fuse and virtiofs)", tag, strerror(err));
+}
+
+/* The image's root comes from the "root" share, which the guest may cache
+ * hard (nothing else changes it during the run). The user's volumes and
+ * binds, which the host or other containers may change, come from the "vol"
+ * share, the same tree served with the user's cache policy: each is bound
+ * from there over the root's view of it, parents first. */
+void mount_root(const struct request *r) {
+  mount_share("root", NEW_ROOT);
+  if (r->nvolumes == 0) return;
+  mount_share("vol", VOL_SHARE);
+  for (int i = 0; i < r->nvolumes; i++) {
+    const char *target = r->volumes[i];
+    int ro = strcmp(target + strlen(target) + 1, "ro") == 0;
+    char from[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s%s", VOL_SHARE, target);
+    snprintf(to, sizeof to, "%s%s", NEW_ROOT, target);
+    if (mount(from, to, NULL, MS_BIND, NULL) < 0) fatal("bind volume %s: %s", target, strerror(errno));
+    if (ro && mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) fatal("read-only volume %s: %s", target, strerror(errno));
+  }
+}
+
+static void link_or_ignore(const char *target, const char *path) {
+  if (symlink(target, path) < 0 && errno != EEXIST) log_line("symlink %s: %s", path, strerror(errno));
+}
+
+void enter_root(void) {
+  mount_or_log("proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("cgroup2", NEW_ROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_log("devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_or_log("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_or_log("tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");
+  link_or_ignore("/proc/self/fd/0", NEW_ROOT "/dev/stdin");
+  link_or_ignore("/proc/self/fd/1", NEW_ROOT "/dev/stdout");
+  link_or_ignore("/proc/self/fd/2", NEW_ROOT "/dev/stderr");
+  if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+    fatal("switch into the root: %s", strerror(errno));
+}
+
+
+/* docker's tmpfs options: the mount flags among them become flags, the rest data */
+static void mount_tmpfs(const char *target, const char *options) {
+  static const struct { const char *name; unsigned long set, clear; } known[] = {
+      {"ro", MS_RDONLY, 0}, {"rw", 0, MS_RDONLY}, {"nosuid", MS_NOSUID, 0}, {"suid", 0, MS_NOSUID},
+      {"nodev", MS_NODEV, 0}, {"dev", 0, MS_NODEV}, {"noexec", MS_NOEXEC, 0}, {"exec", 0, MS_NOEXEC},
+      {"sync", MS_SYNCHRONOUS, 0}, {"async", 0, MS_SYNCHRONOUS}, {"noatime", MS_NOATIME, 0},
+      {"atime", 0, MS_NOATIME}, {"relatime", MS_RELATIME, 0}, {"strictatime", MS_STRICTATIME, 0},
+  };
+  unsigned long flags = 0;
+  char data[512] = "", opts[512];
+  snprintf(opts, sizeof opts, "%s", options);
+  for (char *save, *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    size_t i;
+    for (i = 0; i < sizeof known / sizeof known[0]; i++)
+      if (strcmp(tok, known[i].name) == 0) break;
+    if (i < sizeof known / sizeof known[0]) {
+      flags = (flags | known[i].set) & ~known[i].clear;
+    } else {
+      if (data[0]) strncat(data, ",", sizeof data - strlen(data) - 1);
+      strncat(data, tok, sizeof data - strlen(data) - 1);
+    }
+  }
+  if (mkdir_p(target) < 0 || mount("tmpfs", target, "tmpfs", flags, data) < 0)
+    log_line("tmpfs on %s (%s): %s", target, options, strerror(errno));
+}
+
+/* An image without kmod still gets modules loaded on demand (ip link add ... type
+ * dummy, mount -o loop): the kernel calls the toolbox's static modprobe. */
+void use_toolbox_modprobe(void) {
+  if (access("/sbin/modprobe", X_OK) == 0 || access(TOOLBOX_MODPROBE, X_OK) != 0) return;
+  int fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (write(fd, TOOLBOX_MODPROBE, strlen(TOOLBOX_MODPROBE)) < 0) log_line("set modprobe: %s", strerror(errno));
+  close(fd);
+}
+
+/* Without udev nobody creates the static nodes (/dev/loop-control, /dev/net/tun,
+ * ...) whose first open loads their module: make them from modules.devname, as
+ * `kmod static-nodes` does on a booted system. */
+void make_static_nodes(void) {
+  struct utsname u;
+  uname(&u);
+  char path[512], line[512];
+  snprintf(path, sizeof path, "/lib/modules/%s/modules.devname", u.release);
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    char module[128], node[256], type;
+    unsigned major, minor;
+    if (line[0] == '#' || sscanf(line, "%127s %255s %c%u:%u", module, node, &type, &major, &minor) != 5) continue;
+    snprintf(path, sizeof path, "/dev/%s", node);
+    char *slash = strrchr(path, '/');
+    if (slash && slash != path + 4) {
+      *slash = 0;
+      mkdir_p(path);
+      *slash = '/';
+    }
+    mode_t kind = type == 'b' ? S_IFBLK : S_IFCHR;
+    if (mknod(path, kind | 0600, makedev(major, minor)) < 0 && errno != EEXIST) log_line("mknod %s: %s", path, strerror(errno));
+  }
+  fclose(f);
+}
+
+void mount_user_tmpfs(struct request *r) {
+  for (int i = 0; i < r->ntmpfs; i++) mount_tmpfs(r->tmpfs[i], r->tmpfs[i] + strlen(r->tmpfs[i]) + 1);
+}

@@ -1,0 +1,165 @@
+/*
+ * The control channel: length-prefixed frames on the virtio port (or fd 3), and the EXEC request.
+ */
+#include "init.h"
+
+/* ---- framing ---------------------------------------------------------- */
+
+void buf_reserve(struct buf *b, size_t extra) {
+  if (b->len + extra <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + extra) cap *= 2;
+  b->data = realloc(b->data, cap);
+  if (!b->data) fatal("out of memory");
+  b->cap = cap;
+}
+
+void buf_put(struct buf *b, const void *p, size_t n) {
+  buf_reserve(b, n);
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+void buf_u8(struct buf *b, uint8_t v) { buf_put(b, &v, 1); }
+
+void buf_u32(struct buf *b, uint32_t v) {
+  uint8_t le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
+  buf_put(b, le, 4);
+}
+
+uint32_t get_u32(const uint8_t *p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+void field_bytes(struct buf *b, uint8_t tag, const void *p, size_t n) {
+  buf_u8(b, tag);
+  buf_u32(b, (uint32_t)n);
+  buf_put(b, p, n);
+}
+
+void field_str(struct buf *b, uint8_t tag, const char *s) { field_bytes(b, tag, s, strlen(s)); }
+
+void field_u32(struct buf *b, uint8_t tag, uint32_t v) {
+  buf_u8(b, tag);
+  buf_u32(b, 4);
+  buf_u32(b, v);
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        poll(&pfd, 1, -1);
+        continue;
+      }
+      fatal("write to control port: %s", strerror(errno));
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n) {
+  struct buf b = {0};
+  buf_u32(&b, (uint32_t)(n + 5));
+  buf_u8(&b, type);
+  buf_u32(&b, id);
+  buf_put(&b, payload, n);
+  write_all(ctl, b.data, b.len);
+  free(b.data);
+}
+
+void send_error(uint32_t id, uint32_t code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  struct buf b = {0};
+  field_str(&b, TAG_MESSAGE, msg);
+  field_u32(&b, TAG_CODE, code);
+  send_msg(MSG_ERROR, id, b.data, b.len);
+  free(b.data);
+}
+
+static struct buf inbox;
+
+/* Returns 1 and fills f when a whole frame is buffered. Consume it with inbox_drop. */
+int inbox_frame(struct frame *f) {
+  if (inbox.len < 4) return 0;
+  uint32_t n = get_u32(inbox.data);
+  if (n < 5 || n > FRAME_MAX) fatal("bad control frame length %u", n);
+  if (inbox.len < 4 + (size_t)n) return 0;
+  f->type = inbox.data[4];
+  f->id = get_u32(inbox.data + 5);
+  f->payload = inbox.data + FRAME_HEADER;
+  f->len = n - 5;
+  return 1;
+}
+
+void inbox_drop(const struct frame *f) {
+  size_t used = FRAME_HEADER + f->len;
+  memmove(inbox.data, inbox.data + used, inbox.len - used);
+  inbox.len -= used;
+}
+
+/* Reads what the port has; returns 0 at EOF. */
+int inbox_fill(void) {
+  buf_reserve(&inbox, 65536);
+  ssize_t r = read(ctl, inbox.data + inbox.len, 65536);
+  if (r < 0) return errno == EINTR || errno == EAGAIN ? 1 : 0;
+  inbox.len += (size_t)r;
+  return r > 0;
+}
+
+
+/* ---- the EXEC request -------------------------------------------------- */
+
+static char *dup_field(const uint8_t *p, uint32_t n) {
+  char *s = malloc(n + 1);
+  if (!s) fatal("out of memory");
+  memcpy(s, p, n);
+  s[n] = 0;
+  return s;
+}
+
+void parse_exec(const struct frame *f, struct request *r) {
+  memset(r, 0, sizeof *r);
+  size_t off = 0;
+  while (off + 5 <= f->len) {
+    uint8_t tag = f->payload[off];
+    uint32_t n = get_u32(f->payload + off + 1);
+    const uint8_t *v = f->payload + off + 5;
+    if (off + 5 + n > f->len) fatal("truncated EXEC field");
+    uint32_t num = n == 4 ? get_u32(v) : 0;
+    switch (tag) {
+      case TAG_ARG: if (r->argc < MAX_LIST) r->argv[r->argc++] = dup_field(v, n); break;
+      case TAG_ENV: if (r->envc < MAX_LIST) r->envp[r->envc++] = dup_field(v, n); break;
+      case TAG_CWD: r->cwd = dup_field(v, n); break;
+      case TAG_UID: r->uid = num; break;
+      case TAG_GID: r->gid = num; break;
+      case TAG_GROUP: if (r->ngroups < 256) r->groups[r->ngroups++] = num; break;
+      case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
+      case TAG_STDIN: r->want_stdin = num != 0; break;
+      case TAG_NET: r->net = dup_field(v, n); break;
+      case TAG_TTY: r->tty = 1; r->rows = (unsigned short)(num >> 16); r->cols = (unsigned short)(num & 0xffff); break;
+      case TAG_CLOCK: {
+        /* the RTC has whole seconds and TCG drifts: take the host's clock, to the ms */
+        char *ms = dup_field(v, n);
+        long long t = atoll(ms);
+        struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000};
+        if (!agent_mode && t > 0 && clock_settime(CLOCK_REALTIME, &ts) < 0) log_line("set clock: %s", strerror(errno));
+        free(ms);
+        break;
+      }
+      case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
+      case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
+      default: break; /* unknown fields are skipped: newer hosts may send more */
+    }
+    off += 5 + n;
+  }
+  if (!r->cwd) r->cwd = "/";
+}

@@ -1,0 +1,142 @@
+#ifndef TESTIN_INIT_H
+#define TESTIN_INIT_H
+
+#define _GNU_SOURCE
+
+/*
+ * testin's PID 1 inside the VM. Built with `gcc -static` so it starts in
+ * milliseconds and needs nothing from the image.
+ *
+ * 1. mount proc, sys, dev; load the kernel modules listed in /modules/order
+ * 2. open the control port, say HELLO, wait for the EXEC request
+ * 3. mount the virtiofs root, mount proc/sys/dev/tmp/run inside it, switch into it
+ * 4. run the command (env, cwd, uid/gid); relay its output as framed messages;
+ *    reap every child; report the exit status; power off when told to.
+ *
+ * `init --agent` is the same program without a VM (testin run --no-vm): it
+ * speaks the protocol on fd 3, runs the command in the container it is in, and
+ * leaves the machine alone (no boot, no clock, no modprobe, no power-off).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+#define NEW_ROOT "/newroot"
+/* where the "vol" share is mounted in the initramfs, to bind volumes from */
+#define VOL_SHARE "/vol"
+#define PORT_WAIT_MS 15000
+#define ROOT_WAIT_MS 15000
+#define MAX_LIST 4096
+#define TOOLBOX_MODPROBE "/testin/sbin/modprobe" /* toolbox/toolbox-layout.ts: modprobe */
+
+extern char **environ;
+
+extern int ctl;        /* the control channel: the virtio port, or fd 3 with --agent */
+extern int agent_mode; /* --agent: no VM (testin run --no-vm) */
+
+struct buf {
+  uint8_t *data;
+  size_t len, cap;
+};
+
+/* A received frame: type, id and payload point into the reader's buffer. */
+struct frame {
+  uint8_t type;
+  uint32_t id;
+  const uint8_t *payload;
+  size_t len;
+};
+
+struct request {
+  char *argv[MAX_LIST + 1];
+  int argc;
+  char *envp[MAX_LIST + 1];
+  int envc;
+  gid_t groups[256];
+  int ngroups;
+  char *cwd, *hostname;
+  uid_t uid;
+  gid_t gid;
+  int want_stdin;
+  char *net; /* "address/prefix gateway", or NULL: no NIC to configure */
+  int tty;                  /* run on a pty */
+  unsigned short rows, cols; /* its first size */
+  char *tmpfs[64]; /* "target\0options" */
+  int ntmpfs;
+  char *volumes[64]; /* "target\0ro|rw", parents first */
+  int nvolumes;
+};
+
+/* base.c */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void power_off(void) __attribute__((noreturn));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+uint32_t uptime_ms(void);
+void sleep_ms(long ms);
+int mkdir_p(const char *path);
+
+/* channel.c: frames out (send_msg), frames in (inbox_*), the EXEC request */
+void buf_reserve(struct buf *b, size_t extra);
+void buf_put(struct buf *b, const void *p, size_t n);
+void buf_u8(struct buf *b, uint8_t v);
+void buf_u32(struct buf *b, uint32_t v);
+uint32_t get_u32(const uint8_t *p);
+void field_bytes(struct buf *b, uint8_t tag, const void *p, size_t n);
+void field_str(struct buf *b, uint8_t tag, const char *s);
+void field_u32(struct buf *b, uint8_t tag, uint32_t v);
+void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n);
+void send_error(uint32_t id, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int inbox_frame(struct frame *f);
+void inbox_drop(const struct frame *f);
+int inbox_fill(void);
+void parse_exec(const struct frame *f, struct request *r);
+
+/* boot.c */
+void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
+void load_modules(void);
+void check_drivers(void);
+int open_port(const char *want);
+void mount_root(const struct request *r);
+void enter_root(void);
+void use_toolbox_modprobe(void);
+void make_static_nodes(void);
+void mount_user_tmpfs(struct request *r);
+
+/* net.c */
+void configure_network(const char *spec);
+
+/* commands.c */
+void run_exec(struct request *r, uint32_t id, uint32_t root_ms);
+void serve(int sigfd, uint32_t root_ms) __attribute__((noreturn));
+struct frame wait_frame(void);
+
+#endif

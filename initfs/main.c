@@ -1,0 +1,73 @@
+/*
+ * main: boot as PID 1 (or --agent on fd 3), take the first EXEC, serve.
+ */
+#include "init.h"
+
+int main(int argc, char **argv) {
+  agent_mode = argc > 1 && strcmp(argv[1], "--agent") == 0;
+  if (!agent_mode && getpid() != 1) {
+    fprintf(stderr, "testin-init runs as PID 1 in the VM, or with --agent (control on fd 3)\n");
+    return 2;
+  }
+  if (agent_mode) {
+    ctl = 3;
+    /* orphans of the command come to us to be reaped, as they would to PID 1 */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  } else {
+    prctl(PR_SET_NAME, "testin-init");
+    mount_or_log("proc", "/proc", "proc", 0, NULL);
+    mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
+    mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    load_modules();
+  }
+
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  if (!agent_mode) {
+    check_drivers();
+    ctl = open_port(CTL_PORT_NAME);
+  }
+  struct utsname u;
+  uname(&u);
+  struct buf hello = {0};
+  field_str(&hello, TAG_RELEASE, u.release);
+  field_u32(&hello, TAG_UPTIME_MS, uptime_ms());
+  send_msg(MSG_HELLO, 0, hello.data, hello.len);
+
+  struct frame f = wait_frame();
+  if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
+  static struct request req;
+  parse_exec(&f, &req);
+  uint32_t first_id = f.id;
+  inbox_drop(&f);
+
+  if (!agent_mode) {
+    mount_root(&req);
+    enter_root();
+  }
+  uint32_t root_ms = uptime_ms();
+  if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
+  mount_user_tmpfs(&req);
+  if (!agent_mode) {
+    use_toolbox_modprobe();
+    make_static_nodes();
+    configure_network(req.net);
+  }
+
+  if (req.argc > 0) {
+    run_exec(&req, first_id, root_ms);
+  } else {
+    /* a session: the first EXEC only sets the VM up; commands come later */
+    struct buf b = {0};
+    field_u32(&b, TAG_ROOT_MS, root_ms);
+    field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+    send_msg(MSG_STARTED, first_id, b.data, b.len);
+    free(b.data);
+  }
+  serve(sigfd, root_ms);
+  return 0;
+}

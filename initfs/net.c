@@ -1,0 +1,70 @@
+/*
+ * The network: lo up, and the first NIC configured as the host says, without DHCP.
+ */
+#include "init.h"
+
+/* ---- network ------------------------------------------------------------ */
+
+static void set_addr(struct sockaddr *sa, in_addr_t addr) {
+  struct sockaddr_in *in = (struct sockaddr_in *)sa;
+  memset(in, 0, sizeof *in);
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = addr;
+}
+
+static void link_up(int sock, const char *name) {
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) log_line("link %s up: %s", name, strerror(errno));
+}
+
+/* lo always comes up; the first other interface gets the address and the
+ * default route the host chose (QEMU user networking: no DHCP wait). */
+void configure_network(const char *spec) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return;
+  link_up(sock, "lo");
+  char addr[64] = "", gw[64] = "";
+  unsigned prefix = 24, mtu = 0;
+  if (!spec || sscanf(spec, "%63[^/]/%u %63s %u", addr, &prefix, gw, &mtu) < 2) {
+    close(sock);
+    return;
+  }
+  char nic[IFNAMSIZ] = "";
+  DIR *d = opendir("/sys/class/net");
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (e->d_name[0] != '.' && strcmp(e->d_name, "lo") != 0 && !nic[0]) snprintf(nic, sizeof nic, "%.15s", e->d_name);
+  if (d) closedir(d);
+  if (!nic[0]) {
+    log_line("no network interface to configure");
+    close(sock);
+    return;
+  }
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic);
+  set_addr(&ifr.ifr_addr, inet_addr(addr));
+  if (ioctl(sock, SIOCSIFADDR, &ifr) < 0) log_line("address of %s: %s", nic, strerror(errno));
+  set_addr(&ifr.ifr_netmask, prefix ? htonl(~0u << (32 - prefix)) : 0);
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0) log_line("netmask of %s: %s", nic, strerror(errno));
+  ifr.ifr_mtu = (int)mtu;
+  if (mtu && ioctl(sock, SIOCSIFMTU, &ifr) < 0) log_line("mtu of %s: %s", nic, strerror(errno));
+  link_up(sock, nic);
+  if (gw[0]) {
+    struct rtentry rt = {0};
+    set_addr(&rt.rt_dst, INADDR_ANY);
+    set_addr(&rt.rt_genmask, INADDR_ANY);
+    set_addr(&rt.rt_gateway, inet_addr(gw));
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rt.rt_dev = nic;
+    if (ioctl(sock, SIOCADDRT, &rt) < 0) log_line("default route via %s: %s", gw, strerror(errno));
+    /* One datagram to the gateway's discard port: the ARP request it needs
+     * tells the network backend our MAC, so that a connection to a published
+     * port is forwarded at once, before the command has sent anything itself
+     * (passt learns the guest's address from its first frame). */
+    struct sockaddr_in discard = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = inet_addr(gw)};
+    if (sendto(sock, "", 0, 0, (struct sockaddr *)&discard, sizeof discard) < 0) log_line("hello to %s: %s", gw, strerror(errno));
+  }
+  close(sock);
+}
