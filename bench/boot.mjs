@@ -29,13 +29,9 @@ const cid = execFileSync('docker', ['create', image, 'true'], { encoding: 'utf8'
 execFileSync('sh', ['-c', `docker export ${cid} | tar -x -C ${rootfs}`]);
 execFileSync('docker', ['rm', cid]);
 
-const plan = {
-  version: 1, runId: 'bench', argv: ['true'], env: ['PATH=/bin'], cwd: '/', user: '', stdin: false,
-  readonlyRoot: false, fsCache: 'auto', logLevel: 'warn', mounts: [], tmpfs: [], stopTimeoutMs: 10000,
-  // no NIC: the floor is the VM alone (testin run adds passt and a NIC, part of what (c) costs)
-  network: { nic: false, forwards: [] },
-  vm: { cpus: 2, memoryMiB: 1024, accel, kernelCmdline: [], console: false, bootTimeoutMs: 120000 },
-};
+// the launcher's own plan builder, so the floor runs what testin would (no NIC: the VM alone)
+const { buildPlan } = await import(join(root, 'dist/launcher/build-plan.js'));
+const plan = buildPlan({ image, command: ['true'], network: 'none' }, { Env: ['PATH=/bin'] }, { runId: 'bench', accel, hostEnv: {} });
 
 function timed(file, argv, env) {
   const t0 = process.hrtime.bigint();
