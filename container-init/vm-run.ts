@@ -182,12 +182,8 @@ export class VmRun {
     const startFs = (name: string, socket: string, cache: FsCache): Helper =>
       startHelper(name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, socket, this.paths.newRoot, cache)], process.env);
     this.#virtiofsd = [startFs('virtiofsd', fsSocket, caches.root), ...(volSocket && caches.volumes ? [startFs('virtiofsd (volumes)', volSocket, caches.volumes)] : [])];
-    const sockets = [fsSocket, ...(volSocket ? [volSocket] : [])];
-    const ready = await Promise.all(sockets.map((s, i) => waitForPath(s, SOCKET_WAIT_MS, this.#virtiofsd[i] as Helper)));
-    const failed = this.#virtiofsd.find((_, i) => !ready[i]);
-    if (failed) return this.#abnormal(`${failed.name} did not start: ${failed.output().trim() || 'no socket appeared'}`);
-    log(this.plan, `virtiofsd up after ${Date.now() - this.#t0} ms (root cache ${caches.root}${caches.volumes ? `, volumes cache ${caches.volumes}` : ''})`);
-    this.#mark('virtiofsdUp');
+    const helpers: { helper: Helper; socket: string }[] = [{ helper: this.#virtiofsd[0] as Helper, socket: fsSocket }];
+    if (volSocket) helpers.push({ helper: this.#virtiofsd[1] as Helper, socket: volSocket });
 
     let backend: NetBackend = { kind: 'slirp' };
     if (this.plan.network.nic && this.plan.network.backend === 'passt') {
@@ -197,10 +193,16 @@ export class VmRun {
       chownSync(dir, PASST_UID, PASST_UID);
       const socket = join(dir, 'passt.sock');
       this.#passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, this.paths.toolbox), ...buildPasstArgs(socket, this.plan.network.forwards)], process.env);
-      if (!(await waitForPath(socket, SOCKET_WAIT_MS, this.#passt))) return this.#abnormal(`passt did not start: ${this.#passt.output().trim() || 'no socket appeared'}`);
-      log(this.plan, `passt up after ${Date.now() - this.#t0} ms`);
+      helpers.push({ helper: this.#passt, socket });
       backend = { kind: 'passt', socket };
     }
+
+    // the helpers start side by side; QEMU needs all their sockets
+    const ready = await Promise.all(helpers.map((h) => waitForPath(h.socket, SOCKET_WAIT_MS, h.helper)));
+    const failed = helpers.find((_, i) => !ready[i]);
+    if (failed) return this.#abnormal(`${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`);
+    log(this.plan, `${helpers.map((h) => h.helper.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${caches.root}${caches.volumes ? `, volumes cache ${caches.volumes}` : ''})`);
+    this.#mark('virtiofsdUp');
 
     const connected = this.#listen(ctlSocket);
     const args = buildQemuArgs(this.plan.vm, {
