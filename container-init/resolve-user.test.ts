@@ -19,6 +19,11 @@ describe('resolveUser (docker -u)', () => {
     expect(resolveUser('1000', PASSWD, GROUP)).toMatchObject({ uid: 1000, gid: 1000, home: '/home/app' });
   });
 
+  it('is uid 0 in an image without /etc/passwd when no user is asked for (FROM scratch), as docker', () => {
+    expect(resolveUser('', '', '')).toEqual({ uid: 0, gid: 0, groups: [0], home: '/' });
+    expect(() => resolveUser('root', '', '')).toThrow(/unable to find user root/);
+  });
+
   it('fails on unknown names', () => {
     expect(() => resolveUser('ghost', PASSWD, GROUP)).toThrow(UserLookupError);
     expect(() => resolveUser('app:ghosts', PASSWD, GROUP)).toThrow(/unable to find group ghosts/);

@@ -50,7 +50,8 @@ export function resolveUser(spec: string, passwdText: string, groupText: string)
   const [userPart = '', groupPart] = spec.split(':', 2);
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
-  const who = userPart === '' ? 'root' : userPart;
+  // no user given: uid 0, looked up for its home and groups but needing no /etc/passwd (an image FROM scratch has none), as runc does
+  const who = userPart === '' ? '0' : userPart;
   const entry = isNumeric(who) ? passwd.find((p) => p.uid === Number(who)) : passwd.find((p) => p.name === who);
   if (!entry && !isNumeric(who)) throw new UserLookupError(`unable to find user ${who}: no matching entries in /etc/passwd of the image`);
   const uid = entry?.uid ?? Number(who);

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE } from '../helpers/paths.js';
 import { KERNEL_LINE, leftovers, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -86,6 +86,12 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     const r = await testin(['run', '--image', ENTRY_IMAGE]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toBe('hello-from-env in /srv/app\n');
+  });
+
+  it('runs an image FROM scratch (one static binary, no /etc/passwd, no /tmp) as uid 0, as docker does', async () => {
+    const r = await testin(['run', '--image', SCRATCH_IMAGE, '--', 'sh', '-c', 'id; echo in-vm > /tmp/x && cat /tmp/x']);
+    expect(r.stdout.toString()).toBe('uid=0 gid=0 groups=0\nin-vm\n');
+    expect(r.exitCode).toBe(0);
   });
 
   it('reuses the toolbox volume on the next run without copying it again', async () => {

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, TESTIN_BIN } from './paths.js';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, SCRATCH_IMAGE, TESTIN_BIN } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<void> {
     return;
   }
   if (!existsSync(TESTIN_BIN)) await execa('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), [BUSYBOX_IMAGE, ENTRY_IMAGE], { stdio: 'inherit' });
+  await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), [BUSYBOX_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE], { stdio: 'inherit' });
   await execa(join(ROOT, 'test/fixtures/build-debian-image.sh'), [DEBIAN_IMAGE], { stdio: 'inherit' });
   // build the toolbox and fill its volume once, so that no test pays for it
   await execa('node', [TESTIN_BIN, 'toolbox', 'build'], { stdio: 'inherit' });

@@ -7,5 +7,7 @@ export const TESTIN_BIN = join(ROOT, 'dist', 'launcher', 'bin.js');
 export const BUSYBOX_IMAGE = 'testin-test/busybox:1';
 /** the busybox image with ENTRYPOINT, CMD, ENV and WORKDIR */
 export const ENTRY_IMAGE = 'testin-test/busybox-entry:1';
+/** only /busybox, as ENTRYPOINT: no /etc/passwd, no /tmp (an image FROM scratch) */
+export const SCRATCH_IMAGE = 'testin-test/scratch:1';
 /** debootstrap'd Debian 12 minbase (glibc) with iproute2, kmod, e2fsprogs, nftables */
 export const DEBIAN_IMAGE = 'testin-test/debian:12';
