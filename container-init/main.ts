@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { decodePlan, PLAN_ENV, type RunPlan } from '../launcher/run-plan.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR as DEFAULT_WORK_DIR, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
 import { FORWARDED_SIGNALS, type ExecRequest } from './control-protocol.js';
 import { flushed } from '../launcher/output-sinks.js';
 import { resolveUser, UserLookupError } from './resolve-user.js';
@@ -26,7 +26,7 @@ const EXIT_TESTIN_FAILED = 125;
  * boot benchmark run the same code on the host against a plain folder (its floor).
  */
 const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
-const WORK_DIR = process.env.TESTIN_WORK_DIR ?? '/run/testin';
+const WORK_DIR = process.env.TESTIN_WORK_DIR ?? DEFAULT_WORK_DIR;
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 const MODULES_STAGING = join(WORK_DIR, 'modules');
 const REPORT_DIR = join(WORK_DIR, 'report');

@@ -3,6 +3,7 @@ import { BOOT_TIMEOUT_MS, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_STOP_TIMEOUT
 import { parseExposed } from '../launcher/publish-ports.js';
 import { PLAN_VERSION, type FsCache, type RunPlan } from '../launcher/run-plan.js';
 import type { AccelChoice } from '../launcher/run-options.js';
+import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
 
 /**
  * When compose (not `testin run`) started the container, there is no
@@ -59,7 +60,7 @@ export function planFromEnvironment(facts: ContainerFacts): RunPlan {
     readonlyRoot: get('TESTIN_READ_ONLY') === '1',
     mounts: [],
     tmpfs: [],
-    kernelModules: facts.modulesRelease ? { staging: '/run/testin/modules', release: facts.modulesRelease } : undefined,
+    kernelModules: facts.modulesRelease ? { staging: MODULES_STAGING, release: facts.modulesRelease } : undefined,
     fsCache: (get('TESTIN_FS_CACHE') ?? 'auto') as FsCache,
     network: {
       nic: get('TESTIN_NETWORK') !== 'none',
@@ -83,7 +84,7 @@ export function planFromEnvironment(facts: ContainerFacts): RunPlan {
 export function userMountPoints(mountinfo: string): { path: string; readOnly: boolean }[] {
   const skip = (p: string): boolean =>
     p === '/' ||
-    ['/proc', '/sys', '/dev', '/testin', '/run/testin'].some((s) => p === s || p.startsWith(`${s}/`)) ||
+    ['/proc', '/sys', '/dev', TOOLBOX_MOUNT, WORK_DIR].some((s) => p === s || p.startsWith(`${s}/`)) ||
     ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(p);
   const points: { path: string; readOnly: boolean }[] = [];
   for (const line of mountinfo.split('\n')) {

@@ -28,6 +28,8 @@ import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
 /** after the EXIT message, how long the guest gets to power off by itself */
 const POWEROFF_GRACE_MS = 2000;
 const SOCKET_WAIT_MS = 10_000;
+/** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
+const PASST_GRACE_MS = 1500;
 /** how far back in the console the reason of an abnormal end is looked for */
 const DIAGNOSE_LINES = 400;
 
@@ -141,9 +143,12 @@ export class VmRun {
         this.plan.vm.bootTimeoutMs,
       );
       void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
-      // the VM's network is gone with passt: the run cannot go on as if it were there
-      void this.#passt?.exited.then((r) => {
-        if (this.#exit || this.#shuttingDown) return;
+      // the VM's network is gone with passt: the run cannot go on as if it were there.
+      // passt also ends when QEMU does (its client went away): then the VM's own end decides,
+      // and the control socket may still hold the command's EXIT
+      void this.#passt?.exited.then(async (r) => {
+        const guestEnded = await Promise.race([guestExited.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), PASST_GRACE_MS).unref())]);
+        if (guestEnded || this.#exit || this.#shuttingDown) return;
         clearTimeout(bootTimer);
         const said = this.#passt?.output().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Failed to send')).at(-1);
         resolve(this.#abnormal(`passt, which carries the VM's network, ended (${r.signal ?? `code ${r.code}`})${said ? `: ${said}` : ''}`));

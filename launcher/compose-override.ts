@@ -1,3 +1,4 @@
+import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
 import type { ImageConfig } from './build-plan.js';
 import { UsageError } from './errors.js';
 import { shellWords } from './shell-words.js';
@@ -72,8 +73,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       cap_add: ['SYS_ADMIN'],
       security_opt: ['apparmor=unconfined', ...(input.passt && svc.network_mode !== 'none' ? [input.passt.seccompOpt] : [])],
       ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),
-      tmpfs: ['/run/testin:exec,mode=755'],
-      volumes: [`${input.volumes.toolbox}:/testin:ro`, `${input.volumes.modules}:/run/testin/modules:ro`],
+      tmpfs: [`${WORK_DIR}:exec,mode=755`],
+      volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`],
       stop_grace_period: '15s',
       labels: { 'testin.compose': '1' },
     };

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
 import { sessionExec } from '../container-init/session-client.js';
 import { SESSION_READY, SESSION_SOCKET, type SessionExecRequest } from '../container-init/session-server.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
 import { decideAccel, readHostKvmFacts } from './accel.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
 import { collectInto } from './output-sinks.js';
@@ -13,7 +13,7 @@ import { TestinError, UsageError, dockerRefusal } from './errors.js';
 import { createLogger } from './logger.js';
 import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
-import { EXIT_TIMED_OUT, RUN_LABEL, WORK_TMPFS, createRunContainer } from './run.js';
+import { EXIT_TIMED_OUT, RUN_LABEL, createRunContainer } from './run.js';
 
 /** label of a session's container: its name */
 export const SESSION_LABEL = 'testin.session';
@@ -156,7 +156,7 @@ export class Machine implements AsyncDisposable {
         const root = `/proc/${info.pid}/root`;
         // the same container, not a process of that pid in another pid namespace
         if (!info.pid || readFileSync(`${root}/etc/hostname`, 'utf8').trim() !== info.hostname) return undefined;
-        const path = `${root}${WORK_TMPFS}/${SESSION_SOCKET}`;
+        const path = `${root}${WORK_DIR}/${SESSION_SOCKET}`;
         accessSync(path, fsConstants.W_OK);
         return path;
       } catch {
@@ -187,7 +187,7 @@ export class Machine implements AsyncDisposable {
 
   /** What the guest kernel printed on its console (`quiet`: warnings and worse, unless started with `console: true`); readable after a crash too. */
   async consoleLog(): Promise<string> {
-    const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', '/run/testin/console.log'], env: [], stdin: false, tty: false });
+    const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', `${WORK_DIR}/console.log`], env: [], stdin: false, tty: false });
     const out: Buffer[] = [];
     await exec.run({ stdout: collectInto(out), stderr: collectInto([]) });
     return Buffer.concat(out).toString();

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { CUSTOM_KERNEL_FILES, prepareCustomKernel } from '../toolbox/custom-kernel.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../toolbox/toolbox-layout.js';
+import { MODULES_STAGING, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
 import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
 import { buildPlan } from './build-plan.js';
 import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
@@ -30,11 +30,8 @@ import { mapVolumes } from '../volumes/volume-mapping.js';
 export const RUN_LABEL = 'testin.run';
 /** exit code of a run stopped by --timeout, as coreutils timeout */
 export const EXIT_TIMED_OUT = 124;
-/** container-init's work folder in the container (sockets, console log): a tmpfs */
-export const WORK_TMPFS = '/run/testin';
-const MODULES_STAGING = '/run/testin/modules';
-const CUSTOM_KERNEL_STAGING = '/run/testin/kernel';
-const REPORT_STAGING = '/run/testin/report';
+const CUSTOM_KERNEL_STAGING = `${WORK_DIR}/kernel`;
+const REPORT_STAGING = `${WORK_DIR}/report`;
 
 export interface RunIo {
   stdout?: Writable;
@@ -229,7 +226,7 @@ export async function createRunContainer(
       ...volumes.container,
       ...(reportDir ? [{ type: 'bind' as const, source: reportDir, target: REPORT_STAGING, readOnly: false }] : []),
     ],
-    tmpfs: { [WORK_TMPFS]: 'rw,exec,mode=755' },
+    tmpfs: { [WORK_DIR]: 'rw,exec,mode=755' },
     capAdd: ['SYS_ADMIN'],
     devices: accel.accel === 'kvm' && !options.noVm ? ['/dev/kvm'] : [],
     // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN

@@ -46,17 +46,13 @@ export function volumeNameFor(hash: string): string {
  */
 export function buildToolbox(options: { env?: NodeJS.ProcessEnv; force?: boolean } = {}): Toolbox {
   const env = options.env ?? process.env;
-  const root = packageRoot();
-  const bundle = join(root, 'dist', 'container-init.js');
-  if (!existsSync(bundle)) throw new ToolboxBuildError(`${bundle} is missing`, 'run `npm run build` in the testin checkout');
-  // the in-VM init: every .c and .h of initfs/, compiled together
-  const initSources = readdirSync(join(root, 'initfs')).filter((f) => /\.[ch]$/.test(f)).sort().map((f) => join(root, 'initfs', f));
+  const { bundle, initSources } = testinSources();
   const cache = join(cacheDir(env), 'toolbox');
 
   // The quick way, taken by every run after the first: the same testin, the same
   // host choices, and every host file the tree was made from unchanged (by stat).
   // It runs no ldd and no dpkg, which cost about 150 ms a run.
-  const quick = join(cache, 'by-stat', sha256(JSON.stringify({ version: packageVersion(), probe: probeHostSources(env), bundle: statKey(bundle), init: initSources.map((f) => [f, statKey(f)]) })));
+  const quick = quickRecordPath(env);
   if (!options.force) {
     const seen = readQuickRecord(quick);
     const dir = seen && join(cache, seen.hash);
@@ -100,6 +96,26 @@ export function buildToolbox(options: { env?: NodeJS.ProcessEnv; force?: boolean
     rmSync(tmp, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** testin's own inputs to the tree: the container-init bundle and the init's C sources */
+function testinSources(): { bundle: string; initSources: string[] } {
+  const root = packageRoot();
+  const bundle = join(root, 'dist', 'container-init.js');
+  if (!existsSync(bundle)) throw new ToolboxBuildError(`${bundle} is missing`, 'run `npm run build` in the testin checkout');
+  // the in-VM init: every .c and .h of initfs/, compiled together
+  const initSources = readdirSync(join(root, 'initfs')).filter((f) => /\.[ch]$/.test(f)).sort().map((f) => join(root, 'initfs', f));
+  return { bundle, initSources };
+}
+
+/**
+ * Where buildToolbox keeps, for this checkout and host as they are now, the tree
+ * it found and the stat of every host file it was made from.
+ */
+export function quickRecordPath(env: NodeJS.ProcessEnv = process.env): string {
+  const { bundle, initSources } = testinSources();
+  const key = { version: packageVersion(), probe: probeHostSources(env), bundle: statKey(bundle), init: initSources.map((f) => [f, statKey(f)]) };
+  return join(cacheDir(env), 'toolbox', 'by-stat', sha256(JSON.stringify(key)));
 }
 
 function readQuickRecord(path: string): { hash: string; files: [string, string][] } | undefined {

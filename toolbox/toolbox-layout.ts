@@ -1,6 +1,11 @@
 /** Where things are inside /testin: shared by the builder and container-init. */
 export const TOOLBOX_MOUNT = '/testin';
 
+/** container-init's work folder in the container, a tmpfs: sockets, the console log, staged mounts */
+export const WORK_DIR = '/run/testin';
+/** the kernel modules' volume, staged there (shown in the VM at /lib/modules/<release>) */
+export const MODULES_STAGING = `${WORK_DIR}/modules`;
+
 export const TOOLBOX_LAYOUT = {
   manifest: 'manifest.json',
   complete: '.complete',
