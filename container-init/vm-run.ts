@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FsCache, RunPlan } from '../launcher/run-plan.js';
 import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
@@ -23,6 +23,7 @@ import {
 import { PASST_UID, buildPasstArgs, type NetBackend } from './guest-network.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
+import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
 
 /** after the EXIT message, how long the guest gets to power off by itself */
@@ -203,7 +204,7 @@ export class VmRun {
     }
 
     // the helpers start side by side; QEMU needs all their sockets
-    const ready = await Promise.all(helpers.map((h) => waitForPath(h.socket, SOCKET_WAIT_MS, h.helper)));
+    const ready = await Promise.all(helpers.map((h) => waitForListening(h.socket, SOCKET_WAIT_MS, h.helper)));
     const failed = helpers.find((_, i) => !ready[i]);
     if (failed) return this.#abnormal(`${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`);
     log(this.plan, `${helpers.map((h) => h.helper.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${caches.root}${caches.volumes ? `, volumes cache ${caches.volumes}` : ''})`);
@@ -378,13 +379,19 @@ export class VmRun {
 }
 
 
-async function waitForPath(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
+/**
+ * Waits until a helper listens on its unix socket. The socket file appears at
+ * bind(), a moment before listen(): a QEMU that connected in between would be
+ * refused and fail to start. /proc/net/unix says which sockets listen.
+ */
+async function waitForListening(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let ended = false;
   void helper.exited.then(() => (ended = true));
+  const listening = (): boolean => existsSync(path) && listeningUnixSockets(readFileSync('/proc/net/unix', 'utf8')).has(path);
   while (Date.now() < deadline && !ended) {
-    if (existsSync(path)) return true;
+    if (listening()) return true;
     await new Promise((r) => setTimeout(r, 5));
   }
-  return existsSync(path);
+  return listening();
 }
