@@ -10,12 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, option } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
-const rounds = Number(opt('--rounds', '5'));
-const image = opt('--image', 'testin-test/busybox:1');
+const rounds = Number(option('--rounds', '5'));
+const image = option('--image', 'testin-test/busybox:1');
 const testin = join(root, 'dist/launcher/bin.js');
 
 execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
@@ -65,10 +64,6 @@ try {
   rmSync(rootfs, { recursive: true, force: true });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const rows = cases.map(([name], i) => [name, Math.min(...samples[i]), median(samples[i])]);
 const width = Math.max(...rows.map((r) => r[0].length));
 console.log(`\nboot benchmark: ${rounds} rounds each, accel=${accel}, ${new Date().toISOString()}`);

@@ -6,18 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, option } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : '10');
+const rounds = Number(option('--rounds', '10'));
 const image = 'testin-test/busybox:1';
 execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
 const { start, attachSession } = await import(join(root, 'dist/launcher/index.js'));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const time = async (fn) => {
   const t0 = process.hrtime.bigint();
   await fn();

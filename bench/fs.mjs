@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, option } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : '3');
+const rounds = Number(option('--rounds', '3'));
 const image = 'testin-test/debian:12';
 const testin = join(root, 'dist/launcher/bin.js');
 
@@ -53,10 +53,6 @@ try {
 } finally {
   rmSync(host, { recursive: true, force: true });
 }
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const rows = cases.map(([name], i) => [name, ...['execMs', 'read1', 'read2'].map((k) => median(samples[i].map((s) => s[k])))]);
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`\nfs benchmark: ${rounds} rounds, medians, ${new Date().toISOString()}`);

@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, option } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : '3');
+const rounds = Number(option('--rounds', '3'));
 const image = 'testin-test/debian:12';
 execFileSync(join(root, 'test/fixtures/build-debian-image.sh'), [image], { stdio: 'inherit' });
 const { start } = await import(join(root, 'dist/launcher/index.js'));
@@ -59,10 +59,6 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 console.log(`\nmemory benchmark: ${rounds} rounds, medians, ${new Date().toISOString()}`);
 const rows = [
   ['(a) plain container, sleep', median(samples.container)],

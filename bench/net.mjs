@@ -7,13 +7,12 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, option } from './common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
-const rounds = Number(opt('--rounds', '3'));
-const mib = Number(opt('--mib', '64'));
-const connects = Number(opt('--connects', '100'));
+const rounds = Number(option('--rounds', '3'));
+const mib = Number(option('--mib', '64'));
+const connects = Number(option('--connects', '100'));
 const testin = join(root, 'dist/launcher/bin.js');
 const server = 'testin-bench-net-server';
 const network = 'testin-bench-net';
@@ -50,10 +49,6 @@ try {
 } finally {
   sh(`docker rm -f ${server} >/dev/null 2>&1; docker network rm ${network} >/dev/null 2>&1`);
 }
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const rows = cases.map(([name], i) => [name, ...['mbps', 'downMbps', 'connectMs'].map((k) => median(samples[i].map((s) => s[k])))]);
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`\nnet benchmark: ${rounds} rounds, ${mib} MiB up and down, ${connects} connects, ${new Date().toISOString()}`);
