@@ -15,7 +15,7 @@ export type Forward = { port: number; proto: 'tcp' | 'udp' };
  * QEMU's own user networking (slirp), or passt (a separate process QEMU talks
  * to over a unix socket). Both give the guest the same addresses.
  */
-export type NetBackend = { kind: 'slirp' } | { kind: 'passt'; socket: string };
+export type Netdev = { kind: 'slirp' } | { kind: 'passt'; socket: string };
 
 /** passt drops root for this uid and gid (nobody), whether or not the image has such a user */
 export const PASST_UID = 65534;
@@ -24,7 +24,7 @@ export const PASST_UID = 65534;
 export const PASST_MTU = 65520;
 
 /** QEMU flags for the NIC in the container's network namespace, with the forwarded ports. */
-export function buildNetdevArgs(forwards: readonly Forward[], backend: NetBackend = { kind: 'slirp' }): string[] {
+export function buildNetdevArgs(forwards: readonly Forward[], backend: Netdev = { kind: 'slirp' }): string[] {
   const g = GUEST_NETWORK;
   const hostfwd = forwards.map((f) => `,hostfwd=${f.proto}::${f.port}-${g.address}:${f.port}`).join('');
   const netdev = backend.kind === 'passt' ? `stream,id=n0,server=off,addr.type=unix,addr.path=${backend.socket}` : `user,id=n0,net=${g.net},host=${g.gateway},dns=${g.dns}${hostfwd}`;
@@ -58,7 +58,7 @@ export function buildPasstArgs(socket: string, forwards: readonly Forward[]): st
 }
 
 /** the init's TAG_NET value */
-export function guestNetSpec(backend: NetBackend['kind'] = 'slirp'): string {
+export function guestNetSpec(backend: Netdev['kind'] = 'slirp'): string {
   const base = `${GUEST_NETWORK.address}/${GUEST_NETWORK.prefix} ${GUEST_NETWORK.gateway}`;
   return backend === 'passt' ? `${base} ${PASST_MTU}` : base;
 }

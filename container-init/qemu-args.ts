@@ -1,5 +1,5 @@
 import type { VmPlan } from '../launcher/run-plan.js';
-import { buildNetdevArgs, type Forward, type NetBackend } from './guest-network.js';
+import { buildNetdevArgs, type Forward, type Netdev } from './guest-network.js';
 
 export interface QemuPaths {
   /** an ELF vmlinux (booted through its PVH entry) or a bzImage: QEMU's -kernel takes both */
@@ -32,7 +32,7 @@ export function buildQemuArgs(
   vm: VmPlan,
   paths: QemuPaths,
   network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] },
-  backend: NetBackend = { kind: 'slirp' },
+  backend: Netdev = { kind: 'slirp' },
 ): string[] {
   const mem = `${vm.memoryMiB}M`;
   return [

@@ -20,7 +20,7 @@ import {
   type ExecRequest,
   type Frame,
 } from './control-protocol.js';
-import { PASST_UID, buildPasstArgs, type NetBackend } from './guest-network.js';
+import { PASST_UID, buildPasstArgs, type Netdev } from './guest-network.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
 import { listeningUnixSockets } from './unix-sockets.js';
@@ -191,7 +191,7 @@ export class VmRun {
     const helpers: { helper: Helper; socket: string }[] = [{ helper: this.#virtiofsd[0] as Helper, socket: fsSocket }];
     if (volSocket) helpers.push({ helper: this.#virtiofsd[1] as Helper, socket: volSocket });
 
-    let backend: NetBackend = { kind: 'slirp' };
+    let backend: Netdev = { kind: 'slirp' };
     if (this.plan.network.nic && this.plan.network.backend === 'passt') {
       // passt binds its socket after dropping to nobody: a folder nobody can write
       const dir = join(this.paths.work, 'passt');
