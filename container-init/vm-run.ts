@@ -185,11 +185,15 @@ export class VmRun {
     // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
     const caches = shareCaches(this.plan.fsCache, (this.exec.volumes?.length ?? 0) > 0);
     const volSocket = caches.volumes ? join(this.paths.work, 'fs-vol.sock') : undefined;
-    const startFs = (name: string, socket: string, cache: FsCache): Helper =>
-      startHelper(name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, socket, this.paths.newRoot, cache)], process.env);
-    this.#virtiofsd = [startFs('virtiofsd', fsSocket, caches.root), ...(volSocket && caches.volumes ? [startFs('virtiofsd (volumes)', volSocket, caches.volumes)] : [])];
-    const helpers: { helper: Helper; socket: string }[] = [{ helper: this.#virtiofsd[0] as Helper, socket: fsSocket }];
-    if (volSocket) helpers.push({ helper: this.#virtiofsd[1] as Helper, socket: volSocket });
+    const shares: { name: string; socket: string; cache: FsCache }[] = [
+      { name: 'virtiofsd', socket: fsSocket, cache: caches.root },
+      ...(volSocket && caches.volumes ? [{ name: 'virtiofsd (volumes)', socket: volSocket, cache: caches.volumes }] : []),
+    ];
+    const helpers = shares.map((s) => ({
+      socket: s.socket,
+      helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, s.socket, this.paths.newRoot, s.cache)], process.env),
+    }));
+    this.#virtiofsd = helpers.map((h) => h.helper);
 
     let backend: Netdev = { kind: 'slirp' };
     if (this.plan.network.nic && this.plan.network.backend === 'passt') {

@@ -6,12 +6,17 @@
 int ctl = -1;
 int agent_mode;
 
+/* One line on the console: "testin-init: PREFIXmessage". */
+static void vlog(const char *prefix, const char *fmt, va_list ap) {
+  fprintf(stderr, "testin-init: %s", prefix);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 void log_line(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("testin-init: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vlog("", fmt, ap);
   va_end(ap);
 }
 
@@ -27,9 +32,7 @@ void power_off(void) {
 void fatal(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("testin-init: fatal: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vlog("fatal: ", fmt, ap);
   va_end(ap);
   if (agent_mode) exit(125);
   power_off();

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { TOOLBOX_LAYOUT } from '../toolbox/toolbox-layout.js';
+import { hasPasst } from '../toolbox/toolbox-layout.js';
 import { seccompProfile } from './seccomp-profile.js';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { installToolboxVolumes } from '../toolbox/toolbox-volume.js';
@@ -55,7 +55,7 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
   const output = resolve(options.output ?? resolve(dirname(resolve(files[0] as string)), 'compose.testin.yml'));
   // compose reads a seccomp profile from a file: it goes next to the override
   const profile = output.replace(/(\.ya?ml)?$/, '.seccomp.json');
-  const passt = toolbox.manifest.files.some((f) => f.path === TOOLBOX_LAYOUT.passt) ? { seccompOpt: `seccomp=${profile}` } : undefined;
+  const passt = hasPasst(toolbox.manifest) ? { seccompOpt: `seccomp=${profile}` } : undefined;
   const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, passt, version: version === undefined ? undefined : String(version) });
   if (passt) writeFileSync(profile, `${JSON.stringify(seccompProfile(), null, 2)}\n`);
   writeFileSync(output, `# made by \`testin compose\`: runs ${options.services.join(', ')} in a VM\n${stringify(override)}`);

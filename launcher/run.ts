@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { buildToolbox } from '../toolbox/build-toolbox.js';
 import { ensureToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { CUSTOM_KERNEL_FILES, prepareCustomKernel } from '../toolbox/custom-kernel.js';
-import { MODULES_STAGING, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
+import { MODULES_STAGING, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR, hasPasst } from '../toolbox/toolbox-layout.js';
 import { decideAccel, describeTcgNotice, readHostKvmFacts } from './accel.js';
 import { buildPlan } from './build-plan.js';
 import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
@@ -194,7 +194,7 @@ export async function createRunContainer(
     kernelModules,
     kernel,
     forwards: ports.forwards,
-    passtAvailable: toolbox.manifest.files.some((f) => f.path === TOOLBOX_LAYOUT.passt),
+    passtAvailable: hasPasst(toolbox.manifest),
   });
   phase('plan');
   const volumeState = await ensureToolboxVolumes(docker, toolbox);

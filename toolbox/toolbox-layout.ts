@@ -29,6 +29,11 @@ export const TOOLBOX_LAYOUT = {
   bundle: 'container-init.js',
 } as const;
 
+/** the toolbox was built where passt was installed: it carries passt */
+export function hasPasst(manifest: ToolboxManifest): boolean {
+  return manifest.files.some((f) => f.path === TOOLBOX_LAYOUT.passt);
+}
+
 export interface ToolboxManifest {
   testin: string;
   hash: string;
