@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['launcher/**/*.test.ts', 'container-init/**/*.test.ts', 'toolbox/**/*.test.ts', 'volumes/**/*.test.ts'],
+          include: ['contract/**/*.test.ts', 'launcher/**/*.test.ts', 'container-init/**/*.test.ts', 'toolbox/**/*.test.ts', 'volumes/**/*.test.ts'],
         },
       },
       {
@@ -17,6 +17,31 @@ export default defineConfig({
           // every run boots a VM; under TCG two at once already fill both cores
           fileParallelism: false,
           testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          // tests that build toolboxes on the engine: alone, after the others (a build's helper
+          // containers and scratch volumes must not show up in another test's leftovers check)
+          name: 'e2e-toolbox',
+          include: ['test/e2e-toolbox/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          // takes the shared toolbox and the base image away for a while: alone, last
+          name: 'e2e-last',
+          include: ['test/e2e-last/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+          testTimeout: 300_000,
           hookTimeout: 300_000,
         },
       },

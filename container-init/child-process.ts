@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-
-/** Grace time between SIGTERM and SIGKILL when stopping the VMM or virtiofsd. */
-export const FORCE_KILL_AFTER_MS = 3000;
+import { FORCE_KILL_AFTER_MS } from '../contract/exit-codes.js';
+import { terminate } from '../contract/terminate.js';
 
 export interface Helper {
   name: string;
@@ -38,8 +37,5 @@ export function startHelper(name: string, argv: readonly string[], env: NodeJS.P
 /** TERM, then KILL after FORCE_KILL_AFTER_MS; resolves when the process is gone. Safe to call twice. */
 export async function stopHelper(helper: Helper, graceMs = FORCE_KILL_AFTER_MS): Promise<void> {
   if (helper.child.exitCode !== null || helper.child.signalCode !== null) return;
-  helper.child.kill('SIGTERM');
-  const timer = setTimeout(() => helper.child.kill('SIGKILL'), graceMs);
-  await helper.exited;
-  clearTimeout(timer);
+  await terminate(helper.child, helper.exited, { graceMs });
 }

@@ -1,3 +1,5 @@
+import type { Forward } from '../contract/run-plan.js';
+
 /** The VM's side of QEMU user networking: fixed addresses, configured by the init without DHCP. */
 export const GUEST_NETWORK = {
   net: '10.0.2.0/24',
@@ -8,7 +10,6 @@ export const GUEST_NETWORK = {
   dns: '10.0.2.3',
 } as const;
 
-export type Forward = { port: number; proto: 'tcp' | 'udp' };
 
 /**
  * Who carries the VM's packets into the container's network namespace:

@@ -1,9 +1,7 @@
-import { decideAccel, readHostKvmFacts } from '../launcher/accel.js';
-import { BOOT_TIMEOUT_MS, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_STOP_TIMEOUT_S, parseMemoryMiB } from '../launcher/build-plan.js';
-import { parseExposed } from '../launcher/publish-ports.js';
-import { PLAN_VERSION, type FsCache, type RunPlan } from '../launcher/run-plan.js';
-import type { AccelChoice } from '../launcher/run-options.js';
-import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
+import { PlanError } from '../contract/run-plan.js';
+import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
+import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, PLAN_VERSION, parseExposed, parseMemoryMiB, type AccelChoice, type FsCache, type RunPlan } from '../contract/run-plan.js';
 
 /**
  * When compose (not `testin run`) started the container, there is no
@@ -41,8 +39,7 @@ export interface ContainerFacts {
 export function planFromEnvironment(facts: ContainerFacts): RunPlan {
   const env = facts.env;
   const get = (name: keyof typeof TESTIN_VARIABLES): string | undefined => env[name] || undefined;
-  if (facts.argv.length === 0) throw new Error('no command: give the service a command (or an image with ENTRYPOINT/CMD)');
-  const accel = decideAccel((get('TESTIN_ACCEL') ?? 'auto') as AccelChoice, readHostKvmFacts());
+  if (facts.argv.length === 0) throw new PlanError('no command: give the service a command (or an image with ENTRYPOINT/CMD)');
   const commandEnv = Object.entries(env)
     .filter(([k, v]) => !k.startsWith('TESTIN_') && v !== undefined)
     .map(([k, v]) => `${k}=${v as string}`);
@@ -71,7 +68,7 @@ export function planFromEnvironment(facts: ContainerFacts): RunPlan {
     vm: {
       cpus: Number(get('TESTIN_CPUS') ?? DEFAULT_CPUS),
       memoryMiB: get('TESTIN_MEMORY') ? parseMemoryMiB(get('TESTIN_MEMORY') as string) : DEFAULT_MEMORY_MIB,
-      accel: accel.accel,
+      accel: (get('TESTIN_ACCEL') ?? 'auto') as AccelChoice,
       kernelCmdline: (get('TESTIN_KERNEL_CMDLINE') ?? '').split(/\s+/).filter(Boolean),
       console: get('TESTIN_CONSOLE') === '1',
       bootTimeoutMs: BOOT_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { VmPlan } from '../launcher/run-plan.js';
+import type { VmPlan } from '../contract/run-plan.js';
 import { buildQemuArgs, kernelCmdline } from './qemu-args.js';
 import { buildVirtiofsdArgs, parentsFirst, shareCaches } from './virtiofsd-args.js';
 

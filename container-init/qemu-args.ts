@@ -1,5 +1,8 @@
-import type { VmPlan } from '../launcher/run-plan.js';
-import { buildNetdevArgs, type Forward, type Netdev } from './guest-network.js';
+import type { Accel, Forward, VmPlan } from '../contract/run-plan.js';
+import { buildNetdevArgs, type Netdev } from './guest-network.js';
+
+/** the VM as QEMU starts it: the plan's, with the accelerator container-init decided */
+export type BootVm = Omit<VmPlan, 'accel'> & { accel: Accel };
 
 export interface QemuPaths {
   /** an ELF vmlinux (booted through its PVH entry) or a bzImage: QEMU's -kernel takes both */
@@ -15,7 +18,7 @@ export interface QemuPaths {
 }
 
 /** testin's own kernel command line; the user's words come after, so they win. */
-export function kernelCmdline(vm: VmPlan): string[] {
+export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>): string[] {
   return [
     'console=ttyS0',
     // a panic reboots at once, and -no-reboot turns that into QEMU exiting: a panic never hangs the run
@@ -29,7 +32,7 @@ export function kernelCmdline(vm: VmPlan): string[] {
 
 /** The QEMU command line (after the binary) for one run. */
 export function buildQemuArgs(
-  vm: VmPlan,
+  vm: BootVm,
   paths: QemuPaths,
   network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] },
   backend: Netdev = { kind: 'slirp' },

@@ -1,21 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { FrameReader, MessageType, encodeExec, encodeFrame, encodeSignal, type ExecRequest, type Frame } from './control-protocol.js';
-
-/** What `container-init --exec` asks for (JSON in an EXEC frame from the client). */
-export interface SessionExecRequest {
-  argv: readonly string[];
-  /** instead of a command: the guest kernel's log (argv is then empty) */
-  dmesg?: boolean;
-  env?: readonly string[] | undefined;
-  cwd?: string | undefined;
-  user?: string | undefined;
-  stdin?: boolean;
-  tty?: { rows: number; cols: number } | undefined;
-}
-
-export const SESSION_SOCKET = 'session.sock';
-/** printed on stderr once a session's VM is up and takes commands */
-export const SESSION_READY = 'testin: session ready';
+import { FrameReader, MessageType, encodeExec, encodeFrame, encodeSignal, type ExecRequest, type Frame } from '../contract/control-protocol.js';
+import type { SessionExecRequest } from '../contract/session-protocol.js';
 
 /**
  * A session's VM serves many commands: each client (one `docker exec` of

@@ -1,4 +1,4 @@
-import type { FsCache } from '../launcher/run-plan.js';
+import type { FsCache } from '../contract/run-plan.js';
 
 /** virtiofsd's flags: Debian 12's C virtiofsd takes -o options, the Rust one takes long flags. */
 export function buildVirtiofsdArgs(flavor: 'c' | 'rust', socket: string, source: string, cache: FsCache): string[] {

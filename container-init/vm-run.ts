@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FsCache, RunPlan } from '../launcher/run-plan.js';
-import { TOOLBOX_LAYOUT, toolboxExec, type ToolboxManifest } from '../toolbox/toolbox-layout.js';
+import { EXIT_TIMED_OUT, POWEROFF_GRACE_MS, exitCodeForSignal } from '../contract/exit-codes.js';
+import { CONSOLE_LOG, SESSION_SOCKET, TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
+import type { Accel, FsCache, RunPlan } from '../contract/run-plan.js';
+import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
+import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
 import {
@@ -19,15 +22,13 @@ import {
   fieldString,
   type ExecRequest,
   type Frame,
-} from './control-protocol.js';
+} from '../contract/control-protocol.js';
 import { PASST_UID, buildPasstArgs, type Netdev } from './guest-network.js';
 import { buildQemuArgs } from './qemu-args.js';
-import { SESSION_READY, SESSION_SOCKET, SessionServer, type SessionExecRequest } from './session-server.js';
+import { SessionServer } from './session-server.js';
 import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
 
-/** after the EXIT message, how long the guest gets to power off by itself */
-const POWEROFF_GRACE_MS = 2000;
 const SOCKET_WAIT_MS = 10_000;
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -63,6 +64,10 @@ export class VmRun {
   #execSent = false;
   #killed = false;
   #pendingSignals: number[] = [];
+  #stoppedBeforeCommand?: number;
+  #timeout?: NodeJS.Timeout;
+  /** --timeout ran out: the run ends with 124 */
+  #timedOut = false;
   #consoleTimer?: NodeJS.Timeout;
   #session?: SessionServer;
   #shuttingDown = false;
@@ -80,6 +85,8 @@ export class VmRun {
 
   constructor(
     private readonly plan: RunPlan,
+    /** decided by container-init from the engine's host */
+    private readonly accel: Accel,
     private readonly manifest: ToolboxManifest,
     private readonly exec: ExecRequest,
     private readonly paths: VmRunPaths,
@@ -88,7 +95,7 @@ export class VmRun {
   ) {}
 
   get consoleLog(): string {
-    return join(this.paths.work, 'console.log');
+    return CONSOLE_LOG;
   }
 
   async run(): Promise<VmOutcome> {
@@ -100,11 +107,18 @@ export class VmRun {
     }
   }
 
-  /** Forwards a signal to the command in the VM (queued until the command runs). */
+  /**
+   * Forwards a signal to the command in the VM. Before the command runs, a
+   * stop (HUP, INT, QUIT, TERM) ends the boot at once, as 128+N; other signals
+   * wait for the command.
+   */
   signal(signo: number): void {
     if (this.#exit) return;
     if (this.#execSent && this.#socket) this.#socket.write(encodeSignal(0, signo));
-    else this.#pendingSignals.push(signo);
+    else if ([1, 2, 3, 15].includes(signo) && !this.plan.session) {
+      this.#stoppedBeforeCommand = signo;
+      this.#guest?.child.kill('SIGKILL');
+    } else this.#pendingSignals.push(signo);
   }
 
   /** A session ends: the guest powers off (QEMU is stopped if it does not). */
@@ -122,6 +136,7 @@ export class VmRun {
   /** Stops everything at once: the VMM first, then virtiofsd. Idempotent. */
   async close(): Promise<void> {
     if (this.#consoleTimer) clearInterval(this.#consoleTimer);
+    clearTimeout(this.#timeout);
     const results = await Promise.allSettled([
       this.#guest ? stopHelper(this.#guest) : undefined,
     ]);
@@ -161,7 +176,9 @@ export class VmRun {
           if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
           this.#session?.closeAll('the VM stopped');
           if (this.#shuttingDown) return resolve({ kind: 'exited', code: 0 });
-          if (this.#killed) return resolve({ kind: 'exited', code: 128 + 9, signal: 9 });
+          if (this.#stoppedBeforeCommand) return resolve({ kind: 'exited', code: exitCodeForSignal(this.#stoppedBeforeCommand), signal: this.#stoppedBeforeCommand });
+          if (this.#timedOut) return resolve({ kind: 'exited', code: EXIT_TIMED_OUT });
+          if (this.#killed) return resolve({ kind: 'exited', code: exitCodeForSignal(9), signal: 9 });
           const why = r.code === 0 ? 'the VM powered off before the command ended' : `${guestName} exited with ${r.signal ?? `code ${r.code}`}`;
           const guestSaid = this.#guest?.output().trim();
           resolve(this.#abnormal(guestSaid ? `${why}: ${guestSaid.split('\n').at(-1)}` : why));
@@ -197,10 +214,12 @@ export class VmRun {
 
     let backend: Netdev = { kind: 'slirp' };
     if (this.plan.network.nic && this.plan.network.backend === 'passt') {
-      // passt binds its socket after dropping to nobody: a folder nobody can write
+      // Debian 12's passt binds its socket as nobody; Debian 13's as uid 0 but without
+      // CAP_DAC_OVERRIDE: a folder of nobody's that anyone may write serves both
       const dir = join(this.paths.work, 'passt');
       mkdirSync(dir, { recursive: true });
       chownSync(dir, PASST_UID, PASST_UID);
+      chmodSync(dir, 0o777);
       const socket = join(dir, 'passt.sock');
       this.#passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, this.paths.toolbox), ...buildPasstArgs(socket, this.plan.network.forwards)], process.env);
       helpers.push({ helper: this.#passt, socket });
@@ -215,7 +234,7 @@ export class VmRun {
     this.#mark('virtiofsdUp');
 
     const connected = this.#listen(ctlSocket);
-    const args = buildQemuArgs(this.plan.vm, {
+    const args = buildQemuArgs({ ...this.plan.vm, accel: this.accel }, {
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
       firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
@@ -237,8 +256,8 @@ export class VmRun {
   async #serveSession(): Promise<void> {
     if (!this.toSessionExec) return;
     this.#session = new SessionServer((frame) => this.#socket?.write(frame), this.toSessionExec);
-    await this.#session.listen(join(this.paths.work, SESSION_SOCKET));
-    process.stderr.write(`${SESSION_READY}\n`);
+    await this.#session.listen(SESSION_SOCKET);
+    process.stderr.write(`${SESSION_READY} (${this.accel})\n`);
   }
 
   /** resolves once QEMU's end of the control socket has closed and all was read (bounded wait) */
@@ -294,6 +313,7 @@ export class VmRun {
         this.#mark('rootMounted', initUp + (fieldNumber(fields, Tag.rootMs) ?? this.#helloUptime) - this.#helloUptime);
         this.#mark('commandStarted', initUp + (fieldNumber(fields, Tag.uptimeMs) ?? this.#helloUptime) - this.#helloUptime);
         if (this.plan.session) void this.#serveSession();
+        else this.#startTimeout();
         break;
       }
       case MessageType.stdout:
@@ -308,7 +328,7 @@ export class VmRun {
       case MessageType.exit: {
         const fields = decodeFields(frame.payload);
         const signo = fieldNumber(fields, Tag.signo);
-        this.#exit = signo !== undefined ? { code: 128 + signo, signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
+        this.#exit = this.#timedOut ? { code: EXIT_TIMED_OUT } : signo !== undefined ? { code: exitCodeForSignal(signo), signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
         log(this.plan, `command ended (${JSON.stringify(this.#exit)}) ${Date.now() - this.#t0} ms since start`);
         this.#mark('commandEnded');
         resolve({ kind: 'exited', ...this.#exit });
@@ -329,6 +349,23 @@ export class VmRun {
     if (stream.write(data)) return;
     this.#socket?.pause();
     stream.once('drain', () => this.#socket?.resume());
+  }
+
+  /**
+   * --timeout, from the command's start (as `timeout` in the VM would count):
+   * a line says so, the command gets SIGTERM and the stop timeout, then the VM
+   * is stopped hard; the run ends with 124.
+   */
+  #startTimeout(): void {
+    const ms = this.plan.timeoutMs;
+    if (ms === undefined) return;
+    this.#timeout = setTimeout(() => {
+      this.#timedOut = true;
+      this.timeline.timedOut = 1;
+      process.stderr.write(`testin: timed out after ${Number((ms / 1000).toFixed(3))} s: stopping the command (SIGTERM, then the VM after ${this.plan.stopTimeoutMs / 1000} s)\n`);
+      this.#socket?.write(encodeSignal(0, 15));
+      this.#timeout = setTimeout(() => this.kill(), this.plan.stopTimeoutMs);
+    }, ms);
   }
 
   /** Asks the guest to power off; the teardown kills QEMU if it has not after the grace time. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PATH, buildPlan, parseEnvFile, parseMemoryMiB, resolveArgv, resolveEnv, resolveNetBackend } from './build-plan.js';
-import { UsageError } from './errors.js';
+import { DEFAULT_PATH, parseMemoryMiB } from '../contract/run-plan.js';
+import { buildPlan, parseEnvFile, resolveArgv, resolveEnv, resolveNetBackend } from './build-plan.js';
+import { UsageError } from '../contract/errors.js';
 
 const ctx = { runId: 'r1', accel: 'tcg' as const, hostEnv: { FROM_HOST: 'h', EMPTY: '' } };
 
@@ -87,8 +88,8 @@ describe('resolveNetBackend', () => {
     expect(resolveNetBackend({ image: 'i', network: 'none' }, withPasst)).toBe('slirp');
     expect(resolveNetBackend({ image: 'i', noVm: true }, withPasst)).toBe('slirp');
   });
-  it('refuses passt asked for by name when the toolbox has none, with the apt-get line', () => {
-    expect(() => resolveNetBackend({ image: 'i', netBackend: 'passt' }, ctx)).toThrow(expect.objectContaining({ message: expect.stringMatching(/no passt/), fix: expect.stringMatching(/apt-get install -y passt/) }));
+  it('refuses passt asked for by name when the toolbox has none, with a fix', () => {
+    expect(() => resolveNetBackend({ image: 'i', netBackend: 'passt' }, ctx)).toThrow(expect.objectContaining({ message: expect.stringMatching(/no passt/), fix: expect.stringMatching(/--net-backend slirp/) }));
   });
   it('puts the backend in the plan', () => {
     expect(buildPlan({ image: 'i', command: ['true'] }, {}, withPasst).network.backend).toBe('passt');

@@ -1,30 +1,14 @@
-import { UsageError } from './errors.js';
-import type { RunOptions } from './run-options.js';
-import { PLAN_VERSION, type Accel, type NetBackend, type RunPlan, type VmPlan } from './run-plan.js';
+import type { ImageConfig } from '../contract/docker-client.js';
+import { UsageError } from '../contract/errors.js';
+import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type NetBackend, type RunPlan, type VmPlan } from '../contract/run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
-
-/** What the plan needs from `docker image inspect` (.Config). */
-export interface ImageConfig {
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Env?: string[] | null;
-  ExposedPorts?: Record<string, unknown> | null;
-  WorkingDir?: string;
-  User?: string;
-}
-
-/** docker's PATH when the image sets none */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-export const DEFAULT_CPUS = 2;
-export const DEFAULT_MEMORY_MIB = 1024;
-/** guest init must say hello within this; TCG boots take seconds, a hang must not take forever */
-export const BOOT_TIMEOUT_MS = 120_000;
-/** docker's default grace between SIGTERM and SIGKILL */
-export const DEFAULT_STOP_TIMEOUT_S = 10;
+import type { RunOptions } from './run-options.js';
 
 export interface PlanContext {
   runId: string;
-  accel: Accel;
+  /** decided from the engine's host (a run) or left to container-init ('auto': compose) */
+  accel: AccelChoice;
   /** the caller's environment, for `-e K` */
   hostEnv: Readonly<Record<string, string | undefined>>;
   /** contents of the --env-file files, in order */
@@ -36,7 +20,7 @@ export interface PlanContext {
   /** a long-lived VM whose commands come later (start(), testin up): no command of its own */
   session?: boolean;
   /** ports forwarded into the VM */
-  forwards?: RunPlan['network']['forwards'];
+  forwards?: readonly Forward[];
   /** the toolbox carries passt */
   passtAvailable?: boolean;
 }
@@ -60,6 +44,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     kernelModules: ctx.kernelModules,
     fsCache: options.fsCache ?? 'auto',
     stopTimeoutMs: (options.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
+    timeoutMs: options.timeout,
     network: { nic: options.network !== 'none', forwards: ctx.forwards ?? [], backend: resolveNetBackend(options, ctx) },
     vm: {
       cpus: options.cpus ?? DEFAULT_CPUS,
@@ -78,7 +63,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
 export function resolveNetBackend(options: RunOptions, ctx: PlanContext): NetBackend {
   const choice = options.netBackend ?? 'auto';
   if (choice === 'passt' && !ctx.passtAvailable) {
-    throw new UsageError('--net-backend passt: the toolbox has no passt (the host has no /usr/bin/passt)', 'apt-get install -y passt, then run again (the toolbox is rebuilt)');
+    throw new UsageError("--net-backend passt: the toolbox has no passt (its Debian release packages none)", 'use --net-backend slirp, or a toolbox from Debian 12 or later (--toolbox-base debian:trixie-slim)');
   }
   if (options.noVm || options.network === 'none') return 'slirp';
   return choice === 'auto' ? (ctx.passtAvailable ? 'passt' : 'slirp') : choice;
@@ -128,16 +113,4 @@ export function parseEnvFile(text: string): string[] {
     .split(/\r?\n/)
     .map((line) => line.replace(/^\s+/, ''))
     .filter((line) => line !== '' && !line.startsWith('#'));
-}
-
-const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** docker's memory syntax: a number of bytes with an optional b/k/m/g/t unit. */
-export function parseMemoryMiB(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
-  if (!match) throw new UsageError(`invalid memory size "${text}"`, 'write a size such as 512m or 2g');
-  const bytes = Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
-  const mib = Math.floor(bytes / 1024 ** 2);
-  if (mib < 128) throw new UsageError(`memory size "${text}" is below 128 MiB`, 'give the VM at least 128m');
-  return mib;
 }

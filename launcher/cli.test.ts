@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { splitCommand, toRunOptions } from './cli.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../contract/errors.js';
 
 describe('splitCommand', () => {
   it('keeps everything after the first -- as the command, untouched', () => {

@@ -2,21 +2,21 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { hasPasst } from '../toolbox/toolbox-layout.js';
-import { seccompProfile } from './seccomp-profile.js';
-import { buildToolbox } from '../toolbox/build-toolbox.js';
+import type { DockerClient, ImageConfig } from '../contract/docker-client.js';
+import { HostPackageMissingError, UsageError } from '../contract/errors.js';
+import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
 import { installToolboxVolumes } from '../toolbox/toolbox-volume.js';
-import { decideAccel, readHostKvmFacts } from './accel.js';
-import type { ImageConfig } from './build-plan.js';
 import { buildComposeOverride, type ComposeService } from './compose-override.js';
-import type { DockerClient } from './docker-client.js';
-import { HostPackageMissingError, UsageError } from './errors.js';
+import { probeEngineKvm } from './engine-kvm.js';
+import { seccompProfile } from './seccomp-profile.js';
 
 export interface ComposeOptions {
   files: readonly string[];
   services: readonly string[];
   /** where to write the override; @default compose.testin.yml next to the first file */
   output?: string | undefined;
+  /** the Debian image the toolbox is built from; @default TESTIN_TOOLBOX_BASE, else debian:trixie-slim */
+  toolboxBase?: string | undefined;
 }
 
 /** `docker-compose` (1.x, Debian's) or `docker compose` (v2), whichever is here. */
@@ -43,19 +43,20 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
     if (!svc) continue; // buildComposeOverride names the services there are
     const candidates = svc.image ? [svc.image] : [`${project}_${name}`, `${project}-${name}`];
     let found: ImageConfig | undefined;
-    for (const image of candidates) found ??= await docker.inspectImage(image);
+    for (const image of candidates) found ??= (await docker.inspectImage(image))?.config;
     if (!found) throw new UsageError(`the image of service "${name}" (${candidates.join(' or ')}) is not built or pulled`, `run docker-compose build ${name} (or pull) first`);
     images[name] = found;
   }
 
-  const toolbox = buildToolbox();
+  const { facts: toolbox } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: process.stderr });
   const volumes = await installToolboxVolumes(docker, toolbox);
-  const kvm = decideAccel('auto', readHostKvmFacts()).accel === 'kvm';
+  // the device, when the engine's host has one; container-init decides whether KVM is used
+  const kvm = (await probeEngineKvm(docker, toolbox)).device;
   const version = (parse(readFileSync(files[0] as string, 'utf8')) as { version?: string } | null)?.version;
   const output = resolve(options.output ?? resolve(dirname(resolve(files[0] as string)), 'compose.testin.yml'));
   // compose reads a seccomp profile from a file: it goes next to the override
   const profile = output.replace(/(\.ya?ml)?$/, '.seccomp.json');
-  const passt = hasPasst(toolbox.manifest) ? { seccompOpt: `seccomp=${profile}` } : undefined;
+  const passt = toolbox.passt ? { seccompOpt: `seccomp=${profile}` } : undefined;
   const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, passt, version: version === undefined ? undefined : String(version) });
   if (passt) writeFileSync(profile, `${JSON.stringify(seccompProfile(), null, 2)}\n`);
   writeFileSync(output, `# made by \`testin compose\`: runs ${options.services.join(', ')} in a VM\n${stringify(override)}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildComposeOverride, containerPort } from './compose-override.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../contract/errors.js';
 
 const volumes = { toolbox: 'testin-toolbox-0.1.0', modules: 'testin-modules-6.1.0' };
 

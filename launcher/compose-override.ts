@@ -1,6 +1,7 @@
-import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
-import type { ImageConfig } from './build-plan.js';
-import { UsageError } from './errors.js';
+import type { ImageConfig } from '../contract/docker-client.js';
+import { UsageError } from '../contract/errors.js';
+import { LABELS } from '../contract/labels.js';
+import { CONTAINER_INIT_PATH, MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { shellWords } from './shell-words.js';
 
 /** The part of a (normalized) compose service that decides how testin runs it. */
@@ -60,7 +61,7 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
     if (argv.length === 0) throw new UsageError(`service "${name}" has no command and its image none either`, 'give the service a command:');
     const forwards = [...new Set([...(svc.ports ?? []).map(containerPort), ...(svc.expose ?? []).map((e) => containerPort(e)), ...Object.keys(image.ExposedPorts ?? {})])];
     services[name] = {
-      entrypoint: ['/testin/bin/container-init'],
+      entrypoint: [CONTAINER_INIT_PATH],
       command: argv,
       // container-init needs root for its mounts; the command runs as the service's user
       user: 'root',
@@ -76,7 +77,7 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       tmpfs: [`${WORK_DIR}:exec,mode=755`],
       volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`],
       stop_grace_period: '15s',
-      labels: { 'testin.compose': '1' },
+      labels: { [LABELS.compose]: '1' },
     };
   }
   return {

@@ -30,6 +30,7 @@ export const RUN_FLAGS = {
   memory: { alias: 'm', type: 'string', describe: 'VM memory, e.g. 512m, 2g (default 1g)', group: 'VM:' },
   accel: { type: 'string', choices: ['auto', 'kvm', 'tcg'], describe: 'accelerator (default auto: KVM when usable)', group: 'VM:' },
   kernel: { type: 'string', describe: "boot this kernel (bzImage or vmlinux) instead of the toolbox's", group: 'VM:' },
+  'toolbox-base': { type: 'string', describe: 'Debian image the toolbox is built from on the engine (default TESTIN_TOOLBOX_BASE, else debian:trixie-slim)', group: 'VM:' },
   initrd: { type: 'string', describe: "an initrd added after testin's own", group: 'VM:' },
   modules: { type: 'string', describe: 'the /lib/modules/<release> folder of --kernel', group: 'VM:' },
   'kernel-cmdline': { type: 'string', describe: 'extra kernel command line', group: 'VM:' },

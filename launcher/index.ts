@@ -1,8 +1,9 @@
 /** testin's public API. */
-export { run, RUN_LABEL, type RunIo } from './run.js';
+export { run, type RunIo } from './run.js';
 export type { RunOptions, AccelChoice } from './run-options.js';
 export type { RunResult } from './run-result.js';
-export type { RunPlan, VmPlan, Accel, FsCache } from './run-plan.js';
+export type { RunPlan, VmPlan, Accel, FsCache } from '../contract/run-plan.js';
+export { LABELS } from '../contract/labels.js';
 export {
   TestinError,
   UsageError,
@@ -11,6 +12,8 @@ export {
   KvmUnusableError,
   HostPackageMissingError,
   ToolboxBuildError,
-} from './errors.js';
-export { buildToolbox, type Toolbox } from '../toolbox/build-toolbox.js';
+  CanceledError,
+} from '../contract/errors.js';
+export { ensureToolbox, findToolbox, toolboxBase, DEFAULT_TOOLBOX_BASE } from '../toolbox/ensure-toolbox.js';
+export type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 export { start, attachSession, Machine, SESSION_LABEL, type StartOptions, type ExecOptions, type ExecResult, type RunningExec } from './machine.js';

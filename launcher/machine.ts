@@ -2,24 +2,25 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
-import { sessionExec } from '../container-init/session-client.js';
-import { SESSION_READY, SESSION_SOCKET, type SessionExecRequest } from '../container-init/session-server.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../toolbox/toolbox-layout.js';
-import { decideAccel, readHostKvmFacts } from './accel.js';
-import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from './build-plan.js';
-import { collectInto } from './output-sinks.js';
-import { createDockerClient, type ContainerHandle, type DockerClient } from './docker-client.js';
-import { TestinError, UsageError, dockerRefusal } from './errors.js';
+import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
+import { TestinError, UsageError } from '../contract/errors.js';
+import { EXIT_TIMED_OUT, SESSION_READY_TIMEOUT_MS } from '../contract/exit-codes.js';
+import { LABELS, createLabels } from '../contract/labels.js';
+import { CONSOLE_LOG, CONTAINER_INIT_PATH, SESSION_SOCKET, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from '../contract/run-plan.js';
+import { SESSION_READY, sessionExec, type SessionExecRequest } from '../contract/session-protocol.js';
+import { terminate } from '../contract/terminate.js';
+import { dockerRefusal } from './docker-refusal.js';
+import { createDockerClient } from './dockerode-client.js';
 import { createLogger } from './logger.js';
-import { ownerLabels, reapStaleRuns } from './reap-stale-runs.js';
+import { collectInto } from './output-sinks.js';
+import { reapStaleRuns } from './reap-stale-runs.js';
+import { createRunContainer } from './run-container.js';
 import type { RunOptions } from './run-options.js';
-import { EXIT_TIMED_OUT, RUN_LABEL, createRunContainer } from './run.js';
+import { signalName, type RunResult } from './run-result.js';
 
 /** label of a session's container: its name */
-export const SESSION_LABEL = 'testin.session';
-const BOOT_DEADLINE_MS = 180_000;
-/** after a timeout or an abort: SIGTERM, then SIGKILL after this */
-const FORCE_KILL_AFTER_MS = 3000;
+export const SESSION_LABEL = LABELS.session;
 
 export interface StartOptions extends Omit<RunOptions, 'command' | 'interactive' | 'tty' | 'timeout'> {
   /** unique per docker engine; @default testin-<random> */
@@ -39,7 +40,7 @@ export interface ExecOptions {
   stdout?: Writable;
   stderr?: Writable;
   signal?: AbortSignal;
-  /** ms; then SIGTERM, and SIGKILL 3 s later; the result says timedOut and has code 124 */
+  /** ms; then SIGTERM, and SIGKILL 3 s later (FORCE_KILL_AFTER_MS); the result says timedOut and has code 124 */
   timeout?: number;
 }
 
@@ -54,13 +55,10 @@ export interface RunningExec {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export interface ExecResult {
-  exitCode: number;
+/** run()'s result shape; the output is always there (empty when it went to writables) */
+export interface ExecResult extends RunResult {
   stdout: Buffer;
   stderr: Buffer;
-  timedOut: boolean;
-  canceled: boolean;
-  durationMs: number;
 }
 
 /** A VM that stays up: many commands, files in and out, cleaned up by stop() or `await using`. */
@@ -112,10 +110,7 @@ export class Machine implements AsyncDisposable {
 
     let timedOut = false;
     let canceled = false;
-    const stop = (): void => {
-      command.kill('SIGTERM');
-      setTimeout(() => command.kill('SIGKILL'), FORCE_KILL_AFTER_MS).unref();
-    };
+    const stop = (): void => void terminate(command, command.code);
     const timer = options.timeout === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeout);
     const onAbort = (): void => {
       canceled = true;
@@ -124,7 +119,9 @@ export class Machine implements AsyncDisposable {
     options.signal?.addEventListener('abort', onAbort);
     try {
       const code = await command.code;
-      return { exitCode: timedOut ? EXIT_TIMED_OUT : code, stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, canceled, durationMs: Date.now() - started };
+      const durationMs = Date.now() - started;
+      const exitCode = timedOut ? EXIT_TIMED_OUT : code;
+      return { exitCode, signal: signalName(exitCode), stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, canceled, durationMs, phases: { exec: durationMs } };
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
@@ -138,7 +135,7 @@ export class Machine implements AsyncDisposable {
 
   async #viaDockerExec(request: SessionExecRequest, io: { stdout: Writable; stderr: Writable; stdin: Readable | undefined }): Promise<Signalable & { code: Promise<number> }> {
     const exec = await this.container.exec({
-      cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`, '--exec'],
+      cmd: [CONTAINER_INIT_PATH, '--exec'],
       env: [`TESTIN_EXEC=${JSON.stringify(request)}`],
       stdin: request.stdin === true,
       tty: request.tty !== undefined,
@@ -156,7 +153,7 @@ export class Machine implements AsyncDisposable {
         const root = `/proc/${info.pid}/root`;
         // the same container, not a process of that pid in another pid namespace
         if (!info.pid || readFileSync(`${root}/etc/hostname`, 'utf8').trim() !== info.hostname) return undefined;
-        const path = `${root}${WORK_DIR}/${SESSION_SOCKET}`;
+        const path = `${root}${SESSION_SOCKET}`;
         accessSync(path, fsConstants.W_OK);
         return path;
       } catch {
@@ -187,7 +184,7 @@ export class Machine implements AsyncDisposable {
 
   /** What the guest kernel printed on its console (`quiet`: warnings and worse, unless started with `console: true`); readable after a crash too. */
   async consoleLog(): Promise<string> {
-    const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', `${WORK_DIR}/console.log`], env: [], stdin: false, tty: false });
+    const exec = await this.container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`, 'cat', CONSOLE_LOG], env: [], stdin: false, tty: false });
     const out: Buffer[] = [];
     await exec.run({ stdout: collectInto(out), stderr: collectInto([]) });
     return Buffer.concat(out).toString();
@@ -219,19 +216,18 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
   const docker = io.docker ?? createDockerClient();
   const name = options.name ?? `testin-${Math.random().toString(36).slice(2, 10)}`;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError(`invalid session name "${name}"`, 'use letters, digits, _ . -');
-  // one mechanism for runs and sessions: both carry RUN_LABEL and, unless persistent, their owner
-  await reapStaleRuns(docker, RUN_LABEL).catch(() => []);
-  const labels = { [SESSION_LABEL]: name, ...(options.persistent ? {} : ownerLabels()) };
-  const accel = decideAccel(options.accel ?? 'auto', readHostKvmFacts()).accel;
-  Object.assign(labels, { 'testin.accel': accel, 'testin.cpus': String(options.cpus ?? DEFAULT_CPUS), 'testin.memory': `${options.memory ? parseMemoryMiB(options.memory) : DEFAULT_MEMORY_MIB}MiB` });
+  // one mechanism for runs and sessions: both carry the run label and, unless persistent, their owner
+  await reapStaleRuns(docker).catch(() => []);
+  const memory = `${options.memory ? parseMemoryMiB(options.memory) : DEFAULT_MEMORY_MIB}MiB`;
+  const labels = createLabels({ run: name, session: name, sessionCpus: String(options.cpus ?? DEFAULT_CPUS), sessionMemory: memory }, { owner: !options.persistent });
   const { container } = await createRunContainer(
     { ...options, name },
-    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels: { [RUN_LABEL]: name, ...labels } } },
+    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels } },
   );
   try {
     await container.start();
     // the log is read from its beginning: a marker printed before we look is still seen
-    await container.waitForOutput(SESSION_READY, BOOT_DEADLINE_MS);
+    await container.waitForOutput(SESSION_READY, SESSION_READY_TIMEOUT_MS);
   } catch (error) {
     await container.remove();
     throw dockerRefusal(error, options) ?? new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
@@ -264,16 +260,23 @@ export interface SessionInfo {
 /** Every session on this docker engine. */
 export async function listSessions(docker: DockerClient = createDockerClient()): Promise<SessionInfo[]> {
   const found = await docker.listContainersWithLabels(SESSION_LABEL);
-  const infos = await Promise.all(found.map(async (c) => ({ c, info: await docker.getContainer(c.id).inspect().catch(() => undefined) })));
-  return infos.flatMap(({ c, info }) =>
+  const infos = await Promise.all(
+    found.map(async (c) => {
+      const handle = docker.getContainer(c.id);
+      // the session's ready line says which accelerator its VM runs on
+      const logs = await handle.logs({ tail: 200 }).catch(() => '');
+      return { c, info: await handle.inspect().catch(() => undefined), accel: new RegExp(`${SESSION_READY} \\((\\w+)\\)`).exec(logs)?.[1] };
+    }),
+  );
+  return infos.flatMap(({ c, info, accel }) =>
     info
       ? [
           {
             name: c.labels[SESSION_LABEL] ?? info.name,
             image: info.image,
-            accel: c.labels['testin.accel'] ?? '?',
-            cpus: c.labels['testin.cpus'] ?? '?',
-            memory: c.labels['testin.memory'] ?? '?',
+            accel: accel ?? '?',
+            cpus: c.labels[LABELS.sessionCpus] ?? '?',
+            memory: c.labels[LABELS.sessionMemory] ?? '?',
             running: info.running,
             createdAt: new Date(info.created),
           },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './errors.js';
+import { UsageError } from '../contract/errors.js';
 import { parseDuration } from './parse-duration.js';
 
 describe('parseDuration', () => {

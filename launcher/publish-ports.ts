@@ -1,6 +1,5 @@
-import { UsageError } from './errors.js';
-
-export type Proto = 'tcp' | 'udp';
+import { UsageError } from '../contract/errors.js';
+import { parseExposed, parsePort, splitProto, type Forward, type Proto } from '../contract/run-plan.js';
 
 export interface PortBinding {
   /** port inside the VM (and the container) */
@@ -9,18 +8,6 @@ export interface PortBinding {
   /** host port; '' lets docker pick one */
   hostPort: string;
   hostIp: string;
-}
-
-function parsePort(text: string, what: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new UsageError(`invalid ${what} "${text}"`, 'give a port number from 1 to 65535');
-  return n;
-}
-
-function splitProto(text: string): [string, Proto] {
-  const [port = '', proto = 'tcp'] = text.split('/');
-  if (proto !== 'tcp' && proto !== 'udp') throw new UsageError(`invalid protocol "${proto}"`, 'use /tcp or /udp');
-  return [port, proto];
 }
 
 /** docker's -p: PORT, HOSTPORT:PORT, IP:HOSTPORT:PORT, IP::PORT, each with an optional /tcp or /udp. */
@@ -34,18 +21,12 @@ export function parsePublish(text: string): PortBinding {
   return { port, proto, hostPort, hostIp: parts.length === 3 ? (parts[0] as string) : '' };
 }
 
-/** docker's --expose and the image's ExposedPorts keys: PORT[/proto] */
-export function parseExposed(text: string): { port: number; proto: Proto } {
-  const [port, proto] = splitProto(text);
-  return { port: parsePort(port, 'port'), proto };
-}
-
 export interface PortPlan {
   /** docker's ExposedPorts and PortBindings for the container */
   exposedPorts: Record<string, Record<string, never>>;
   portBindings: Record<string, { HostIp: string; HostPort: string }[]>;
   /** ports QEMU forwards from the container into the VM */
-  forwards: { port: number; proto: Proto }[];
+  forwards: Forward[];
 }
 
 /**

@@ -1,22 +1,11 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import type { DockerClient } from './docker-client.js';
-import { OWNER_HOST_LABEL, OWNER_PID_LABEL, reapStaleReportDirs, reapStaleRuns } from './reap-stale-runs.js';
+import type { DockerClient } from '../contract/docker-client.js';
+import { LABELS } from '../contract/labels.js';
+import { reapStaleRuns } from './reap-stale-runs.js';
 
-describe('reapStaleReportDirs', () => {
-  it('removes the report folders of dead launchers only', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reap-test-'));
-    try {
-      for (const f of ['testin-report-111-aaaaaa', 'testin-report-222-bbbbbb', 'unrelated-111-x']) mkdirSync(join(dir, f));
-      expect(reapStaleReportDirs((pid) => pid === 222, dir)).toEqual(['testin-report-111-aaaaaa']);
-      expect(readdirSync(dir).sort()).toEqual(['testin-report-222-bbbbbb', 'unrelated-111-x']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
+const OWNER_HOST_LABEL = LABELS.ownerHost;
+const OWNER_PID_LABEL = LABELS.ownerPid;
 
 describe('reapStaleRuns', () => {
   it('removes only containers whose owner process on this host is gone', async () => {

@@ -1,7 +1,6 @@
-import type { FsCache } from './run-plan.js';
+import type { AccelChoice, FsCache, NetBackendChoice } from '../contract/run-plan.js';
 
-export type AccelChoice = 'auto' | 'kvm' | 'tcg';
-export type NetBackendChoice = 'auto' | 'passt' | 'slirp';
+export type { AccelChoice, NetBackendChoice };
 
 /** Options of `run()`, the library form of `testin run`. Each mirrors a CLI flag. */
 export interface RunOptions {
@@ -30,7 +29,12 @@ export interface RunOptions {
   memory?: string | undefined;
   /** @default 'auto': KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG */
   accel?: AccelChoice | undefined;
-  /** boot this kernel (bzImage or vmlinux on this host) instead of the toolbox's */
+  /**
+   * the Debian image the toolbox is built from, on the engine, when it has none for this testin yet
+   * @default TESTIN_TOOLBOX_BASE, else 'debian:trixie-slim' (Debian 13; 'debian:bookworm-slim' works too)
+   */
+  toolboxBase?: string | undefined;
+  /** boot this kernel (a bzImage or vmlinux file of this client) instead of the toolbox's */
   kernel?: string | undefined;
   /** an initrd whose files are added after testin's own (the kernel unpacks both) */
   initrd?: string | undefined;
@@ -52,13 +56,13 @@ export interface RunOptions {
   tmpfs?: readonly string[] | undefined;
   /** seconds the command gets to end after SIGTERM/SIGINT before the VM is stopped hard; @default 10 */
   stopTimeout?: number | undefined;
-  /** stop the run after this many ms (SIGTERM, then the hard stop); the result has exit code 124 */
+  /** stop the command this many ms after it started (SIGTERM, then the hard stop); the result has exit code 124. The boot does not count: it has its own deadline */
   timeout?: number | undefined;
   /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */
   noVm?: boolean | undefined;
   /**
    * what carries the VM's packets into the container's network: passt (faster, see README) or QEMU's
-   * user networking (slirp); @default 'auto': passt when the toolbox has it (the host had Debian's passt), else slirp
+   * user networking (slirp); @default 'auto': passt when the toolbox has it (its Debian release packages passt), else slirp
    */
   netBackend?: NetBackendChoice | undefined;
   /** docker network: a network name, bridge, host, none or container:NAME; @default docker's (bridge) */

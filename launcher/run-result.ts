@@ -1,4 +1,7 @@
-/** One result shape for success and failure, as execa's. */
+import { constants as osConstants } from 'node:os';
+import { exitCodeForSignal } from '../contract/exit-codes.js';
+
+/** One result shape for success and failure, for run() and a session's exec() (execa's is the model). */
 export interface RunResult {
   /** the command's exit code (128+N when killed by signal N); 125 when testin itself failed */
   exitCode: number;
@@ -13,4 +16,16 @@ export interface RunResult {
   /** the command's output, when no writable was given for it */
   stdout?: Buffer | undefined;
   stderr?: Buffer | undefined;
+}
+
+export function signalName(exitCode: number): string | undefined {
+  if (exitCode <= 128 || exitCode >= 128 + 65) return undefined;
+  const n = exitCode - 128;
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
+}
+
+/** a run stopped before its command could start: 128 + the signal, as a shell reports it */
+export function resultOfSignal(sig: NodeJS.Signals, started: number, phases: Record<string, number>): RunResult {
+  const code = exitCodeForSignal(osConstants.signals[sig]);
+  return { exitCode: code, signal: sig, timedOut: false, canceled: true, durationMs: Date.now() - started, phases };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './errors.js';
+import { UsageError } from '../contract/errors.js';
 import { validateRunOptions } from './validate-options.js';
 
 describe('validateRunOptions', () => {

@@ -1,5 +1,5 @@
-import { parseMemoryMiB } from './build-plan.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../contract/errors.js';
+import { parseMemoryMiB } from '../contract/run-plan.js';
 import type { RunOptions } from './run-options.js';
 
 const ACCELS = ['auto', 'kvm', 'tcg'];

@@ -7,7 +7,7 @@
  */
 import { test as base, type TestAPI } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createDockerClient } from './docker-client.js';
+import { createDockerClient } from './dockerode-client.js';
 import { start, type Machine, type StartOptions } from './machine.js';
 
 export interface VmFixtureOptions extends Omit<StartOptions, 'name' | 'persistent'> {

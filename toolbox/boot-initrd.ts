@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ToolboxBuildError } from '../launcher/errors.js';
+import { DEBIAN_TOOLS, decompress, type Decompressors } from './decompress.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js';
 
@@ -13,7 +12,7 @@ export const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'fuse', 'virtiofs',
  * /lib/modules/<release>, dependencies first, decompressed) and /dev/console.
  * Without a modules folder the kernel must have virtio built in.
  */
-export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buffer): Buffer {
+export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buffer, tools: Decompressors = DEBIAN_TOOLS): Buffer {
   const order = modulesDir
     ? moduleLoadOrder(
         parseModulesDep(readFileSync(join(modulesDir, 'modules.dep'), 'utf8')),
@@ -21,7 +20,7 @@ export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buff
         parseModulesBuiltin(readIfExists(join(modulesDir, 'modules.builtin'))),
       )
     : [];
-  const modules = order.map((rel) => plainModule(rel, readFileSync(join(modulesDir as string, rel))));
+  const modules = order.map((rel) => plainModule(rel, readFileSync(join(modulesDir as string, rel)), tools));
   const entries: CpioEntry[] = [
     { kind: 'dir', name: 'dev' },
     { kind: 'char', name: 'dev/console', major: 5, minor: 1 },
@@ -34,16 +33,14 @@ export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buff
 }
 
 /** finit_module takes plain .ko files: decompress .ko.xz / .ko.zst / .ko.gz here, once. */
-function plainModule(rel: string, data: Buffer): { name: string; data: Buffer } {
+function plainModule(rel: string, data: Buffer, tools: Decompressors): { name: string; data: Buffer } {
   const name = basename(rel);
-  const tools: Record<string, string[]> = { '.xz': ['xz', '-dc'], '.zst': ['zstd', '-dc'], '.gz': ['gzip', '-dc'] };
-  const ext = Object.keys(tools).find((e) => name.endsWith(`.ko${e}`));
-  if (!ext) return { name, data };
-  const [tool, ...args] = tools[ext] as [string, ...string[]];
+  const format = ({ '.xz': 'xz', '.zst': 'zstd', '.gz': 'gzip' } as const)[/\.ko(\.(xz|zst|gz))$/.exec(name)?.[1] as '.xz' | '.zst' | '.gz'];
+  if (!format) return { name, data };
   try {
-    return { name: name.slice(0, -ext.length), data: execFileSync(tool, args, { input: data, maxBuffer: 1 << 28 }) };
+    return { name: name.slice(0, name.lastIndexOf('.')), data: decompress(format, data, tools) };
   } catch (error) {
-    throw new ToolboxBuildError(`cannot decompress kernel module ${name} with ${tool}`, `apt-get install -y ${tool === 'zstd' ? 'zstd' : 'xz-utils'}`, error);
+    throw new Error(`cannot decompress kernel module ${name} (${format}): ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -1,14 +1,24 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+/**
+ * A user's kernel (--kernel, --initrd, --modules: files of the client) made
+ * bootable on the engine: the files travel by putArchive into a volume named
+ * by their content, and a helper with the toolbox mounted prepares them there
+ * (the ELF out of a bzImage, an initrd of testin's init and the boot modules).
+ * Nothing of the client is bind-mounted: it works against a remote engine.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { UsageError } from '../launcher/errors.js';
-import { buildBootInitrd } from './boot-initrd.js';
-import { cacheDir, sha256, type Toolbox } from './build-toolbox.js';
-import { ELF_MAGIC, extractVmlinux } from './kernel-image.js';
-import { readKernelRelease } from './kernel-release.js';
-import { TOOLBOX_LAYOUT } from './toolbox-layout.js';
+import type { DockerClient } from '../contract/docker-client.js';
+import { TestinError, UsageError } from '../contract/errors.js';
+import { createLabels } from '../contract/labels.js';
+import { KERNEL_VOLUME, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, toolboxExec } from '../contract/layout.js';
+import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+import { runHelper, withHolder } from './helper-container.js';
+import { tarOf, type TarEntry } from './tar.js';
 
 export interface CustomKernelOptions {
-  /** bzImage or ELF vmlinux on this host */
+  /** bzImage or ELF vmlinux on this client */
   kernel: string;
   /** an initrd whose files are added after testin's (the kernel unpacks both) */
   initrd?: string | undefined;
@@ -16,59 +26,104 @@ export interface CustomKernelOptions {
   modules?: string | undefined;
 }
 
-/** A user's kernel made ready to boot: a folder holding `kernel` and `initrd.img`, shared read-only with the container. */
 export interface CustomKernel {
-  dir: string;
+  volume: string;
   release: string | undefined;
   format: 'elf' | 'bzImage';
-  modulesDir: string | undefined;
+  hasModules: boolean;
 }
-
-export const CUSTOM_KERNEL_FILES = { kernel: 'kernel', initrd: 'initrd.img' } as const;
 
 function mustExist(path: string, flag: string, what: string): void {
   if (!existsSync(path)) throw new UsageError(`${flag} ${path}: no such ${what}`, `give ${flag} an existing ${what}`);
 }
 
-/** Builds (or finds in the cache) the boot files for a user's kernel, with testin's init. */
-export function prepareCustomKernel(options: CustomKernelOptions, toolbox: Toolbox, env: NodeJS.ProcessEnv = process.env): CustomKernel {
-  mustExist(options.kernel, '--kernel', 'file');
-  if (options.initrd) mustExist(options.initrd, '--initrd', 'file');
-  if (options.modules) {
-    mustExist(join(options.modules, 'modules.dep'), '--modules', 'modules folder (with modules.dep; run depmod)');
-  }
-  const image = readFileSync(options.kernel);
-  const release = options.modules ? basename(options.modules.replace(/\/+$/, '')) : readKernelRelease(image);
-  const agent = join(toolbox.dir, TOOLBOX_LAYOUT.agent);
-  const key = sha256(
-    JSON.stringify([
-      sha256(image),
-      options.initrd ? stamp(options.initrd) : null,
-      options.modules ? stamp(join(options.modules, 'modules.dep')) : null,
-      sha256(readFileSync(agent)),
-    ]),
-  );
-  const dir = join(cacheDir(env), 'kernels', key.slice(0, 32));
-  const kernelPath = join(dir, CUSTOM_KERNEL_FILES.kernel);
-  if (!existsSync(join(dir, CUSTOM_KERNEL_FILES.initrd))) {
-    const tmp = `${dir}.tmp-${process.pid}`;
-    mkdirSync(tmp, { recursive: true });
-    try {
-      writeFileSync(join(tmp, CUSTOM_KERNEL_FILES.kernel), extractVmlinux(image) ?? image);
-      const ours = buildBootInitrd(options.modules, readFileSync(agent));
-      writeFileSync(join(tmp, CUSTOM_KERNEL_FILES.initrd), options.initrd ? Buffer.concat([ours, readFileSync(options.initrd)]) : ours);
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir);
-    } catch (error) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw error;
-    }
-  }
-  const format = readFileSync(kernelPath).subarray(0, 4).equals(ELF_MAGIC) ? 'elf' : 'bzImage';
-  return { dir, release, format, modulesDir: options.modules };
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
-function stamp(path: string): string {
-  const st = statSync(path);
-  return `${path}:${st.size}:${st.mtimeMs}`;
+/** every file of a folder by size and mtime: a changed module shows, without reading them all */
+function treeStamp(dir: string): string {
+  const lines: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else {
+        const st = statSync(p);
+        lines.push(`${p.slice(dir.length)} ${st.size} ${st.mtimeMs}`);
+      }
+    }
+  };
+  walk(dir);
+  return sha256(lines.join('\n'));
+}
+
+export async function prepareCustomKernel(docker: DockerClient, facts: ToolboxFacts, options: CustomKernelOptions, env: NodeJS.ProcessEnv = process.env): Promise<CustomKernel> {
+  mustExist(options.kernel, '--kernel', 'file');
+  if (options.initrd) mustExist(options.initrd, '--initrd', 'file');
+  if (options.modules) mustExist(join(options.modules, 'modules.dep'), '--modules', 'modules folder (with modules.dep; run depmod)');
+  const release = options.modules ? basename(options.modules.replace(/\/+$/, '')) : undefined;
+  const key = sha256(
+    JSON.stringify([
+      sha256(readFileSync(options.kernel)),
+      options.initrd ? sha256(readFileSync(options.initrd)) : null,
+      options.modules ? treeStamp(options.modules) : null,
+      release,
+      // testin's init goes into the initrd: another toolbox, another volume
+      facts.hash,
+    ]),
+  );
+  const volume = `testin-kernel-${key.slice(0, 16)}`;
+  const recordDir = join(env.TESTIN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'testin'), 'kernels');
+  const existing = await docker.inspectVolume(volume);
+  const record = existing && join(recordDir, sha256(`${volume}\0${existing.createdAt}`));
+  if (record && existsSync(record)) return JSON.parse(readFileSync(record, 'utf8')) as CustomKernel;
+
+  if (existing) await docker.removeVolume(volume).catch(() => undefined);
+  await docker.createVolume(volume, createLabels({ kernel: facts.hash, version: facts.testin }));
+  try {
+    await fillSources(docker, volume, options, release);
+    const prepared = await runHelper(docker, {
+      purpose: 'kernel',
+      argv: [...toolboxExec(TOOLBOX_LAYOUT.node), `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.builderBundle}`, 'prepare-kernel', '/k'],
+      mounts: [
+        { type: 'volume', source: facts.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
+        { type: 'volume', source: volume, target: '/k', readOnly: false },
+      ],
+    });
+    const said = prepared.output.trim().split('\n');
+    if (prepared.code !== 0) {
+      throw new TestinError('TESTIN_CUSTOM_KERNEL', `cannot prepare --kernel ${options.kernel}: ${said.at(-1) ?? `exit ${prepared.code}`}`, 'give a Linux x86-64 kernel (bzImage or vmlinux) and, when its virtio drivers are modules, --modules with its /lib/modules/<release>');
+    }
+    const meta = JSON.parse(said.filter((l) => l.startsWith('{')).at(-1) ?? '{}') as Omit<CustomKernel, 'volume'>;
+    const kernel: CustomKernel = { volume, release: meta.release, format: meta.format, hasModules: meta.hasModules };
+    const created = await docker.inspectVolume(volume);
+    if (created) {
+      mkdirSync(recordDir, { recursive: true });
+      writeFileSync(join(recordDir, sha256(`${volume}\0${created.createdAt}`)), JSON.stringify(kernel));
+    }
+    return kernel;
+  } catch (error) {
+    await docker.removeVolume(volume).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** the user's files into the volume's src/, through a container that is never started */
+async function fillSources(docker: DockerClient, volume: string, options: CustomKernelOptions, release: string | undefined): Promise<void> {
+  await withHolder(docker, 'kernel', [{ type: 'volume', source: volume, target: '/k', readOnly: false }], async (holder) => {
+    const src = KERNEL_VOLUME.source;
+    const entries: TarEntry[] = [
+      { kind: 'dir', name: src },
+      { kind: 'file', name: `${src}/${KERNEL_VOLUME.kernel}`, path: options.kernel },
+      { kind: 'data', name: `${src}/${KERNEL_VOLUME.meta}`, data: JSON.stringify({ release }) },
+      ...(options.initrd ? [{ kind: 'file' as const, name: `${src}/${KERNEL_VOLUME.initrd}`, path: options.initrd }] : []),
+      ...(options.modules ? [{ kind: 'dir' as const, name: `${src}/${KERNEL_VOLUME.modules}` }] : []),
+    ];
+    await holder.putArchive(tarOf(entries), '/k');
+    if (options.modules) {
+      const { pack } = await import('tar-fs');
+      await holder.putArchive(pack(options.modules) as unknown as NodeJS.ReadableStream, `/k/${src}/${KERNEL_VOLUME.modules}`);
+    }
+  });
 }

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { inflateRawSync } from 'node:zlib';
+import { DEBIAN_TOOLS, decompress, type Decompressors } from './decompress.js';
 
 /**
  * A bzImage carries the kernel compressed; booting the ELF inside through
@@ -30,30 +30,18 @@ export function findPayload(bzImage: Buffer): PayloadLocation | undefined {
   return best;
 }
 
-export function extractVmlinux(bzImage: Buffer): Buffer | undefined {
+export function extractVmlinux(bzImage: Buffer, tools: Decompressors = DEBIAN_TOOLS): Buffer | undefined {
   const found = findPayload(bzImage);
   if (!found) return undefined;
   const payload = bzImage.subarray(found.offset);
   let elf: Buffer;
   try {
     if (found.format === 'gzip') elf = inflateRawSync(payload.subarray(gzipHeaderLength(payload)));
-    else if (found.format === 'xz') elf = decompressWith('xz', ['-dc', '--single-stream'], payload);
-    else elf = decompressWith('zstd', ['-dc'], payload);
+    else elf = decompress(found.format, payload, tools);
   } catch {
     return undefined;
   }
   return elf.subarray(0, 4).equals(ELF_MAGIC) ? elf : undefined;
-}
-
-/** The payload is followed by other data, so the tool may complain at its end: keep what it wrote. */
-function decompressWith(tool: string, args: string[], input: Buffer): Buffer {
-  try {
-    return execFileSync(tool, args, { input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] });
-  } catch (error) {
-    const stdout = (error as { stdout?: Buffer }).stdout;
-    if (stdout && stdout.length > 0) return stdout;
-    throw error;
-  }
 }
 
 /** gzip's header (RFC 1952) before the deflate stream; inflating raw stops at the stream's end, ignoring what follows. */

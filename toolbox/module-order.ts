@@ -1,3 +1,5 @@
+import { TestinError } from '../contract/errors.js';
+
 /**
  * Load order for kernel modules from the kernel's modules.dep, so the in-VM init
  * (which has no modprobe) can insert them one by one: dependencies first.
@@ -38,7 +40,11 @@ export function moduleLoadOrder(deps: ModulesDep, wanted: readonly string[], bui
     const path = byName.get(name.replace(/-/g, '_'));
     if (path === undefined) {
       if (builtin.has(name.replace(/-/g, '_'))) continue;
-      throw new Error(`kernel module ${name} is neither in modules.dep nor built in (modules.builtin)`);
+      throw new TestinError(
+        'TESTIN_KERNEL_MODULES',
+        `kernel module ${name} is neither in modules.dep nor built in (modules.builtin)`,
+        'give --modules the /lib/modules/<release> folder of --kernel (with its virtio drivers), or boot a kernel with virtio built in',
+      );
     }
     visit(path);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../launcher/errors.js';
+import { UsageError } from '../contract/errors.js';
 import { parseMountFlag, parseMounts, parseTmpfsFlag, parseVolumeFlag } from './parse-mounts.js';
 import { mapVolumes } from './volume-mapping.js';
 
@@ -42,11 +42,11 @@ describe('mapVolumes', () => {
       { staging: '/run/testin/volumes/1', target: '/named', readOnly: false },
       { staging: '/run/testin/volumes/2', target: '/data/sub', readOnly: false },
     ]);
-    expect(mapping.container.map((m) => [m.type, m.source, m.target])).toEqual([
-      ['bind', '/h/data', '/run/testin/volumes/0'],
-      ['volume', 'named', '/run/testin/volumes/1'],
-      ['bind', '/h/sub', '/run/testin/volumes/2'],
-    ]);
+    // -v binds go as docker -v binds (the engine makes a missing source folder), the rest as mounts
+    expect(mapping.binds).toEqual(['/h/data:/run/testin/volumes/0:ro', '/h/sub:/run/testin/volumes/2']);
+    expect(mapping.container.map((m) => [m.type, m.source, m.target])).toEqual([['volume', 'named', '/run/testin/volumes/1']]);
+    const mounted = mapVolumes(parseMounts({ mounts: ['type=bind,source=/h/m,target=/m,readonly'] }, '/'));
+    expect([mounted.binds, mounted.container]).toEqual([[], [{ type: 'bind', source: '/h/m', target: '/run/testin/volumes/0', readOnly: true }]]);
     expect(mapping.tmpfs).toEqual([{ target: '/scratch', options: 'nosuid,nodev,noexec' }]);
   });
 });

@@ -1,5 +1,5 @@
 import { isAbsolute, posix, resolve } from 'node:path';
-import { UsageError } from '../launcher/errors.js';
+import { UsageError } from '../contract/errors.js';
 
 /** One user mount, in docker's terms. */
 export type MountSpec =

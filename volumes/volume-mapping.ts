@@ -1,32 +1,15 @@
+import type { ContainerMount } from '../contract/docker-client.js';
+import { VOLUME_STAGING } from '../contract/layout.js';
+import type { PlanMount, PlanTmpfs } from '../contract/run-plan.js';
 import type { MountSpec } from './parse-mounts.js';
 
-/** Where container-init finds user mount n before moving it into the VM's root. */
-export const VOLUME_STAGING = '/run/testin/volumes';
-
-export interface ContainerMount {
-  type: 'bind' | 'volume';
-  /** host path, volume name, or undefined for an anonymous volume */
-  source?: string | undefined;
-  target: string;
-  readOnly: boolean;
-}
-
-/** A mount container-init moves from its staging path to its target in the VM's root. */
-export interface PlannedMount {
-  staging: string;
-  target: string;
-  readOnly: boolean;
-}
-
-export interface PlannedTmpfs {
-  target: string;
-  options: string;
-}
-
 export interface VolumeMapping {
+  /** the container's mounts (--mount binds, volumes) */
   container: ContainerMount[];
-  moves: PlannedMount[];
-  tmpfs: PlannedTmpfs[];
+  /** the container's -v binds (SRC:STAGING[:ro]): the engine makes a missing source folder, as docker -v does */
+  binds: string[];
+  moves: PlanMount[];
+  tmpfs: PlanTmpfs[];
 }
 
 /**
@@ -34,9 +17,10 @@ export interface VolumeMapping {
  * image's root stays clean of them) and moved under the VM's root by
  * container-init, parents before children; tmpfs mounts are made by the VM's
  * init in guest memory, which is faster than a tmpfs shared over virtiofs.
+ * A bind's source is a path of the engine's host, as with docker.
  */
 export function mapVolumes(specs: readonly MountSpec[]): VolumeMapping {
-  const mapping: VolumeMapping = { container: [], moves: [], tmpfs: [] };
+  const mapping: VolumeMapping = { container: [], binds: [], moves: [], tmpfs: [] };
   const ordered = [...specs].sort((a, b) => depth(a.target) - depth(b.target) || a.target.localeCompare(b.target));
   for (const spec of ordered) {
     if (spec.type === 'tmpfs') {
@@ -44,7 +28,8 @@ export function mapVolumes(specs: readonly MountSpec[]): VolumeMapping {
       continue;
     }
     const staging = `${VOLUME_STAGING}/${mapping.moves.length}`;
-    mapping.container.push({ type: spec.type, source: spec.source, target: staging, readOnly: spec.readOnly });
+    if (spec.type === 'bind' && spec.createSource) mapping.binds.push(`${spec.source}:${staging}${spec.readOnly ? ':ro' : ''}`);
+    else mapping.container.push({ type: spec.type, source: spec.source, target: staging, readOnly: spec.readOnly });
     mapping.moves.push({ staging, target: spec.target, readOnly: spec.readOnly });
   }
   return mapping;

@@ -1,9 +1,10 @@
 import { execa } from 'execa';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
+import { writeCpio } from '../../dist/toolbox/cpio.js';
+import { BOOKWORM_BASE, BUSYBOX_IMAGE, DEBIAN_IMAGE, KERNEL_CACHE, ROOT } from '../helpers/paths.js';
 import { leftovers, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -46,17 +47,24 @@ describe.skipIf(skip !== '')('a real kernel: modules, mounts, namespaces, cgroup
   });
 
   describe('a kernel of the user\'s own', () => {
-    // this machine has one kernel package: boot its bzImage as a user's kernel would be
-    const release = readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).sort().at(-1)?.slice('vmlinuz-'.length) ?? 'none';
-    const kernel = `/boot/vmlinuz-${release}`;
-    const modules = `/lib/modules/${release}`;
+    // Debian 12's kernel (the toolbox has Debian 13's), unpacked from its package in a container
+    let release = '';
+    let kernel = '';
+    let modules = '';
+    beforeAll(async () => {
+      const fetched = join(KERNEL_CACHE, 'bookworm');
+      release = (await execa(join(ROOT, 'test/fixtures/fetch-debian-kernel.sh'), [fetched, BOOKWORM_BASE])).stdout.trim();
+      kernel = join(fetched, 'vmlinuz');
+      modules = join(fetched, 'root/lib/modules', release);
+    });
 
     it('boots with --kernel and --modules, and loads boot modules listed by an --initrd', async () => {
-      const extra = join(dir, 'extra-initrd');
-      mkdirSync(join(extra, 'modules'), { recursive: true });
-      copyFileSync(join(modules, 'kernel/drivers/net/dummy.ko'), join(extra, 'modules', 'dummy.ko'));
-      writeFileSync(join(extra, 'modules', 'order.user'), 'dummy.ko\n');
-      await execa('sh', ['-c', `cd ${extra} && find modules | cpio -o -H newc --quiet > ../user.cpio`]);
+      const dummy = readFileSync(join(modules, 'kernel/drivers/net/dummy.ko'));
+      writeFileSync(join(dir, 'user.cpio'), writeCpio([
+        { kind: 'dir', name: 'modules' },
+        { kind: 'file', name: 'modules/dummy.ko', data: dummy },
+        { kind: 'file', name: 'modules/order.user', data: Buffer.from('dummy.ko\n') },
+      ]));
       const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--kernel', kernel, '--modules', modules, '--initrd', join(dir, 'user.cpio'), '--',
         'sh', '-c', 'uname -r; ls /lib/modules; lsmod | grep -o "^dummy"']);
       expect(r.stdout.toString()).toBe(`${release}\n${release}\ndummy\n`);

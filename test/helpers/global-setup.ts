@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, SCRATCH_IMAGE, TESTIN_BIN } from './paths.js';
+import { BOOKWORM_BASE, BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, SCRATCH_IMAGE, TESTIN_BIN, TRIXIE_BASE } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,16 +11,17 @@ declare module 'vitest' {
   }
 }
 
+/** testin needs a Docker engine and nothing else on the host; the tests also make their images with these */
 async function missingPart(): Promise<string> {
   const docker = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false });
   if (docker.exitCode !== 0) return `no Docker engine answers (docker info: ${docker.stderr.split('\n')[0] ?? ''}); start dockerd`;
-  if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'QEMU is missing: apt-get install qemu-system-x86';
-  const kernels = await execa('sh', ['-c', 'ls /boot/vmlinuz-*'], { reject: false });
-  if (kernels.exitCode !== 0) return 'no kernel in /boot: apt-get install linux-image-amd64';
+  for (const [tool, pkg] of [['debootstrap', 'debootstrap'], ['busybox', 'busybox-static']] as const) {
+    if ((await execa('sh', ['-c', `command -v ${tool}`], { reject: false })).exitCode !== 0) return `the tests build their images with ${tool}: apt-get install ${pkg}`;
+  }
   return '';
 }
 
-/** Checks the real parts, builds testin and the test images once for the whole e2e run. */
+/** Checks the real parts, builds testin, the base and test images, and the toolbox once for the whole e2e run. */
 export default async function setup(project: TestProject): Promise<void> {
   const missing = await missingPart();
   if (missing) {
@@ -30,9 +31,14 @@ export default async function setup(project: TestProject): Promise<void> {
     return;
   }
   if (!existsSync(TESTIN_BIN)) await execa('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  // the base images users pull from Docker Hub; no registry here, so they are made locally
+  await Promise.all([
+    execa(join(ROOT, 'test/fixtures/build-debian-base.sh'), ['trixie', TRIXIE_BASE], { stdio: 'inherit' }),
+    execa(join(ROOT, 'test/fixtures/build-debian-base.sh'), ['bookworm', BOOKWORM_BASE], { stdio: 'inherit' }),
+  ]);
   await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), [BUSYBOX_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE], { stdio: 'inherit' });
-  await execa(join(ROOT, 'test/fixtures/build-debian-image.sh'), [DEBIAN_IMAGE], { stdio: 'inherit' });
-  // build the toolbox and fill its volume once, so that no test pays for it
+  await execa(join(ROOT, 'test/fixtures/build-debian-image.sh'), [DEBIAN_IMAGE, BOOKWORM_BASE], { stdio: 'inherit' });
+  // build the toolbox on the engine once, so that no test pays for it
   await execa('node', [TESTIN_BIN, 'toolbox', 'build'], { stdio: 'inherit' });
   project.provide('e2eSkip', '');
 }

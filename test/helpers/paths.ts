@@ -9,5 +9,10 @@ export const BUSYBOX_IMAGE = 'testin-test/busybox:1';
 export const ENTRY_IMAGE = 'testin-test/busybox-entry:1';
 /** only /busybox, as ENTRYPOINT: no /etc/passwd, no /tmp (an image FROM scratch) */
 export const SCRATCH_IMAGE = 'testin-test/scratch:1';
-/** debootstrap'd Debian 12 minbase (glibc) with iproute2, kmod, e2fsprogs, nftables */
+/** Debian 12 (glibc) with iproute2, kmod, e2fsprogs, nftables, built FROM debian:bookworm-slim */
 export const DEBIAN_IMAGE = 'testin-test/debian:12';
+/** the toolbox's default base (Debian 13) and the other one it supports (Debian 12), made locally */
+export const TRIXIE_BASE = 'debian:trixie-slim';
+export const BOOKWORM_BASE = 'debian:bookworm-slim';
+/** kernels the tests fetch from Debian's packages, kept between runs */
+export const KERNEL_CACHE = join(process.env.TESTIN_TEST_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'testin-test'), 'kernels');

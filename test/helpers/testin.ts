@@ -31,18 +31,17 @@ export async function testin(args: readonly string[], options: { input?: string 
 /** no single testin run in these tests may take longer (TCG boots take seconds) */
 const RUN_DEADLINE_MS = 90_000;
 
-/** What a run may leave behind by mistake: containers, helper containers, VMM or virtiofsd processes, half-built toolboxes. */
+/** What a run may leave behind by mistake: containers, helper containers and scratch volumes, VMM or virtiofsd processes, temp dirs. */
 export async function leftovers(): Promise<string[]> {
   const found: string[] = [];
   for (const label of ['testin.run', 'testin.helper']) {
     const ps = await execa('docker', ['ps', '-aq', '--filter', `label=${label}`]);
     if (ps.stdout.trim()) found.push(`containers labelled ${label}: ${ps.stdout.trim().replace(/\n/g, ' ')}`);
   }
-  const procs = await execa('pgrep', ['-af', '/testin/bin/(qemu-system|virtiofsd)'], { reject: false });
+  const scratch = await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.helper']);
+  if (scratch.stdout.trim()) found.push(`volumes labelled testin.helper: ${scratch.stdout.trim().replace(/\n/g, ' ')}`);
+  const procs = await execa('pgrep', ['-af', '/testin/bin/(qemu-system|virtiofsd|passt)'], { reject: false });
   if (procs.stdout.trim()) found.push(`processes: ${procs.stdout.trim()}`);
-  const cache = join(process.env.TESTIN_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'testin'), 'toolbox');
-  const inFlight = safeList(cache).filter((f) => f.startsWith('tmp-'));
-  if (inFlight.length) found.push(`toolbox builds in flight: ${inFlight.join(' ')}`);
   const temp = safeList(tmpdir()).filter((f) => /^testin-(report|tar|marker|helper)-/.test(f));
   if (temp.length) found.push(`temp dirs: ${temp.join(' ')}`);
   return found;

@@ -1,76 +1,7 @@
 import Docker from 'dockerode';
-import type { Readable, Writable } from 'node:stream';
-import type { ContainerMount } from '../volumes/volume-mapping.js';
-import type { ImageConfig } from './build-plan.js';
-
-/** Docker behind one small interface: one dockerode implementation; unit tests fake it. */
-export interface DockerClient {
-  ping(): Promise<void>;
-  inspectImage(name: string): Promise<ImageConfig | undefined>;
-  inspectVolume(name: string): Promise<{ createdAt: string; labels: Record<string, string> } | undefined>;
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
-  removeVolume(name: string): Promise<void>;
-  /** names of the volumes that carry this label */
-  listVolumes(label: string): Promise<string[]>;
-  createContainer(spec: ContainerSpec): Promise<ContainerHandle>;
-  /** the containers (running or not) that carry this label, with all their labels */
-  listContainersWithLabels(label: string): Promise<{ id: string; labels: Record<string, string> }[]>;
-  removeContainer(id: string): Promise<void>;
-  /** a container that exists already, by id or name */
-  getContainer(idOrName: string): ContainerHandle;
-  /** makes sure a local image exists, importing it from a tar stream when it does not */
-  ensureImportedImage(name: string, tar: () => Promise<NodeJS.ReadableStream>): Promise<void>;
-}
-
-export interface ContainerSpec {
-  image: string;
-  name?: string | undefined;
-  entrypoint: string[];
-  cmd: string[];
-  env: string[];
-  labels: Record<string, string>;
-  mounts: ContainerMount[];
-  tmpfs: Record<string, string>;
-  capAdd: string[];
-  devices: string[];
-  securityOpt: string[];
-  openStdin: boolean;
-  tty?: boolean | undefined;
-  hostname?: string | undefined;
-  networkMode?: string | undefined;
-  exposedPorts?: Record<string, Record<string, never>>;
-  portBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
-  extraHosts?: readonly string[] | undefined;
-  /** seconds docker stop waits before SIGKILL */
-  stopTimeout?: number | undefined;
-}
-
-export interface ContainerHandle {
-  id: string;
-  /** attaches before start; resolves once attached, `ended` resolves when the output stream ends */
-  attach(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<{ ended: Promise<void> }>;
-  start(): Promise<void>;
-  wait(): Promise<number>;
-  kill(signal: string): Promise<void>;
-  /** size of the container's tty */
-  resize(rows: number, cols: number): Promise<void>;
-  putArchive(tar: NodeJS.ReadableStream, path: string): Promise<void>;
-  pathExists(path: string): Promise<boolean>;
-  remove(): Promise<void>;
-  /** runs a process in the running container (docker exec) */
-  exec(spec: { cmd: string[]; env: string[]; stdin: boolean; tty: boolean }): Promise<ExecHandle>;
-  /** resolves when a line containing `marker` appears in the container's output; rejects after timeoutMs or when it stops */
-  waitForOutput(marker: string, timeoutMs: number): Promise<void>;
-  /** pid: the container's first process as the engine's host sees it (0 when it is not running) */
-  inspect(): Promise<{ running: boolean; name: string; image: string; labels: Record<string, string>; created: string; pid: number; hostname: string }>;
-}
-
-export interface ExecHandle {
-  /** the exec'd process, as the host sees it (to signal it) */
-  pid(): Promise<number>;
-  /** streams output into the writables and stdin from the readable; resolves with the exit code */
-  run(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number>;
-}
+import type { Writable } from 'node:stream';
+import type { ContainerHandle, DockerClient, ImageConfig, PullProgress } from '../contract/docker-client.js';
+import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
 
@@ -82,7 +13,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
     async inspectImage(name) {
       try {
         const info = await docker.getImage(name).inspect();
-        return (info.Config ?? {}) as ImageConfig;
+        return { id: info.Id, config: (info.Config ?? {}) as ImageConfig };
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
@@ -90,8 +21,8 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
     },
     async inspectVolume(name) {
       try {
-        const info = (await docker.getVolume(name).inspect()) as { CreatedAt?: string; Labels?: Record<string, string> | null };
-        return { createdAt: info.CreatedAt ?? '', labels: info.Labels ?? {} };
+        const info = (await docker.getVolume(name).inspect()) as { Name: string; CreatedAt?: string; Labels?: Record<string, string> | null };
+        return { name: info.Name, createdAt: info.CreatedAt ?? '', labels: info.Labels ?? {} };
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
@@ -108,8 +39,23 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
       }
     },
     async listVolumes(label) {
-      const { Volumes } = (await docker.listVolumes({ filters: { label: [label] } })) as { Volumes: { Name: string }[] | null };
-      return (Volumes ?? []).map((v) => v.Name);
+      const { Volumes } = (await docker.listVolumes({ filters: { label: [label] } })) as { Volumes: { Name: string; CreatedAt?: string; Labels?: Record<string, string> | null }[] | null };
+      return (Volumes ?? []).map((v) => ({ name: v.Name, createdAt: v.CreatedAt ?? '', labels: v.Labels ?? {} }));
+    },
+    async pullImage(name, onProgress) {
+      const stream = (await docker.pull(name)) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(
+          stream,
+          (err: Error | null, events: { error?: string }[] = []) => {
+            const failed = events.find((e) => e.error);
+            if (err || failed) reject(err ?? new Error(failed?.error));
+            else resolve();
+          },
+          (event: PullProgress & { progressDetail?: { current?: number; total?: number } }) =>
+            onProgress?.({ id: event.id, status: event.status, current: event.progressDetail?.current, total: event.progressDetail?.total }),
+        ),
+      );
     },
     async createContainer(spec) {
       const container = await docker.createContainer({
@@ -128,7 +74,11 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         ...(spec.hostname ? { Hostname: spec.hostname } : {}),
         ...(spec.exposedPorts ? { ExposedPorts: spec.exposedPorts } : {}),
         ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
+        ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+        ...(spec.user ? { User: spec.user } : {}),
         HostConfig: {
+          ...(spec.binds?.length ? { Binds: spec.binds } : {}),
+          ...(spec.init ? { Init: true } : {}),
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
           Tmpfs: spec.tmpfs,
           CapAdd: spec.capAdd,
@@ -217,6 +167,14 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
     async putArchive(tar, path) {
       await container.putArchive(tar as unknown as string, { path });
     },
+    async getArchive(path) {
+      try {
+        return (await container.getArchive({ path })) as NodeJS.ReadableStream;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
     async pathExists(path) {
       try {
         await container.infoArchive({ path });
@@ -254,11 +212,15 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
           if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
           else if (spec.stdin) (stream as unknown as Writable).end();
           await ended;
-          return ((await exec.inspect()) as { ExitCode: number | null }).ExitCode ?? 125;
+          return ((await exec.inspect()) as { ExitCode: number | null }).ExitCode ?? EXIT_TESTIN_FAILED;
         },
       };
     },
-    async waitForOutput(marker, timeoutMs) {
+    async logs(options = {}) {
+      const data = (await container.logs({ stdout: true, stderr: true, follow: false, ...(options.tail ? { tail: options.tail } : {}) })) as unknown as Buffer;
+      return tty ? data.toString('utf8') : demuxed(data);
+    },
+    async waitForOutput(marker, timeoutMs, onLine) {
       const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
       await new Promise<void>((resolve, reject) => {
         let seen = '';
@@ -271,7 +233,11 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         };
         stream.on('data', (chunk: Buffer) => {
           seen = (seen + chunk.toString('latin1')).slice(-65536);
-          if (seen.includes(marker)) finish();
+          const at = seen.indexOf(marker);
+          const end = at < 0 ? -1 : seen.indexOf('\n', at);
+          if (end < 0) return;
+          onLine?.(seen.slice(at, end));
+          finish();
         });
         stream.on('end', () => finish(new Error(`the container stopped before "${marker}"; it printed:\n${seen.replace(/[\x00-\x08]/g, '').slice(-2000)}`)));
       });
@@ -280,6 +246,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
       const info = await container.inspect();
       return {
         running: info.State.Running,
+        exitCode: info.State.ExitCode ?? 0,
         name: info.Name.replace(/^\//, ''),
         image: info.Config.Image,
         labels: info.Config.Labels ?? {},
@@ -289,4 +256,16 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
       };
     },
   };
+}
+
+/** docker's multiplexed log format without a tty: 8-byte headers (stream, size) before each chunk */
+function demuxed(data: Buffer): string {
+  const parts: Buffer[] = [];
+  let off = 0;
+  while (off + 8 <= data.length) {
+    const size = data.readUInt32BE(off + 4);
+    parts.push(data.subarray(off + 8, off + 8 + size));
+    off += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dockerRefusal } from './errors.js';
+import { dockerRefusal } from './docker-refusal.js';
 
 const apiError = (statusCode: number, message: string): Error & { statusCode: number; json: { message: string } } =>
   Object.assign(new Error(`(HTTP code ${statusCode}) unexpected - ${message} `), { statusCode, json: { message } });

@@ -1,0 +1,90 @@
+/** The EXEC requests container-init sends the VM's init: the run's command, and each command of a session. */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ExecRequest } from '../contract/control-protocol.js';
+import type { RunPlan } from '../contract/run-plan.js';
+import type { SessionExecRequest } from '../contract/session-protocol.js';
+import { guestNetSpec } from './guest-network.js';
+import { resolveUser } from './resolve-user.js';
+import { parentsFirst, shareCaches } from './virtiofsd-args.js';
+
+function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** The command's environment: the plan's, plus HOME and HOSTNAME as docker sets them. */
+function commandEnv(plan: RunPlan, home: string): string[] {
+  const env = [...plan.env];
+  const has = (k: string): boolean => env.some((e) => e.startsWith(`${k}=`));
+  if (!has('HOSTNAME')) env.unshift(`HOSTNAME=${plan.hostname ?? hostname()}`);
+  if (!has('HOME')) env.push(`HOME=${home}`);
+  return env;
+}
+
+/** K=V lists: later entries win, order kept */
+function mergeEnv(base: readonly string[], overrides: readonly string[]): string[] {
+  const env = new Map(base.map((e) => [e.slice(0, e.indexOf('=')), e] as const));
+  for (const e of overrides) env.set(e.includes('=') ? e.slice(0, e.indexOf('=')) : e, e);
+  return [...env.values()];
+}
+
+/** users and groups as the image knows them (its /etc, seen from `root`) */
+function lookupUser(user: string, root: string): ReturnType<typeof resolveUser> {
+  return resolveUser(user, readText(join(root, 'etc/passwd')), readText(join(root, 'etc/group')));
+}
+
+export interface RequestContext {
+  /** the image's root as container-init sees it */
+  root: string;
+  /** the NIC's backend, as the plan has it; absent: no NIC (or no VM) */
+  netBackend?: RunPlan['network']['backend'] | undefined;
+  tty?: { rows: number; cols: number } | undefined;
+  /** the user's volumes served by a virtiofsd of their own (see shareCaches) */
+  volumes?: ExecRequest['volumes'];
+}
+
+/** The run's own command (throws UserLookupError for a user the image lacks). */
+export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest {
+  const user = lookupUser(plan.user, ctx.root);
+  return {
+    argv: plan.argv,
+    env: commandEnv(plan, user.home),
+    cwd: plan.cwd,
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    hostname: plan.hostname ?? hostname(),
+    stdin: plan.stdin,
+    net: ctx.netBackend ? guestNetSpec(ctx.netBackend) : undefined,
+    tty: ctx.tty,
+    tmpfs: plan.tmpfs,
+    volumes: ctx.volumes,
+  };
+}
+
+/** One command of a session, as a client asked for it. */
+export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequest): ExecRequest {
+  if (!req.argv?.length) throw new Error('no command');
+  const who = lookupUser(req.user ?? plan.user, root);
+  return {
+    argv: req.argv,
+    env: mergeEnv(commandEnv(plan, who.home), req.env ?? []),
+    cwd: req.cwd ?? plan.cwd,
+    uid: who.uid,
+    gid: who.gid,
+    groups: who.groups,
+    stdin: req.stdin ?? false,
+    tty: req.tty,
+    tmpfs: [],
+  };
+}
+
+/**
+ * The user's volumes and binds (and compose's, mirrored), when they are served
+ * by a virtiofsd of their own: the init binds each from that share.
+ */
+export function guestVolumes(plan: RunPlan, mirror: readonly { path: string; readOnly: boolean }[]): ExecRequest['volumes'] {
+  const targets = [...plan.mounts.map((m) => ({ target: m.target, readOnly: m.readOnly })), ...mirror.map((m) => ({ target: m.path, readOnly: m.readOnly }))];
+  return shareCaches(plan.fsCache, targets.length > 0).volumes ? parentsFirst(targets) : undefined;
+}

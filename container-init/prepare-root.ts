@@ -1,0 +1,139 @@
+/**
+ * The VM's root, made in the container: the image's root bound alone (not
+ * docker's submounts) where virtiofsd shares it from, the user's mounts moved
+ * to their targets under it, docker's /etc files, and the kernel's modules.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import type { RunPlan } from '../contract/run-plan.js';
+import { rewriteResolvConf } from './guest-network.js';
+
+export interface RootPaths {
+  /** the toolbox tree (/testin) */
+  toolbox: string;
+  /** where the VM's root is put together */
+  newRoot: string;
+}
+
+function mounter(toolbox: string): (...args: string[]) => void {
+  return (...args) => void execFileSync(join(toolbox, TOOLBOX_LAYOUT.busybox), ['mount', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/**
+ * A path under `root` with its symlinks resolved as the VM will see them: an
+ * absolute link (Debian's /lib -> /usr/lib) points into `root`, never out of it.
+ * busybox mount finds a mount point again by this name in /proc/mounts.
+ */
+export function resolveIn(root: string, path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  const done: string[] = [];
+  for (let hops = 0; parts.length > 0; ) {
+    const part = parts.shift() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = join(root, ...done, part);
+    let link: string | undefined;
+    try {
+      if (lstatSync(here).isSymbolicLink()) link = readlinkSync(here);
+    } catch {
+      // not there yet: made later, as a folder
+    }
+    if (link === undefined || hops++ > 40) {
+      done.push(part);
+      continue;
+    }
+    if (link.startsWith('/')) done.length = 0;
+    parts.unshift(...posix.normalize(link).split('/').filter(Boolean));
+  }
+  return join(root, ...done);
+}
+
+/** the mount point for a staged mount: a folder, or an empty file for a file bind */
+function makeMountPoint(staging: string, dest: string): void {
+  if (statSync(staging).isDirectory()) mkdirSync(dest, { recursive: true });
+  else if (!existsSync(dest)) {
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, '');
+  }
+}
+
+/**
+ * Docker's /etc/hosts, /etc/hostname and /etc/resolv.conf are bind mounts the
+ * bind of / does not carry: the VM gets them too, the resolver pointed at
+ * QEMU's DNS forwarder (which asks docker's).
+ */
+function shareDockerEtcFiles(newRoot: string, mount: (...args: string[]) => void): void {
+  const resolv = join(WORK_DIR, 'resolv.conf');
+  writeFileSync(resolv, rewriteResolvConf(readText('/etc/resolv.conf')));
+  for (const [source, name] of [['/etc/hosts', 'hosts'], ['/etc/hostname', 'hostname'], [resolv, 'resolv.conf']] as const) {
+    const dest = join(newRoot, 'etc', name);
+    if (!existsSync(source) || !existsSync(dest)) continue;
+    mount('-o', 'bind', source, dest);
+  }
+}
+
+/** --no-vm: the user's mounts go to their targets in the container itself. */
+export function prepareContainerRoot(plan: RunPlan, toolbox: string): void {
+  const mount = mounter(toolbox);
+  for (const m of plan.mounts) {
+    makeMountPoint(m.staging, m.target);
+    mount('--move', m.staging, m.target);
+  }
+  if (plan.readonlyRoot) {
+    for (const t of plan.tmpfs) mkdirSync(t.target, { recursive: true });
+    mount('-o', 'remount,bind,ro', '/');
+  }
+}
+
+/**
+ * Binds the image's root (alone, not docker's submounts) where virtiofsd will
+ * share it from, then moves each user mount from its staging path to its target
+ * under it, parents first. --read-only makes only the root's own mount read-only,
+ * so the user's rw mounts under it stay writable.
+ */
+export function bindRoot(plan: RunPlan, paths: RootPaths, mirror: readonly { path: string; readOnly: boolean }[]): void {
+  const { newRoot } = paths;
+  const mount = mounter(paths.toolbox);
+  mkdirSync(newRoot, { recursive: true });
+  mount('-o', 'bind', '/', newRoot);
+  mount('--make-private', newRoot);
+  // the toolbox, read-only, so the VM has a static modprobe for images without kmod
+  const toolboxInVm = join(newRoot, TOOLBOX_MOUNT);
+  mkdirSync(toolboxInVm, { recursive: true });
+  mount('-o', 'bind', paths.toolbox, toolboxInVm);
+  mount('-o', 'remount,bind,ro', toolboxInVm);
+  const modules = plan.kernelModules;
+  if (modules && existsSync(modules.staging)) {
+    // a bind, not a move: a user's kernel keeps its modules in a folder of its volume
+    const dest = resolveIn(newRoot, `/lib/modules/${modules.release}`);
+    mkdirSync(dest, { recursive: true });
+    mount('-o', 'bind', modules.staging, dest);
+    mount('-o', 'remount,bind,ro', dest);
+  }
+  for (const m of plan.mounts) {
+    const dest = resolveIn(newRoot, m.target);
+    makeMountPoint(m.staging, dest);
+    mount('--move', m.staging, dest);
+  }
+  for (const m of mirror) {
+    const dest = resolveIn(newRoot, m.path);
+    makeMountPoint(m.path, dest);
+    mount('-o', 'bind', m.path, dest);
+    if (m.readOnly) mount('-o', 'remount,bind,ro', dest);
+  }
+  shareDockerEtcFiles(newRoot, mount);
+  if (plan.readonlyRoot) {
+    // the VM's init mounts on these; on a read-only root it could not create them
+    for (const dir of ['proc', 'sys', 'dev', 'tmp', 'run', ...plan.tmpfs.map((t) => t.target)]) mkdirSync(join(newRoot, dir), { recursive: true });
+    mount('-o', 'remount,bind,ro', newRoot);
+  }
+}

@@ -1,0 +1,125 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Docker behind one small interface (testcontainers' ContainerClient is the
+ * model): one dockerode implementation in launcher/dockerode-client.ts; unit
+ * tests fake it. Every stage that talks to the engine takes one of these.
+ */
+export interface DockerClient {
+  ping(): Promise<void>;
+  /** .Config and .Id of a local image; undefined when the engine has none of that name */
+  inspectImage(name: string): Promise<ImageInfo | undefined>;
+  /** pulls an image, reporting docker's progress events; rejects with docker's words */
+  pullImage(name: string, onProgress?: (event: PullProgress) => void): Promise<void>;
+  inspectVolume(name: string): Promise<VolumeInfo | undefined>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  /** the volumes that carry this label (KEY or KEY=VALUE) */
+  listVolumes(label: string): Promise<VolumeInfo[]>;
+  createContainer(spec: ContainerSpec): Promise<ContainerHandle>;
+  /** the containers (running or not) that carry this label, with all their labels */
+  listContainersWithLabels(label: string): Promise<{ id: string; labels: Record<string, string> }[]>;
+  removeContainer(id: string): Promise<void>;
+  /** a container that exists already, by id or name */
+  getContainer(idOrName: string): ContainerHandle;
+  /** makes sure a local image exists, importing it from a tar stream when it does not */
+  ensureImportedImage(name: string, tar: () => Promise<NodeJS.ReadableStream>): Promise<void>;
+}
+
+export interface ImageConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  ExposedPorts?: Record<string, unknown> | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  config: ImageConfig;
+}
+
+/** one event of `docker pull`'s progress stream */
+export interface PullProgress {
+  id?: string;
+  status: string;
+  current?: number;
+  total?: number;
+}
+
+export interface VolumeInfo {
+  name: string;
+  createdAt: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerMount {
+  type: 'bind' | 'volume';
+  /** host path, volume name, or undefined for an anonymous volume */
+  source?: string | undefined;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name?: string | undefined;
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  labels: Record<string, string>;
+  mounts: ContainerMount[];
+  /** docker -v binds (SRC:DST[:ro]): unlike a bind mount, the engine creates a missing source folder */
+  binds?: string[] | undefined;
+  tmpfs: Record<string, string>;
+  capAdd: string[];
+  devices: string[];
+  securityOpt: string[];
+  openStdin: boolean;
+  tty?: boolean | undefined;
+  hostname?: string | undefined;
+  networkMode?: string | undefined;
+  exposedPorts?: Record<string, Record<string, never>>;
+  portBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+  extraHosts?: readonly string[] | undefined;
+  /** seconds docker stop waits before SIGKILL */
+  stopTimeout?: number | undefined;
+  workingDir?: string | undefined;
+  user?: string | undefined;
+  /** docker's --init: a tiny init as PID 1 passes signals on, so one sent before the entrypoint set its handlers is not lost */
+  init?: boolean | undefined;
+}
+
+export interface ContainerHandle {
+  id: string;
+  /** attaches before start; resolves once attached, `ended` resolves when the output stream ends */
+  attach(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<{ ended: Promise<void> }>;
+  start(): Promise<void>;
+  /** the exit code of the container's next (or current) end */
+  wait(): Promise<number>;
+  kill(signal: string): Promise<void>;
+  /** size of the container's tty */
+  resize(rows: number, cols: number): Promise<void>;
+  /** extracts a tar stream at `path` (a folder that exists in the container); works before start */
+  putArchive(tar: NodeJS.ReadableStream, path: string): Promise<void>;
+  /** a tar stream of `path`; works on a stopped container; undefined when the path does not exist */
+  getArchive(path: string): Promise<NodeJS.ReadableStream | undefined>;
+  pathExists(path: string): Promise<boolean>;
+  remove(): Promise<void>;
+  /** runs a process in the running container (docker exec) */
+  exec(spec: { cmd: string[]; env: string[]; stdin: boolean; tty: boolean }): Promise<ExecHandle>;
+  /** what the container printed so far (stdout and stderr together, as text) */
+  logs(options?: { tail?: number }): Promise<string>;
+  /** resolves when a line containing `marker` appears in the container's output; rejects after timeoutMs or when it stops */
+  waitForOutput(marker: string, timeoutMs: number, onLine?: (line: string) => void): Promise<void>;
+  /** pid: the container's first process as the engine's host sees it (0 when it is not running) */
+  inspect(): Promise<{ running: boolean; exitCode: number; name: string; image: string; labels: Record<string, string>; created: string; pid: number; hostname: string }>;
+}
+
+export interface ExecHandle {
+  /** the exec'd process, as the host sees it (to signal it) */
+  pid(): Promise<number>;
+  /** streams output into the writables and stdin from the readable; resolves with the exit code */
+  run(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number>;
+}

@@ -1,0 +1,83 @@
+/**
+ * Where things are: the toolbox tree (/testin in a run's container) and
+ * container-init's work folder (/run/testin). Shared by the toolbox builder,
+ * the launcher, container-init and (by hand, in initfs/init.h) the VM's init.
+ */
+export const TOOLBOX_MOUNT = '/testin';
+
+/**
+ * container-init's work folder in the container: the plan, sockets, the console
+ * log, the timeline, staged mounts. A folder of the container's own layer (not a
+ * tmpfs), so the plan can be put there before the container starts and the
+ * timeline read after it stopped. The VM never sees it: its /run is a tmpfs.
+ */
+export const WORK_DIR = '/run/testin';
+/** the run plan, put into the container before it starts (compose: TESTIN_PLAN instead) */
+export const PLAN_FILE = `${WORK_DIR}/plan.json`;
+/** the VM's steps, written by container-init at the end, read by the launcher before it removes the container */
+export const TIMELINE_FILE = `${WORK_DIR}/timeline.json`;
+/** what the guest kernel printed on its console */
+export const CONSOLE_LOG = `${WORK_DIR}/console.log`;
+/** a session's socket: one connection per command */
+export const SESSION_SOCKET = `${WORK_DIR}/session.sock`;
+/** the user's binds and volumes, each at <n> before container-init moves it to its target */
+export const VOLUME_STAGING = `${WORK_DIR}/volumes`;
+/** the kernel modules' volume, staged there (shown in the VM at /lib/modules/<release>) */
+export const MODULES_STAGING = `${WORK_DIR}/modules`;
+/** a user's kernel (--kernel), prepared in a volume of its own */
+export const KERNEL_STAGING = `${WORK_DIR}/kernel`;
+/** the folder container-init shares with the VM as its root */
+export const NEW_ROOT = `${WORK_DIR}/new_root`;
+
+export const TOOLBOX_LAYOUT = {
+  manifest: 'manifest.json',
+  /** written last when a toolbox volume is filled: a volume without it is incomplete */
+  complete: '.complete',
+  kernel: 'boot/kernel',
+  initrd: 'boot/initrd.img',
+  loader: 'lib/ld-linux-x86-64.so.2',
+  lib: 'lib',
+  qemuModules: 'lib/qemu',
+  firmware: 'share/qemu',
+  node: 'bin/node',
+  qemu: 'bin/qemu-system-x86_64',
+  virtiofsd: 'bin/virtiofsd',
+  busybox: 'bin/busybox',
+  /** present when the toolbox's Debian has passt */
+  passt: 'bin/passt',
+  containerInit: 'bin/container-init',
+  /** the VM's init, run as `testin-agent --agent` in the container for --no-vm */
+  agent: 'bin/testin-agent',
+  /** a static modprobe (busybox) for images without kmod, so the kernel can load modules on demand */
+  modprobe: 'sbin/modprobe',
+  bundle: 'container-init.js',
+  /** the toolbox builder's bundle: prepares a user's kernel in a helper container too */
+  builderBundle: 'toolbox-builder.js',
+} as const;
+
+export const CONTAINER_INIT_PATH = `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`;
+
+/**
+ * The container's entrypoint. Static busybox runs it in any image (no libc
+ * needed); it starts the toolbox's node through the toolbox's own loader.
+ */
+export const CONTAINER_INIT_SCRIPT = `#!${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox} sh
+exec ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader} --library-path ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.lib} \\
+  ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.node} ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.bundle} "$@"
+`;
+
+/** argv prefix that runs a toolbox binary through the toolbox's loader */
+export function toolboxExec(binary: string, root: string = TOOLBOX_MOUNT): string[] {
+  return [`${root}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${root}/${TOOLBOX_LAYOUT.lib}`, `${root}/${binary}`];
+}
+
+/** a user's kernel volume (mounted at KERNEL_STAGING): what the launcher puts there, and what the toolbox's prepare-kernel makes of it */
+export const KERNEL_VOLUME = {
+  /** the files as given: kernel, initrd (optional), meta.json, modules/ (optional: its /lib/modules/<release>) */
+  source: 'src',
+  kernel: 'kernel',
+  initrd: 'initrd.img',
+  meta: 'meta.json',
+  modules: 'modules',
+  complete: '.complete',
+} as const;

@@ -1,0 +1,163 @@
+/**
+ * The run plan: the one document the launcher hands to container-init (a file
+ * put into the container before it starts; compose: the TESTIN_PLAN variable).
+ * Every later stage only reads it. Its types, defaults, parsers and codec live here.
+ */
+import { TestinError, UsageError } from './errors.js';
+
+export const PLAN_VERSION = 2;
+/** compose carries the plan in this variable (a run puts it in a file: layout.ts PLAN_FILE) */
+export const PLAN_ENV = 'TESTIN_PLAN';
+
+/** what the user asked for; container-init decides, where the engine's CPU and /dev/kvm can be seen */
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+export type Accel = 'kvm' | 'tcg';
+export type FsCache = 'auto' | 'always' | 'never';
+export type NetBackend = 'passt' | 'slirp';
+export type NetBackendChoice = 'auto' | NetBackend;
+export type Proto = 'tcp' | 'udp';
+
+/** a port forwarded from the container into the VM */
+export interface Forward {
+  port: number;
+  proto: Proto;
+}
+
+/** docker's PATH when the image sets none (initfs/init.h DEFAULT_PATH is the same) */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_CPUS = 2;
+export const DEFAULT_MEMORY_MIB = 1024;
+/** QEMU's q35 guest has 40 physical address bits by default (1 TiB for RAM and the PCI windows together): QEMU refuses more */
+export const MAX_MEMORY_MIB = 512 * 1024;
+export const MIN_MEMORY_MIB = 128;
+
+export interface VmPlan {
+  cpus: number;
+  memoryMiB: number;
+  /** decided by container-init (it sees the engine's host): KVM where the CPU has vmx/svm and /dev/kvm opens */
+  accel: AccelChoice;
+  /** extra kernel command line words, after testin's own */
+  kernelCmdline: readonly string[];
+  /** stream the guest kernel log to stderr */
+  console: boolean;
+  /** ms to wait for the guest init to say hello */
+  bootTimeoutMs: number;
+  /** a user's kernel (paths inside the container); absent: the toolbox's */
+  kernel?: { kernel: string; initrd: string; format: 'elf' | 'bzImage' } | undefined;
+}
+
+/** a user mount staged in the container, moved by container-init to its target in the VM's root */
+export interface PlanMount {
+  staging: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface PlanTmpfs {
+  target: string;
+  /** mount options, docker's syntax (nosuid,nodev,noexec,size=64m,...) */
+  options: string;
+}
+
+export interface RunPlan {
+  version: typeof PLAN_VERSION;
+  runId: string;
+  /** argv of the command; never empty, but for a session */
+  argv: readonly string[];
+  /** K=V, in docker's order: image Env, then -e flags */
+  env: readonly string[];
+  cwd: string;
+  /** docker's -u syntax (uid[:gid] or name[:group]); '' is the image's default user, root when none */
+  user: string;
+  hostname?: string | undefined;
+  stdin: boolean;
+  tty: boolean;
+  /** run in the container itself, without a VM (same plan, same exit codes) */
+  noVm: boolean;
+  /** a long-lived VM (testin up / start()): no command of its own, commands come through the session socket */
+  session?: boolean | undefined;
+  readonlyRoot: boolean;
+  mounts: readonly PlanMount[];
+  /** the kernel's modules, staged in the container, shown read-only at /lib/modules/<release> */
+  kernelModules?: { staging: string; release: string } | undefined;
+  tmpfs: readonly PlanTmpfs[];
+  fsCache: FsCache;
+  /** the VM's NIC: none with --network none; ports forwarded from the container into the VM; who carries its packets */
+  network: { nic: boolean; forwards: readonly Forward[]; backend: NetBackend };
+  /** after a forwarded SIGTERM/SIGINT, how long the command gets before the VM is stopped hard */
+  stopTimeoutMs: number;
+  /** --timeout: counted from the command's start (the boot has its own deadline); then SIGTERM, the stop timeout, exit 124 */
+  timeoutMs?: number | undefined;
+  vm: VmPlan;
+  logLevel: string;
+}
+
+/** a plan that cannot be read: another testin version wrote it, or a hand-made TESTIN_PLAN is wrong */
+export class PlanError extends TestinError {
+  override readonly name = 'PlanError';
+  constructor(message: string) {
+    super('TESTIN_PLAN', `bad run plan: ${message}`, 'use the same testin version for the launcher and the toolbox (testin toolbox build), or fix TESTIN_PLAN');
+  }
+}
+
+export function encodePlan(plan: RunPlan): string {
+  return JSON.stringify(plan);
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** Parses and checks a plan: the fields every stage relies on have their types. */
+export function decodePlan(text: string): RunPlan {
+  let plan: RunPlan;
+  try {
+    plan = JSON.parse(text) as RunPlan;
+  } catch (error) {
+    throw new PlanError(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof plan !== 'object' || plan === null) throw new PlanError('not an object');
+  if (plan.version !== PLAN_VERSION) throw new PlanError(`version ${String(plan.version)} is not ${PLAN_VERSION}: the toolbox and the launcher differ`);
+  if (!isStrings(plan.argv) || (plan.argv.length === 0 && !plan.session)) throw new PlanError('no command');
+  if (!isStrings(plan.env)) throw new PlanError('env is not a list of K=V strings');
+  if (typeof plan.cwd !== 'string' || typeof plan.user !== 'string') throw new PlanError('cwd and user must be strings');
+  if (!Array.isArray(plan.mounts) || !Array.isArray(plan.tmpfs)) throw new PlanError('mounts and tmpfs must be lists');
+  if (typeof plan.network !== 'object' || !Array.isArray(plan.network?.forwards)) throw new PlanError('network has no forwards');
+  const vm = plan.vm;
+  if (typeof vm !== 'object' || !Number.isInteger(vm?.cpus) || !Number.isInteger(vm?.memoryMiB) || !['auto', 'kvm', 'tcg'].includes(vm?.accel)) {
+    throw new PlanError('vm needs cpus, memoryMiB and accel');
+  }
+  return plan;
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** docker's memory syntax: a number of bytes with an optional b/k/m/g/t unit. */
+export function parseMemoryMiB(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`invalid memory size "${text}"`, 'write a size such as 512m or 2g');
+  const bytes = Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  const mib = Math.floor(bytes / 1024 ** 2);
+  if (mib < MIN_MEMORY_MIB) throw new UsageError(`memory size "${text}" is below ${MIN_MEMORY_MIB} MiB`, `give the VM at least ${MIN_MEMORY_MIB}m`);
+  if (mib > MAX_MEMORY_MIB) throw new UsageError(`memory size "${text}" is above ${MAX_MEMORY_MIB / 1024} GiB, more than the VM can address`, `give the VM at most ${MAX_MEMORY_MIB / 1024}g`);
+  return mib;
+}
+
+function parsePort(text: string, what: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new UsageError(`invalid ${what} "${text}"`, 'give a port number from 1 to 65535');
+  return n;
+}
+
+/** PORT[/tcp|udp] -> [port text, proto] */
+export function splitProto(text: string): [string, Proto] {
+  const [port = '', proto = 'tcp'] = text.split('/');
+  if (proto !== 'tcp' && proto !== 'udp') throw new UsageError(`invalid protocol "${proto}"`, 'use /tcp or /udp');
+  return [port, proto];
+}
+
+/** docker's --expose, the image's ExposedPorts keys, compose's expose: PORT[/proto] */
+export function parseExposed(text: string): Forward {
+  const [port, proto] = splitProto(text);
+  return { port: parsePort(port, 'port'), proto };
+}
+
+export { parsePort };

@@ -1,0 +1,98 @@
+import { UsageError } from '../../contract/errors.js';
+import { RUN_FLAGS } from '../flags.js';
+import { attachSession, listSessions, start } from '../machine.js';
+import { makeTerminalRaw } from '../raw-terminal.js';
+import type { CliCommand } from './command.js';
+import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
+
+export const upCommand: CliCommand = {
+  command: 'up',
+  describe: 'boot a VM that stays up (a session): testin up --name N --image IMG [run flags]',
+  builder: (y) => y.options(RUN_FLAGS),
+  async run(args) {
+    const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
+    const machine = await start({ ...options, persistent: true });
+    process.stdout.write(`${machine.name}\n`);
+    return 0;
+  },
+};
+
+export const execCommand: CliCommand = {
+  command: 'exec <name>',
+  describe: 'run a command in a session: testin exec N [-i] [-t] -- CMD ARGS...',
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', describe: 'session name' })
+      .option('interactive', { alias: 'i', type: 'boolean', describe: 'stream stdin to the command' })
+      .option('tty', { alias: 't', type: 'boolean', describe: 'run the command on a pty' })
+      .option('env', { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE' })
+      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory' })
+      .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' }),
+  async run(args, command) {
+    if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
+    const machine = await attachSession(String(args.name));
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
+    const restore = args.tty && process.stdin.isTTY ? makeTerminalRaw() : undefined;
+    try {
+      const result = await machine.exec(command, {
+        env: args.env as string[] | undefined,
+        cwd: args.workdir as string | undefined,
+        user: args.user as string | undefined,
+        tty,
+        stdin: args.interactive ? process.stdin : undefined,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        signal: controller.signal,
+      });
+      return result.exitCode;
+    } finally {
+      restore?.();
+      process.stdin.pause();
+    }
+  },
+};
+
+export const lsCommand: CliCommand = {
+  command: 'ls',
+  describe: 'list the sessions: name, image, accel, cpus, memory, age',
+  async run() {
+    const rows = await listSessions();
+    const table = [
+      ['NAME', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'],
+      ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.running ? 'running' : 'stopped']),
+    ];
+    const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
+    process.stdout.write(`${table.map((row) => row.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n')}\n`);
+    return 0;
+  },
+};
+
+export const logsCommand: CliCommand = {
+  command: 'logs <name>',
+  describe: "print a session's guest console (after a crash too), or with --dmesg its kernel's whole log",
+  builder: (y) => y.positional('name', { type: 'string' }).option('dmesg', { type: 'boolean', default: false, describe: "the kernel's log buffer (every level), read by the VM's init" }),
+  async run(args) {
+    const machine = await attachSession(String(args.name));
+    process.stdout.write(args.dmesg ? await machine.dmesg() : await machine.consoleLog());
+    return 0;
+  },
+};
+
+export const downCommand: CliCommand = {
+  command: 'down <name>',
+  describe: 'stop a session and remove everything of it (also after a crash)',
+  builder: (y) => y.positional('name', { type: 'string' }),
+  async run(args) {
+    await (await attachSession(String(args.name))).stop();
+    return 0;
+  },
+};
+
+function formatAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}

@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { UsageError } from '../../contract/errors.js';
+import { TOOLBOX_LAYOUT } from '../../contract/layout.js';
+import { ensureToolbox, toolboxBase } from '../../toolbox/ensure-toolbox.js';
+import { createDockerClient } from '../dockerode-client.js';
+import type { CliCommand } from './command.js';
+
+const ACTIONS = ['build', 'install', 'prune', 'save', 'load'] as const;
+
+export const toolboxCommand: CliCommand = {
+  command: 'toolbox <action> [file]',
+  describe:
+    'build: build the toolbox on the engine (--force: again); install: copy it to the stable-named volumes compose files use; prune: remove the volumes of other builds; save FILE / load FILE: carry it to an engine without network',
+  builder: (y) =>
+    y
+      .positional('action', { type: 'string', choices: ACTIONS })
+      .positional('file', { type: 'string', describe: 'save/load: the archive (gzip when it ends in .gz or .tgz)' })
+      .option('force', { type: 'boolean', describe: 'build: build again even when a toolbox of this recipe exists' })
+      .option('toolbox-base', { type: 'string', describe: 'Debian image the toolbox is built from (default TESTIN_TOOLBOX_BASE, else debian:trixie-slim)' }),
+  async run(args) {
+    const docker = createDockerClient();
+    const base = toolboxBase(args['toolbox-base'] as string | undefined);
+    const action = args.action as (typeof ACTIONS)[number];
+    const file = args.file === undefined ? undefined : resolve(String(args.file));
+    if ((action === 'save' || action === 'load') && !file) throw new UsageError(`toolbox ${action} needs a file`, `write testin toolbox ${action} FILE`);
+    if (action === 'load') {
+      const { loadToolbox } = await import('../../toolbox/toolbox-archive.js');
+      const facts = await loadToolbox(docker, file as string);
+      process.stdout.write(`loaded ${facts.volumeName} (kernel ${facts.kernelRelease}, built from ${facts.baseImage})\n`);
+      return 0;
+    }
+    const { facts, built } = await ensureToolbox(docker, { base, force: args.force === true, progress: process.stderr });
+    if (action === 'build') {
+      process.stdout.write(`toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  base    ${facts.baseImage}\n  ${built ? 'built' : 'reused'}\n`);
+    } else if (action === 'install') {
+      const { installToolboxVolumes } = await import('../../toolbox/toolbox-volume.js');
+      const installed = await installToolboxVolumes(docker, facts);
+      process.stdout.write(`${installed.toolbox}\n${installed.modules}\n`);
+    } else if (action === 'prune') {
+      const { pruneToolboxVolumes } = await import('../../toolbox/toolbox-volume.js');
+      const pruned = await pruneToolboxVolumes(docker, facts);
+      for (const name of pruned.removed) process.stdout.write(`removed ${name}\n`);
+      for (const name of pruned.inUse) process.stdout.write(`kept ${name} (in use)\n`);
+    } else if (action === 'save') {
+      const { saveToolbox } = await import('../../toolbox/toolbox-archive.js');
+      await saveToolbox(docker, facts, file as string);
+      process.stdout.write(`saved ${facts.volumeName} (${TOOLBOX_LAYOUT.manifest}, kernel ${facts.kernelRelease}) to ${file as string}\n`);
+    }
+    return 0;
+  },
+};
+

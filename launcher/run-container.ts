@@ -1,0 +1,158 @@
+/**
+ * Everything up to a created container, shared by run() and start(): options
+ * checked, the engine reached, the image, the toolbox (found, or built on the
+ * engine), a user's kernel, the plan, the mounts, and the plan put into the
+ * container. Nothing here reads or binds a file of the client for the run
+ * itself, so a remote engine works the same.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
+import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
+import { createLabels } from '../contract/labels.js';
+import { CONTAINER_INIT_PATH, KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { encodePlan, type RunPlan } from '../contract/run-plan.js';
+import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
+import { tarOf } from '../toolbox/tar.js';
+import { parseMounts } from '../volumes/parse-mounts.js';
+import { mapVolumes } from '../volumes/volume-mapping.js';
+import { buildPlan } from './build-plan.js';
+import { dockerRefusal } from './docker-refusal.js';
+import { createDockerClient } from './dockerode-client.js';
+import { KVM_DEVICE, probeEngineKvm } from './engine-kvm.js';
+import { decideAccel, describeTcgNotice } from '../contract/accel.js';
+import { planPorts } from './publish-ports.js';
+import { reapStaleRuns } from './reap-stale-runs.js';
+import type { RunOptions } from './run-options.js';
+import { seccompSecurityOpt } from './seccomp-profile.js';
+import { validateRunOptions } from './validate-options.js';
+
+export interface CreatedRun {
+  container: ContainerHandle;
+  plan: RunPlan;
+  docker: DockerClient;
+  toolbox: ToolboxFacts;
+}
+
+export interface CreateContext {
+  docker?: DockerClient | undefined;
+  /** notices and the toolbox build's progress */
+  stderr: Writable;
+  logger: Logger;
+  phase?: (name: string) => void;
+  /** a session: its labels (name, owner when not persistent) */
+  session?: { labels: Record<string, string> };
+  /** aborted: stop building the toolbox, create nothing more */
+  signal?: AbortSignal | undefined;
+}
+
+export async function createRunContainer(options: RunOptions, ctx: CreateContext): Promise<CreatedRun> {
+  const { stderr, logger } = ctx;
+  const phase = ctx.phase ?? ((): void => undefined);
+  validateRunOptions(options);
+  const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
+  const volumes = mapVolumes(parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd()));
+  const docker = ctx.docker ?? createDockerClient();
+  try {
+    await docker.ping();
+  } catch (error) {
+    throw new DockerUnreachableError(error);
+  }
+  const reaped = reapStaleRuns(docker).catch(() => []);
+  const image = await docker.inspectImage(options.image);
+  if (!image) throw new ImageNotFoundError(options.image);
+  phase('image');
+
+  const { facts: toolbox, built } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: stderr, signal: ctx.signal });
+  phase('toolbox');
+  logger.info({ volume: toolbox.volumeName, kernel: toolbox.kernelRelease, base: toolbox.baseImage }, `toolbox volume ${built ? 'built' : 'reused'}`);
+  const custom = options.kernel ? await (await import('../toolbox/custom-kernel.js')).prepareCustomKernel(docker, toolbox, { kernel: options.kernel, initrd: options.initrd, modules: options.modules }) : undefined;
+  const kernelModules = options.noVm
+    ? undefined
+    : custom
+      ? custom.hasModules && custom.release
+        ? { staging: `${KERNEL_STAGING}/${KERNEL_VOLUME.source}/${KERNEL_VOLUME.modules}`, release: custom.release }
+        : undefined
+      : { staging: MODULES_STAGING, release: toolbox.kernelRelease };
+  // decided here, from what the engine's host has (not this client's), before anything is created
+  const accel = options.noVm ? { accel: 'tcg' as const } : options.accel === 'tcg' ? decideAccel('tcg', { hardwareVirt: false, devKvm: '' }) : decideAccel(options.accel ?? 'auto', (await probeEngineKvm(docker, toolbox)).facts);
+  if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
+  const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.config.ExposedPorts ?? {}), options.publishAll ?? false);
+  const runId = randomBytes(8).toString('hex');
+  const plan = buildPlan(options, image.config, {
+    session: ctx.session !== undefined,
+    runId,
+    accel: accel.accel,
+    hostEnv: process.env,
+    envFileTexts,
+    volumes,
+    kernelModules,
+    kernel: custom && { kernel: `${KERNEL_STAGING}/${KERNEL_VOLUME.kernel}`, initrd: `${KERNEL_STAGING}/${KERNEL_VOLUME.initrd}`, format: custom.format },
+    forwards: ports.forwards,
+    passtAvailable: toolbox.passt,
+  });
+  phase('plan');
+  const reapedIds = await reaped;
+  if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
+  if (ctx.signal?.aborted) throw new CanceledError('the run');
+
+  const mounts: ContainerMount[] = [
+    { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
+    ...(custom ? [{ type: 'volume' as const, source: custom.volume, target: KERNEL_STAGING, readOnly: true }] : []),
+    ...(kernelModules && !custom ? [{ type: 'volume' as const, source: toolbox.modulesVolume, target: MODULES_STAGING, readOnly: true }] : []),
+    ...volumes.container,
+  ];
+  let container: ContainerHandle;
+  try {
+    container = await docker.createContainer({
+      image: options.image,
+      name: options.name,
+      entrypoint: [CONTAINER_INIT_PATH],
+      cmd: [],
+      env: [],
+      labels: { ...createLabels({ run: runId }, { owner: true }), ...(ctx.session?.labels ?? {}) },
+      mounts,
+      binds: volumes.binds,
+      tmpfs: {},
+      capAdd: ['SYS_ADMIN'],
+      // container-init is not PID 1: a signal before its handlers are set ends it (exit 128+N), never vanishes
+      init: true,
+      devices: accel.accel === 'kvm' ? [KVM_DEVICE] : [],
+      // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN;
+      // passt sandboxes itself with pivot_root, which docker's default seccomp profile refuses
+      securityOpt: ['apparmor=unconfined', ...(plan.network.nic && plan.network.backend === 'passt' ? [seccompSecurityOpt()] : [])],
+      openStdin: options.interactive ?? false,
+      tty: options.tty ?? false,
+      hostname: options.hostname,
+      networkMode: options.network,
+      exposedPorts: ports.exposedPorts,
+      portBindings: ports.portBindings,
+      extraHosts: options.addHost,
+      // docker stop (and compose down) must leave container-init its own grace first
+      stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
+    });
+  } catch (error) {
+    throw dockerRefusal(error, options) ?? error;
+  }
+  try {
+    // the plan travels as a file of the container's own layer: no size limit (an environment variable has 128 KiB)
+    await container.putArchive(tarOf([{ kind: 'dir', name: WORK_DIR.slice(1), mode: 0o755 }, { kind: 'data', name: PLAN_FILE.slice(1), data: encodePlan(plan), mode: 0o600 }]), '/');
+  } catch (error) {
+    await container.remove().catch(() => undefined);
+    throw dockerRefusal(error, options) ?? error;
+  }
+  logger.debug({ container: container.id, runId, toolbox: toolbox.volumeName }, 'container created');
+  return { container, plan, docker, toolbox };
+}
+
+function readEnvFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
+  }
+}
+

@@ -1,0 +1,65 @@
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
+import { leftovers, testin } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+/** where the base image waits while the test makes the engine lack it */
+const KEPT = 'testin-test/trixie-kept:1';
+
+/**
+ * An air-gapped engine: the toolbox arrives as a file, the base image cannot
+ * be had. Runs alone, last: it takes the shared toolbox away for a while.
+ */
+describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engine without network', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'testin-e2e-save-'));
+  });
+
+  afterAll(async () => {
+    // the base image comes back whatever happened
+    if ((await execa('docker', ['image', 'inspect', KEPT], { reject: false })).exitCode === 0) {
+      await execa('docker', ['tag', KEPT, TRIXIE_BASE]);
+      await execa('docker', ['rmi', KEPT]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('saves, and after the volumes and the base image are gone, loads and runs', async () => {
+    const built = await execa('node', [TESTIN_BIN, 'toolbox', 'build']);
+    const volume = /^\s+volume\s+(\S+)$/m.exec(built.stdout)?.[1] as string;
+    const modules = /^\s+modules (\S+) /m.exec(built.stdout)?.[1] as string;
+    const file = join(dir, 'toolbox.tar.gz');
+    const saved = await execa('node', [TESTIN_BIN, 'toolbox', 'save', file]);
+    expect(saved.stdout).toMatch(new RegExp(`^saved ${volume} `));
+    expect(statSync(file).size).toBeGreaterThan(50 * 1024 * 1024);
+
+    // the engine forgets the toolbox (its recipe volume too) and the base image
+    const recipes = (await execa('docker', ['volume', 'ls', '-q', '--filter', `label=testin.toolbox.volume=${volume}`])).stdout.split('\n').filter(Boolean);
+    expect(recipes.length).toBeGreaterThan(0);
+    await execa('docker', ['volume', 'rm', ...recipes, volume, modules]);
+    await execa('docker', ['tag', TRIXIE_BASE, KEPT]);
+    await execa('docker', ['rmi', TRIXIE_BASE]);
+    expect((await execa('docker', ['image', 'inspect', TRIXIE_BASE], { reject: false })).exitCode).not.toBe(0);
+
+    const loaded = await execa('node', [TESTIN_BIN, 'toolbox', 'load', file]);
+    expect(loaded.stdout).toMatch(new RegExp(`^loaded ${volume} \\(kernel \\S+, built from ${TRIXIE_BASE}\\)$`));
+    // no pull, no build: the loaded toolbox is found (a build would need the missing base image)
+    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo loaded-and-ran']);
+    expect(r.stdout.toString()).toBe('loaded-and-ran\n');
+    expect(r.stderr).not.toMatch(/building the toolbox/);
+    expect(r.exitCode).toBe(0);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('refuses a file that is not a saved toolbox, with a fix', async () => {
+    const r = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, 'nothing-here.tar')], { reject: false });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/^testin: cannot read .*nothing-here\.tar: ENOENT\n {2}fix: give the file that `testin toolbox save FILE` wrote\n$/);
+  });
+});

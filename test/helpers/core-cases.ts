@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE } from './paths.js';
+import { KERNEL_LINE, testin } from './testin.js';
+
+/**
+ * The core cases of `testin run`: kernel and init, streams, exit codes, the
+ * image's files, ENTRYPOINT/CMD, FROM scratch, 16 MiB byte-exact. Run with the
+ * default toolbox (core-run.test.ts) and with each other base (e2e-toolbox/).
+ */
+export function defineCoreCases(options: { env?: Record<string, string>; kernelRelease: () => string }): void {
+  const run = (args: readonly string[]): ReturnType<typeof testin> => testin(args, { env: options.env });
+
+  describe.each([
+    ['static busybox, no libc', BUSYBOX_IMAGE],
+    ['Debian 12, glibc', DEBIAN_IMAGE],
+  ])('%s', (_name, image) => {
+    it("runs the toolbox kernel, with testin's init as PID 1, and sees the image's files", async () => {
+      const r = await run(['run', '--image', image, '--', 'sh', '-c', 'uname -r; cat /proc/1/comm; test -e /etc/passwd && echo has-passwd']);
+      expect(r.stderr).not.toMatch(KERNEL_LINE);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.toString()).toBe(`${options.kernelRelease()}\ntestin-init\nhas-passwd\n`);
+    });
+
+    it('keeps stdout and stderr apart, byte for byte, with no console lines', async () => {
+      const r = await run(['run', '--image', image, '--', 'sh', '-c', 'echo out; echo err >&2']);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.toString()).toBe('out\n');
+      expect(r.stderr).toMatch(/^err$/m);
+      expect(r.stderr).not.toMatch(KERNEL_LINE);
+    });
+
+    it.each([
+      ['exit 0', 0],
+      ['exit 1', 1],
+      ['exit 42', 42],
+      ['exit 255', 255],
+      ['kill -TERM $$', 143],
+    ])('`%s` exits %i', async (script, code) => {
+      const r = await run(['run', '--image', image, '--', 'sh', '-c', script]);
+      expect(r.exitCode).toBe(code);
+    });
+
+    it('exits 127 for a missing command and 126 for a file that cannot be executed', async () => {
+      const missing = await run(['run', '--image', image, '--', 'no-such-command', 'arg']);
+      expect(missing.exitCode).toBe(127);
+      expect(missing.stderr).toMatch(/no-such-command: executable file not found/);
+      const notExecutable = await run(['run', '--image', image, '--', '/etc/passwd']);
+      expect(notExecutable.exitCode).toBe(126);
+      expect(notExecutable.stderr).toMatch(/\/etc\/passwd: Permission denied/);
+    });
+  });
+
+  it('reads a file baked into the image, and a write on / does not reach the next run', async () => {
+    const first = await run(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'cat /etc/testin-fixture; echo scribble > /written-by-run; cat /written-by-run']);
+    expect(first.exitCode).toBe(0);
+    expect(first.stdout.toString()).toBe('baked into the image\nscribble\n');
+    const second = await run(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'test ! -e /written-by-run && echo clean']);
+    expect(second.stdout.toString()).toBe('clean\n');
+    expect(second.exitCode).toBe(0);
+  });
+
+  it('delivers 16 MiB of binary output byte-exact', async () => {
+    const r = await run([
+      'run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c',
+      'head -c 16777216 /dev/urandom > /tmp/blob && sha256sum /tmp/blob >&2 && cat /tmp/blob',
+    ]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.length).toBe(16 * 1024 * 1024);
+    const inside = /^([0-9a-f]{64})\s+\/tmp\/blob$/m.exec(r.stderr)?.[1];
+    expect(inside).toBeDefined();
+    expect(createHash('sha256').update(r.stdout).digest('hex')).toBe(inside);
+  });
+
+  it("runs the image's ENTRYPOINT + CMD with its Env and WorkingDir when no command is given", async () => {
+    const r = await run(['run', '--image', ENTRY_IMAGE]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe('hello-from-env in /srv/app\n');
+  });
+
+  it('runs an image FROM scratch (one static binary, no /etc/passwd, no /tmp) as uid 0, as docker does', async () => {
+    const r = await run(['run', '--image', SCRATCH_IMAGE, '--', 'sh', '-c', 'id; echo in-vm > /tmp/x && cat /tmp/x']);
+    expect(r.stdout.toString()).toBe('uid=0 gid=0 groups=0\nin-vm\n');
+    expect(r.exitCode).toBe(0);
+  });
+}

