@@ -14,8 +14,10 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
-          // every run boots a VM; under TCG two at once already fill both cores
+          // every run boots a VM; under TCG two at once already fill both cores: one file at a
+          // time, with the examples project (same group), after the unit tests
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },
@@ -28,7 +30,7 @@ export default defineConfig({
           include: ['test/e2e-toolbox/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           testTimeout: 300_000,
           hookTimeout: 600_000,
         },
@@ -40,7 +42,7 @@ export default defineConfig({
           include: ['test/e2e-last/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
@@ -52,6 +54,7 @@ export default defineConfig({
           include: ['examples/vitest/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// bench/boot: the cost of a whole `testin run` against its floor, side by side in one run.
-//   (a) floor: the same kernel + initrd + virtiofs root + command, QEMU and virtiofsd
-//       started straight on the host by the same driver code (no Docker, no container)
+// bench/boot: the cost of a whole `testin run` against its floor, side by side in one run,
+// and what the toolbox costs: its first build on the engine, and finding it again.
+//   (a) floor: the same kernel + initrd + virtiofs root + command, the toolbox's own QEMU and
+//       virtiofsd started straight on the host by the same driver code (no Docker, no container)
 //   (b) docker run --rm IMG true
 //   (c) testin run --image IMG -- true
-// Usage: node bench/boot.mjs [--rounds 5] [--image testin-test/busybox:1]
+//   (d) the toolbox phase of a warm run (the library's run(), phases.toolbox), in ms
+//   (e) with --cold: the first build of the toolbox on the engine (its volumes removed first), once
+// Usage: node bench/boot.mjs [--rounds 5] [--image testin-test/busybox:1] [--cold]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,18 +18,34 @@ import { median, option } from './common.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '5'));
 const image = option('--image', 'testin-test/busybox:1');
+const cold = process.argv.includes('--cold');
 const testin = join(root, 'dist/launcher/bin.js');
+const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
 
 execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
-const tree = /tree\s+(\S+)/.exec(execFileSync('node', [testin, 'toolbox', 'build'], { encoding: 'utf8' }))[1];
-const { decideAccel, readHostKvmFacts } = await import(join(root, 'dist/launcher/accel.js'));
-const accel = decideAccel('auto', readHostKvmFacts()).accel;
 
-// the floor shares a plain folder holding the image's files
+let coldBuild;
+if (cold) {
+  // forget every toolbox of this testin (the volumes; the base image stays), then build one, timed
+  sh(`docker volume ls -q --filter label=testin.toolbox.recipe | xargs -r docker volume rm`);
+  sh(`docker volume ls -q --filter label=testin.toolbox | xargs -r docker volume rm`);
+  sh(`docker volume ls -q --filter label=testin.modules | xargs -r docker volume rm`);
+  const t0 = process.hrtime.bigint();
+  execFileSync('node', [testin, 'toolbox', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  coldBuild = Number(process.hrtime.bigint() - t0) / 1e9;
+}
+const built = execFileSync('node', [testin, 'toolbox', 'build'], { encoding: 'utf8' });
+const volume = /^\s+volume\s+(\S+)$/m.exec(built)[1];
+const accel = /^\s+accel\s+(\w+)/m.exec(built)[1];
+
+// the floor runs the toolbox's own tree on the host: copied out of its volume once
+const tree = mkdtempSync(join(tmpdir(), 'testin-bench-toolbox-'));
+const holder = sh(`docker create -v ${volume}:/t testin-helper:1 /none`);
+sh(`docker cp ${holder}:/t/. ${tree} && docker rm ${holder} >/dev/null`);
+// ...and shares a plain folder holding the image's files
 const rootfs = mkdtempSync(join(tmpdir(), 'testin-bench-rootfs-'));
-const cid = execFileSync('docker', ['create', image, 'true'], { encoding: 'utf8' }).trim();
-execFileSync('sh', ['-c', `docker export ${cid} | tar -x -C ${rootfs}`]);
-execFileSync('docker', ['rm', cid]);
+const cid = sh(`docker create ${image} true`);
+sh(`docker export ${cid} | tar -x -C ${rootfs} && docker rm ${cid} >/dev/null`);
 
 // the launcher's own plan builder, so the floor runs what testin would (no NIC: the VM alone)
 const { buildPlan } = await import(join(root, 'dist/launcher/build-plan.js'));
@@ -40,17 +59,15 @@ function timed(file, argv, env) {
   return s;
 }
 
+const loader = [join(tree, 'lib/ld-linux-x86-64.so.2'), '--library-path', join(tree, 'lib'), join(tree, 'bin/node'), join(tree, 'container-init.js')];
+const { run } = await import(join(root, 'dist/launcher/index.js'));
+const toolboxPhases = [];
 const cases = [
-  ['(a) floor: QEMU + virtiofsd on the host, no Docker', () => {
-    const work = mkdtempSync(join(tmpdir(), 'testin-bench-work-'));
-    try {
-      return timed('node', [join(tree, 'container-init.js')], {
-        TESTIN_TOOLBOX_DIR: tree, TESTIN_WORK_DIR: work, TESTIN_SHARED_ROOT: rootfs, TESTIN_PLAN: JSON.stringify(plan),
-      });
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  }],
+  ['(a) floor: QEMU + virtiofsd on the host, no Docker', () =>
+    // container-init's work folder is /run/testin: a tmpfs of its own, in a mount namespace of its own
+    timed('unshare', ['-m', 'sh', '-c', 'mkdir -p /run/testin && mount -t tmpfs tmpfs /run/testin && exec "$@"', 'sh', ...loader], {
+      TESTIN_TOOLBOX_DIR: tree, TESTIN_SHARED_ROOT: rootfs, TESTIN_PLAN: JSON.stringify(plan),
+    })],
   [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
   [`(c) testin run --image ${image} -- true`, () => timed('node', [testin, 'run', '--image', image, '--', 'true'])],
 ];
@@ -59,15 +76,20 @@ const samples = cases.map(() => []);
 try {
   for (let round = 0; round < rounds; round++) {
     cases.forEach(([, fn], i) => samples[i].push(fn()));
+    const r = await run({ image, command: ['true'] }, { stderr: process.stderr });
+    toolboxPhases.push(r.phases.toolbox);
   }
 } finally {
   rmSync(rootfs, { recursive: true, force: true });
+  rmSync(tree, { recursive: true, force: true });
 }
 
 const rows = cases.map(([name], i) => [name, Math.min(...samples[i]), median(samples[i])]);
-const width = Math.max(...rows.map((r) => r[0].length));
+const width = Math.max(...rows.map((r) => r[0].length), 48);
 console.log(`\nboot benchmark: ${rounds} rounds each, accel=${accel}, ${new Date().toISOString()}`);
 console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padStart(8)}`);
 for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
+console.log(`${'(d) toolbox phase of a warm run (ms)'.padEnd(width)}  ${String(Math.min(...toolboxPhases)).padStart(7)}  ${String(median(toolboxPhases)).padStart(8)}`);
+if (coldBuild !== undefined) console.log(`${'(e) first build of the toolbox on the engine (s)'.padEnd(width)}  ${coldBuild.toFixed(1).padStart(7)}  ${'(once)'.padStart(8)}`);
 console.log(`ratio (c)/(a), medians: ${(rows[2][2] / rows[0][2]).toFixed(2)}`);
 console.log(`ratio (c)/(b), medians: ${(rows[2][2] / rows[1][2]).toFixed(2)}`);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { decideAccel } from '../../contract/accel.js';
 import { UsageError } from '../../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../../contract/layout.js';
 import { ensureToolbox, toolboxBase } from '../../toolbox/ensure-toolbox.js';
@@ -31,7 +32,12 @@ export const toolboxCommand: CliCommand = {
     }
     const { facts, built } = await ensureToolbox(docker, { base, force: args.force === true, progress: process.stderr });
     if (action === 'build') {
-      process.stdout.write(`toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  base    ${facts.baseImage}\n  ${built ? 'built' : 'reused'}\n`);
+      // what a run on this engine will boot with, found out now (and kept) rather than at the first run
+      const { probeEngineKvm } = await import('../engine-kvm.js');
+      const accel = decideAccel('auto', (await probeEngineKvm(docker, facts)).facts);
+      process.stdout.write(
+        `toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  base    ${facts.baseImage}\n  accel   ${accel.accel}${accel.reason ? ` (${accel.reason})` : ''}\n  ${built ? 'built' : 'reused'}\n`,
+      );
     } else if (action === 'install') {
       const { installToolboxVolumes } = await import('../../toolbox/toolbox-volume.js');
       const installed = await installToolboxVolumes(docker, facts);

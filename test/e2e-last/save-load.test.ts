@@ -60,6 +60,6 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
   it('refuses a file that is not a saved toolbox, with a fix', async () => {
     const r = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, 'nothing-here.tar')], { reject: false });
     expect(r.exitCode).toBe(125);
-    expect(r.stderr).toMatch(/^testin: cannot read .*nothing-here\.tar: ENOENT\n {2}fix: give the file that `testin toolbox save FILE` wrote\n$/);
+    expect(r.stderr).toMatch(/^testin: cannot read .*nothing-here\.tar: ENOENT\n {2}fix: give the file that `testin toolbox save FILE` wrote$/);
   });
 });

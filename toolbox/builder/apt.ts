@@ -69,7 +69,8 @@ async function hasPackage(name: string): Promise<boolean> {
 
 export async function installPackages(work: string, emit: Emit): Promise<AptResult> {
   emit({ kind: 'stage', stage: 'index', detail: "Debian's package index" });
-  await aptOrFail('index', 'apt-get update', ['update']);
+  // an unreachable mirror is only a warning to apt-get update; here it is the failure it will become
+  await aptOrFail('index', 'apt-get update', ['update', '--error-on=any']);
 
   const optional = [];
   for (const name of OPTIONAL_PACKAGES) if (await hasPackage(name)) optional.push(name);
