@@ -10,7 +10,7 @@ import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
 import { NEW_ROOT, SESSION_SOCKET, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
-import type { Accel, RunPlan } from '../contract/run-plan.js';
+import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
 import type { SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   let accel: Accel;
   try {
     ({ plan, mirror } = readPlan(process.argv.slice(2), process.env, manifest.modules.release));
+    if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] plan ${encodePlan(plan)}\n`);
     // `testin run` decided from the engine's host already; a plan that says 'auto' (compose) is decided here
     if (plan.vm.accel !== 'auto' || plan.noVm) accel = plan.noVm ? 'tcg' : plan.vm.accel === 'kvm' ? 'kvm' : 'tcg';
     else {

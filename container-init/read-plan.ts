@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MODULES_STAGING, PLAN_FILE } from '../contract/layout.js';
 import { PLAN_ENV, decodePlan, type RunPlan } from '../contract/run-plan.js';
-import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
+import { applyOverrides, completeFromContainer, defaultPlan, userMountPoints } from './plan-from-environment.js';
 
 export interface ReadPlan {
   plan: RunPlan;
@@ -12,8 +12,9 @@ export interface ReadPlan {
 
 /**
  * The plan as the launcher put it into the container (a file), or as compose
- * carries it (TESTIN_PLAN), or, for a compose file written by hand, built from
- * the container itself (argv, environment, TESTIN_* variables).
+ * carries it (TESTIN_PLAN, completed from the container: see
+ * plan-from-environment.ts), or, for a compose file written by hand, the
+ * defaults completed the same way.
  */
 export function readPlan(argv: readonly string[], env: NodeJS.ProcessEnv, manifestRelease: string): ReadPlan {
   if (existsSync(PLAN_FILE)) {
@@ -22,17 +23,9 @@ export function readPlan(argv: readonly string[], env: NodeJS.ProcessEnv, manife
     rmSync(PLAN_FILE, { force: true });
     return { plan, mirror: [] };
   }
+  // compose: the plan testin compose made (or none, in a file written by hand), then the container's own facts
   const mirror = userMountPoints(existsSync('/proc/self/mountinfo') ? readFileSync('/proc/self/mountinfo', 'utf8') : '');
-  if (env[PLAN_ENV]) return { plan: decodePlan(env[PLAN_ENV] as string), mirror };
-  return {
-    plan: planFromEnvironment({
-      argv,
-      env,
-      cwd: process.cwd(),
-      tty: process.stdout.isTTY === true,
-      hostname: hostname(),
-      modulesRelease: existsSync(MODULES_STAGING) ? manifestRelease : undefined,
-    }),
-    mirror,
-  };
+  const base = env[PLAN_ENV] ? decodePlan(env[PLAN_ENV] as string) : defaultPlan(existsSync(MODULES_STAGING) ? manifestRelease : undefined);
+  const facts = { argv, env, cwd: process.cwd(), tty: process.stdout.isTTY === true, hostname: hostname() };
+  return { plan: completeFromContainer(applyOverrides(base, env), facts), mirror };
 }

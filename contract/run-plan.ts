@@ -90,6 +90,12 @@ export interface RunPlan {
   timeoutMs?: number | undefined;
   vm: VmPlan;
   logLevel: string;
+  /**
+   * compose: docker decides the command, environment, working directory, hostname,
+   * terminal and mounts when the container starts; container-init takes them from the
+   * container (argv, environment, /proc/self/mountinfo) and the plan's are not used
+   */
+  fromContainer?: boolean | undefined;
 }
 
 /** a plan that cannot be read: another testin version wrote it, or a hand-made TESTIN_PLAN is wrong */
@@ -116,7 +122,7 @@ export function decodePlan(text: string): RunPlan {
   }
   if (typeof plan !== 'object' || plan === null) throw new PlanError('not an object');
   if (plan.version !== PLAN_VERSION) throw new PlanError(`version ${String(plan.version)} is not ${PLAN_VERSION}: the toolbox and the launcher differ`);
-  if (!isStrings(plan.argv) || (plan.argv.length === 0 && !plan.session)) throw new PlanError('no command');
+  if (!isStrings(plan.argv) || (plan.argv.length === 0 && !plan.session && !plan.fromContainer)) throw new PlanError('no command');
   if (!isStrings(plan.env)) throw new PlanError('env is not a list of K=V strings');
   if (typeof plan.cwd !== 'string' || typeof plan.user !== 'string') throw new PlanError('cwd and user must be strings');
   if (!Array.isArray(plan.mounts) || !Array.isArray(plan.tmpfs)) throw new PlanError('mounts and tmpfs must be lists');

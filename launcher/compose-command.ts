@@ -9,6 +9,7 @@ import { installToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { buildComposeOverride, type ComposeService } from './compose-override.js';
 import { probeEngineKvm } from './engine-kvm.js';
 import { seccompProfile } from './seccomp-profile.js';
+import { decideAccel } from '../contract/accel.js';
 
 export interface ComposeOptions {
   files: readonly string[];
@@ -51,13 +52,15 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
   const { facts: toolbox } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: process.stderr });
   const volumes = await installToolboxVolumes(docker, toolbox);
   // the device, when the engine's host has one; container-init decides whether KVM is used
-  const kvm = (await probeEngineKvm(docker, toolbox)).device;
+  const engine = await probeEngineKvm(docker, toolbox);
+  const accel = decideAccel('auto', engine.facts).accel;
+  const kvm = engine.device && accel === 'kvm';
   const version = (parse(readFileSync(files[0] as string, 'utf8')) as { version?: string } | null)?.version;
   const output = resolve(options.output ?? resolve(dirname(resolve(files[0] as string)), 'compose.testin.yml'));
   // compose reads a seccomp profile from a file: it goes next to the override
   const profile = output.replace(/(\.ya?ml)?$/, '.seccomp.json');
   const passt = toolbox.passt ? { seccompOpt: `seccomp=${profile}` } : undefined;
-  const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, passt, version: version === undefined ? undefined : String(version) });
+  const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, accel, kernelRelease: toolbox.kernelRelease, passt, version: version === undefined ? undefined : String(version) });
   if (passt) writeFileSync(profile, `${JSON.stringify(seccompProfile(), null, 2)}\n`);
   writeFileSync(output, `# made by \`testin compose\`: runs ${options.services.join(', ')} in a VM\n${stringify(override)}`);
   return output;

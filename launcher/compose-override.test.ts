@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { buildComposeOverride, containerPort } from './compose-override.js';
 import { UsageError } from '../contract/errors.js';
+import { decodePlan, type RunPlan } from '../contract/run-plan.js';
 
 const volumes = { toolbox: 'testin-toolbox-0.1.0', modules: 'testin-modules-6.1.0' };
+const engine = { accel: 'tcg' as const, kernelRelease: '6.1.0' };
+
+/** the plan a service's container-init gets, as compose will hand it over ($$ is a $) */
+function planOf(service: Record<string, unknown> | undefined): RunPlan {
+  return decodePlan((service?.environment as Record<string, string>).TESTIN_PLAN.replace(/\$\$/g, '$'));
+}
 
 describe('buildComposeOverride', () => {
   it("runs the service's own command under container-init, as root, with its user and ports for the VM", () => {
@@ -12,6 +19,7 @@ describe('buildComposeOverride', () => {
       images: { test: { Entrypoint: ['/entry'], Cmd: ['ignored'], ExposedPorts: { '443/tcp': {} } } },
       volumes,
       kvm: false,
+      ...engine,
       version: '3.8',
     }) as { version: string; services: Record<string, Record<string, unknown>>; volumes: Record<string, unknown> };
     expect(override.version).toBe('3.8');
@@ -20,14 +28,19 @@ describe('buildComposeOverride', () => {
     expect(test.entrypoint).toEqual(['/testin/bin/container-init']);
     expect(test.command).toEqual(['/entry', 'pytest', '-x', 'tests/a b']);
     expect(test.user).toBe('root');
-    expect(test.environment).toMatchObject({ TESTIN_USER: 'app', TESTIN_FORWARD: '80/tcp 53/udp 8080/tcp 443/tcp' });
+    // the plan testin run would make: its user, the ports forwarded into the VM; the rest docker decides at start
+    const plan = planOf(test);
+    expect(plan).toMatchObject({ user: 'app', fromContainer: true, kernelModules: { staging: '/run/testin/modules', release: '6.1.0' } });
+    expect(plan.network.forwards.map((f) => `${f.port}/${f.proto}`)).toEqual(['80/tcp', '53/udp', '8080/tcp', '443/tcp']);
+    expect(plan.vm).toMatchObject({ accel: 'tcg', cpus: 2, memoryMiB: 1024 });
+    expect(Object.keys(test.environment as object)).toEqual(['TESTIN_PLAN']);
     expect(test.volumes).toEqual(['testin-toolbox-0.1.0:/testin:ro', 'testin-modules-6.1.0:/run/testin/modules:ro']);
     expect(test.devices).toBeUndefined();
     expect(override.volumes).toEqual({ 'testin-toolbox-0.1.0': { external: true }, 'testin-modules-6.1.0': { external: true } });
   });
 
   it("drops the image's CMD when the service sets an entrypoint, and adds /dev/kvm only with KVM", () => {
-    const override = buildComposeOverride({ services: { t: { entrypoint: ['/bin/run'] } }, chosen: ['t'], images: { t: { Cmd: ['x'] } }, volumes, kvm: true }) as {
+    const override = buildComposeOverride({ services: { t: { entrypoint: ['/bin/run'] } }, chosen: ['t'], images: { t: { Cmd: ['x'] } }, volumes, kvm: true, ...engine }) as {
       services: Record<string, Record<string, unknown>>;
     };
     expect(override.services.t?.command).toEqual(['/bin/run']);
@@ -36,17 +49,23 @@ describe('buildComposeOverride', () => {
 
   it('sends the VM through passt, with the seccomp profile passt needs, when the toolbox has it (not for network_mode none)', () => {
     type Override = { services: Record<string, { environment: Record<string, string>; security_opt: string[] }> };
-    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, passt: { seccompOpt: 'seccomp=/p/compose.testin.seccomp.json' } }) as Override;
-    expect(on.services.t?.environment.TESTIN_NET_BACKEND).toBe('passt');
+    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, ...engine, passt: { seccompOpt: 'seccomp=/p/compose.testin.seccomp.json' } }) as Override;
+    expect(planOf(on.services.t).network).toMatchObject({ nic: true, backend: 'passt' });
     expect(on.services.t?.security_opt).toEqual(['apparmor=unconfined', 'seccomp=/p/compose.testin.seccomp.json']);
-    expect(on.services.n?.environment.TESTIN_NET_BACKEND).toBeUndefined();
+    expect(planOf(on.services.n).network).toMatchObject({ nic: false, backend: 'slirp' });
     expect(on.services.n?.security_opt).toEqual(['apparmor=unconfined']);
-    const off = buildComposeOverride({ services: { t: { command: 'x' } }, chosen: ['t'], images: {}, volumes, kvm: false }) as Override;
-    expect([off.services.t?.environment.TESTIN_NET_BACKEND, off.services.t?.security_opt]).toEqual([undefined, ['apparmor=unconfined']]);
+    const off = buildComposeOverride({ services: { t: { command: 'x' } }, chosen: ['t'], images: {}, volumes, kvm: false, ...engine }) as Override;
+    expect([planOf(off.services.t).network.backend, off.services.t?.security_opt]).toEqual(['slirp', ['apparmor=unconfined']]);
+  });
+
+  it('keeps a $ of the plan from compose interpolation', () => {
+    const override = buildComposeOverride({ services: { t: { command: 'x', user: 'a$b' } }, chosen: ['t'], images: {}, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
+    expect((override.services.t?.environment as Record<string, string>).TESTIN_PLAN).toContain('"user":"a$$b"');
+    expect(planOf(override.services.t).user).toBe('a$b');
   });
 
   it('names the services there are when one is unknown', () => {
-    expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, volumes, kvm: false })).toThrow(UsageError);
+    expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, volumes, kvm: false, ...engine })).toThrow(UsageError);
   });
 
   it.each([

@@ -1,4 +1,6 @@
 import type { ImageConfig } from '../contract/docker-client.js';
+import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '../contract/run-plan.js';
+import { buildPlan } from './build-plan.js';
 import { UsageError } from '../contract/errors.js';
 import { LABELS } from '../contract/labels.js';
 import { CONTAINER_INIT_PATH, MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
@@ -13,6 +15,7 @@ export interface ComposeService {
   ports?: (string | number | { target: number; protocol?: string })[];
   expose?: (string | number)[];
   network_mode?: string;
+  read_only?: boolean;
 }
 
 export interface OverrideInput {
@@ -22,8 +25,12 @@ export interface OverrideInput {
   /** .Config of each chosen service's image */
   images: Record<string, ImageConfig>;
   volumes: { toolbox: string; modules: string };
-  /** add /dev/kvm (only where KVM is usable on this host) */
+  /** add /dev/kvm (the engine's host has one) */
   kvm: boolean;
+  /** the accelerator, decided from the engine's host as for `testin run` */
+  accel: Accel;
+  /** the toolbox's kernel: its modules volume is shown at /lib/modules/<release> */
+  kernelRelease: string;
   /**
    * the toolbox carries passt: the VMs' packets go through it, with the seccomp profile it needs
    * (docker-compose 1.x takes a file: `seccomp=PATH`, the profile written by seccompProfile())
@@ -46,8 +53,8 @@ export function containerPort(port: string | number | { target: number; protocol
 /**
  * An override file for `docker-compose -f compose.yml -f <override>` that runs
  * the chosen services' commands in a VM: container-init as entrypoint, the
- * service's own command as its arguments, the toolbox volumes, and the TESTIN_*
- * variables for what compose cannot say itself. The user's file is untouched.
+ * service's own command as its arguments, the toolbox volumes, and the plan
+ * `testin run` would make (TESTIN_PLAN). The user's file is untouched.
  */
 export function buildComposeOverride(input: OverrideInput): Record<string, unknown> {
   const services: Record<string, unknown> = {};
@@ -59,18 +66,24 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
     const command = words(svc.command) ?? (svc.entrypoint !== undefined && svc.entrypoint !== null ? [] : (image.Cmd ?? []));
     const argv = [...entrypoint, ...command];
     if (argv.length === 0) throw new UsageError(`service "${name}" has no command and its image none either`, 'give the service a command:');
-    const forwards = [...new Set([...(svc.ports ?? []).map(containerPort), ...(svc.expose ?? []).map((e) => containerPort(e)), ...Object.keys(image.ExposedPorts ?? {})])];
+    const exposed = [...new Set([...(svc.ports ?? []).map(containerPort), ...(svc.expose ?? []).map((e) => containerPort(e)), ...Object.keys(image.ExposedPorts ?? {})])];
+    // the same plan `testin run` makes; the command, environment, working directory, hostname and
+    // mounts are docker's to decide when the container starts (fromContainer)
+    const plan: RunPlan = {
+      ...buildPlan(
+        { image: svc.image ?? name, command: argv, user: svc.user, network: svc.network_mode === 'none' ? 'none' : undefined, netBackend: input.passt ? 'passt' : 'slirp', readOnly: svc.read_only },
+        image,
+        { runId: '', accel: input.accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: input.kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined },
+      ),
+      fromContainer: true,
+    };
     services[name] = {
       entrypoint: [CONTAINER_INIT_PATH],
       command: argv,
       // container-init needs root for its mounts; the command runs as the service's user
       user: 'root',
-      environment: {
-        TESTIN_USER: svc.user ?? image.User ?? '',
-        ...(forwards.length ? { TESTIN_FORWARD: forwards.join(' ') } : {}),
-        ...(svc.network_mode === 'none' ? { TESTIN_NETWORK: 'none' } : input.passt ? { TESTIN_NET_BACKEND: 'passt' } : {}),
-        TESTIN_STOP_TIMEOUT: '10',
-      },
+      // compose reads $ in a value as a variable: $$ is a $
+      environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
       cap_add: ['SYS_ADMIN'],
       security_opt: ['apparmor=unconfined', ...(input.passt && svc.network_mode !== 'none' ? [input.passt.seccompOpt] : [])],
       ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),

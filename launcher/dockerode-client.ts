@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ContainerHandle, DockerClient, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
 
@@ -130,18 +130,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
     id: container.id,
     async attach(io) {
       const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: io.stdin !== undefined, hijack: io.stdin !== undefined })) as NodeJS.ReadWriteStream;
-      // with a tty docker sends one raw stream; without, stdout and stderr multiplexed
-      if (tty) stream.pipe(io.stdout, { end: false });
-      else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-      if (io.stdin) {
-        io.stdin.pipe(stream as unknown as Writable);
-      }
-      const ended = new Promise<void>((resolve) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', () => resolve());
-      });
-      return { ended };
+      return { ended: wireStreams(docker, stream, tty, io) };
     },
     async start() {
       await container.start();
@@ -202,15 +191,9 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         },
         async run(io) {
           const stream = (await exec.start({ hijack: true, stdin: spec.stdin, Tty: spec.tty })) as NodeJS.ReadWriteStream;
-          const ended = new Promise<void>((resolve) => {
-            stream.on('end', resolve);
-            stream.on('close', resolve);
-            stream.on('error', () => resolve());
-          });
-          if (spec.tty) stream.pipe(io.stdout, { end: false });
-          else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-          if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
-          else if (spec.stdin) (stream as unknown as Writable).end();
+          const ended = wireStreams(docker, stream, spec.tty, io);
+          // asked for stdin but given none: EOF at once
+          if (!io.stdin && spec.stdin) (stream as unknown as Writable).end();
           await ended;
           return ((await exec.inspect()) as { ExitCode: number | null }).ExitCode ?? EXIT_TESTIN_FAILED;
         },
@@ -268,4 +251,21 @@ function demuxed(data: Buffer): string {
     off += 8 + size;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * The one way a container's or an exec's stream is wired: with a tty docker
+ * sends one raw stream, without one stdout and stderr multiplexed; stdin goes
+ * the other way. Resolves when the stream has ended.
+ */
+function wireStreams(docker: Docker, stream: NodeJS.ReadWriteStream, tty: boolean, io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<void> {
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  if (tty) stream.pipe(io.stdout, { end: false });
+  else docker.modem.demuxStream(stream, io.stdout, io.stderr);
+  if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
+  return ended;
 }

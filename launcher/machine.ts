@@ -229,7 +229,8 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
     // the log is read from its beginning: a marker printed before we look is still seen
     await container.waitForOutput(SESSION_READY, SESSION_READY_TIMEOUT_MS);
   } catch (error) {
-    await container.remove();
+    // the first error is the one to tell: a failed removal must not hide it
+    await container.remove().catch(() => undefined);
     throw dockerRefusal(error, options) ?? new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
   }
   return new Machine(name, container);

@@ -98,7 +98,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     };
   } finally {
     stopper.close();
-    if (container) await container.remove();
+    // a failed removal is said, never put in the place of how the run ended
+    if (container) await container.remove().catch((error: unknown) => logger.warn({ container: container?.id, error: (error as Error).message }, 'could not remove the container'));
     phases.remove = Date.now() - mark;
   }
 }

@@ -1,3 +1,5 @@
+import { UsageError } from '../contract/errors.js';
+
 /** Splits a command string as a POSIX shell would (quotes and backslashes; no expansion), as compose does for `command: "..."`. */
 export function shellWords(text: string): string[] {
   const words: string[] = [];
@@ -28,7 +30,7 @@ export function shellWords(text: string): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new Error(`unclosed ${quote} in: ${text}`);
+  if (quote) throw new UsageError(`unclosed ${quote} in the command: ${text}`, 'close the quote, or give the command as a list');
   if (inWord) words.push(word);
   return words;
 }
