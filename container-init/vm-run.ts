@@ -1,14 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_TIMED_OUT, POWEROFF_GRACE_MS, exitCodeForSignal } from '../contract/exit-codes.js';
-import { CONSOLE_LOG, SESSION_SOCKET, TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
-import type { Accel, FsCache, RunPlan } from '../contract/run-plan.js';
-import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
-import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
-import { startHelper, stopHelper, type Helper } from './child-process.js';
-import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
 import {
   FrameReader,
   MessageType,
@@ -16,20 +7,24 @@ import {
   decodeFields,
   encodeExec,
   encodeFrame,
-  encodeResize,
   encodeSignal,
   fieldNumber,
   fieldString,
   type ExecRequest,
   type Frame,
 } from '../contract/control-protocol.js';
-import { PASST_UID, buildPasstArgs, type Netdev } from './guest-network.js';
-import { buildQemuArgs } from './qemu-args.js';
+import { EXIT_TIMED_OUT, POWEROFF_GRACE_MS, exitCodeForSignal } from '../contract/exit-codes.js';
+import { CONSOLE_LOG, SESSION_SOCKET, TOOLBOX_LAYOUT } from '../contract/layout.js';
+import type { Accel, RunPlan } from '../contract/run-plan.js';
+import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
+import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
+import { startHelper, stopHelper, type Helper } from './child-process.js';
+import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
 import { SessionServer } from './session-server.js';
-import { listeningUnixSockets } from './unix-sockets.js';
-import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
+import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
+import { startVmHelpers } from './vm-helpers.js';
+import { qemuVmm, type Vmm } from './vmm.js';
 
-const SOCKET_WAIT_MS = 10_000;
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
 /** how far back in the console the reason of an abnormal end is looked for */
@@ -68,7 +63,7 @@ export class VmRun {
   #timeout?: NodeJS.Timeout;
   /** --timeout ran out: the run ends with 124 */
   #timedOut = false;
-  #consoleTimer?: NodeJS.Timeout;
+  #stopConsole?: () => void;
   #session?: SessionServer;
   #shuttingDown = false;
   readonly #t0 = Date.now();
@@ -92,6 +87,7 @@ export class VmRun {
     private readonly paths: VmRunPaths,
     /** a session's commands: what a client asked for, as a guest EXEC */
     private readonly toSessionExec?: (req: SessionExecRequest) => ExecRequest,
+    private readonly vmm: Vmm = qemuVmm(paths.toolbox),
   ) {}
 
   get consoleLog(): string {
@@ -135,7 +131,7 @@ export class VmRun {
 
   /** Stops everything at once: the VMM first, then virtiofsd. Idempotent. */
   async close(): Promise<void> {
-    if (this.#consoleTimer) clearInterval(this.#consoleTimer);
+    this.#stopConsole?.();
     clearTimeout(this.#timeout);
     const results = await Promise.allSettled([
       this.#guest ? stopHelper(this.#guest) : undefined,
@@ -150,7 +146,7 @@ export class VmRun {
     const started = this.plan.noVm ? this.#startAgent() : await this.#startVm();
     if ('kind' in started) return started;
     const { connected } = started;
-    const guestName = this.plan.noVm ? 'the agent' : 'QEMU';
+    const guestName = this.plan.noVm ? 'the agent' : this.vmm.name;
 
     const guestExited = (this.#guest as Helper).exited;
     const outcome = await new Promise<VmOutcome>((resolve) => {
@@ -195,61 +191,36 @@ export class VmRun {
   }
 
   async #startVm(): Promise<{ connected: Promise<Socket> } | VmOutcome> {
-    const fsSocket = join(this.paths.work, 'fs.sock');
-    const ctlSocket = join(this.paths.work, 'ctl.sock');
     const tb = (p: string): string => join(this.paths.toolbox, p);
-
-    // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
-    const caches = shareCaches(this.plan.fsCache, (this.exec.volumes?.length ?? 0) > 0);
-    const volSocket = caches.volumes ? join(this.paths.work, 'fs-vol.sock') : undefined;
-    const shares: { name: string; socket: string; cache: FsCache }[] = [
-      { name: 'virtiofsd', socket: fsSocket, cache: caches.root },
-      ...(volSocket && caches.volumes ? [{ name: 'virtiofsd (volumes)', socket: volSocket, cache: caches.volumes }] : []),
-    ];
-    const helpers = shares.map((s) => ({
-      socket: s.socket,
-      helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, this.paths.toolbox), ...buildVirtiofsdArgs(this.manifest.virtiofsdFlavor, s.socket, this.paths.newRoot, s.cache)], process.env),
-    }));
-    this.#virtiofsd = helpers.map((h) => h.helper);
-
-    let backend: Netdev = { kind: 'slirp' };
-    if (this.plan.network.nic && this.plan.network.backend === 'passt') {
-      // Debian 12's passt binds its socket as nobody; Debian 13's as uid 0 but without
-      // CAP_DAC_OVERRIDE: a folder of nobody's that anyone may write serves both
-      const dir = join(this.paths.work, 'passt');
-      mkdirSync(dir, { recursive: true });
-      chownSync(dir, PASST_UID, PASST_UID);
-      chmodSync(dir, 0o777);
-      const socket = join(dir, 'passt.sock');
-      this.#passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, this.paths.toolbox), ...buildPasstArgs(socket, this.plan.network.forwards)], process.env);
-      helpers.push({ helper: this.#passt, socket });
-      backend = { kind: 'passt', socket };
-    }
-
-    // the helpers start side by side; QEMU needs all their sockets
-    const ready = await Promise.all(helpers.map((h) => waitForListening(h.socket, SOCKET_WAIT_MS, h.helper)));
-    const failed = helpers.find((_, i) => !ready[i]);
-    if (failed) return this.#abnormal(`${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`);
-    log(this.plan, `${helpers.map((h) => h.helper.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${caches.root}${caches.volumes ? `, volumes cache ${caches.volumes}` : ''})`);
+    const helpers = await startVmHelpers(this.plan, {
+      ...this.paths,
+      flavor: this.manifest.virtiofsdFlavor,
+      hasVolumes: (this.exec.volumes?.length ?? 0) > 0,
+    });
+    this.#virtiofsd = helpers.virtiofsd;
+    this.#passt = helpers.passt;
+    if (helpers.failed) return this.#abnormal(helpers.failed);
+    const c = helpers.caches;
+    log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})`);
     this.#mark('virtiofsdUp');
 
+    const ctlSocket = join(this.paths.work, 'ctl.sock');
     const connected = this.#listen(ctlSocket);
-    const args = buildQemuArgs({ ...this.plan.vm, accel: this.accel }, {
+    this.#mark('vmmStarted');
+    const { helper, argv } = this.vmm.start({
+      vm: { ...this.plan.vm, accel: this.accel },
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
-      firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
-      fsSocket,
-      volSocket,
+      fsSocket: helpers.fsSocket,
+      volSocket: helpers.volSocket,
       ctlSocket,
       consoleLog: this.consoleLog,
-    }, this.plan.network, backend);
-    log(this.plan, `qemu ${args.join(' ')}`);
-    this.#mark('vmmStarted');
-    this.#guest = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, this.paths.toolbox), ...args], {
-      ...process.env,
-      QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules),
+      network: this.plan.network,
+      netdev: helpers.netdev,
     });
-    if (this.plan.vm.console) this.#streamConsole();
+    this.#guest = helper;
+    log(this.plan, `${this.vmm.name} ${argv.join(' ')}`);
+    if (this.plan.vm.console) this.#stopConsole = streamConsole(this.consoleLog);
     return { connected };
   }
 
@@ -302,8 +273,8 @@ export class VmRun {
         this.#socket?.write(encodeExec(0, this.exec));
         this.#execSent = true;
         for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
-        if (this.plan.tty) this.#wireTerminal();
-        if (this.plan.stdin) this.#pipeStdin();
+        if (this.plan.tty) wireTerminal(join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox), () => this.#socket);
+        if (this.plan.stdin) pipeStdin(() => this.#socket);
         break;
       }
       case MessageType.started: {
@@ -378,61 +349,9 @@ export class VmRun {
     }
   }
 
-  /**
-   * With a tty, docker's pty in the container is made fully raw (libuv's raw
-   * mode keeps ONLCR, which would add a CR to every line the guest's pty has
-   * already translated), and its size follows to the VM.
-   */
-  #wireTerminal(): void {
-    if (process.stdin.isTTY) {
-      const busybox = join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox);
-      spawnSync(busybox, ['stty', 'raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
-    }
-    if (process.stdout.isTTY) {
-      process.stdout.on('resize', () => this.#socket?.write(encodeResize(0, process.stdout.rows, process.stdout.columns)));
-    }
-  }
-
-  #pipeStdin(): void {
-    process.stdin.on('data', (chunk: Buffer) => this.#socket?.write(encodeFrame(MessageType.stdin, 0, chunk)));
-    process.stdin.on('end', () => this.#socket?.write(encodeFrame(MessageType.stdin, 0)));
-  }
-
-  #streamConsole(): void {
-    let offset = 0;
-    const buf = Buffer.alloc(65536);
-    this.#consoleTimer = setInterval(() => {
-      if (!existsSync(this.consoleLog)) return;
-      const fd = openSync(this.consoleLog, 'r');
-      try {
-        for (let n; (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) process.stderr.write(buf.subarray(0, n));
-      } finally {
-        closeSync(fd);
-      }
-    }, 100);
-  }
-
   #abnormal(reason: string): VmOutcome {
     // the reason may sit above the last lines (a panic's stack trace is long): look further back for it
     const lines = readConsoleTail(this.consoleLog, DIAGNOSE_LINES);
     return { kind: 'abnormal', reason: diagnoseConsole(lines) ?? reason, consoleTail: lines.slice(-CONSOLE_TAIL_LINES) };
   }
-}
-
-
-/**
- * Waits until a helper listens on its unix socket. The socket file appears at
- * bind(), a moment before listen(): a QEMU that connected in between would be
- * refused and fail to start. /proc/net/unix says which sockets listen.
- */
-async function waitForListening(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  let ended = false;
-  void helper.exited.then(() => (ended = true));
-  const listening = (): boolean => existsSync(path) && listeningUnixSockets(readFileSync('/proc/net/unix', 'utf8')).has(path);
-  while (Date.now() < deadline && !ended) {
-    if (listening()) return true;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return listening();
 }

@@ -1,0 +1,37 @@
+/** container-init's own stdio to and from the command in the VM: stdin, the terminal, the console. */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { MessageType, encodeFrame, encodeResize } from '../contract/control-protocol.js';
+
+/**
+ * With a tty, docker's pty in the container is made fully raw (libuv's raw
+ * mode keeps ONLCR, which would add a CR to every line the guest's pty has
+ * already translated), and its size follows to the VM.
+ */
+export function wireTerminal(busybox: string, socket: () => Socket | undefined): void {
+  if (process.stdin.isTTY) spawnSync(busybox, ['stty', 'raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  if (process.stdout.isTTY) process.stdout.on('resize', () => socket()?.write(encodeResize(0, process.stdout.rows, process.stdout.columns)));
+}
+
+/** stdin to the command; its end is the command's EOF (an empty STDIN frame) */
+export function pipeStdin(socket: () => Socket | undefined): void {
+  process.stdin.on('data', (chunk: Buffer) => socket()?.write(encodeFrame(MessageType.stdin, 0, chunk)));
+  process.stdin.on('end', () => socket()?.write(encodeFrame(MessageType.stdin, 0)));
+}
+
+/** --console: what the guest kernel prints goes to stderr as it comes; returns how to stop */
+export function streamConsole(path: string, out: NodeJS.WriteStream = process.stderr): () => void {
+  let offset = 0;
+  const buf = Buffer.alloc(65536);
+  const timer = setInterval(() => {
+    if (!existsSync(path)) return;
+    const fd = openSync(path, 'r');
+    try {
+      for (let n; (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) out.write(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  }, 100);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,82 @@
+/**
+ * The VMM's helpers, started side by side before it: one virtiofsd per cache
+ * policy (the image's root, and the user's volumes when they want another),
+ * and passt when it carries the VM's packets. The VMM starts once they listen.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
+import type { FsCache, RunPlan } from '../contract/run-plan.js';
+import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
+import { startHelper, type Helper } from './child-process.js';
+import { PASST_UID, buildPasstArgs, type Netdev } from './guest-network.js';
+import { listeningUnixSockets } from './unix-sockets.js';
+import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
+
+const SOCKET_WAIT_MS = 10_000;
+
+export interface VmHelpers {
+  virtiofsd: Helper[];
+  passt?: Helper | undefined;
+  fsSocket: string;
+  volSocket?: string | undefined;
+  netdev: Netdev;
+  /** a helper that did not come up, with what it said */
+  failed?: string | undefined;
+  caches: { root: FsCache; volumes?: FsCache };
+}
+
+export async function startVmHelpers(
+  plan: RunPlan,
+  options: { toolbox: string; work: string; newRoot: string; flavor: VirtiofsdFlavor; hasVolumes: boolean },
+): Promise<VmHelpers> {
+  const fsSocket = join(options.work, 'fs.sock');
+  // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
+  const caches = shareCaches(plan.fsCache, options.hasVolumes);
+  const volSocket = caches.volumes ? join(options.work, 'fs-vol.sock') : undefined;
+  const shares: { name: string; socket: string; cache: FsCache }[] = [
+    { name: 'virtiofsd', socket: fsSocket, cache: caches.root },
+    ...(volSocket && caches.volumes ? [{ name: 'virtiofsd (volumes)', socket: volSocket, cache: caches.volumes }] : []),
+  ];
+  const started = shares.map((s) => ({
+    socket: s.socket,
+    helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, options.toolbox), ...buildVirtiofsdArgs(options.flavor, s.socket, options.newRoot, s.cache)], process.env),
+  }));
+  const helpers: VmHelpers = { virtiofsd: started.map((h) => h.helper), fsSocket, volSocket, netdev: { kind: 'slirp' }, caches };
+
+  if (plan.network.nic && plan.network.backend === 'passt') {
+    // Debian 12's passt binds its socket as nobody; Debian 13's as uid 0 but without
+    // CAP_DAC_OVERRIDE: a folder of nobody's that anyone may write serves both
+    const dir = join(options.work, 'passt');
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, PASST_UID, PASST_UID);
+    chmodSync(dir, 0o777);
+    const socket = join(dir, 'passt.sock');
+    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(socket, plan.network.forwards)], process.env);
+    started.push({ helper: helpers.passt, socket });
+    helpers.netdev = { kind: 'passt', socket };
+  }
+
+  // side by side; the VMM needs all their sockets
+  const ready = await Promise.all(started.map((h) => waitForListening(h.socket, SOCKET_WAIT_MS, h.helper)));
+  const failed = started.find((_, i) => !ready[i]);
+  if (failed) helpers.failed = `${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`;
+  return helpers;
+}
+
+/**
+ * Waits until a helper listens on its unix socket. The socket file appears at
+ * bind(), a moment before listen(): a QEMU that connected in between would be
+ * refused and fail to start. /proc/net/unix says which sockets listen.
+ */
+async function waitForListening(path: string, timeoutMs: number, helper: Helper): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let ended = false;
+  void helper.exited.then(() => (ended = true));
+  const listening = (): boolean => existsSync(path) && listeningUnixSockets(readFileSync('/proc/net/unix', 'utf8')).has(path);
+  while (Date.now() < deadline && !ended) {
+    if (listening()) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return listening();
+}
