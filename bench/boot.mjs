@@ -75,7 +75,7 @@ const cases = [
 const samples = cases.map(() => []);
 try {
   for (let round = 0; round < rounds; round++) {
-    cases.forEach(([, fn], i) => samples[i].push(fn()));
+    for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
     const r = await run({ image, command: ['true'] }, { stderr: process.stderr });
     toolboxPhases.push(r.phases.toolbox);
   }

@@ -49,7 +49,9 @@ const cases = [
 ];
 const samples = cases.map(() => []);
 try {
-  for (let r = 0; r < rounds; r++) cases.forEach(([, argv, bin, dir], i) => samples[i].push(measure(argv, bin, dir)));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, [, argv, bin, dir]] of cases.entries()) samples[i].push(measure(argv, bin, dir));
+  }
 } finally {
   rmSync(host, { recursive: true, force: true });
 }

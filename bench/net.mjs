@@ -45,7 +45,9 @@ const cases = [
 ];
 const samples = cases.map(() => []);
 try {
-  for (let r = 0; r < rounds; r++) cases.forEach(([, argv], i) => samples[i].push(measure(argv)));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, [, argv]] of cases.entries()) samples[i].push(measure(argv));
+  }
 } finally {
   sh(`docker rm -f ${server} >/dev/null 2>&1; docker network rm ${network} >/dev/null 2>&1`);
 }

@@ -1,7 +1,7 @@
 import type { Forward } from '../contract/run-plan.js';
 
 /** The VM's side of QEMU user networking: fixed addresses, configured by the init without DHCP. */
-export const GUEST_NETWORK = {
+const GUEST_NETWORK = {
   net: '10.0.2.0/24',
   address: '10.0.2.15',
   prefix: 24,
@@ -22,7 +22,7 @@ export type Netdev = { kind: 'slirp' } | { kind: 'passt'; socket: string };
 export const PASST_UID = 65534;
 
 /** passt's largest MTU: fewer, bigger packets through the emulated NIC */
-export const PASST_MTU = 65520;
+const PASST_MTU = 65520;
 
 /** QEMU flags for the NIC in the container's network namespace, with the forwarded ports. */
 export function buildNetdevArgs(forwards: readonly Forward[], backend: Netdev = { kind: 'slirp' }): string[] {
@@ -67,5 +67,5 @@ export function guestNetSpec(backend: Netdev['kind'] = 'slirp'): string {
 /** docker's resolv.conf for the VM: its search and options stay, its nameservers become QEMU's forwarder. */
 export function rewriteResolvConf(text: string): string {
   const kept = text.split('\n').filter((line) => !/^\s*nameserver\s/.test(line) && line.trim() !== '');
-  return [`nameserver ${GUEST_NETWORK.dns}`, ...kept].join('\n') + '\n';
+  return `${[`nameserver ${GUEST_NETWORK.dns}`, ...kept].join('\n')}\n`;
 }

@@ -72,7 +72,7 @@ async function main(): Promise<number> {
     throw error;
   }
   const root = SHARED_ROOT ?? '/';
-  let exec;
+  let exec: ReturnType<typeof commandRequest>;
   try {
     exec = commandRequest(plan, {
       root,

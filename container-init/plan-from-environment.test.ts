@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFromEnvironment, userMountPoints } from './plan-from-environment.js';
+import { applyOverrides, completeFromContainer, defaultPlan, planFromEnvironment, userMountPoints } from './plan-from-environment.js';
 
 describe('planFromEnvironment (compose mode)', () => {
   it('takes the command, environment and cwd from the container, the rest from TESTIN_* variables', () => {
@@ -43,5 +43,34 @@ describe('userMountPoints', () => {
       { path: '/src', readOnly: true },
       { path: '/data/with space', readOnly: false },
     ]);
+  });
+});
+
+describe('applyOverrides: the TESTIN_* variables over the plan testin compose made', () => {
+  const base = applyOverrides(defaultPlan('6.1.0'), {});
+
+  it('changes only what a variable says', () => {
+    const plan = applyOverrides({ ...base, user: '1000', network: { ...base.network, backend: 'passt' } }, { TESTIN_CPUS: '4', TESTIN_MEMORY: '2g' });
+    expect(plan).toMatchObject({ user: '1000', vm: { cpus: 4, memoryMiB: 2048 }, network: { backend: 'passt', nic: true } });
+    expect(applyOverrides(plan, { TESTIN_NETWORK: 'none' }).network).toMatchObject({ nic: false, backend: 'slirp' });
+    expect(applyOverrides(plan, { TESTIN_USER: '' }).user).toBe('');
+  });
+
+  it('refuses a number that is none, as a plan error', () => {
+    expect(() => applyOverrides(base, { TESTIN_CPUS: 'many' })).toThrow(/TESTIN_CPUS=many is not a number/);
+  });
+});
+
+describe('completeFromContainer', () => {
+  it("keeps container-init's own start out of the command's environment", () => {
+    const plan = completeFromContainer(defaultPlan(undefined), {
+      argv: ['x'],
+      env: { PATH: '/bin', SHLVL: '1', PWD: '/', HOME: '/root', TESTIN_PLAN: '{}', APP: '1' },
+      cwd: '/w',
+      tty: false,
+      hostname: 'h',
+    });
+    expect(plan.env).toEqual(['PATH=/bin', 'APP=1']);
+    expect(completeFromContainer({ ...defaultPlan(undefined), env: ['HOME=/root'] }, { argv: ['x'], env: { HOME: '/root' }, cwd: '/', tty: false, hostname: 'h' }).env).toEqual(['HOME=/root']);
   });
 });

@@ -11,7 +11,7 @@ import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, PLAN_VERSION, parseExposed, parseMemo
  * the README) override its choices, and stand in for it in a compose file
  * written by hand. They are taken out of the command's environment.
  */
-export const TESTIN_VARIABLES = {
+const TESTIN_VARIABLES = {
   TESTIN_USER: "the user the command runs as (compose's `user:` moves here; container-init itself must be root)",
   TESTIN_CPUS: 'virtual CPUs (default 2)',
   TESTIN_MEMORY: 'VM memory, docker units (default 1g)',

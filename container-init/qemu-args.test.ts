@@ -13,7 +13,7 @@ const paths = {
   consoleLog: '/run/testin/console.log',
 };
 
-function after(args: string[], flag: string): string[] {
+function valuesOf(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1] as string] : []));
 }
 
@@ -21,29 +21,29 @@ describe('buildQemuArgs', () => {
   const args = buildQemuArgs(vm, paths);
 
   it('shares guest memory with virtiofsd and sizes the VM', () => {
-    expect(after(args, '-object')).toContain('memory-backend-memfd,id=mem,size=768M,share=on');
-    expect(after(args, '-machine')).toEqual(['q35,accel=tcg,memory-backend=mem']);
-    expect(after(args, '-smp')).toEqual(['2']);
-    expect(after(args, '-cpu')).toEqual(['max']);
+    expect(valuesOf(args, '-object')).toContain('memory-backend-memfd,id=mem,size=768M,share=on');
+    expect(valuesOf(args, '-machine')).toEqual(['q35,accel=tcg,memory-backend=mem']);
+    expect(valuesOf(args, '-smp')).toEqual(['2']);
+    expect(valuesOf(args, '-cpu')).toEqual(['max']);
   });
 
   it('wires the virtiofs root, the control port and a console file, never stdio', () => {
-    expect(after(args, '-device')).toContain('vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024');
-    expect(after(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl');
-    expect(after(args, '-chardev')).toContain('file,id=con,path=/run/testin/console.log');
+    expect(valuesOf(args, '-device')).toContain('vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024');
+    expect(valuesOf(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl');
+    expect(valuesOf(args, '-chardev')).toContain('file,id=con,path=/run/testin/console.log');
     expect(args.join(' ')).not.toMatch(/stdio|-nographic/);
     expect(args).toContain('-no-reboot');
   });
 
   it('adds a second share, tag vol, only when the volumes have a virtiofsd of their own', () => {
-    expect(after(args, '-device').filter((d) => d.startsWith('vhost-user-fs-pci'))).toHaveLength(1);
+    expect(valuesOf(args, '-device').filter((d) => d.startsWith('vhost-user-fs-pci'))).toHaveLength(1);
     const two = buildQemuArgs(vm, { ...paths, volSocket: '/run/testin/fs-vol.sock' });
-    expect(after(two, '-device')).toContain('vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024');
-    expect(after(two, '-chardev')).toContain('socket,id=fs1,path=/run/testin/fs-vol.sock');
+    expect(valuesOf(two, '-device')).toContain('vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024');
+    expect(valuesOf(two, '-chardev')).toContain('socket,id=fs1,path=/run/testin/fs-vol.sock');
   });
 
   it('uses the host CPU under KVM', () => {
-    expect(after(buildQemuArgs({ ...vm, accel: 'kvm' }, paths), '-cpu')).toEqual(['host']);
+    expect(valuesOf(buildQemuArgs({ ...vm, accel: 'kvm' }, paths), '-cpu')).toEqual(['host']);
   });
 });
 

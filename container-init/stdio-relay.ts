@@ -28,7 +28,12 @@ export function streamConsole(path: string, out: NodeJS.WriteStream = process.st
     if (!existsSync(path)) return;
     const fd = openSync(path, 'r');
     try {
-      for (let n; (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) out.write(buf.subarray(0, n));
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n <= 0) break;
+        out.write(buf.subarray(0, n));
+        offset += n;
+      }
     } finally {
       closeSync(fd);
     }

@@ -262,7 +262,10 @@ export class VmRun {
   }
 
   #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
-    if (this.plan.session && frame.id !== 0) return this.#session?.fromGuest(frame);
+    if (this.plan.session && frame.id !== 0) {
+      this.#session?.fromGuest(frame);
+      return;
+    }
     switch (frame.type) {
       case MessageType.hello: {
         onHello();

@@ -5,7 +5,7 @@
  */
 import type { ToolboxManifest } from './toolbox-manifest.js';
 
-export const BUILD_EVENT_PREFIX = '@testin ';
+const BUILD_EVENT_PREFIX = '@testin ';
 
 export type BuildStage = 'base' | 'index' | 'download' | 'install' | 'kernel' | 'assemble' | 'fill';
 

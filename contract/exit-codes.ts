@@ -12,7 +12,7 @@ export const EXIT_NOT_FOUND = 127;
 /** a run stopped by --timeout, as coreutils timeout */
 export const EXIT_TIMED_OUT = 124;
 /** a command killed by signal N exits 128+N */
-export const EXIT_SIGNAL_BASE = 128;
+const EXIT_SIGNAL_BASE = 128;
 
 export function exitCodeForSignal(signo: number): number {
   return EXIT_SIGNAL_BASE + signo;

@@ -28,8 +28,8 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export const DEFAULT_CPUS = 2;
 export const DEFAULT_MEMORY_MIB = 1024;
 /** QEMU's q35 guest has 40 physical address bits by default (1 TiB for RAM and the PCI windows together): QEMU refuses more */
-export const MAX_MEMORY_MIB = 512 * 1024;
-export const MIN_MEMORY_MIB = 128;
+const MAX_MEMORY_MIB = 512 * 1024;
+const MIN_MEMORY_MIB = 128;
 
 export interface VmPlan {
   cpus: number;

@@ -2,7 +2,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MessageType, Tag } from './control-protocol.js';
+import { FRAME_MAX, MessageType, Tag } from './control-protocol.js';
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from './exit-codes.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from './layout.js';
+import { DEFAULT_PATH } from './run-plan.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STAGES = ['contract', 'launcher', 'toolbox', 'volumes', 'container-init'] as const;
@@ -48,6 +51,18 @@ describe('the stages import one way', () => {
   });
 });
 
+describe("initfs/init.h has the contract's values", () => {
+  const header = readFileSync(join(ROOT, 'initfs', 'init.h'), 'utf8');
+  const define = (name: string): string | undefined => new RegExp(`#define ${name} (.+?)(?:\\s*/\\*.*)?$`, 'm').exec(header)?.[1]?.trim();
+
+  it('the default PATH, the exit codes, the modprobe path', () => {
+    expect(define('DEFAULT_PATH')).toBe(JSON.stringify(DEFAULT_PATH));
+    expect(Number(define('EXIT_CANNOT_EXECUTE'))).toBe(EXIT_CANNOT_EXECUTE);
+    expect(Number(define('EXIT_NOT_FOUND'))).toBe(EXIT_NOT_FOUND);
+    expect(define('TOOLBOX_MODPROBE')).toBe(JSON.stringify(`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.modprobe}`));
+  });
+});
+
 describe('initfs/protocol.h says what contract/control-protocol.ts says', () => {
   const header = readFileSync(join(ROOT, 'initfs', 'protocol.h'), 'utf8');
   const defined = (prefix: string): Map<string, number> =>
@@ -59,5 +74,9 @@ describe('initfs/protocol.h says what contract/control-protocol.ts says', () => 
 
   it('has the same field tags, by name and number', () => {
     expect(Object.fromEntries(defined('TAG'))).toEqual({ ...Tag });
+  });
+
+  it('has the same largest frame', () => {
+    expect(/#define FRAME_MAX \(1u << (\d+)\)/.exec(header)?.[1]).toBe(String(Math.log2(FRAME_MAX)));
   });
 });

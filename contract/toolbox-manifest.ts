@@ -53,8 +53,6 @@ const FACT_LABELS = {
   testin: LABELS.version,
 } as const;
 
-export const RECIPE_LABEL = FACT_LABELS.recipe;
-
 export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxFacts {
   return {
     volumeName,

@@ -19,7 +19,7 @@ static void exec_command(struct request *r) {
     return;
   }
   const char *path = env_get(r->envp, "PATH");
-  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (!path) path = DEFAULT_PATH;
   int saw_eacces = 0;
   char full[4096];
   for (const char *p = path;; p++) {
@@ -123,7 +123,7 @@ static int start_command(struct request *r, struct child *c) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
-    if (r->tty && ioctl(in[0], TIOCSCTTY, 0) < 0) _exit(126);
+    if (r->tty && ioctl(in[0], TIOCSCTTY, 0) < 0) _exit(EXIT_CANNOT_EXECUTE);
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
@@ -142,7 +142,7 @@ static int start_command(struct request *r, struct child *c) {
     char msg[512];
     int n = snprintf(msg, sizeof msg, "%d %s", e, step);
     (void)!write(report[1], msg, (size_t)n);
-    _exit(e == ENOENT && strcmp(step, "exec") == 0 ? 127 : 126);
+    _exit(e == ENOENT && strcmp(step, "exec") == 0 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
   }
   close(out[1]);
   close(err[1]);
@@ -163,7 +163,7 @@ static int start_command(struct request *r, struct child *c) {
   if (n > 0) {
     int e = atoi(msg);
     const char *step = strchr(msg, ' ') ? strchr(msg, ' ') + 1 : "exec";
-    int code = e == ENOENT && strcmp(step, "exec") == 0 ? 127 : 126;
+    int code = e == ENOENT && strcmp(step, "exec") == 0 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
     if (strcmp(step, "exec") == 0)
       send_error(c->id, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
     else

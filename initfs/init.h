@@ -56,7 +56,11 @@
 #define PORT_WAIT_MS 15000
 #define ROOT_WAIT_MS 15000
 #define MAX_LIST 4096
-#define TOOLBOX_MODPROBE "/testin/sbin/modprobe" /* toolbox/toolbox-layout.ts: modprobe */
+#define TOOLBOX_MODPROBE "/testin/sbin/modprobe" /* contract/layout.ts: TOOLBOX_LAYOUT.modprobe */
+/* the contract's values (contract/run-plan.ts, contract/exit-codes.ts): a unit test compares them */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXIT_CANNOT_EXECUTE 126
+#define EXIT_NOT_FOUND 127
 
 extern char **environ;
 

@@ -102,7 +102,10 @@ function setEntry(env: Map<string, string>, entry: string): void {
 function applyFlag(env: Map<string, string>, flag: string, hostEnv: PlanContext['hostEnv']): void {
   const eq = flag.indexOf('=');
   if (eq === 0) throw new UsageError(`invalid environment variable "${flag}": the name is empty`, 'write -e NAME=VALUE');
-  if (eq > 0) return setEntry(env, flag);
+  if (eq > 0) {
+    setEntry(env, flag);
+    return;
+  }
   const value = hostEnv[flag];
   if (value !== undefined) env.set(flag, value);
 }

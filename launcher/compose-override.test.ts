@@ -8,7 +8,8 @@ const engine = { accel: 'tcg' as const, kernelRelease: '6.1.0' };
 
 /** the plan a service's container-init gets, as compose will hand it over ($$ is a $) */
 function planOf(service: Record<string, unknown> | undefined): RunPlan {
-  return decodePlan((service?.environment as Record<string, string>).TESTIN_PLAN.replace(/\$\$/g, '$'));
+  const env = (service as { environment: Record<string, string> }).environment;
+  return decodePlan((env.TESTIN_PLAN as string).replace(/\$\$/g, '$'));
 }
 
 describe('buildComposeOverride', () => {
@@ -60,7 +61,7 @@ describe('buildComposeOverride', () => {
 
   it('keeps a $ of the plan from compose interpolation', () => {
     const override = buildComposeOverride({ services: { t: { command: 'x', user: 'a$b' } }, chosen: ['t'], images: {}, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
-    expect((override.services.t?.environment as Record<string, string>).TESTIN_PLAN).toContain('"user":"a$$b"');
+    expect((override.services.t as { environment: Record<string, string> }).environment.TESTIN_PLAN).toContain('"user":"a$$b"');
     expect(planOf(override.services.t).user).toBe('a$b');
   });
 

@@ -222,6 +222,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
           onLine?.(seen.slice(at, end));
           finish();
         });
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: docker's log frame headers are control bytes
         stream.on('end', () => finish(new Error(`the container stopped before "${marker}"; it printed:\n${seen.replace(/[\x00-\x08]/g, '').slice(-2000)}`)));
       });
     },

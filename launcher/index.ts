@@ -15,5 +15,6 @@ export {
   CanceledError,
 } from '../contract/errors.js';
 export { ensureToolbox, findToolbox, toolboxBase, DEFAULT_TOOLBOX_BASE } from '../toolbox/ensure-toolbox.js';
+export { ToolboxBaseError } from '../toolbox/engine-build.js';
 export type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 export { start, attachSession, Machine, SESSION_LABEL, type StartOptions, type ExecOptions, type ExecResult, type RunningExec } from './machine.js';

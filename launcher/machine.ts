@@ -111,7 +111,13 @@ export class Machine implements AsyncDisposable {
     let timedOut = false;
     let canceled = false;
     const stop = (): void => void terminate(command, command.code);
-    const timer = options.timeout === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeout);
+    const timer =
+      options.timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeout);
     const onAbort = (): void => {
       canceled = true;
       stop();

@@ -3,7 +3,7 @@ import type { DockerClient } from '../contract/docker-client.js';
 import { LABELS } from '../contract/labels.js';
 
 /** true while a process with this pid exists (EPERM: it exists, but is not ours) */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

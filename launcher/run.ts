@@ -54,7 +54,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const stopper = new RunStopper({ signal: io.signal, processSignals: io.forwardProcessSignals === true });
   let container: ContainerHandle | undefined;
   try {
-    let created;
+    let created: Awaited<ReturnType<typeof createRunContainer>>;
     try {
       created = await createRunContainer(options, { docker: io.docker, stderr: io.stderr ?? process.stderr, logger, phase, signal: stopper.signal });
     } catch (error) {

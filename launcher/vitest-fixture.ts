@@ -36,7 +36,7 @@ export async function createVmTest(options: VmFixtureOptions): Promise<TestAPI<{
   if (why && process.env.CI === 'true') throw new Error(`testin: ${why}`);
   const test = base.extend<{ vm: Machine }>({
     vm: [
-      // eslint-disable-next-line no-empty-pattern
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
       async ({}, use) => {
         // unique per worker and test, so parallel workers never collide
         const name = `testin-vitest-${process.env.VITEST_POOL_ID ?? '0'}-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -5,7 +5,7 @@ import { writeCpio, type CpioEntry } from './cpio.js';
 import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js';
 
 /** what the in-VM init needs to reach its root and its control port */
-export const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'fuse', 'virtiofs', 'virtio_net'];
+const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'fuse', 'virtiofs', 'virtio_net'];
 
 /**
  * The initrd: testin's init, the boot modules of the kernel (from its

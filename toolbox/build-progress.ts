@@ -49,8 +49,8 @@ export class BuildProgress {
   }
 
   on(event: BuildEvent): void {
-    if (event.kind === 'stage') return this.#stage(event.stage, event.detail);
-    if (event.kind === 'progress') return this.#update(describeProgress(event));
+    if (event.kind === 'stage') this.#stage(event.stage, event.detail);
+    else if (event.kind === 'progress') this.#update(describeProgress(event));
   }
 
   #stage(stage: BuildStage, detail?: string): void {

@@ -29,8 +29,8 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
       Buffer.byteLength(entry.name) + 1,
       0,
     ];
-    const header = '070701' + fields.map((n) => n.toString(16).padStart(8, '0')).join('');
-    parts.push(padded(Buffer.concat([Buffer.from(header, 'ascii'), Buffer.from(entry.name + '\0')])));
+    const header = `070701${fields.map((n) => n.toString(16).padStart(8, '0')).join('')}`;
+    parts.push(padded(Buffer.concat([Buffer.from(header, 'ascii'), Buffer.from(`${entry.name}\0`)])));
     if (data.length) parts.push(padded(data));
   }
   return Buffer.concat(parts);

@@ -21,7 +21,7 @@ export function toolboxBase(option: string | undefined, env: NodeJS.ProcessEnv =
 }
 
 /** what a toolbox is made from: this testin (its version and own files) and the base image reference */
-export function recipeKey(base: string): string {
+function recipeKey(base: string): string {
   return createHash('sha256').update(JSON.stringify({ testin: packageVersion(), own: ownFilesHash(), base })).digest('hex');
 }
 

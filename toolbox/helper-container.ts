@@ -11,7 +11,7 @@ import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/
 import { createLabels } from '../contract/labels.js';
 
 /** One empty folder, imported from a tar: containers of it run only what their mounts bring. */
-export const HELPER_IMAGE = 'testin-helper:1';
+const HELPER_IMAGE = 'testin-helper:1';
 
 export interface HelperSpec {
   /** what the helper is for: the value of its testin.helper label */
@@ -30,7 +30,7 @@ export interface HelperResult {
   output: string;
 }
 
-export async function ensureHelperImage(docker: DockerClient): Promise<void> {
+async function ensureHelperImage(docker: DockerClient): Promise<void> {
   await docker.ensureImportedImage(HELPER_IMAGE, helperImageTar);
 }
 

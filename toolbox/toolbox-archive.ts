@@ -16,7 +16,6 @@ import { createLabels } from '../contract/labels.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { readToolboxFacts, toolboxLabels, type ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { withHolder } from './helper-container.js';
-import { tarOf } from './tar.js';
 
 const FACTS_ENTRY = 'testin-toolbox.json';
 const FORMAT = 'testin-toolbox/1';

@@ -15,7 +15,7 @@ import { packageVersion } from './own-files.js';
 export type VolumeState = 'reused' | 'filled';
 
 /** Names that do not change with every build: what a compose override refers to. */
-export function stableVolumeNames(facts: ToolboxFacts): { toolbox: string; modules: string } {
+function stableVolumeNames(facts: ToolboxFacts): { toolbox: string; modules: string } {
   return { toolbox: `testin-toolbox-${packageVersion()}`, modules: dockerName(`testin-modules-${facts.kernelRelease}`) };
 }
 

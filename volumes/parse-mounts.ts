@@ -8,7 +8,7 @@ export type MountSpec =
   | { type: 'tmpfs'; target: string; options: string };
 
 /** docker's default tmpfs flags */
-export const TMPFS_DEFAULT_OPTIONS = 'nosuid,nodev,noexec';
+const TMPFS_DEFAULT_OPTIONS = 'nosuid,nodev,noexec';
 
 function checkTarget(target: string, flag: string): string {
   if (!target || !posix.isAbsolute(target)) throw new UsageError(`${flag}: the path in the VM "${target}" is not absolute`, `write it as /path, e.g. ${flag} ./data:/data`);

@@ -1,7 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TESTIN_BIN } from './paths.js';
 
 export interface TestinResult {

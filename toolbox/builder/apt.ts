@@ -10,10 +10,10 @@ import { BuildFailure } from './build-failure.js';
 import { runTool } from './run-tool.js';
 
 /** what the toolbox takes from Debian; the kernel comes from linux-image-amd64's dependency */
-export const TOOLBOX_PACKAGES = ['qemu-system-x86', 'busybox-static', 'gcc', 'libc6-dev', 'xz-utils', 'zstd', 'kmod'] as const;
+const TOOLBOX_PACKAGES = ['qemu-system-x86', 'busybox-static', 'gcc', 'libc6-dev', 'xz-utils', 'zstd', 'kmod'] as const;
 /** taken when the release has them: the Rust virtiofsd (Debian 13; Debian 12's C one is in qemu-system-common), passt */
-export const OPTIONAL_PACKAGES = ['virtiofsd', 'passt'] as const;
-export const KERNEL_METAPACKAGE = 'linux-image-amd64';
+const OPTIONAL_PACKAGES = ['virtiofsd', 'passt'] as const;
+const KERNEL_METAPACKAGE = 'linux-image-amd64';
 
 const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 const APT_OPTS = ['-q', '-o', 'Dpkg::Use-Pty=0', '-o', 'APT::Color=0'];
@@ -141,6 +141,7 @@ async function unpackKernel(work: string, debs: string): Promise<{ modulesDir: s
 
 async function installedVersions(): Promise<Record<string, string>> {
   const versions: Record<string, string> = {};
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
   await runTool('dpkg-query', ['-W', '-f', '${Package}\t${Version}\n'], (line) => {
     const [name, version] = line.split('\t');
     if (name && version) versions[name] = version;

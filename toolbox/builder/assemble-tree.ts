@@ -46,7 +46,7 @@ export interface AssembleInput {
   base: { image: string; id: string };
 }
 
-export function sha256(data: string | Buffer): string {
+function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
@@ -144,7 +144,7 @@ function collectParts(s: DebianParts, own: OwnFiles): Part[] {
 }
 
 /** The in-VM init: every .c of initfs/, compiled together, static. */
-export function compileInit(sources: readonly string[]): Buffer {
+function compileInit(sources: readonly string[]): Buffer {
   const out = join(dirname(sources[0] ?? '/tmp'), 'testin-init');
   try {
     execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
