@@ -2,7 +2,7 @@
  * container-init: the entrypoint of the user's container. Reads the run plan,
  * shares the image's root with the VM through virtiofsd, boots the VM and
  * relays the command's output and exit status. Bundled by esbuild into
- * /testin/container-init.js, run by the toolbox's own node.
+ * /run/testin/toolbox/container-init.js, run by the toolbox's own node.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -34,13 +34,15 @@ describe('userMountPoints', () => {
       '603 600 8:1 /var/lib/docker/volumes/data/_data /data rw,relatime - ext4 /dev/sda1 rw',
       '604 600 8:1 /home/u/src /src ro,relatime - ext4 /dev/sda1 rw',
       '605 600 8:1 /x /etc/hosts rw - ext4 /dev/sda1 rw',
-      '606 600 0:60 / /testin ro - ext4 /dev/sda1 rw',
+      '606 600 0:60 / /run/testin/toolbox ro - ext4 /dev/sda1 rw',
       '607 600 0:61 / /run/testin rw - tmpfs tmpfs rw',
+      '609 600 8:1 /home/u/own /testin ro - ext4 /dev/sda1 rw',
       '608 603 0:62 / /data/with\\040space rw - tmpfs tmpfs rw',
     ].join('\n');
     expect(userMountPoints(mountinfo)).toEqual([
       { path: '/data', readOnly: false },
       { path: '/src', readOnly: true },
+      { path: '/testin', readOnly: true },
       { path: '/data/with space', readOnly: false },
     ]);
   });

@@ -106,7 +106,8 @@ export function bindRoot(plan: RunPlan, paths: RootPaths, mirror: readonly { pat
   mkdirSync(newRoot, { recursive: true });
   mount('-o', 'bind', '/', newRoot);
   mount('--make-private', newRoot);
-  // the toolbox, read-only, so the VM has a static modprobe for images without kmod
+  // the toolbox, read-only, so the VM has a static modprobe for images without kmod; under /run,
+  // which the VM mounts afresh (its init moves it there): an image's own /testin shows as it is
   const toolboxInVm = join(newRoot, TOOLBOX_MOUNT);
   mkdirSync(toolboxInVm, { recursive: true });
   mount('-o', 'bind', paths.toolbox, toolboxInVm);

@@ -27,6 +27,9 @@ import { qemuVmm, type Vmm } from './vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
+/** the command id of container-init's own questions to the guest (a session's commands count up from 1) */
+const KERNEL_LOG_ID = 0xffffffff;
+const KERNEL_LOG_WAIT_MS = 2000;
 /** how far back in the console the reason of an abnormal end is looked for */
 const DIAGNOSE_LINES = 400;
 
@@ -60,6 +63,8 @@ export class VmRun {
   #killed = false;
   #pendingSignals: number[] = [];
   #stoppedBeforeCommand?: number;
+  /** frames of container-init's own question to the guest: its kernel log */
+  #kernelLog?: ((frame: Frame) => void) | undefined;
   #timeout?: NodeJS.Timeout;
   /** --timeout ran out: the run ends with 124 */
   #timedOut = false;
@@ -262,6 +267,10 @@ export class VmRun {
   }
 
   #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
+    if (frame.id === KERNEL_LOG_ID) {
+      this.#kernelLog?.(frame);
+      return;
+    }
     if (this.plan.session && frame.id !== 0) {
       this.#session?.fromGuest(frame);
       return;
@@ -273,11 +282,13 @@ export class VmRun {
         log(this.plan, `guest init up: kernel ${fieldString(fields, Tag.release)}, uptime ${fieldNumber(fields, Tag.uptimeMs)} ms, ${Date.now() - this.#t0} ms since start`);
         this.#mark('initUp');
         this.#helloUptime = fieldNumber(fields, Tag.uptimeMs) ?? 0;
-        this.#socket?.write(encodeExec(0, this.exec));
-        this.#execSent = true;
-        for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
-        if (this.plan.tty) wireTerminal(join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox), () => this.#socket);
-        if (this.plan.stdin) pipeStdin(() => this.#socket);
+        if (process.env.TESTIN_TEST_HOOK === 'boot' && !this.plan.session) {
+          // the tests' `boot` moment: the guest is up, the command not yet (see launcher/test-hook.ts)
+          process.stderr.write('testin-hook boot\n');
+          setTimeout(() => this.#sendExec(), 10_000).unref();
+          break;
+        }
+        this.#sendExec();
         break;
       }
       case MessageType.started: {
@@ -305,13 +316,55 @@ export class VmRun {
         this.#exit = this.#timedOut ? { code: EXIT_TIMED_OUT } : signo !== undefined ? { code: exitCodeForSignal(signo), signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
         log(this.plan, `command ended (${JSON.stringify(this.#exit)}) ${Date.now() - this.#t0} ms since start`);
         this.#mark('commandEnded');
-        resolve({ kind: 'exited', ...this.#exit });
-        this.#powerOff();
+        const exit = this.#exit;
+        // killed by SIGKILL, and not by us: the guest kernel's log says whether its OOM killer did it
+        const ask = signo === 9 && !this.#killed && !this.plan.noVm ? this.#explainKill() : Promise.resolve();
+        void ask.then(() => {
+          resolve({ kind: 'exited', ...exit });
+          this.#powerOff();
+        });
         break;
       }
       default:
         log(this.plan, `unknown message type ${frame.type}`);
     }
+  }
+
+  /**
+   * A command killed by SIGKILL that nobody here sent: if the guest kernel's
+   * OOM killer did it, one line says so (the exit stays 137, as docker's).
+   */
+  #explainKill(): Promise<void> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const done = (): void => {
+        this.#kernelLog = undefined;
+        clearTimeout(timer);
+        const log = Buffer.concat(chunks).toString('utf8');
+        if (/Out of memory: Killed process|oom-kill:/.test(log)) {
+          process.stderr.write(
+            `testin: the command was killed by the guest kernel's OOM killer: the VM (${this.plan.vm.memoryMiB} MiB) ran out of memory\n  fix: give the VM more, e.g. --memory ${Math.max(2, Math.ceil((this.plan.vm.memoryMiB * 2) / 1024))}g\n`,
+          );
+        }
+        resolve();
+      };
+      const timer = setTimeout(done, KERNEL_LOG_WAIT_MS);
+      this.#kernelLog = (frame) => {
+        if (frame.type === MessageType.stdout) chunks.push(frame.payload);
+        else if (frame.type === MessageType.exit || frame.type === MessageType.error) done();
+      };
+      this.#socket?.write(encodeFrame(MessageType.dmesg, KERNEL_LOG_ID));
+    });
+  }
+
+  /** The command's EXEC, then what was waiting for it: held signals, the terminal, stdin. */
+  #sendExec(): void {
+    if (this.#execSent || this.#stoppedBeforeCommand) return;
+    this.#socket?.write(encodeExec(0, this.exec));
+    this.#execSent = true;
+    for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
+    if (this.plan.tty) wireTerminal(join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox), () => this.#socket);
+    if (this.plan.stdin) pipeStdin(() => this.#socket);
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
- * Where things are: the toolbox tree (/testin in a run's container) and
- * container-init's work folder (/run/testin). Shared by the toolbox builder,
- * the launcher, container-init and (by hand, in initfs/init.h) the VM's init.
+ * Where things are: container-init's work folder (/run/testin) and the toolbox
+ * tree in it (/run/testin/toolbox, in the container and in the VM). Shared by
+ * the toolbox builder, the launcher, container-init and (by hand, in
+ * initfs/init.h) the VM's init. Everything testin puts in a container is under
+ * /run, which the VM mounts afresh: the image's root is shown as it is (an
+ * image's own /testin too).
  */
-export const TOOLBOX_MOUNT = '/testin';
 
 /**
  * container-init's work folder in the container: the plan, sockets, the console
@@ -12,6 +14,8 @@ export const TOOLBOX_MOUNT = '/testin';
  * timeline read after it stopped. The VM never sees it: its /run is a tmpfs.
  */
 export const WORK_DIR = '/run/testin';
+/** the toolbox volume, read-only; container-init binds it at the same path in the VM (for modprobe) */
+export const TOOLBOX_MOUNT = `${WORK_DIR}/toolbox`;
 /** the run plan, put into the container before it starts (compose: TESTIN_PLAN instead) */
 export const PLAN_FILE = `${WORK_DIR}/plan.json`;
 /** the VM's steps, written by container-init at the end, read by the launcher before it removes the container */

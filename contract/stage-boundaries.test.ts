@@ -59,7 +59,8 @@ describe("initfs/init.h has the contract's values", () => {
     expect(define('DEFAULT_PATH')).toBe(JSON.stringify(DEFAULT_PATH));
     expect(Number(define('EXIT_CANNOT_EXECUTE'))).toBe(EXIT_CANNOT_EXECUTE);
     expect(Number(define('EXIT_NOT_FOUND'))).toBe(EXIT_NOT_FOUND);
-    expect(define('TOOLBOX_MODPROBE')).toBe(JSON.stringify(`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.modprobe}`));
+    expect(define('TOOLBOX_DIR')).toBe(JSON.stringify(TOOLBOX_MOUNT));
+    expect(define('TOOLBOX_MODPROBE')).toBe(`TOOLBOX_DIR ${JSON.stringify(`/${TOOLBOX_LAYOUT.modprobe}`)}`);
   });
 });
 

@@ -125,7 +125,12 @@ void enter_root(void) {
   mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
   mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_or_log("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  /* the toolbox sits under the image's /run (never at a path an image uses): kept aside
+   * while /run becomes a fresh tmpfs, then put back at the same path */
+  int kept = mkdir("/toolbox", 0755) == 0 && mount(NEW_ROOT TOOLBOX_DIR, "/toolbox", NULL, MS_BIND | MS_REC, NULL) == 0;
   mount_or_log("tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  if (kept && (mkdir_p(NEW_ROOT TOOLBOX_DIR) < 0 || mount("/toolbox", NEW_ROOT TOOLBOX_DIR, NULL, MS_MOVE, NULL) < 0))
+    log_line("toolbox at %s: %s", TOOLBOX_DIR, strerror(errno));
   link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");
   link_or_ignore("/proc/self/fd/0", NEW_ROOT "/dev/stdin");
   link_or_ignore("/proc/self/fd/1", NEW_ROOT "/dev/stdout");

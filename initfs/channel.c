@@ -126,8 +126,37 @@ static char *dup_field(const uint8_t *p, uint32_t n) {
   return s;
 }
 
+/* appends to a NULL-terminated list that grows as needed */
+static void push(char ***list, int *n, int *cap, char *s) {
+  if (*n + 1 >= *cap) {
+    *cap = *cap ? *cap * 2 : 16;
+    *list = realloc(*list, (size_t)*cap * sizeof **list);
+    if (!*list) fatal("out of memory");
+  }
+  (*list)[(*n)++] = s;
+  (*list)[*n] = NULL;
+}
+
+void free_request(struct request *r) {
+  for (int i = 0; i < r->argc; i++) free(r->argv[i]);
+  for (int i = 0; i < r->envc; i++) free(r->envp[i]);
+  for (int i = 0; i < r->ntmpfs; i++) free(r->tmpfs[i]);
+  for (int i = 0; i < r->nvolumes; i++) free(r->volumes[i]);
+  free(r->argv);
+  free(r->envp);
+  free(r->cwd);
+  free(r->hostname);
+  free(r->net);
+  memset(r, 0, sizeof *r);
+}
+
 void parse_exec(const struct frame *f, struct request *r) {
   memset(r, 0, sizeof *r);
+  /* an empty list is a list: execve and env_get need their NULL */
+  push(&r->argv, &r->argc, &r->argcap, NULL);
+  r->argc = 0;
+  push(&r->envp, &r->envc, &r->envcap, NULL);
+  r->envc = 0;
   size_t off = 0;
   while (off + 5 <= f->len) {
     uint8_t tag = f->payload[off];
@@ -136,8 +165,8 @@ void parse_exec(const struct frame *f, struct request *r) {
     if (off + 5 + n > f->len) fatal("truncated EXEC field");
     uint32_t num = n == 4 ? get_u32(v) : 0;
     switch (tag) {
-      case TAG_ARG: if (r->argc < MAX_LIST) r->argv[r->argc++] = dup_field(v, n); break;
-      case TAG_ENV: if (r->envc < MAX_LIST) r->envp[r->envc++] = dup_field(v, n); break;
+      case TAG_ARG: push(&r->argv, &r->argc, &r->argcap, dup_field(v, n)); break;
+      case TAG_ENV: push(&r->envp, &r->envc, &r->envcap, dup_field(v, n)); break;
       case TAG_CWD: r->cwd = dup_field(v, n); break;
       case TAG_UID: r->uid = num; break;
       case TAG_GID: r->gid = num; break;

@@ -299,9 +299,14 @@ static void handle(const struct frame *f, uint32_t root_ms) {
         field_u32(&b, TAG_CODE, 125);
         send_msg(MSG_EXIT, f->id, b.data, b.len);
         free(b.data);
+        free_request(r);
+        free(r);
         break;
       }
       run_exec(r, f->id, root_ms);
+      /* the child has its own copy now */
+      free_request(r);
+      free(r);
       break;
     }
     case MSG_STDIN:

@@ -55,8 +55,9 @@
 #define VOL_SHARE "/vol"
 #define PORT_WAIT_MS 15000
 #define ROOT_WAIT_MS 15000
-#define MAX_LIST 4096
-#define TOOLBOX_MODPROBE "/testin/sbin/modprobe" /* contract/layout.ts: TOOLBOX_LAYOUT.modprobe */
+/* the toolbox (contract/layout.ts TOOLBOX_MOUNT), bound by container-init under the image's /run */
+#define TOOLBOX_DIR "/run/testin/toolbox"
+#define TOOLBOX_MODPROBE TOOLBOX_DIR "/sbin/modprobe" /* contract/layout.ts: TOOLBOX_LAYOUT.modprobe */
 /* the contract's values (contract/run-plan.ts, contract/exit-codes.ts): a unit test compares them */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXIT_CANNOT_EXECUTE 126
@@ -81,10 +82,11 @@ struct frame {
 };
 
 struct request {
-  char *argv[MAX_LIST + 1];
-  int argc;
-  char *envp[MAX_LIST + 1];
-  int envc;
+  /* NULL-terminated, as long as the host sent (docker's limits are the kernel's, not ours) */
+  char **argv;
+  int argc, argcap;
+  char **envp;
+  int envc, envcap;
   gid_t groups[256];
   int ngroups;
   char *cwd, *hostname;
@@ -123,6 +125,7 @@ int inbox_frame(struct frame *f);
 void inbox_drop(const struct frame *f);
 int inbox_fill(void);
 void parse_exec(const struct frame *f, struct request *r);
+void free_request(struct request *r);
 
 /* boot.c */
 void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);

@@ -52,7 +52,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
       accel: ctx.accel,
       kernelCmdline: options.kernelCmdline ? options.kernelCmdline.split(/\s+/).filter(Boolean) : [],
       console: options.console ?? false,
-      bootTimeoutMs: BOOT_TIMEOUT_MS,
+      bootTimeoutMs: options.bootTimeout ?? BOOT_TIMEOUT_MS,
       kernel: ctx.kernel,
     },
     logLevel: options.logLevel ?? 'warn',

@@ -23,3 +23,11 @@ describe('toRunOptions', () => {
     expect(() => toRunOptions({ _: ['run', 'ls'], image: 'img' }, undefined)).toThrow(UsageError);
   });
 });
+
+describe('values that look like flags', () => {
+  it('reach their own check: --timeout -5s is a negative duration, not the flags -5 and -s', () => {
+    expect(splitCommand(['run', '--timeout', '-5s', '--image', 'x', '--', 'ls', '--timeout', '-5s']).flags).toEqual(['run', '--timeout=-5s', '--image', 'x']);
+    expect(splitCommand(['run', '-m', '-1g']).flags).toEqual(['run', '-m=-1g']);
+    expect(() => toRunOptions({ _: ['run'], image: 'img', timeout: '-5s' }, undefined)).toThrow(/--timeout -5s: a duration cannot be negative/);
+  });
+});

@@ -15,10 +15,18 @@ export { toRunOptions } from './commands/run-options-from-flags.js';
 
 const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsCommand, logsCommand, downCommand, composeCommand, toolboxCommand];
 
+/** flags whose value may look like a flag (`--timeout -5s`): yargs would read `-5s` as flags -5 -s */
+const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '--cpus', '--stop-timeout']);
+
 /** argv before `--` goes to yargs; what follows `--` is the command, untouched. */
 export function splitCommand(args: readonly string[]): { flags: string[]; command: string[] | undefined } {
   const at = args.indexOf('--');
-  return at < 0 ? { flags: [...args], command: undefined } : { flags: args.slice(0, at), command: args.slice(at + 1) };
+  const flags = at < 0 ? [...args] : args.slice(0, at);
+  // `--timeout -5s` -> `--timeout=-5s`, so the value reaches its own check (and its one-line error)
+  for (let i = flags.length - 2; i >= 0; i--) {
+    if (VALUE_FLAGS.has(flags[i] as string) && /^-\d/.test(flags[i + 1] as string)) flags.splice(i, 2, `${flags[i]}=${flags[i + 1]}`);
+  }
+  return { flags, command: at < 0 ? undefined : args.slice(at + 1) };
 }
 
 function parser(flags: string[]): Argv {

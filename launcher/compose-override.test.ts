@@ -26,7 +26,7 @@ describe('buildComposeOverride', () => {
     expect(override.version).toBe('3.8');
     expect(Object.keys(override.services)).toEqual(['test']);
     const test = override.services.test as Record<string, unknown>;
-    expect(test.entrypoint).toEqual(['/testin/bin/container-init']);
+    expect(test.entrypoint).toEqual(['/run/testin/toolbox/bin/container-init']);
     expect(test.command).toEqual(['/entry', 'pytest', '-x', 'tests/a b']);
     expect(test.user).toBe('root');
     // the plan testin run would make: its user, the ports forwarded into the VM; the rest docker decides at start
@@ -35,7 +35,7 @@ describe('buildComposeOverride', () => {
     expect(plan.network.forwards.map((f) => `${f.port}/${f.proto}`)).toEqual(['80/tcp', '53/udp', '8080/tcp', '443/tcp']);
     expect(plan.vm).toMatchObject({ accel: 'tcg', cpus: 2, memoryMiB: 1024 });
     expect(Object.keys(test.environment as object)).toEqual(['TESTIN_PLAN']);
-    expect(test.volumes).toEqual(['testin-toolbox-0.1.0:/testin:ro', 'testin-modules-6.1.0:/run/testin/modules:ro']);
+    expect(test.volumes).toEqual(['testin-toolbox-0.1.0:/run/testin/toolbox:ro', 'testin-modules-6.1.0:/run/testin/modules:ro']);
     expect(test.devices).toBeUndefined();
     expect(override.volumes).toEqual({ 'testin-toolbox-0.1.0': { external: true }, 'testin-modules-6.1.0': { external: true } });
   });

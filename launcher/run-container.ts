@@ -28,6 +28,7 @@ import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
 import { seccompSecurityOpt } from './seccomp-profile.js';
+import { TEST_HOOK_ENV } from './test-hook.js';
 import { validateRunOptions } from './validate-options.js';
 
 export interface CreatedRun {
@@ -47,6 +48,8 @@ export interface CreateContext {
   session?: { labels: Record<string, string> };
   /** aborted: stop building the toolbox, create nothing more */
   signal?: AbortSignal | undefined;
+  /** called last before the container is created */
+  beforeCreate?: () => Promise<void>;
 }
 
 export async function createRunContainer(options: RunOptions, ctx: CreateContext): Promise<CreatedRun> {
@@ -97,6 +100,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   phase('plan');
   const reapedIds = await reaped;
   if (reapedIds.length) logger.info({ containers: reapedIds }, 'removed containers of runs whose launcher died');
+  await ctx.beforeCreate?.();
   if (ctx.signal?.aborted) throw new CanceledError('the run');
 
   const mounts: ContainerMount[] = [
@@ -112,7 +116,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       name: options.name,
       entrypoint: [CONTAINER_INIT_PATH],
       cmd: [],
-      env: [],
+      // container-init's own test hook (the `boot` moment), when the tests ask for one
+      env: process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : [],
       labels: { ...createLabels({ run: runId }, { owner: true }), ...(ctx.session?.labels ?? {}) },
       mounts,
       binds: volumes.binds,

@@ -56,6 +56,8 @@ export interface RunOptions {
   tmpfs?: readonly string[] | undefined;
   /** seconds the command gets to end after SIGTERM/SIGINT before the VM is stopped hard; @default 10 */
   stopTimeout?: number | undefined;
+  /** ms the VM may take to boot (to its init's hello) before the run fails with 125; @default 120 000 */
+  bootTimeout?: number | undefined;
   /** stop the command this many ms after it started (SIGTERM, then the hard stop); the result has exit code 124. The boot does not count: it has its own deadline */
   timeout?: number | undefined;
   /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */

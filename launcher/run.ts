@@ -15,6 +15,7 @@ import { createRunContainer } from './run-container.js';
 import type { RunOptions } from './run-options.js';
 import { resultOfSignal, signalName, type RunResult } from './run-result.js';
 import { RunStopper } from './run-stopper.js';
+import { testHook } from './test-hook.js';
 
 
 export interface RunIo {
@@ -52,17 +53,26 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
 
   // a signal is taken from the first moment: before the container exists it stops the set-up
   const stopper = new RunStopper({ signal: io.signal, processSignals: io.forwardProcessSignals === true });
+  const hookOut = io.stderr ?? process.stderr;
   let container: ContainerHandle | undefined;
   try {
     let created: Awaited<ReturnType<typeof createRunContainer>>;
     try {
-      created = await createRunContainer(options, { docker: io.docker, stderr: io.stderr ?? process.stderr, logger, phase, signal: stopper.signal });
+      created = await createRunContainer(options, {
+        docker: io.docker,
+        stderr: hookOut,
+        logger,
+        phase,
+        signal: stopper.signal,
+        beforeCreate: () => testHook('create', () => stopper.stopped !== undefined, hookOut),
+      });
     } catch (error) {
       if (stopper.stopped || error instanceof CanceledError) return { ...resultOfSignal(stopper.stopped ?? 'SIGTERM', started, phases), ...output() };
       throw error;
     }
     container = created.container;
     phase('create');
+    await testHook('start', () => stopper.stopped !== undefined, hookOut);
     if (stopper.stopped) return { ...resultOfSignal(stopper.stopped, started, phases), ...output() };
 
     const ran = container;
@@ -74,7 +84,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     });
     let exitCode: number;
     try {
-      exitCode = await runContainer(container, stopper, {
+      exitCode = await runContainer(container, stopper, hookOut, {
         stdout,
         stderr,
         stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined,
@@ -85,6 +95,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       throw dockerRefusal(error, options) ?? error;
     }
     phase('run');
+    // a stop from here on changes nothing: the command's code is known; the teardown still happens in full
+    await testHook('teardown', () => stopper.stopped !== undefined, hookOut);
     const timeline = await readTimeline(container);
     return {
       exitCode,
@@ -107,6 +119,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
 async function runContainer(
   container: ContainerHandle,
   stopper: RunStopper,
+  hookOut: Writable,
   io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined; tty: boolean },
 ): Promise<number> {
   const { ended } = await container.attach(io);
@@ -121,6 +134,7 @@ async function runContainer(
     await container.start();
     // a signal that came while the container was being started reaches it now
     stopper.started();
+    await testHook('started', () => stopper.stopped !== undefined, hookOut);
     if (io.tty) resize();
     code = await exit;
   } finally {

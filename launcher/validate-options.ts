@@ -23,6 +23,12 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
     throw new UsageError(`invalid --timeout ${String(options.timeout)}`, 'give a duration such as 30s, 5m or 1h');
   }
+  if (options.bootTimeout !== undefined && !(Number.isFinite(options.bootTimeout) && options.bootTimeout > 0)) {
+    throw new UsageError(`invalid --boot-timeout ${String(options.bootTimeout)}`, 'give a duration such as 30s or 5m');
+  }
+  if (options.cpus !== undefined && options.cpus > 0 && !Number.isInteger(options.cpus)) {
+    throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a whole number of CPUs from 1 to 64');
+  }
   if ((options.initrd || options.modules) && !options.kernel) {
     throw new UsageError('--initrd and --modules go with --kernel', "add --kernel PATH, or drop them to boot the toolbox's kernel");
   }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { TestinError } from '../contract/errors.js';
 
 export interface SharedLibrary {
-  /** the name the binary asks for (libc.so.6), which is the name it gets in /testin/lib */
+  /** the name the binary asks for (libc.so.6), which is the name it gets in the toolbox's lib/ */
   name: string;
   /** where it is on this host */
   path: string;

@@ -63,7 +63,7 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     const r = await testinWhenReady(['run', '--net-backend', 'passt', '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], () => {
       // busybox has no pkill, and passt runs under the toolbox's loader: find it by its command line
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell's ${p#...}, not a template
-      void execa('docker', ['exec', name, '/testin/bin/busybox', 'sh', '-c', 'for p in /proc/[0-9]*; do grep -q "bin/pass[t]" $p/cmdline 2>/dev/null && kill ${p#/proc/}; done'], { reject: false });
+      void execa('docker', ['exec', name, '/run/testin/toolbox/bin/busybox', 'sh', '-c', 'for p in /proc/[0-9]*; do grep -q "bin/pass[t]" $p/cmdline 2>/dev/null && kill ${p#/proc/}; done'], { reject: false });
     });
     expect(r.exitCode).toBe(125);
     expect(r.stderr.toString()).toMatch(/passt, which carries the VM's network, ended/);

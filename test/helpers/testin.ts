@@ -39,7 +39,7 @@ export async function leftovers(): Promise<string[]> {
   }
   const scratch = await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.helper']);
   if (scratch.stdout.trim()) found.push(`volumes labelled testin.helper: ${scratch.stdout.trim().replace(/\n/g, ' ')}`);
-  const procs = await execa('pgrep', ['-af', '/testin/bin/(qemu-system|virtiofsd|passt)'], { reject: false });
+  const procs = await execa('pgrep', ['-af', 'testin/toolbox/bin/(qemu-system|virtiofsd|passt)'], { reject: false });
   if (procs.stdout.trim()) found.push(`processes: ${procs.stdout.trim()}`);
   const temp = safeList(tmpdir()).filter((f) => /^testin-(report|tar|marker|helper)-/.test(f));
   if (temp.length) found.push(`temp dirs: ${temp.join(' ')}`);
@@ -56,6 +56,32 @@ function safeList(dir: string): string[] {
 
 /** testin's own notice lines (TCG) are fine on stderr; kernel console lines never are. */
 export const KERNEL_LINE = /^\[\s*\d+\.\d+\]|Linux version|virtio|Kernel command line/m;
+
+/**
+ * Starts the CLI and calls `onMarker` once `marker` appeared on its stdout or stderr (a test hook's
+ * `testin-hook <moment>`, a command's `ready`); collects the result, and when the marker came.
+ */
+export async function testinWhen(
+  args: readonly string[],
+  marker: string,
+  onMarker: (child: ResultPromise) => void,
+  env: Record<string, string> = {},
+): Promise<TestinResult & { markedAt: number; endedAt: number }> {
+  const child = execa('node', [TESTIN_BIN, ...args], { reject: false, encoding: 'buffer', stdin: 'ignore', stripFinalNewline: false, env, timeout: RUN_DEADLINE_MS });
+  let seen = '';
+  let markedAt = 0;
+  const watch = (chunk: Buffer): void => {
+    seen += chunk.toString();
+    if (!markedAt && seen.includes(marker)) {
+      markedAt = Date.now();
+      onMarker(child);
+    }
+  };
+  child.stdout?.on('data', watch);
+  child.stderr?.on('data', watch);
+  const result = await child;
+  return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString(), markedAt, endedAt: Date.now() };
+}
 
 /** Starts the CLI and calls `onReady` once the command has printed `ready`; collects the result. */
 export async function testinWhenReady(args: readonly string[], onReady: (child: ResultPromise) => void): Promise<TestinResult & { ms: number }> {
