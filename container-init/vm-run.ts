@@ -5,6 +5,7 @@ import {
   MessageType,
   Tag,
   decodeFields,
+  decodePorts,
   encodeExec,
   encodeFrame,
   encodeSignal,
@@ -20,6 +21,7 @@ import { SESSION_READY, type SessionExecRequest } from '../contract/session-prot
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
+import { PortForwarder } from './port-forwarder.js';
 import { SessionServer } from './session-server.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { startVmHelpers } from './vm-helpers.js';
@@ -70,6 +72,9 @@ export class VmRun {
   #timedOut = false;
   #stopConsole?: () => void;
   #session?: SessionServer;
+  /** the guest's listening ports, reachable in the container's network */
+  #forwarder?: PortForwarder;
+  #tunnel?: { port: number; token: Buffer };
   #shuttingDown = false;
   readonly #t0 = Date.now();
   /**
@@ -142,6 +147,7 @@ export class VmRun {
       this.#guest ? stopHelper(this.#guest) : undefined,
     ]);
     await Promise.allSettled([...this.#virtiofsd.map((h) => stopHelper(h)), this.#passt ? stopHelper(this.#passt) : undefined]);
+    this.#forwarder?.close();
     this.#socket?.destroy();
     this.#server?.close();
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`testin: teardown: ${String(r.reason)}\n`);
@@ -208,6 +214,12 @@ export class VmRun {
     const c = helpers.caches;
     log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})`);
     this.#mark('virtiofsdUp');
+
+    if (this.plan.network.nic) {
+      const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
+      this.#forwarder = new PortForwarder((frame) => this.#socket?.write(frame), declared, (msg) => log(this.plan, msg));
+      this.#tunnel = await this.#forwarder.start();
+    }
 
     const ctlSocket = join(this.paths.work, 'ctl.sock');
     const connected = this.#listen(ctlSocket);
@@ -307,6 +319,9 @@ export class VmRun {
       case MessageType.stderr:
         this.#write(process.stderr, frame.payload);
         break;
+      case MessageType.ports:
+        this.#forwarder?.update(decodePorts(frame.payload));
+        break;
       case MessageType.error:
         process.stderr.write(`testin: ${fieldString(decodeFields(frame.payload), Tag.message) ?? 'unknown error in the VM'}\n`);
         break;
@@ -360,7 +375,7 @@ export class VmRun {
   /** The command's EXEC, then what was waiting for it: held signals, the terminal, stdin. */
   #sendExec(): void {
     if (this.#execSent || this.#stoppedBeforeCommand) return;
-    this.#socket?.write(encodeExec(0, this.exec));
+    this.#socket?.write(encodeExec(0, { ...this.exec, tunnel: this.#tunnel }));
     this.#execSent = true;
     for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
     if (this.plan.tty) wireTerminal(join(this.paths.toolbox, TOOLBOX_LAYOUT.busybox), () => this.#socket);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, MessageType, Tag, decodeFields, encodeExec, encodeFields, encodeFrame, fieldNumber, fieldString } from './control-protocol.js';
+import { FrameReader, MessageType, Tag, decodeFields, decodePorts, encodeDial, encodeExec, encodeFields, encodeFrame, fieldNumber, fieldString } from './control-protocol.js';
 
 describe('control protocol framing', () => {
   it('writes length, type and id little-endian before the payload', () => {
@@ -57,5 +57,20 @@ describe('control protocol framing', () => {
   it('detects a truncated field', () => {
     const fields = encodeFields([[Tag.message, 'hello']]);
     expect(() => decodeFields(fields.subarray(0, fields.length - 1))).toThrow(/truncated/);
+  });
+
+  it('sends the tunnel as "PORT TOKENHEX" in EXEC, and a DIAL as a port and a connection number', () => {
+    const token = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const exec = new FrameReader().push(encodeExec(0, { argv: [], env: [], cwd: '/', uid: 0, gid: 0, groups: [], stdin: false, tmpfs: [], tunnel: { port: 40123, token } }))[0];
+    expect(fieldString(decodeFields(exec?.payload ?? Buffer.alloc(0)), Tag.tunnel)).toBe('40123 00112233445566778899aabbccddeeff');
+    const [dial] = new FrameReader().push(encodeDial(8080, 7));
+    expect(dial?.type).toBe(MessageType.dial);
+    const fields = decodeFields(dial?.payload ?? Buffer.alloc(0));
+    expect([fieldNumber(fields, Tag.port), fieldNumber(fields, Tag.conn)]).toEqual([8080, 7]);
+  });
+
+  it('reads the ports of a PORTS message, an empty one as none', () => {
+    expect(decodePorts(encodeFields([[Tag.port, 80], [Tag.port, 5432]]))).toEqual([80, 5432]);
+    expect(decodePorts(Buffer.alloc(0))).toEqual([]);
   });
 });

@@ -13,12 +13,14 @@ export const MessageType = {
   poweroff: 0x04,
   resize: 0x05,
   dmesg: 0x06,
+  dial: 0x07,
   hello: 0x81,
   started: 0x82,
   stdout: 0x83,
   stderr: 0x84,
   exit: 0x85,
   error: 0x86,
+  ports: 0x87,
 } as const;
 
 export const Tag = {
@@ -35,6 +37,9 @@ export const Tag = {
   tty: 12,
   net: 13,
   volume: 14,
+  tunnel: 15,
+  port: 16,
+  conn: 17,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -44,6 +49,9 @@ export const Tag = {
 } as const;
 
 const HEADER = 9;
+/** what the guest writes first on a tunnel connection: token, connection number (u32le), 0 if the server took it */
+export const TUNNEL_TOKEN_LEN = 16;
+export const TUNNEL_HELLO_LEN = TUNNEL_TOKEN_LEN + 5;
 export const FRAME_MAX = 1 << 24;
 
 export interface Frame {
@@ -150,6 +158,8 @@ export interface ExecRequest {
    * second virtiofs share ("vol", its own cache policy) over the root's view of it
    */
   volumes?: readonly { target: string; readOnly: boolean }[] | undefined;
+  /** report the ports the guest listens on and dial back to this port of the gateway (see port-forwarder.ts) */
+  tunnel?: { port: number; token: Buffer } | undefined;
 }
 
 /** the signals container-init passes on to the command in the VM, by number */
@@ -188,5 +198,16 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   if (req.net) fields.push([Tag.net, req.net]);
   if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
+  if (req.tunnel) fields.push([Tag.tunnel, `${req.tunnel.port} ${req.tunnel.token.toString('hex')}`]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));
+}
+
+/** DIAL: connection `conn` came in on `port`: the guest connects to it and back to the tunnel */
+export function encodeDial(port: number, conn: number): Buffer {
+  return encodeFrame(MessageType.dial, 0, encodeFields([[Tag.port, port], [Tag.conn, conn]]));
+}
+
+/** the TCP ports of a PORTS message */
+export function decodePorts(payload: Buffer): number[] {
+  return (decodeFields(payload).get(Tag.port) ?? []).filter((v) => v.length === 4).map((v) => v.readUInt32LE(0));
 }

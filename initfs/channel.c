@@ -147,6 +147,7 @@ void free_request(struct request *r) {
   free(r->cwd);
   free(r->hostname);
   free(r->net);
+  free(r->tunnel);
   memset(r, 0, sizeof *r);
 }
 
@@ -174,6 +175,7 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_HOSTNAME: r->hostname = dup_field(v, n); break;
       case TAG_STDIN: r->want_stdin = num != 0; break;
       case TAG_NET: r->net = dup_field(v, n); break;
+      case TAG_TUNNEL: r->tunnel = dup_field(v, n); break;
       case TAG_TTY: r->tty = 1; r->rows = (unsigned short)(num >> 16); r->cols = (unsigned short)(num & 0xffff); break;
       case TAG_CLOCK: {
         /* the RTC has whole seconds and TCG drifts: take the host's clock, to the ms */
@@ -190,5 +192,5 @@ void parse_exec(const struct frame *f, struct request *r) {
     }
     off += 5 + n;
   }
-  if (!r->cwd) r->cwd = "/";
+  if (!r->cwd) r->cwd = strdup("/");
 }

@@ -324,6 +324,9 @@ static void handle(const struct frame *f, uint32_t root_ms) {
     case MSG_DMESG:
       send_dmesg(f->id);
       break;
+    case MSG_DIAL:
+      forward_dial(f);
+      break;
     case MSG_RESIZE:
       if (c && f->len >= 8 && c->tty_master >= 0) set_winsize(c->tty_master, (unsigned short)get_u32(f->payload), (unsigned short)get_u32(f->payload + 4));
       break;
@@ -333,8 +336,8 @@ static void handle(const struct frame *f, uint32_t root_ms) {
 }
 
 void serve(int sigfd, uint32_t root_ms) {
-  struct pollfd p[2 + 3 * MAX_CHILDREN];
-  struct child *owner[2 + 3 * MAX_CHILDREN];
+  struct pollfd p[3 + 3 * MAX_CHILDREN];
+  struct child *owner[3 + 3 * MAX_CHILDREN];
   for (;;) {
     /* frames that came in the same read as EXEC (stdin, a signal) wait in the
      * inbox: handle them before sleeping in poll, which would not wake for them */
@@ -346,6 +349,7 @@ void serve(int sigfd, uint32_t root_ms) {
     int n = 0;
     p[n++] = (struct pollfd){ctl, POLLIN, 0};
     p[n++] = (struct pollfd){sigfd, POLLIN, 0};
+    p[n++] = (struct pollfd){port_timer, POLLIN, 0}; /* -1 (no forwarding): poll skips it */
     for (int i = 0; i < MAX_CHILDREN; i++) {
       struct child *c = &children[i];
       if (!c->used) continue;
@@ -367,7 +371,8 @@ void serve(int sigfd, uint32_t root_ms) {
       if (errno == EINTR) continue;
       fatal("poll: %s", strerror(errno));
     }
-    for (int i = 2; i < n; i++) {
+    if (p[2].revents) forward_scan();
+    for (int i = 3; i < n; i++) {
       if (!p[i].revents) continue;
       struct child *c = owner[i];
       if (p[i].fd == c->out && c->out_open) c->out_open = relay(c, c->out, MSG_STDOUT);

@@ -94,6 +94,7 @@ struct request {
   gid_t gid;
   int want_stdin;
   char *net; /* "address/prefix gateway", or NULL: no NIC to configure */
+  char *tunnel; /* "port token": forward the guest's listening ports (forward.c) */
   int tty;                  /* run on a pty */
   unsigned short rows, cols; /* its first size */
   char *tmpfs[64]; /* "target\0options" */
@@ -140,6 +141,13 @@ void mount_user_tmpfs(struct request *r);
 
 /* net.c */
 void configure_network(const char *spec);
+extern struct in_addr guest_ip, gateway_ip; /* the NIC's, once configured */
+
+/* forward.c: the guest's listening ports, reachable from the container's network */
+extern int port_timer; /* readable when the ports are due to be looked at again; -1: off */
+void forward_start(const char *spec);
+void forward_scan(void);
+void forward_dial(const struct frame *f);
 
 /* commands.c */
 void run_exec(struct request *r, uint32_t id, uint32_t root_ms);

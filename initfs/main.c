@@ -56,6 +56,7 @@ int main(int argc, char **argv) {
     use_toolbox_modprobe();
     make_static_nodes();
     configure_network(req.net);
+    if (guest_ip.s_addr && gateway_ip.s_addr) forward_start(req.tunnel);
   }
 
   if (req.argc > 0) {

@@ -5,6 +5,8 @@
 
 /* ---- network ------------------------------------------------------------ */
 
+struct in_addr guest_ip, gateway_ip;
+
 static void set_addr(struct sockaddr *sa, in_addr_t addr) {
   struct sockaddr_in *in = (struct sockaddr_in *)sa;
   memset(in, 0, sizeof *in);
@@ -51,7 +53,9 @@ void configure_network(const char *spec) {
   ifr.ifr_mtu = (int)mtu;
   if (mtu && ioctl(sock, SIOCSIFMTU, &ifr) < 0) log_line("mtu of %s: %s", nic, strerror(errno));
   link_up(sock, nic);
+  guest_ip.s_addr = inet_addr(addr);
   if (gw[0]) {
+    gateway_ip.s_addr = inet_addr(gw);
     struct rtentry rt = {0};
     set_addr(&rt.rt_dst, INADDR_ANY);
     set_addr(&rt.rt_genmask, INADDR_ANY);

@@ -25,6 +25,7 @@ enum {
   MSG_POWEROFF = 0x04, /* no payload */
   MSG_RESIZE = 0x05,   /* u32le rows, u32le cols: the command's terminal size */
   MSG_DMESG = 0x06,    /* no payload: the kernel's log comes back as STDOUT, then EXIT */
+  MSG_DIAL = 0x07,     /* fields: TAG_PORT, TAG_CONN: connect to that port in the guest and back to the tunnel */
 };
 
 /* guest -> host */
@@ -35,6 +36,7 @@ enum {
   MSG_STDERR = 0x84,  /* raw bytes */
   MSG_EXIT = 0x85,    /* fields: TAG_CODE or TAG_SIGNO, TAG_UPTIME_MS */
   MSG_ERROR = 0x86,   /* fields: TAG_MESSAGE, TAG_CODE */
+  MSG_PORTS = 0x87,   /* fields: TAG_PORT repeated: the TCP ports the guest listens on beyond loopback, whenever they change */
 };
 
 /* field tags */
@@ -52,6 +54,9 @@ enum {
   TAG_TTY = 12,      /* u32 rows << 16 | cols: run the command on a pty of that size */
   TAG_NET = 13,      /* "ADDRESS/PREFIX GATEWAY [MTU]": configure the first NIC so (no DHCP) */
   TAG_VOLUME = 14,   /* repeated, parents first: "target\0ro" or "target\0rw": bind from the "vol" share over the root's */
+  TAG_TUNNEL = 15,   /* "PORT TOKEN": report listening ports (PORTS) and DIAL back to the gateway's PORT, token (hex) first */
+  TAG_PORT = 16,     /* u32 */
+  TAG_CONN = 17,     /* u32: a forwarded connection's number, sent back on the tunnel */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */
@@ -59,5 +64,10 @@ enum {
   TAG_MESSAGE = 24,
   TAG_ROOT_MS = 25,  /* uptime when the root was mounted */
 };
+
+/* what a DIAL's child writes first on the tunnel: the token, the connection's
+ * number (u32le), and whether the server in the guest took the connection (0) or not (1) */
+#define TUNNEL_TOKEN_LEN 16
+#define TUNNEL_HELLO_LEN (TUNNEL_TOKEN_LEN + 5)
 
 #endif

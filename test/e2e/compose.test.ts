@@ -9,7 +9,7 @@ import { leftovers } from '../helpers/testin.js';
 const skip = inject('e2eSkip');
 const EXAMPLE = join(ROOT, 'examples', 'compose');
 
-describe.skipIf(skip !== '')('compose: examples/compose with a test service in a VM', () => {
+describe.skipIf(skip !== '')('compose: examples/compose with the server and its test each in a VM', () => {
   const project = `testin-e2e-${process.pid}`;
   let dir: string;
   let compose: (...args: string[]) => ReturnType<typeof execa>;
@@ -18,7 +18,7 @@ describe.skipIf(skip !== '')('compose: examples/compose with a test service in a
     dir = mkdtempSync(join(tmpdir(), 'testin-e2e-compose-'));
     await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), ['testin-example/busybox:1', 'testin-example/busybox-entry:1']);
     const override = join(dir, 'compose.testin.yml');
-    const made = await execa('node', [TESTIN_BIN, 'compose', '-f', join(EXAMPLE, 'docker-compose.yml'), '--service', 'test', '-o', override]);
+    const made = await execa('node', [TESTIN_BIN, 'compose', '-f', join(EXAMPLE, 'docker-compose.yml'), '--service', 'web', '--service', 'test', '-o', override]);
     expect(made.stdout.trim()).toBe(override);
     // passt carries the VM's packets; compose reads the seccomp profile it needs from a file beside the override
     expect(JSON.parse(readFileSync(join(dir, 'compose.testin.seccomp.json'), 'utf8')).syscalls[0].names).toContain('kexec_load');
@@ -33,11 +33,14 @@ describe.skipIf(skip !== '')('compose: examples/compose with a test service in a
     expect((await execa('docker', ['ps', '-aq', '--filter', 'label=testin.compose'])).stdout).toBe('');
   });
 
-  it('up --exit-code-from test: the VM fetches the page from the server by service name', async () => {
+  // web's port 80 is declared nowhere (no expose:, no ports:): reachable all the same, as in docker
+  it('up --exit-code-from test: the VM fetches the page by service name from the server in the other VM', async () => {
     const r = await compose('up', '--exit-code-from', 'test');
     expect(r.all).toMatch(/test runs on kernel \S+, PID 1 is testin-init/);
     expect(r.all).toMatch(/web said: hello-from-web/);
     expect(r.exitCode).toBe(0);
+    const web = (await compose('ps', '-q', 'web')).stdout.trim();
+    expect((await execa('docker', ['inspect', '--format', '{{json .Config.Entrypoint}}', web])).stdout).toMatch(/container-init/);
   });
 
   it("run test: the test's output and exit code are what compose returns", async () => {

@@ -58,6 +58,35 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(r.exitCode).toBe(143);
   });
 
+  // as in docker: a server in the VM is reachable on any port it listens on, declared or not; one bound to loopback is not
+  it.each(['passt', 'slirp'])('through %s: a server on a port nothing declared is reached from a sibling container and from a second testin VM', async (backend) => {
+    const name = `testin-e2e-undeclared-${backend}-${process.pid}`;
+    let fromSibling = '';
+    let fromVm = '';
+    let loopbackOnly = '';
+    // the forward follows the guest's listening sockets within a tenth of a second: the clients retry briefly, as compose clients do
+    const retry = (cmd: string): string => `for i in $(seq 30); do ${cmd} && exit 0; sleep 0.2; done; exit 1`;
+    const r = await testinWhenReady(
+      ['run', '--net-backend', backend, '--network', NET, '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c',
+        'mkdir -p /www && echo undeclared > /www/index.html && httpd -p 8081 -h /www && httpd -p 127.0.0.1:8082 -h /www && echo ready && sleep 600'],
+      (child) => {
+        void (async () => {
+          try {
+            fromSibling = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', retry(`wget -qO- http://${name}:8081/`)])).stdout;
+            loopbackOnly = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', `wget -T 3 -qO- http://${name}:8082/ 2>&1 || echo not-reachable`])).stdout;
+            fromVm = (await testin(['run', '--net-backend', backend, '--network', NET, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', retry(`wget -qO- http://${name}:8081/`)])).stdout.toString();
+          } finally {
+            child.kill('SIGTERM');
+          }
+        })();
+      },
+    );
+    expect(fromSibling).toBe('undeclared');
+    expect(loopbackOnly).toMatch(/not-reachable$/);
+    expect(fromVm).toBe('undeclared\n');
+    expect(r.exitCode).toBe(143);
+  });
+
   it('ends the run with 125 and the reason when passt, the VM network, dies under it', async () => {
     const name = `testin-e2e-passt-${process.pid}`;
     const r = await testinWhenReady(['run', '--net-backend', 'passt', '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], () => {
