@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FRAME_MAX, MessageType, Tag } from './control-protocol.js';
+import { FRAME_MAX, MessageType, TUNNEL_HELLO_LEN, TUNNEL_TOKEN_LEN, Tag } from './control-protocol.js';
 import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from './exit-codes.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from './layout.js';
 import { DEFAULT_PATH } from './run-plan.js';
@@ -79,5 +79,10 @@ describe('initfs/protocol.h says what contract/control-protocol.ts says', () => 
 
   it('has the same largest frame', () => {
     expect(/#define FRAME_MAX \(1u << (\d+)\)/.exec(header)?.[1]).toBe(String(Math.log2(FRAME_MAX)));
+  });
+
+  it("has the same tunnel hello: the token's length, then the connection number and the server's answer", () => {
+    expect(Number(/#define TUNNEL_TOKEN_LEN (\d+)/.exec(header)?.[1])).toBe(TUNNEL_TOKEN_LEN);
+    expect(/#define TUNNEL_HELLO_LEN \(TUNNEL_TOKEN_LEN \+ (\d+)\)/.exec(header)?.[1]).toBe(String(TUNNEL_HELLO_LEN - TUNNEL_TOKEN_LEN));
   });
 });

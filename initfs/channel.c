@@ -45,7 +45,7 @@ void field_u32(struct buf *b, uint8_t tag, uint32_t v) {
   buf_u32(b, v);
 }
 
-static void write_all(int fd, const uint8_t *p, size_t n) {
+int write_all(int fd, const uint8_t *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
@@ -55,11 +55,12 @@ static void write_all(int fd, const uint8_t *p, size_t n) {
         poll(&pfd, 1, -1);
         continue;
       }
-      fatal("write to control port: %s", strerror(errno));
+      return -1;
     }
     p += w;
     n -= (size_t)w;
   }
+  return 0;
 }
 
 void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n) {
@@ -68,7 +69,7 @@ void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n) {
   buf_u8(&b, type);
   buf_u32(&b, id);
   buf_put(&b, payload, n);
-  write_all(ctl, b.data, b.len);
+  if (write_all(ctl, b.data, b.len) < 0) fatal("write to control port: %s", strerror(errno));
   free(b.data);
 }
 
@@ -118,6 +119,17 @@ int inbox_fill(void) {
 
 /* ---- the EXEC request -------------------------------------------------- */
 
+int next_field(const struct frame *f, size_t *off, struct field *out) {
+  if (*off + 5 > f->len) return 0;
+  out->tag = f->payload[*off];
+  out->len = get_u32(f->payload + *off + 1);
+  out->value = f->payload + *off + 5;
+  if (*off + 5 + out->len > f->len) return -1;
+  out->num = out->len == 4 ? get_u32(out->value) : 0;
+  *off += 5 + out->len;
+  return 1;
+}
+
 static char *dup_field(const uint8_t *p, uint32_t n) {
   char *s = malloc(n + 1);
   if (!s) fatal("out of memory");
@@ -159,13 +171,13 @@ void parse_exec(const struct frame *f, struct request *r) {
   push(&r->envp, &r->envc, &r->envcap, NULL);
   r->envc = 0;
   size_t off = 0;
-  while (off + 5 <= f->len) {
-    uint8_t tag = f->payload[off];
-    uint32_t n = get_u32(f->payload + off + 1);
-    const uint8_t *v = f->payload + off + 5;
-    if (off + 5 + n > f->len) fatal("truncated EXEC field");
-    uint32_t num = n == 4 ? get_u32(v) : 0;
-    switch (tag) {
+  struct field fl;
+  int more;
+  while ((more = next_field(f, &off, &fl)) != 0) {
+    if (more < 0) fatal("truncated EXEC field");
+    const uint8_t *v = fl.value;
+    uint32_t n = fl.len, num = fl.num;
+    switch (fl.tag) {
       case TAG_ARG: push(&r->argv, &r->argc, &r->argcap, dup_field(v, n)); break;
       case TAG_ENV: push(&r->envp, &r->envc, &r->envcap, dup_field(v, n)); break;
       case TAG_CWD: r->cwd = dup_field(v, n); break;
@@ -190,7 +202,6 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
-    off += 5 + n;
   }
   if (!r->cwd) r->cwd = strdup("/");
 }

@@ -114,17 +114,6 @@ static int connect_to(struct in_addr ip, uint16_t port) {
   return -1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* both directions until each has ended: an end is passed on as a half-close */
 static void relay_pair(int a, int b) {
   static uint8_t data[65536];
@@ -157,13 +146,14 @@ static void relay_pair(int a, int b) {
 void forward_dial(const struct frame *f) {
   if (port_timer < 0) return;
   uint32_t port = 0, conn = 0;
-  for (size_t off = 0; off + 5 <= f->len;) {
-    uint32_t n = get_u32(f->payload + off + 1);
-    if (off + 5 + n > f->len) return;
-    if (n == 4 && f->payload[off] == TAG_PORT) port = get_u32(f->payload + off + 5);
-    if (n == 4 && f->payload[off] == TAG_CONN) conn = get_u32(f->payload + off + 5);
-    off += 5 + n;
+  size_t off = 0;
+  struct field fl;
+  int more;
+  while ((more = next_field(f, &off, &fl)) > 0) {
+    if (fl.tag == TAG_PORT) port = fl.num;
+    if (fl.tag == TAG_CONN) conn = fl.num;
   }
+  if (more < 0) return;
   if (port == 0 || port > 65535) return;
   pid_t pid = fork();
   if (pid < 0) log_line("port %u: fork: %s", port, strerror(errno));

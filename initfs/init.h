@@ -120,7 +120,15 @@ uint32_t get_u32(const uint8_t *p);
 void field_bytes(struct buf *b, uint8_t tag, const void *p, size_t n);
 void field_str(struct buf *b, uint8_t tag, const char *s);
 void field_u32(struct buf *b, uint8_t tag, uint32_t v);
+int write_all(int fd, const uint8_t *p, size_t n); /* all of it, or -1 with errno */
 void send_msg(uint8_t type, uint32_t id, const void *payload, size_t n);
+/* a frame's fields in turn: 1 and the next in *out, 0 at the end, -1 if truncated */
+struct field {
+  uint8_t tag;
+  uint32_t len, num; /* num: the value as a u32 when it is 4 bytes long, else 0 */
+  const uint8_t *value;
+};
+int next_field(const struct frame *f, size_t *off, struct field *out);
 void send_error(uint32_t id, uint32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int inbox_frame(struct frame *f);
 void inbox_drop(const struct frame *f);
