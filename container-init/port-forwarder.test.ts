@@ -54,6 +54,15 @@ describe('PortForwarder: the guest listening ports, in the container', () => {
     for (const c of closers.splice(0)) c();
   });
 
+  /** a forwarder whose guest answers DIALs from serverPort (undefined: no server there), with its token or `token` */
+  async function forwarding(serverPort: number | undefined, declared = new Set<number>(), token?: Buffer): Promise<PortForwarder> {
+    let tunnel = { port: 0, token: Buffer.alloc(0) };
+    const forwarder = new PortForwarder(fakeGuest(() => tunnel, serverPort, token), declared);
+    closers.push(() => forwarder.close());
+    tunnel = await forwarder.start();
+    return forwarder;
+  }
+
   it('joins a connection on an undeclared port to the guest server, both ways, half-close included', async () => {
     // the "guest" server answers after the client's end: a half-close must get through, and the answer back
     const echo = createServer({ allowHalfOpen: true }, (s: Socket) => {
@@ -63,30 +72,21 @@ describe('PortForwarder: the guest listening ports, in the container', () => {
     });
     const serverPort = await listen(echo);
     closers.push(() => echo.close());
-    let tunnel = { port: 0, token: Buffer.alloc(0) };
-    const forwarder = new PortForwarder(fakeGuest(() => tunnel, serverPort), new Set());
-    closers.push(() => forwarder.close());
-    tunnel = await forwarder.start();
+    const forwarder = await forwarding(serverPort);
     const port = await freePort();
-    forwarder.update([port]);
-    await new Promise((r) => setTimeout(r, 50));
+    await forwarder.update([port]);
     const answer = await talk(port, 'x'.repeat(200_000));
     expect([answer.length, answer.startsWith('got xxx'), answer.endsWith('xxx')]).toEqual([200_004, true, true]);
   });
 
   it('refuses the client when the guest server is gone, and stops listening on a port the guest left', async () => {
-    let tunnel = { port: 0, token: Buffer.alloc(0) };
-    const forwarder = new PortForwarder(fakeGuest(() => tunnel, undefined), new Set());
-    closers.push(() => forwarder.close());
-    tunnel = await forwarder.start();
+    const forwarder = await forwarding(undefined);
     const port = await freePort();
-    forwarder.update([port]);
-    await new Promise((r) => setTimeout(r, 50));
+    await forwarder.update([port]);
     const client = connect(port, '127.0.0.1');
     const [error] = (await once(client, 'error')) as [NodeJS.ErrnoException];
     expect(error.code).toBe('ECONNRESET');
-    forwarder.update([]);
-    await new Promise((r) => setTimeout(r, 50));
+    await forwarder.update([]);
     const gone = connect(port, '127.0.0.1');
     const [refused] = (await once(gone, 'error')) as [NodeJS.ErrnoException];
     expect(refused.code).toBe('ECONNREFUSED');
@@ -98,12 +98,8 @@ describe('PortForwarder: the guest listening ports, in the container', () => {
     closers.push(() => echo.close());
     const declared = await freePort();
     const undeclared = await freePort();
-    let tunnel = { port: 0, token: Buffer.alloc(0) };
-    const forwarder = new PortForwarder(fakeGuest(() => tunnel, serverPort, Buffer.alloc(TUNNEL_TOKEN_LEN, 9)), new Set([declared]));
-    closers.push(() => forwarder.close());
-    tunnel = await forwarder.start();
-    forwarder.update([declared, undeclared]);
-    await new Promise((r) => setTimeout(r, 50));
+    const forwarder = await forwarding(serverPort, new Set([declared]), Buffer.alloc(TUNNEL_TOKEN_LEN, 9));
+    await forwarder.update([declared, undeclared]);
     const notOurs = connect(declared, '127.0.0.1');
     expect(((await once(notOurs, 'error')) as [NodeJS.ErrnoException])[0].code).toBe('ECONNREFUSED');
     // the impostor is dropped; the client waits for the real guest (here: never), nothing reaches it

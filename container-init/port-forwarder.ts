@@ -45,16 +45,18 @@ export class PortForwarder {
     return { port: typeof address === 'object' && address ? address.port : 0, token: this.#token };
   }
 
-  /** the guest's listening ports now: listen on the new ones, stop on those gone */
-  update(ports: readonly number[]): void {
+  /** the guest's listening ports now: listen on the new ones, stop on those gone; settles when that is done */
+  async update(ports: readonly number[]): Promise<void> {
     if (this.#closed) return;
     const want = new Set(ports.filter((p) => !this.declared.has(p)));
+    const done: Promise<void>[] = [];
     for (const [port, server] of this.#listeners) {
       if (want.has(port)) continue;
-      server.close();
+      done.push(new Promise((resolve) => server.close(() => resolve())));
       this.#listeners.delete(port);
     }
-    for (const port of want) if (!this.#listeners.has(port)) this.#listen(port);
+    for (const port of want) if (!this.#listeners.has(port)) done.push(this.#listen(port));
+    await Promise.all(done);
   }
 
   close(): void {
@@ -69,15 +71,22 @@ export class PortForwarder {
     this.#waiting.clear();
   }
 
-  #listen(port: number): void {
+  /** settles once the port listens, or could not */
+  #listen(port: number): Promise<void> {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => this.#accepted(port, client));
-    // the port may be taken in the container (by the backend's own sockets): the guest's server stays unreachable there
-    server.on('error', (e) => {
-      this.log(`port ${port}: not forwarded (${(e as NodeJS.ErrnoException).code ?? e.message})`);
-      if (this.#listeners.get(port) === server) this.#listeners.delete(port);
-    });
-    server.listen({ host: '0.0.0.0', port }, () => this.log(`port ${port}: forwarded to the guest`));
     this.#listeners.set(port, server);
+    return new Promise((resolve) => {
+      // the port may be taken in the container (by the backend's own sockets): the guest's server stays unreachable there
+      server.on('error', (e) => {
+        this.log(`port ${port}: not forwarded (${(e as NodeJS.ErrnoException).code ?? e.message})`);
+        if (this.#listeners.get(port) === server) this.#listeners.delete(port);
+        resolve();
+      });
+      server.listen({ host: '0.0.0.0', port }, () => {
+        this.log(`port ${port}: forwarded to the guest`);
+        resolve();
+      });
+    });
   }
 
   #accepted(port: number, client: Socket): void {

@@ -320,7 +320,7 @@ export class VmRun {
         this.#write(process.stderr, frame.payload);
         break;
       case MessageType.ports:
-        this.#forwarder?.update(decodePorts(frame.payload));
+        void this.#forwarder?.update(decodePorts(frame.payload));
         break;
       case MessageType.error:
         process.stderr.write(`testin: ${fieldString(decodeFields(frame.payload), Tag.message) ?? 'unknown error in the VM'}\n`);
