@@ -11,18 +11,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { join } from 'node:path';
+import { fixture, median, option, root, testin } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '5'));
 const image = option('--image', 'testin-test/busybox:1');
 const cold = process.argv.includes('--cold');
-const testin = join(root, 'dist/launcher/bin.js');
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
 
-execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
+fixture('busybox', image);
 
 let coldBuild;
 if (cold) {

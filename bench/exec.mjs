@@ -4,14 +4,12 @@
 //   through `docker exec container-init --exec` (TESTIN_SESSION_VIA=docker-exec, a remote engine).
 // Usage: node bench/exec.mjs [--rounds 10]
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { join } from 'node:path';
+import { fixture, median, option, root } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '10'));
 const image = 'testin-test/busybox:1';
-execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), [image], { stdio: 'inherit' });
+fixture('busybox', image);
 const { start, attachSession } = await import(join(root, 'dist/launcher/index.js'));
 
 const time = async (fn) => {

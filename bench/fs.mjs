@@ -9,16 +9,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { join } from 'node:path';
+import { fixture, median, option, testin } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '3'));
 const image = 'testin-test/debian:12';
-const testin = join(root, 'dist/launcher/bin.js');
 
-execFileSync(join(root, 'test/fixtures/build-debian-image.sh'), [image], { stdio: 'inherit' });
+fixture('debian', image);
 // the same files on the host, for the bind mount
 const host = mkdtempSync(join(tmpdir(), 'testin-bench-fs-'));
 const cid = execFileSync('docker', ['create', image, 'true'], { encoding: 'utf8' }).trim();

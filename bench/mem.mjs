@@ -6,14 +6,12 @@
 // QEMU's guest RAM and TCG code cache included) and the RSS of each process in it.
 // Usage: node bench/mem.mjs [--rounds 3]
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { join } from 'node:path';
+import { fixture, median, option, root } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '3'));
 const image = 'testin-test/debian:12';
-execFileSync(join(root, 'test/fixtures/build-debian-image.sh'), [image], { stdio: 'inherit' });
+fixture('debian', image);
 const { start } = await import(join(root, 'dist/launcher/index.js'));
 
 const UNITS = { B: 1 / 1048576, KiB: 1 / 1024, MiB: 1, GiB: 1024 };

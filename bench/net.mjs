@@ -5,20 +5,16 @@
 // The client measures itself (bash's `time`), so the VM's boot is not counted.
 // Usage: node bench/net.mjs [--rounds 3] [--mib 64] [--connects 100]
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { fixture, median, option, testin } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '3'));
 const mib = Number(option('--mib', '64'));
 const connects = Number(option('--connects', '100'));
-const testin = join(root, 'dist/launcher/bin.js');
 const server = 'testin-bench-net-server';
 const network = 'testin-bench-net';
 
-execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), ['testin-test/busybox:1'], { stdio: 'inherit' });
-execFileSync(join(root, 'test/fixtures/build-debian-image.sh'), ['testin-test/debian:12'], { stdio: 'inherit' });
+fixture('busybox', 'testin-test/busybox:1');
+fixture('debian', 'testin-test/debian:12');
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 sh(`docker rm -f ${server} >/dev/null 2>&1; docker network rm ${network} >/dev/null 2>&1; docker network create ${network} >/dev/null`);
 sh(`docker run -d --name ${server} --network ${network} testin-test/busybox:1 sh -c 'mkdir -p /www && echo ok > /www/index.html && httpd -p 80 -h /www && (nc -ll -p 6000 -e sh -c "head -c ${mib * 1048576} /dev/zero" &) && exec nc -ll -p 5000 -e sh -c "cat > /dev/null"' >/dev/null`);

@@ -9,21 +9,17 @@
 // Usage: node bench/ports.mjs [--rounds 3] [--mib 64] [--connects 100]
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { median, option } from './common.mjs';
+import { fixture, median, option, testin } from './common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(option('--rounds', '3'));
 const mib = Number(option('--mib', '64'));
 const connects = Number(option('--connects', '100'));
-const testin = join(root, 'dist/launcher/bin.js');
 const network = 'testin-bench-ports';
 const server = 'testin-bench-ports-server';
 
-execFileSync(join(root, 'test/fixtures/build-busybox-image.sh'), ['testin-test/busybox:1'], { stdio: 'inherit' });
-execFileSync(join(root, 'test/fixtures/build-debian-image.sh'), ['testin-test/debian:12'], { stdio: 'inherit' });
+fixture('busybox', 'testin-test/busybox:1');
+fixture('debian', 'testin-test/debian:12');
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 const clean = () => sh(`docker rm -f ${server} >/dev/null 2>&1; docker network rm ${network} >/dev/null 2>&1; true`);
 clean();
