@@ -4,12 +4,12 @@
  * relays the command's output and exit status. Bundled by esbuild into
  * /run/testin/toolbox/container-init.js, run by the toolbox's own node.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
-import { NEW_ROOT, SESSION_SOCKET, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
 import type { SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
@@ -99,7 +99,10 @@ async function main(): Promise<number> {
   const early = stoppedEarly();
   if (early !== undefined) return early;
 
-  const vm = new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot }, plan.session ? (req) => sessionRequest(plan, root, req) : undefined);
+  const snapshots = plan.snapshot !== false && !plan.noVm && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
+  const newVm = (mode: 'auto' | 'save'): VmRun =>
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots ? { dir: snapshots, mode } : undefined }, plan.session ? (req) => sessionRequest(plan, root, req) : undefined);
+  let vm = newVm('auto');
   let grace: NodeJS.Timeout | undefined;
   onSignal = (name) => {
     // docker stop of a session: the VM powers off
@@ -113,7 +116,15 @@ async function main(): Promise<number> {
     }, plan.stopTimeoutMs);
   };
   for (const name of held.splice(0)) onSignal(name);
-  const outcome = await vm.run();
+  let outcome = await vm.run();
+  if (outcome.kind === 'restoreFailed') {
+    // nothing of the command ran: boot cold, and put a good snapshot in the place of the bad one
+    process.stderr.write(`testin: the VM snapshot did not restore (${outcome.reason}): booting cold, and replacing it\n`);
+    const first = vm.timeline;
+    vm = newVm('save');
+    outcome = await vm.run();
+    vm.timeline.restoreFailed = first.vmDown ?? 1;
+  }
   clearTimeout(grace);
   // the VM's timeline, for run()'s phases: optional, it never changes how the run ended
   try {
@@ -122,6 +133,7 @@ async function main(): Promise<number> {
     // a folder made read-only, a full disk: the command's code still stands
   }
   if (outcome.kind === 'exited') return outcome.code;
+  if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot');
   process.stderr.write(`testin: ${outcome.reason}\n`);
   if (outcome.consoleTail.length) {
     process.stderr.write(`testin: last ${outcome.consoleTail.length} lines of the guest console:\n${outcome.consoleTail.map((l) => `  | ${l}`).join('\n')}\n`);

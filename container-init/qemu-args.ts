@@ -64,3 +64,8 @@ export function buildQemuArgs(
     ...(network.nic ? buildNetdevArgs(network.forwards, backend) : []),
   ];
 }
+
+/** QEMU's monitor on a socket (for a snapshot's save or restore) and, to restore one, a guest that waits for it */
+export function qemuControlArgs(control: { qmpSocket: string; incoming: boolean }): string[] {
+  return ['-qmp', `unix:${control.qmpSocket},server=on,wait=off`, ...(control.incoming ? ['-incoming', 'defer'] : [])];
+}

@@ -1,3 +1,4 @@
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -24,8 +25,10 @@ import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-
 import { PortForwarder } from './port-forwarder.js';
 import { SessionServer } from './session-server.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
+import { Qmp } from './qmp.js';
+import { hostCpuSignature, readSnapshot, removeSnapshot, restoreSnapshot, saveSnapshot, snapshotFiles, snapshotKey, snapshotsSupported, type SnapshotFiles, type SnapshotMeta } from './snapshot.js';
 import { startVmHelpers } from './vm-helpers.js';
-import { qemuVmm, type Vmm } from './vmm.js';
+import { qemuVmm, type GuestSpec, type Vmm } from './vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -34,6 +37,9 @@ const KERNEL_LOG_ID = 0xffffffff;
 const KERNEL_LOG_WAIT_MS = 2000;
 /** how far back in the console the reason of an abnormal end is looked for */
 const DIAGNOSE_LINES = 400;
+/** a restored guest answers its first command in a few hundred ms, even under TCG: one that says nothing this long is broken */
+const RESTORE_ANSWER_MS = 10_000;
+const QMP_CONNECT_MS = 10_000;
 
 export interface VmRunPaths {
   /** the toolbox tree: /testin in a container */
@@ -42,12 +48,20 @@ export interface VmRunPaths {
   work: string;
   /** the folder shared with the VM as its root */
   newRoot: string;
+  /**
+   * the snapshots volume's folder: 'auto' restores the snapshot of this VM's
+   * shape when there is one and saves one when not; 'save' boots cold and
+   * saves (a snapshot that did not restore is replaced); absent: cold, no snapshot
+   */
+  snapshots?: { dir: string; mode: 'auto' | 'save' } | undefined;
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason. */
 export type VmOutcome =
   | { kind: 'exited'; code: number; signal?: number }
-  | { kind: 'abnormal'; reason: string; consoleTail: string[] };
+  | { kind: 'abnormal'; reason: string; consoleTail: string[] }
+  /** the snapshot did not come back to life: nothing of the command ran; boot cold instead */
+  | { kind: 'restoreFailed'; reason: string };
 
 const log = (plan: RunPlan, msg: string): void => {
   if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] ${msg}\n`);
@@ -83,6 +97,14 @@ export class VmRun {
    */
   readonly timeline: Record<string, number> = {};
   #helloUptime = 0;
+  /** ms the guest was stopped while its snapshot was saved: its uptime clock stood still meanwhile */
+  #stoppedMs = 0;
+  #qmp?: Qmp;
+  #qmpReady?: Promise<Qmp>;
+  /** this VM's snapshot: to restore (meta known) or to save at hello */
+  #snapshot?: { files: SnapshotFiles; meta?: SnapshotMeta | undefined };
+  /** restored, and the guest has not said anything yet */
+  #awaitingRestoredGuest = false;
 
   #mark(step: string, at = Date.now() - this.#t0): void {
     this.timeline[step] ??= at;
@@ -106,7 +128,9 @@ export class VmRun {
 
   async run(): Promise<VmOutcome> {
     try {
-      return await this.#boot();
+      const outcome = await this.#boot();
+      if (outcome.kind === 'restoreFailed' && this.#snapshot) removeSnapshot(this.#snapshot.files);
+      return outcome;
     } finally {
       await this.close();
       this.#mark('vmDown');
@@ -148,6 +172,7 @@ export class VmRun {
     ]);
     await Promise.allSettled([...this.#virtiofsd.map((h) => stopHelper(h)), this.#passt ? stopHelper(this.#passt) : undefined]);
     this.#forwarder?.close();
+    this.#qmp?.close();
     this.#socket?.destroy();
     this.#server?.close();
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`testin: teardown: ${String(r.reason)}\n`);
@@ -166,6 +191,7 @@ export class VmRun {
         this.plan.vm.bootTimeoutMs,
       );
       void connected.then((socket) => this.#serve(socket, () => clearTimeout(bootTimer), resolve));
+      if (this.#snapshot?.meta) void this.#restore(this.#snapshot.meta, connected, () => clearTimeout(bootTimer), resolve);
       // the VM's network is gone with passt: the run cannot go on as if it were there.
       // passt also ends when QEMU does (its client went away): then the VM's own end decides,
       // and the control socket may still hold the command's EXIT
@@ -181,6 +207,9 @@ export class VmRun {
         // the socket may still hold the last frames: read them before judging
         void this.#socketDrained().then(() => {
           if (this.#exit) return resolve({ kind: 'exited', ...this.#exit });
+          if (this.#awaitingRestoredGuest && !this.#stoppedBeforeCommand && !this.#killed) {
+            return resolve({ kind: 'restoreFailed', reason: `QEMU exited with ${r.signal ?? `code ${r.code}`}${this.#guest?.output().trim() ? `: ${this.#guest.output().trim().split('\n').at(-1)}` : ''}` });
+          }
           this.#session?.closeAll('the VM stopped');
           if (this.#shuttingDown) return resolve({ kind: 'exited', code: 0 });
           if (this.#stoppedBeforeCommand) return resolve({ kind: 'exited', code: exitCodeForSignal(this.#stoppedBeforeCommand), signal: this.#stoppedBeforeCommand });
@@ -222,9 +251,11 @@ export class VmRun {
     }
 
     const ctlSocket = join(this.paths.work, 'ctl.sock');
+    const qmpSocket = join(this.paths.work, 'qmp.sock');
+    // a cold boot after a snapshot that did not restore reuses the paths
+    for (const p of [ctlSocket, qmpSocket]) rmSync(p, { force: true });
     const connected = this.#listen(ctlSocket);
-    this.#mark('vmmStarted');
-    const { helper, argv } = this.vmm.start({
+    const spec: GuestSpec = {
       vm: { ...this.plan.vm, accel: this.accel },
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
@@ -234,9 +265,19 @@ export class VmRun {
       consoleLog: this.consoleLog,
       network: this.plan.network,
       netdev: helpers.netdev,
-    });
+    };
+    this.#snapshot = this.#snapshotFor(spec);
+    this.#awaitingRestoredGuest = this.#snapshot?.meta !== undefined;
+    this.#mark('vmmStarted');
+    const { helper, argv } = this.vmm.start(spec, this.#snapshot ? { qmpSocket, incoming: this.#snapshot.meta !== undefined } : undefined);
     this.#guest = helper;
     log(this.plan, `${this.vmm.name} ${argv.join(' ')}`);
+    if (this.#snapshot) {
+      const gone = (): boolean => helper.child.exitCode !== null || helper.child.signalCode !== null;
+      this.#qmpReady = Qmp.connect(qmpSocket, QMP_CONNECT_MS, gone).then((q) => (this.#qmp = q));
+      this.#qmpReady.catch(() => undefined);
+      log(this.plan, this.#snapshot.meta ? `restoring the VM from snapshot ${this.#snapshot.files.key}` : `booting cold; a snapshot of this VM (${this.#snapshot.files.key}) is saved when its init is up`);
+    } else log(this.plan, 'booting cold (no snapshot for this run)');
     if (this.plan.vm.console) this.#stopConsole = streamConsole(this.consoleLog);
     return { connected };
   }
@@ -279,6 +320,7 @@ export class VmRun {
   }
 
   #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
+    this.#awaitingRestoredGuest = false;
     if (frame.id === KERNEL_LOG_ID) {
       this.#kernelLog?.(frame);
       return;
@@ -294,21 +336,21 @@ export class VmRun {
         log(this.plan, `guest init up: kernel ${fieldString(fields, Tag.release)}, uptime ${fieldNumber(fields, Tag.uptimeMs)} ms, ${Date.now() - this.#t0} ms since start`);
         this.#mark('initUp');
         this.#helloUptime = fieldNumber(fields, Tag.uptimeMs) ?? 0;
-        if (process.env.TESTIN_TEST_HOOK === 'boot' && !this.plan.session) {
-          // the tests' `boot` moment: the guest is up, the command not yet (see launcher/test-hook.ts)
-          process.stderr.write('testin-hook boot\n');
-          setTimeout(() => this.#sendExec(), 10_000).unref();
+        const snapshot = this.#snapshot;
+        if (snapshot && !snapshot.meta) {
+          void this.#save(snapshot.files, { helloUptimeMs: this.#helloUptime, release: fieldString(fields, Tag.release) ?? '' }).then(() => this.#guestReady());
           break;
         }
-        this.#sendExec();
+        this.#guestReady();
         break;
       }
       case MessageType.started: {
         const fields = decodeFields(frame.payload);
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
         const initUp = this.timeline.initUp ?? 0;
-        this.#mark('rootMounted', initUp + (fieldNumber(fields, Tag.rootMs) ?? this.#helloUptime) - this.#helloUptime);
-        this.#mark('commandStarted', initUp + (fieldNumber(fields, Tag.uptimeMs) ?? this.#helloUptime) - this.#helloUptime);
+        const since = (tag: number): number => initUp + this.#stoppedMs + (fieldNumber(fields, tag) ?? this.#helloUptime) - this.#helloUptime;
+        this.#mark('rootMounted', since(Tag.rootMs));
+        this.#mark('commandStarted', since(Tag.uptimeMs));
         if (this.plan.session) void this.#serveSession();
         else this.#startTimeout();
         break;
@@ -370,6 +412,68 @@ export class VmRun {
       };
       this.#socket?.write(encodeFrame(MessageType.dmesg, KERNEL_LOG_ID));
     });
+  }
+
+  /** The guest waits for its command (booted and said hello, or restored). */
+  #guestReady(): void {
+    if (process.env.TESTIN_TEST_HOOK === 'boot' && !this.plan.session) {
+      // the tests' `boot` moment: the guest is up, the command not yet (see launcher/test-hook.ts)
+      process.stderr.write('testin-hook boot\n');
+      setTimeout(() => this.#sendExec(), 10_000).unref();
+      return;
+    }
+    this.#sendExec();
+  }
+
+  /** The snapshot this VM may restore or save, when this run uses snapshots at all. */
+  #snapshotFor(spec: GuestSpec): { files: SnapshotFiles; meta?: SnapshotMeta | undefined } | undefined {
+    const choice = this.paths.snapshots;
+    // a user's kernel lives in a volume of its own, outside what the key covers
+    if (!choice || this.plan.noVm || this.plan.vm.kernel || !snapshotsSupported(this.manifest)) return undefined;
+    const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')) });
+    const files = snapshotFiles(choice.dir, key);
+    return { files, meta: choice.mode === 'auto' ? readSnapshot(files) : undefined };
+  }
+
+  /** Saves the guest that just said hello; a failure costs this run nothing but the time, and is said once. */
+  async #save(files: SnapshotFiles, meta: Omit<SnapshotMeta, 'key' | 'createdAt'>): Promise<void> {
+    const t = Date.now();
+    try {
+      await saveSnapshot(await (this.#qmpReady as Promise<Qmp>), files, meta, this.plan.runId);
+      log(this.plan, `snapshot ${files.key} saved in ${Date.now() - t} ms`);
+    } catch (error) {
+      process.stderr.write(`testin: the VM snapshot could not be saved (${(error as Error).message}); runs boot cold until one is\n`);
+    } finally {
+      this.#stoppedMs = Date.now() - t;
+      this.timeline.snapshotSaveMs = this.#stoppedMs;
+    }
+  }
+
+  /**
+   * Restores the snapshot, then gives the guest its command. It must answer:
+   * a restore that fails, or a guest that stays silent, ends the run as
+   * 'restoreFailed' before anything of the command ran.
+   */
+  async #restore(meta: SnapshotMeta, connected: Promise<Socket>, onReady: () => void, resolve: (o: VmOutcome) => void): Promise<void> {
+    const t = Date.now();
+    try {
+      await restoreSnapshot(await (this.#qmpReady as Promise<Qmp>), (this.#snapshot as { files: SnapshotFiles }).files);
+      await connected;
+    } catch (error) {
+      if (this.#stoppedBeforeCommand || this.#killed) return;
+      resolve({ kind: 'restoreFailed', reason: (error as Error).message });
+      return;
+    }
+    this.timeline.restored = 1;
+    this.#mark('initUp');
+    this.#helloUptime = meta.helloUptimeMs;
+    log(this.plan, `restored from snapshot ${meta.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start)`);
+    onReady();
+    const silent = setTimeout(() => {
+      if (this.#awaitingRestoredGuest) resolve({ kind: 'restoreFailed', reason: `the restored VM did not answer within ${RESTORE_ANSWER_MS / 1000} s` });
+    }, RESTORE_ANSWER_MS);
+    silent.unref();
+    this.#guestReady();
   }
 
   /** The command's EXEC, then what was waiting for it: held signals, the terminal, stdin. */

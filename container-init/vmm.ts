@@ -8,7 +8,7 @@ import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { Forward } from '../contract/run-plan.js';
 import { startHelper, type Helper } from './child-process.js';
 import type { Netdev } from './guest-network.js';
-import { buildQemuArgs, type BootVm } from './qemu-args.js';
+import { buildQemuArgs, qemuControlArgs, type BootVm } from './qemu-args.js';
 
 /** What a guest is booted with: the VM, its kernel and initrd, the sockets of its helpers, its NIC. */
 export interface GuestSpec {
@@ -25,10 +25,18 @@ export interface GuestSpec {
   netdev: Netdev;
 }
 
+/** QEMU's monitor, for a snapshot to be saved or restored; and whether it waits for one to be loaded */
+export interface VmmControl {
+  qmpSocket: string;
+  incoming: boolean;
+}
+
 export interface Vmm {
   readonly name: string;
+  /** the VMM's arguments for this guest, without the monitor: what a snapshot of it depends on */
+  argv(spec: GuestSpec): string[];
   /** starts the VMM process; its end is the guest's end */
-  start(spec: GuestSpec): { helper: Helper; argv: string[] };
+  start(spec: GuestSpec, control?: VmmControl): { helper: Helper; argv: string[] };
 }
 
 /** QEMU from the toolbox: its own loader, its TCG module, its firmware. */
@@ -36,8 +44,8 @@ export function qemuVmm(toolbox: string): Vmm {
   const tb = (p: string): string => join(toolbox, p);
   return {
     name: 'QEMU',
-    start(spec) {
-      const args = buildQemuArgs(spec.vm, {
+    argv(spec) {
+      return buildQemuArgs(spec.vm, {
         kernel: spec.kernel,
         initrd: spec.initrd,
         firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
@@ -46,6 +54,9 @@ export function qemuVmm(toolbox: string): Vmm {
         ctlSocket: spec.ctlSocket,
         consoleLog: spec.consoleLog,
       }, spec.network, spec.netdev);
+    },
+    start(spec, control) {
+      const args = [...this.argv(spec), ...(control ? qemuControlArgs(control) : [])];
       const argv = [...toolboxExec(TOOLBOX_LAYOUT.qemu, toolbox), ...args];
       return { helper: startHelper('qemu', argv, { ...process.env, QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules) }), argv: args };
     },

@@ -5,6 +5,7 @@
  * frame  = u32le length (of everything after it) | u8 type | u32le id | payload
  * fields = repeated (u8 tag | u32le length | bytes); numbers inside are u32le.
  */
+import { randomBytes } from 'node:crypto';
 
 export const MessageType = {
   exec: 0x01,
@@ -40,6 +41,7 @@ export const Tag = {
   tunnel: 15,
   port: 16,
   conn: 17,
+  seed: 18,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -194,6 +196,8 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...req.tmpfs.map((t): Field => [Tag.tmpfs, `${t.target}\0${t.options}`]),
     ...(req.volumes ?? []).map((v): Field => [Tag.volume, `${v.target}\0${v.readOnly ? 'ro' : 'rw'}`]),
     [Tag.clock, String(Date.now())],
+    // a VM restored from a snapshot must not replay its random state: fresh entropy with every command
+    [Tag.seed, randomBytes(32).toString('hex')],
   ];
   if (req.net) fields.push([Tag.net, req.net]);
   if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);

@@ -25,6 +25,8 @@ export const LABELS = {
   modules: 'testin.modules',
   /** a user's kernel prepared for a toolbox (--kernel): that toolbox's hash */
   kernel: 'testin.kernel',
+  /** a snapshots volume (booted VMs to restore): its toolbox's hash */
+  snapshots: 'testin.snapshots',
   /** testin's version that made a volume */
   version: 'testin.version',
   /** what a stable-named volume holds (toolbox hash or modules content name) */

@@ -30,6 +30,12 @@ export const VOLUME_STAGING = `${WORK_DIR}/volumes`;
 export const MODULES_STAGING = `${WORK_DIR}/modules`;
 /** a user's kernel (--kernel), prepared in a volume of its own */
 export const KERNEL_STAGING = `${WORK_DIR}/kernel`;
+/** the snapshots volume (one per toolbox, read-write): booted VMs saved to be restored (container-init/snapshot.ts) */
+export const SNAPSHOT_DIR = `${WORK_DIR}/snapshots`;
+/** the snapshots volume of a toolbox */
+export function snapshotVolumeName(toolboxHash: string): string {
+  return `testin-snapshots-${toolboxHash.slice(0, 16)}`;
+}
 /** the folder container-init shares with the VM as its root */
 export const NEW_ROOT = `${WORK_DIR}/new_root`;
 

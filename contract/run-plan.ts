@@ -89,6 +89,8 @@ export interface RunPlan {
   /** --timeout: counted from the command's start (the boot has its own deadline); then SIGTERM, the stop timeout, exit 124 */
   timeoutMs?: number | undefined;
   vm: VmPlan;
+  /** false: boot cold (--no-snapshot, TESTIN_SNAPSHOT=0); else restore the VM's snapshot when there is one, and save one when not */
+  snapshot?: boolean | undefined;
   logLevel: string;
   /**
    * compose: docker decides the command, environment, working directory, hostname,

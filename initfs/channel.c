@@ -163,6 +163,31 @@ void free_request(struct request *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* Fresh host entropy, credited, then a reseed of the kernel's generator: a VM
+ * restored from a snapshot would otherwise replay the snapshot's random state
+ * (the same /dev/urandom bytes, the same UUIDs) in every run. */
+static void reseed_random(const uint8_t *hex, uint32_t n) {
+  if (agent_mode || n < 2) return;
+  struct {
+    struct rand_pool_info info;
+    uint8_t bytes[64];
+  } seed = {0};
+  uint32_t len = n / 2 > sizeof seed.bytes ? (uint32_t)sizeof seed.bytes : n / 2;
+  for (uint32_t i = 0; i < len; i++) {
+    char pair[3] = {(char)hex[2 * i], (char)hex[2 * i + 1], 0};
+    seed.bytes[i] = (uint8_t)strtoul(pair, NULL, 16);
+  }
+  seed.info.entropy_count = (int)len * 8;
+  seed.info.buf_size = (int)len;
+  int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    log_line("reseed: open /dev/urandom: %s", strerror(errno));
+    return;
+  }
+  if (ioctl(fd, RNDADDENTROPY, &seed) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0) log_line("reseed the random generator: %s", strerror(errno));
+  close(fd);
+}
+
 void parse_exec(const struct frame *f, struct request *r) {
   memset(r, 0, sizeof *r);
   /* an empty list is a list: execve and env_get need their NULL */
@@ -198,6 +223,7 @@ void parse_exec(const struct frame *f, struct request *r) {
         free(ms);
         break;
       }
+      case TAG_SEED: reseed_random(v, n); break;
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
+#include <linux/random.h>
 #include <sys/klog.h>
 #include <net/if.h>
 #include <net/route.h>

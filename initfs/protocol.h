@@ -57,6 +57,7 @@ enum {
   TAG_TUNNEL = 15,   /* "PORT TOKEN": report listening ports (PORTS) and DIAL back to the gateway's PORT, token (hex) first */
   TAG_PORT = 16,     /* u32 */
   TAG_CONN = 17,     /* u32: a forwarded connection's number, sent back on the tunnel */
+  TAG_SEED = 18,     /* hex: host entropy, credited to the guest's pool, which is then reseeded */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

@@ -55,6 +55,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
       bootTimeoutMs: options.bootTimeout ?? BOOT_TIMEOUT_MS,
       kernel: ctx.kernel,
     },
+    snapshot: options.snapshot ?? !/^(0|false|no|off)$/i.test(ctx.hostEnv.TESTIN_SNAPSHOT ?? ''),
     logLevel: options.logLevel ?? 'warn',
   };
 }

@@ -5,7 +5,7 @@ import { parse, stringify } from 'yaml';
 import type { DockerClient, ImageConfig } from '../contract/docker-client.js';
 import { HostPackageMissingError, UsageError } from '../contract/errors.js';
 import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
-import { installToolboxVolumes } from '../toolbox/toolbox-volume.js';
+import { ensureSnapshotVolume, installToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { buildComposeOverride, type ComposeService } from './compose-override.js';
 import { probeEngineKvm } from './engine-kvm.js';
 import { seccompProfile } from './seccomp-profile.js';
@@ -50,7 +50,7 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
   }
 
   const { facts: toolbox } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: process.stderr });
-  const volumes = await installToolboxVolumes(docker, toolbox);
+  const volumes = { ...(await installToolboxVolumes(docker, toolbox)), snapshots: await ensureSnapshotVolume(docker, toolbox) };
   // the device, when the engine's host has one; container-init decides whether KVM is used
   const engine = await probeEngineKvm(docker, toolbox);
   const accel = decideAccel('auto', engine.facts).accel;

@@ -3,7 +3,7 @@ import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '..
 import { buildPlan } from './build-plan.js';
 import { UsageError } from '../contract/errors.js';
 import { LABELS } from '../contract/labels.js';
-import { CONTAINER_INIT_PATH, MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { CONTAINER_INIT_PATH, MODULES_STAGING, SNAPSHOT_DIR, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { shellWords } from './shell-words.js';
 
 /** The part of a (normalized) compose service that decides how testin runs it. */
@@ -24,7 +24,7 @@ export interface OverrideInput {
   chosen: readonly string[];
   /** .Config of each chosen service's image */
   images: Record<string, ImageConfig>;
-  volumes: { toolbox: string; modules: string };
+  volumes: { toolbox: string; modules: string; snapshots?: string | undefined };
   /** add /dev/kvm (the engine's host has one) */
   kvm: boolean;
   /** the accelerator, decided from the engine's host as for `testin run` */
@@ -88,7 +88,7 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       security_opt: ['apparmor=unconfined', ...(input.passt && svc.network_mode !== 'none' ? [input.passt.seccompOpt] : [])],
       ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),
       tmpfs: [`${WORK_DIR}:exec,mode=755`],
-      volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`],
+      volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`, ...(input.volumes.snapshots ? [`${input.volumes.snapshots}:${SNAPSHOT_DIR}`] : [])],
       stop_grace_period: '15s',
       labels: { [LABELS.compose]: '1' },
     };
@@ -96,6 +96,6 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
   return {
     ...(input.version ? { version: input.version } : {}),
     services,
-    volumes: { [input.volumes.toolbox]: { external: true }, [input.volumes.modules]: { external: true } },
+    volumes: { [input.volumes.toolbox]: { external: true }, [input.volumes.modules]: { external: true }, ...(input.volumes.snapshots ? { [input.volumes.snapshots]: { external: true } } : {}) },
   };
 }

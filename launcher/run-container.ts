@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
 import { createLabels } from '../contract/labels.js';
-import { CONTAINER_INIT_PATH, KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { CONTAINER_INIT_PATH, KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, SNAPSHOT_DIR, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 import { encodePlan, type RunPlan } from '../contract/run-plan.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
@@ -107,6 +108,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
     ...(custom ? [{ type: 'volume' as const, source: custom.volume, target: KERNEL_STAGING, readOnly: true }] : []),
     ...(kernelModules && !custom ? [{ type: 'volume' as const, source: toolbox.modulesVolume, target: MODULES_STAGING, readOnly: true }] : []),
+    // read-write: the first run of each VM shape saves its snapshot there
+    ...(plan.snapshot && !options.noVm && !custom ? [{ type: 'volume' as const, source: await ensureSnapshotVolume(docker, toolbox), target: SNAPSHOT_DIR, readOnly: false }] : []),
     ...volumes.container,
   ];
   let container: ContainerHandle;

@@ -63,6 +63,11 @@ export interface RunOptions {
   /** run the same plan in the container, without a VM (for comparison, or where a container is enough); @default false */
   noVm?: boolean | undefined;
   /**
+   * restore the VM from a snapshot of it booted (made by the first run of each VM shape, kept in a
+   * volume per toolbox) instead of booting its kernel; false boots cold; @default true, unless TESTIN_SNAPSHOT=0
+   */
+  snapshot?: boolean | undefined;
+  /**
    * what carries the VM's packets into the container's network: passt (faster, see README) or QEMU's
    * user networking (slirp); @default 'auto': passt when the toolbox has it (its Debian release packages passt), else slirp
    */

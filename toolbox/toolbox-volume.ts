@@ -7,7 +7,7 @@ import type { DockerClient } from '../contract/docker-client.js';
 import { dockerName, recipeVolumeName } from '../contract/docker-names.js';
 import { TestinError, ToolboxBuildError } from '../contract/errors.js';
 import { LABELS, createLabels } from '../contract/labels.js';
-import { TOOLBOX_LAYOUT } from '../contract/layout.js';
+import { TOOLBOX_LAYOUT, snapshotVolumeName } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { runHelper } from './helper-container.js';
 import { packageVersion } from './own-files.js';
@@ -73,7 +73,8 @@ export async function installToolboxVolumes(docker: DockerClient, facts: Toolbox
 export async function pruneToolboxVolumes(docker: DockerClient, facts: ToolboxFacts): Promise<{ removed: string[]; inUse: string[] }> {
   const keep = new Set([facts.volumeName, facts.modulesVolume, recipeVolumeName(facts.recipe), ...Object.values(stableVolumeNames(facts))]);
   const kernels = (await docker.listVolumes(LABELS.kernel)).filter((v) => v.labels[LABELS.kernel] !== facts.hash);
-  const found = [...(await docker.listVolumes(LABELS.toolbox)), ...(await docker.listVolumes(LABELS.modules)), ...kernels];
+  const snapshots = (await docker.listVolumes(LABELS.snapshots)).filter((v) => v.labels[LABELS.snapshots] !== facts.hash);
+  const found = [...(await docker.listVolumes(LABELS.toolbox)), ...(await docker.listVolumes(LABELS.modules)), ...kernels, ...snapshots];
   // recipe volumes first: a toolbox must never be found once its volumes may be gone
   const names = [...new Set(found.map((v) => v.name))].filter((n) => !keep.has(n)).sort((a, b) => Number(b.startsWith('testin-recipe-')) - Number(a.startsWith('testin-recipe-')));
   const removed: string[] = [];
@@ -87,4 +88,14 @@ export async function pruneToolboxVolumes(docker: DockerClient, facts: ToolboxFa
     }
   }
   return { removed, inUse };
+}
+
+/** The toolbox's snapshots volume (container-init fills it: see container-init/snapshot.ts), made when missing. */
+export async function ensureSnapshotVolume(docker: DockerClient, facts: Pick<ToolboxFacts, 'hash'>): Promise<string> {
+  const name = snapshotVolumeName(facts.hash);
+  if (!(await docker.inspectVolume(name))) {
+    // two runs may make it at once: docker's create of an existing volume is no error
+    await docker.createVolume(name, createLabels({ snapshots: facts.hash, version: packageVersion() }));
+  }
+  return name;
 }

@@ -26,6 +26,7 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     interactive: parsed.interactive as boolean | undefined,
     tty: parsed.tty as boolean | undefined,
     noVm: parsed.vm === false,
+    snapshot: parsed.snapshot as boolean | undefined,
     network: str(parsed.network),
     publish: parsed.publish as string[] | undefined,
     expose: parsed.expose as string[] | undefined,
