@@ -1,0 +1,105 @@
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { defineCoreCases } from '../helpers/core-cases.js';
+import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { leftovers, testin } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+
+/** the snapshots volume (one per toolbox; the suite has one toolbox here) */
+async function snapshotVolume(): Promise<string> {
+  const names = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.snapshots'])).stdout.split('\n').filter(Boolean);
+  expect(names.length).toBeGreaterThan(0);
+  return names[0] as string;
+}
+
+/** runs a shell line in a container with the snapshots volume at /s */
+async function inSnapshots(script: string): Promise<string> {
+  return (await execa('docker', ['run', '--rm', '-v', `${await snapshotVolume()}:/s`, BUSYBOX_IMAGE, 'sh', '-c', script])).stdout;
+}
+
+/** how the run's VM started, as container-init's debug lines say */
+function startedFrom(stderr: string): 'snapshot' | 'cold' | 'unknown' {
+  if (/restored from snapshot [0-9a-f]+/.test(stderr)) return 'snapshot';
+  if (/booting cold/.test(stderr)) return 'cold';
+  return 'unknown';
+}
+
+describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of booted, as fresh as a cold one', () => {
+  // a VM shape of this file's own (an extra kernel word is part of the snapshot's key): no other test shares its snapshot
+  const shape = ['--kernel-cmdline', `testin.test=${randomBytes(4).toString('hex')}`];
+  const probe = 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"; echo; cat /proc/sys/kernel/random/uuid; date +%s';
+
+  beforeAll(async () => {
+    // the first run of the shape boots cold and saves its snapshot
+    const first = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
+    expect(first.exitCode).toBe(0);
+    expect(startedFrom(first.stderr)).toBe('cold');
+    expect(first.stderr).toMatch(/snapshot [0-9a-f]+ saved in \d+ ms/);
+  });
+
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('two runs from one snapshot get different random bytes and UUIDs, and the guest clock is the host\'s', async () => {
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', probe]);
+      const hostNow = Math.floor(Date.now() / 1000);
+      expect(r.exitCode).toBe(0);
+      expect(startedFrom(r.stderr)).toBe('snapshot');
+      const [bytes, uuid, clock] = r.stdout.toString().trim().split('\n');
+      expect(bytes).toMatch(/^[0-9a-f]{32}$/);
+      expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+      // the guest's clock was read just before the run ended: within a second of the host's then (whole seconds: <= 2 apart)
+      expect(Math.abs(hostNow - Number(clock))).toBeLessThanOrEqual(2);
+      runs.push({ bytes, uuid });
+    }
+    expect(runs[0]?.bytes).not.toBe(runs[1]?.bytes);
+    expect(runs[0]?.uuid).not.toBe(runs[1]?.uuid);
+  });
+
+  it('--no-snapshot and TESTIN_SNAPSHOT=0 boot cold, with the same result', async () => {
+    const flag = await testin(['run', '--debug', '--no-snapshot', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo out; echo err >&2; exit 42']);
+    expect(startedFrom(flag.stderr)).toBe('cold');
+    expect(flag.stderr).not.toMatch(/snapshot [0-9a-f]+ saved/);
+    expect(flag.exitCode).toBe(42);
+    expect(flag.stdout.toString()).toBe('out\n');
+    const env = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true'], { env: { TESTIN_SNAPSHOT: '0' } });
+    expect(startedFrom(env.stderr)).toBe('cold');
+    expect(env.exitCode).toBe(0);
+  });
+
+  it.each([
+    ['removed', 'rm -f'],
+    ['damaged', 'dd if=/dev/urandom bs=4096 count=1 conv=notrunc of='],
+  ])('a %s snapshot: the run boots cold with its exit code unchanged, and the next run restores a good one', async (_what, damage) => {
+    const before = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
+    const key = /restored from snapshot ([0-9a-f]+)/.exec(before.stderr)?.[1];
+    expect(key).toMatch(/^[0-9a-f]{32}$/);
+    await inSnapshots(`${damage.endsWith('=') ? damage : `${damage} `}/s/${key}.state`);
+
+    const after = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ran; exit 7']);
+    expect(after.exitCode).toBe(7);
+    expect(after.stdout.toString()).toBe('ran\n');
+    expect(after.stderr).toMatch(new RegExp(`snapshot ${key} saved`));
+    if (damage.startsWith('dd')) expect(after.stderr.match(/the VM snapshot did not restore/g)).toHaveLength(1);
+
+    const next = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
+    expect(next.exitCode).toBe(0);
+    expect(startedFrom(next.stderr)).toBe('snapshot');
+    expect(next.stderr).not.toMatch(/did not restore/);
+  });
+});
+
+// the core cases once more with cold boots: their results must be the same as core-run.test.ts's, which restore
+describe.skipIf(skip !== '')('the core cases, booted cold (--no-snapshot)', () => {
+  let kernelRelease = '';
+  beforeAll(async () => {
+    const built = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'build']);
+    kernelRelease = /^\s+modules \S+ \(kernel (\S+)\)$/m.exec(built.stdout)?.[1] as string;
+  });
+  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease });
+});
