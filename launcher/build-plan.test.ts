@@ -75,6 +75,17 @@ describe('buildPlan', () => {
     expect(plan).toMatchObject({ cwd: '/w', user: '0:0', stdin: true });
     expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, kernelCmdline: ['a=1', 'b'] });
   });
+  it.each([
+    ['by default', {}, {}, true],
+    ['with --no-snapshot', { snapshot: false }, {}, false],
+    ['with TESTIN_SNAPSHOT=0', {}, { TESTIN_SNAPSHOT: '0' }, false],
+    ['with TESTIN_SNAPSHOT=off', {}, { TESTIN_SNAPSHOT: 'off' }, false],
+    ['with TESTIN_SNAPSHOT=1', {}, { TESTIN_SNAPSHOT: '1' }, true],
+    ['with --snapshot over TESTIN_SNAPSHOT=0', { snapshot: true }, { TESTIN_SNAPSHOT: '0' }, true],
+  ])('restores the VM from a snapshot %s: %s', (_when, options, env, want) => {
+    const plan = buildPlan({ image: 'i', command: ['true'], ...options }, {}, { ...ctx, hostEnv: env });
+    expect(plan.snapshot).toBe(want);
+  });
 });
 
 describe('resolveNetBackend', () => {

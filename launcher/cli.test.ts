@@ -19,6 +19,11 @@ describe('toRunOptions', () => {
     expect(options).toMatchObject({ image: 'img', command: ['ls'], env: ['A=1'], envFiles: ['f'], memory: '2g', cpus: 3, readOnly: true, logLevel: 'debug' });
   });
 
+  it('maps --no-snapshot to a cold boot, and leaves the default to the plan', () => {
+    expect(toRunOptions({ _: ['run'], image: 'img', snapshot: false }, ['ls']).snapshot).toBe(false);
+    expect(toRunOptions({ _: ['run'], image: 'img' }, ['ls']).snapshot).toBeUndefined();
+  });
+
   it('refuses a stray argument before --', () => {
     expect(() => toRunOptions({ _: ['run', 'ls'], image: 'img' }, undefined)).toThrow(UsageError);
   });

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { splitQmpLines } from './qmp.js';
+import { qemuControlArgs } from './qemu-args.js';
+import { hostCpuSignature, readSnapshot, snapshotFiles, snapshotKey, snapshotsSupported } from './snapshot.js';
+
+describe('snapshotKey', () => {
+  const base = { toolboxHash: 'abc', qemuArgv: ['-m', '1024M', '-smp', '2'], hostCpu: '' };
+
+  it('is the same for the same toolbox, command line and CPU', () => {
+    expect(snapshotKey(base)).toBe(snapshotKey({ ...base, qemuArgv: [...base.qemuArgv] }));
+    expect(snapshotKey(base)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it.each([
+    ['another toolbox', { ...base, toolboxHash: 'abd' }],
+    ['more memory', { ...base, qemuArgv: ['-m', '2048M', '-smp', '2'] }],
+    ['another CPU count', { ...base, qemuArgv: ['-m', '1024M', '-smp', '1'] }],
+    ['words moved between arguments', { ...base, qemuArgv: ['-m 1024M', '-smp', '2'] }],
+    ['another host CPU', { ...base, hostCpu: 'model name : X' }],
+  ])('differs for %s', (_what, other) => {
+    expect(snapshotKey(other)).not.toBe(snapshotKey(base));
+  });
+});
+
+describe('hostCpuSignature', () => {
+  const cpuinfo = 'processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\nflags\t\t: fpu vmx\ncpu MHz\t\t: 2000.1\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\n';
+
+  it('is empty under TCG, where the guest CPU is QEMU\'s own model', () => {
+    expect(hostCpuSignature('tcg', () => cpuinfo)).toBe('');
+  });
+
+  it('under KVM takes the first CPU\'s model and flags, not its clock', () => {
+    const sig = hostCpuSignature('kvm', () => cpuinfo);
+    expect(sig).toContain('model name\t: Xeon');
+    expect(sig).toContain('flags\t\t: fpu vmx');
+    expect(sig).not.toContain('MHz');
+    expect(sig).not.toContain('processor');
+  });
+});
+
+describe('snapshotsSupported', () => {
+  it.each([
+    ['1:10.0.13+ds-0+deb13u1', 'rust', true],
+    ['1:9.2.0+ds-1', 'rust', true],
+    ['1:7.2+dfsg-7+deb12u18', 'c', false],
+    ['1:8.2.2', 'rust', false],
+    ['', 'rust', false],
+  ] as const)('QEMU %s with the %s virtiofsd: %s', (version, flavor, yes) => {
+    expect(snapshotsSupported({ packages: version ? { 'qemu-system-x86': version } : {}, virtiofsdFlavor: flavor })).toBe(yes);
+  });
+});
+
+describe('readSnapshot', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('needs the state and a description of the same key', () => {
+    dir = mkdtempSync(join(tmpdir(), 'snapshot-test-'));
+    const files = snapshotFiles(dir, 'k1');
+    expect(readSnapshot(files)).toBeUndefined();
+    writeFileSync(files.meta, JSON.stringify({ key: 'k1', helloUptimeMs: 2300, release: 'r', createdAt: 'now' }));
+    expect(readSnapshot(files)).toBeUndefined();
+    writeFileSync(files.state, 'x');
+    expect(readSnapshot(files)?.helloUptimeMs).toBe(2300);
+    writeFileSync(files.meta, JSON.stringify({ key: 'k2', helloUptimeMs: 2300 }));
+    expect(readSnapshot(files)).toBeUndefined();
+    writeFileSync(files.meta, '{not json');
+    expect(readSnapshot(files)).toBeUndefined();
+  });
+});
+
+describe('QEMU control', () => {
+  it('adds the monitor, and -incoming defer only to restore', () => {
+    expect(qemuControlArgs({ qmpSocket: '/w/qmp.sock', incoming: false })).toEqual(['-qmp', 'unix:/w/qmp.sock,server=on,wait=off']);
+    expect(qemuControlArgs({ qmpSocket: '/w/qmp.sock', incoming: true })).toEqual(['-qmp', 'unix:/w/qmp.sock,server=on,wait=off', '-incoming', 'defer']);
+  });
+
+  it('splits QMP lines and keeps a partial one for later', () => {
+    const { messages, rest } = splitQmpLines('{"return": {}}\r\n{"event": "MIGRATION", "data": {"status": "completed"}}\n{"retu');
+    expect(messages).toEqual([{ return: {} }, { event: 'MIGRATION', data: { status: 'completed' } }]);
+    expect(rest).toBe('{"retu');
+  });
+});
