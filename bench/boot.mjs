@@ -4,9 +4,13 @@
 //   (a) floor: the same kernel + initrd + virtiofs root + command, the toolbox's own QEMU and
 //       virtiofsd started straight on the host by the same driver code (no Docker, no container)
 //   (b) docker run --rm IMG true
-//   (c) testin run --image IMG -- true
+//   (c) testin run --image IMG -- true: restored from the VM's snapshot (the default; made before the rounds)
+//   (c') testin run --no-snapshot --image IMG -- true: the kernel booted cold
+//   (c'') the same run through the library, in a node process of its own (import + run())
 //   (d) the toolbox phase of a warm run (the library's run(), phases.toolbox), in ms
 //   (e) with --cold: the first build of the toolbox on the engine (its volumes removed first), once
+//   and the fixed costs: testin --version against node -e 0, the CLI against the library, and
+//   from the container's start to QEMU's start (phases['vm.startToVmm'] of the library's runs)
 // Usage: node bench/boot.mjs [--rounds 5] [--image testin-test/busybox:1] [--cold]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,6 +63,8 @@ function timed(file, argv, env) {
 const loader = [join(tree, 'lib/ld-linux-x86-64.so.2'), '--library-path', join(tree, 'lib'), join(tree, 'bin/node'), join(tree, 'container-init.js')];
 const { run } = await import(join(root, 'dist/launcher/index.js'));
 const toolboxPhases = [];
+const startToVmm = [];
+const libraryRuns = [];
 const cases = [
   ['(a) floor: QEMU + virtiofsd on the host, no Docker', () =>
     // container-init's work folder is /run/testin: a tmpfs of its own, in a mount namespace of its own
@@ -66,8 +72,15 @@ const cases = [
       TESTIN_TOOLBOX_DIR: tree, TESTIN_SHARED_ROOT: rootfs, TESTIN_PLAN: JSON.stringify(plan),
     })],
   [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
-  [`(c) testin run --image ${image} -- true`, () => timed('node', [testin, 'run', '--image', image, '--', 'true'])],
+  [`(c) testin run --image ${image} -- true (snapshot)`, () => timed('node', [testin, 'run', '--image', image, '--', 'true'])],
+  [`(c') the same, --no-snapshot (cold boot)`, () => timed('node', [testin, 'run', '--no-snapshot', '--image', image, '--', 'true'])],
+  [`(c'') the same through the library, own process`, () =>
+    timed('node', ['--input-type=module', '-e', `const { run } = await import(${JSON.stringify(join(root, 'dist/launcher/index.js'))}); process.exitCode = (await run({ image: ${JSON.stringify(image)}, command: ['true'] })).exitCode;`])],
+  ['testin --version', () => timed('node', [testin, '--version'])],
+  ['node -e 0', () => timed('node', ['-e', '0'])],
 ];
+// the snapshot of this VM shape, made now if it is not there yet, so every round restores it
+timed('node', [testin, 'run', '--image', image, '--', 'true']);
 
 const samples = cases.map(() => []);
 try {
@@ -75,6 +88,8 @@ try {
     for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
     const r = await run({ image, command: ['true'] }, { stderr: process.stderr });
     toolboxPhases.push(r.phases.toolbox);
+    startToVmm.push(r.phases['vm.startToVmm']);
+    libraryRuns.push(r.durationMs);
   }
 } finally {
   rmSync(rootfs, { recursive: true, force: true });
@@ -88,5 +103,12 @@ console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padSt
 for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
 console.log(`${'(d) toolbox phase of a warm run (ms)'.padEnd(width)}  ${String(Math.min(...toolboxPhases)).padStart(7)}  ${String(median(toolboxPhases)).padStart(8)}`);
 if (coldBuild !== undefined) console.log(`${'(e) first build of the toolbox on the engine (s)'.padEnd(width)}  ${coldBuild.toFixed(1).padStart(7)}  ${'(once)'.padStart(8)}`);
-console.log(`ratio (c)/(a), medians: ${(rows[2][2] / rows[0][2]).toFixed(2)}`);
-console.log(`ratio (c)/(b), medians: ${(rows[2][2] / rows[1][2]).toFixed(2)}`);
+console.log(`${'(f) container start to QEMU start (ms)'.padEnd(width)}  ${String(Math.min(...startToVmm)).padStart(7)}  ${String(median(startToVmm)).padStart(8)}`);
+console.log(`${'(g) the library run(), in process (ms)'.padEnd(width)}  ${String(Math.min(...libraryRuns)).padStart(7)}  ${String(median(libraryRuns)).padStart(8)}`);
+const med = (i) => rows[i][2];
+console.log(`ratio (c)/(a), snapshot run / floor, medians: ${(med(2) / med(0)).toFixed(2)}`);
+console.log(`ratio (c')/(a), cold run / floor, medians: ${(med(3) / med(0)).toFixed(2)}`);
+console.log(`ratio (c)/(c'), snapshot / cold, medians: ${(med(2) / med(3)).toFixed(2)}`);
+console.log(`ratio (c)/(b), medians: ${(med(2) / med(1)).toFixed(2)}`);
+console.log(`CLI over the library in its own process, (c)-(c''), medians: ${Math.round((med(2) - med(4)) * 1000)} ms; over the in-process run() (g): ${Math.round(med(2) * 1000 - median(libraryRuns))} ms`);
+console.log(`ratio testin --version / node -e 0, medians: ${(med(5) / med(6)).toFixed(2)}`);

@@ -269,6 +269,8 @@ export class VmRun {
     this.#snapshot = this.#snapshotFor(spec);
     this.#awaitingRestoredGuest = this.#snapshot?.meta !== undefined;
     this.#mark('vmmStarted');
+    // the wall clock too: the launcher measures from its start of the container to here
+    this.timeline.vmmStartedAt = Date.now();
     const { helper, argv } = this.vmm.start(spec, this.#snapshot ? { qmpSocket, incoming: this.#snapshot.meta !== undefined } : undefined);
     this.#guest = helper;
     log(this.plan, `${this.vmm.name} ${argv.join(' ')}`);

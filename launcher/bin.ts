@@ -1,7 +1,20 @@
 #!/usr/bin/env node
-import { main } from './cli.js';
-import { flushed } from './output-sinks.js';
+/**
+ * The `testin` command. `--version` answers before anything is loaded; every
+ * verb loads what it needs when it runs (launcher/commands/). The build
+ * bundles this entry with esbuild (toolbox/bundle.ts): one file per verb's
+ * needs, loaded on demand, instead of hundreds of modules.
+ */
+import { readFileSync } from 'node:fs';
 
-const code = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  // dist/launcher/bin.js and dist/cli/bin.js are both two folders below package.json
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`testin ${version}\n`);
+  process.exit(0);
+}
+const [{ main }, { flushed }] = await Promise.all([import('./cli.js'), import('./output-sinks.js')]);
+const code = await main(args);
 await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 process.exit(code);

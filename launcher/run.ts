@@ -83,6 +83,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       void terminate(ran, ran.wait(), { signal: sig, graceMs: created.plan.stopTimeoutMs + FORCE_KILL_AFTER_MS });
     });
     let exitCode: number;
+    const startedAt = Date.now();
     try {
       exitCode = await runContainer(container, stopper, hookOut, {
         stdout,
@@ -105,7 +106,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       canceled: stopper.stopped !== undefined,
       durationMs: Date.now() - started,
       // by reference: the teardown below adds `remove`
-      phases: Object.assign(phases, vmPhases(timeline)),
+      phases: Object.assign(phases, vmPhases(timeline), typeof timeline.vmmStartedAt === 'number' ? { 'vm.startToVmm': Math.max(0, timeline.vmmStartedAt - startedAt) } : {}),
       ...output(),
     };
   } finally {

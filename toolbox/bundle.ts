@@ -29,5 +29,24 @@ for (const { entry, out } of bundles) {
     logLevel: 'warning',
   });
 }
+// the CLI: its entry and one chunk per thing a verb loads on demand (docker's client, the logger,
+// compose, sessions), so `testin --help` reads a few files rather than hundreds of modules.
+// ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for
+await build({
+  entryPoints: { bin: join(root, 'launcher', 'bin.ts') },
+  outdir: join(root, 'dist', 'cli'),
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: ['ssh2', 'cpu-features'],
+  // the CommonJS packages inside (dockerode, pino) call require: give the bundle one
+  banner: { js: "import { createRequire as __testinRequire } from 'node:module';\nconst require = __testinRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+// package.json's bin (and every script) names dist/launcher/bin.js: it becomes the bundle's door
+writeFileSync(join(root, 'dist', 'launcher', 'bin.js'), "#!/usr/bin/env node\nimport '../cli/bin.js';\n", { mode: 0o755 });
 const files = ownFiles(root);
 writeFileSync(join(root, 'dist', OWN_FILES_RECORD), `${JSON.stringify({ hash: hashOwnFiles(files, nodePin()), node: nodePin() }, null, 2)}\n`);

@@ -1,4 +1,3 @@
-import { createDockerClient } from '../dockerode-client.js';
 import type { CliCommand } from './command.js';
 
 export const composeCommand: CliCommand = {
@@ -12,7 +11,7 @@ export const composeCommand: CliCommand = {
       .option('toolbox-base', { type: 'string', describe: 'Debian image the toolbox is built from (default debian:trixie-slim)' }),
   async run(args) {
     // loaded on demand: compose brings execa and yaml, which a run does not need
-    const { writeComposeOverride } = await import('../compose-command.js');
+    const [{ writeComposeOverride }, { createDockerClient }] = await Promise.all([import('../compose-command.js'), import('../dockerode-client.js')]);
     const output = await writeComposeOverride(createDockerClient(), {
       files: (args.file as string[] | undefined) ?? [],
       services: (args.service as string[] | undefined) ?? [],

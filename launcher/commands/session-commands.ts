@@ -1,9 +1,10 @@
 import { UsageError } from '../../contract/errors.js';
 import { RUN_FLAGS } from '../flags.js';
-import { attachSession, listSessions, start } from '../machine.js';
-import { makeTerminalRaw } from '../raw-terminal.js';
 import type { CliCommand } from './command.js';
 import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
+
+/** the sessions' machinery, loaded when a verb runs (not for --help) */
+const sessions = (): Promise<typeof import('../machine.js')> => import('../machine.js');
 
 export const upCommand: CliCommand = {
   command: 'up',
@@ -11,7 +12,7 @@ export const upCommand: CliCommand = {
   builder: (y) => y.options(RUN_FLAGS),
   async run(args) {
     const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
-    const machine = await start({ ...options, persistent: true });
+    const machine = await (await sessions()).start({ ...options, persistent: true });
     process.stdout.write(`${machine.name}\n`);
     return 0;
   },
@@ -30,13 +31,13 @@ export const execCommand: CliCommand = {
       .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' }),
   async run(args, command) {
     if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
-    const machine = await attachSession(String(args.name));
+    const machine = await (await sessions()).attachSession(String(args.name));
     const controller = new AbortController();
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
-    const restore = args.tty && process.stdin.isTTY ? makeTerminalRaw() : undefined;
+    const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
     try {
       const result = await machine.exec(command, {
         env: args.env as string[] | undefined,
@@ -60,7 +61,7 @@ export const lsCommand: CliCommand = {
   command: 'ls',
   describe: 'list the sessions: name, image, accel, cpus, memory, age',
   async run() {
-    const rows = await listSessions();
+    const rows = await (await sessions()).listSessions();
     const table = [
       ['NAME', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'],
       ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.running ? 'running' : 'stopped']),
@@ -76,7 +77,7 @@ export const logsCommand: CliCommand = {
   describe: "print a session's guest console (after a crash too), or with --dmesg its kernel's whole log",
   builder: (y) => y.positional('name', { type: 'string' }).option('dmesg', { type: 'boolean', default: false, describe: "the kernel's log buffer (every level), read by the VM's init" }),
   async run(args) {
-    const machine = await attachSession(String(args.name));
+    const machine = await (await sessions()).attachSession(String(args.name));
     process.stdout.write(args.dmesg ? await machine.dmesg() : await machine.consoleLog());
     return 0;
   },
@@ -87,7 +88,7 @@ export const downCommand: CliCommand = {
   describe: 'stop a session and remove everything of it (also after a crash)',
   builder: (y) => y.positional('name', { type: 'string' }),
   async run(args) {
-    await (await attachSession(String(args.name))).stop();
+    await (await (await sessions()).attachSession(String(args.name))).stop();
     return 0;
   },
 };

@@ -2,8 +2,6 @@ import { resolve } from 'node:path';
 import { decideAccel } from '../../contract/accel.js';
 import { UsageError } from '../../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../../contract/layout.js';
-import { ensureToolbox, toolboxBase } from '../../toolbox/ensure-toolbox.js';
-import { createDockerClient } from '../dockerode-client.js';
 import type { CliCommand } from './command.js';
 
 const ACTIONS = ['build', 'install', 'prune', 'save', 'load'] as const;
@@ -19,6 +17,7 @@ export const toolboxCommand: CliCommand = {
       .option('force', { type: 'boolean', describe: 'build: build again even when a toolbox of this recipe exists' })
       .option('toolbox-base', { type: 'string', describe: 'Debian image the toolbox is built from (default TESTIN_TOOLBOX_BASE, else debian:trixie-slim)' }),
   async run(args) {
+    const [{ ensureToolbox, toolboxBase }, { createDockerClient }] = await Promise.all([import('../../toolbox/ensure-toolbox.js'), import('../dockerode-client.js')]);
     const docker = createDockerClient();
     const base = toolboxBase(args['toolbox-base'] as string | undefined);
     const action = args.action as (typeof ACTIONS)[number];
