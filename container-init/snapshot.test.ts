@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { splitQmpLines } from './qmp.js';
 import { qemuControlArgs } from './qemu-args.js';
-import { hostCpuSignature, readSnapshot, snapshotFiles, snapshotKey, snapshotsSupported } from './snapshot.js';
+import { SNAPSHOT_MAX_COUNT, SNAPSHOT_MAX_IDLE_MS, hostCpuSignature, pruneSnapshots, readSnapshot, snapshotFiles, snapshotKey, snapshotsSupported, snapshotsToPrune } from './snapshot.js';
 
 describe('snapshotKey', () => {
   const base = { toolboxHash: 'abc', qemuArgv: ['-m', '1024M', '-smp', '2'], hostCpu: '' };
@@ -69,6 +69,44 @@ describe('readSnapshot', () => {
     expect(readSnapshot(files)).toBeUndefined();
     writeFileSync(files.meta, '{not json');
     expect(readSnapshot(files)).toBeUndefined();
+  });
+});
+
+describe('snapshotsToPrune', () => {
+  const now = 10 * SNAPSHOT_MAX_IDLE_MS;
+
+  it('removes what was not used for the idle time, never the one just saved', () => {
+    const used = [
+      { key: 'new', usedAt: 0 },
+      { key: 'fresh', usedAt: now - 1000 },
+      { key: 'stale', usedAt: now - SNAPSHOT_MAX_IDLE_MS - 1 },
+    ];
+    expect(snapshotsToPrune(used, 'new', now)).toEqual(['stale']);
+  });
+
+  it('keeps the most recently used up to the count', () => {
+    const used = Array.from({ length: SNAPSHOT_MAX_COUNT + 2 }, (_, i) => ({ key: `k${i}`, usedAt: now - i * 1000 }));
+    const gone = snapshotsToPrune(used, 'k0', now);
+    expect(gone).toEqual([`k${SNAPSHOT_MAX_COUNT}`, `k${SNAPSHOT_MAX_COUNT + 1}`]);
+    expect(used.length - gone.length).toBe(SNAPSHOT_MAX_COUNT);
+  });
+
+  it('removes both files of a pruned snapshot from a folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snapshot-prune-'));
+    try {
+      const keep = 'a'.repeat(32);
+      const old = 'b'.repeat(32);
+      for (const key of [keep, old]) {
+        const f = snapshotFiles(dir, key);
+        writeFileSync(f.state, 'x');
+        writeFileSync(f.meta, '{}');
+      }
+      utimesSync(snapshotFiles(dir, old).meta, new Date(0), new Date(0));
+      expect(pruneSnapshots(dir, keep)).toEqual([old]);
+      expect(readdirSync(dir).sort()).toEqual([`${keep}.json`, `${keep}.state`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

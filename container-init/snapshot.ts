@@ -13,7 +13,7 @@
  * are the container's fixed ones) and, under KVM, the host CPU.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import type { Qmp } from './qmp.js';
@@ -70,6 +70,50 @@ export function readSnapshot(files: SnapshotFiles): SnapshotMeta | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** a restore says the snapshot is in use: its description's mtime is when it was last used */
+export function markUsed(files: SnapshotFiles, now = new Date()): void {
+  try {
+    utimesSync(files.meta, now, now);
+  } catch {
+    // removed meanwhile by another run's prune: this run has what it needs
+  }
+}
+
+/** snapshots unused this long go when a new one is saved */
+export const SNAPSHOT_MAX_IDLE_MS = 7 * 24 * 3600 * 1000;
+/** and at most this many stay (each holds what its guest had touched: ~75 MiB for a 1 GiB VM under TCG) */
+export const SNAPSHOT_MAX_COUNT = 16;
+
+/**
+ * Which snapshots of a folder to remove (pure, for the tests): those unused
+ * longer than the idle time, then the least recently used beyond the count;
+ * never `keep`, the one just saved.
+ */
+export function snapshotsToPrune(used: readonly { key: string; usedAt: number }[], keep: string, now: number): string[] {
+  const others = used.filter((s) => s.key !== keep).sort((a, b) => b.usedAt - a.usedAt);
+  return others.filter((s, i) => now - s.usedAt > SNAPSHOT_MAX_IDLE_MS || i >= SNAPSHOT_MAX_COUNT - 1).map((s) => s.key);
+}
+
+/** Removes the snapshots of the folder that snapshotsToPrune names; returns their keys. */
+export function pruneSnapshots(dir: string, keep: string, now = Date.now()): string[] {
+  const used: { key: string; usedAt: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    const key = /^([0-9a-f]{32})\.state$/.exec(name)?.[1];
+    if (!key) continue;
+    const files = snapshotFiles(dir, key);
+    let usedAt = 0;
+    try {
+      usedAt = statSync(files.meta).mtimeMs;
+    } catch {
+      // a state without its description is of no use: it goes first
+    }
+    used.push({ key, usedAt });
+  }
+  const gone = snapshotsToPrune(used, keep, now);
+  for (const key of gone) removeSnapshot(snapshotFiles(dir, key));
+  return gone;
 }
 
 export function removeSnapshot(files: SnapshotFiles): void {

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   FrameReader,
   MessageType,
@@ -26,7 +26,7 @@ import { PortForwarder } from './port-forwarder.js';
 import { SessionServer } from './session-server.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { Qmp } from './qmp.js';
-import { hostCpuSignature, readSnapshot, removeSnapshot, restoreSnapshot, saveSnapshot, snapshotFiles, snapshotKey, snapshotsSupported, type SnapshotFiles, type SnapshotMeta } from './snapshot.js';
+import { hostCpuSignature, markUsed, pruneSnapshots, readSnapshot, removeSnapshot, restoreSnapshot, saveSnapshot, snapshotFiles, snapshotKey, snapshotsSupported, type SnapshotFiles, type SnapshotMeta } from './snapshot.js';
 import { startVmHelpers } from './vm-helpers.js';
 import { qemuVmm, type GuestSpec, type Vmm } from './vmm.js';
 
@@ -430,8 +430,9 @@ export class VmRun {
   /** The snapshot this VM may restore or save, when this run uses snapshots at all. */
   #snapshotFor(spec: GuestSpec): { files: SnapshotFiles; meta?: SnapshotMeta | undefined } | undefined {
     const choice = this.paths.snapshots;
-    // a user's kernel lives in a volume of its own, outside what the key covers
-    if (!choice || this.plan.noVm || this.plan.vm.kernel || !snapshotsSupported(this.manifest)) return undefined;
+    // a user's kernel lives in a volume of its own, outside what the key covers; --console is
+    // asked for to see the kernel boot, which a restored VM does not do
+    if (!choice || this.plan.noVm || this.plan.vm.kernel || this.plan.vm.console || !snapshotsSupported(this.manifest)) return undefined;
     const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')) });
     const files = snapshotFiles(choice.dir, key);
     return { files, meta: choice.mode === 'auto' ? readSnapshot(files) : undefined };
@@ -443,6 +444,8 @@ export class VmRun {
     try {
       await saveSnapshot(await (this.#qmpReady as Promise<Qmp>), files, meta, this.plan.runId);
       log(this.plan, `snapshot ${files.key} saved in ${Date.now() - t} ms`);
+      const pruned = pruneSnapshots(dirname(files.state), files.key);
+      if (pruned.length) log(this.plan, `removed ${pruned.length} snapshot(s) unused for long: ${pruned.join(', ')}`);
     } catch (error) {
       process.stderr.write(`testin: the VM snapshot could not be saved (${(error as Error).message}); runs boot cold until one is\n`);
     } finally {
@@ -467,6 +470,7 @@ export class VmRun {
       return;
     }
     this.timeline.restored = 1;
+    markUsed((this.#snapshot as { files: SnapshotFiles }).files);
     this.#mark('initUp');
     this.#helloUptime = meta.helloUptimeMs;
     log(this.plan, `restored from snapshot ${meta.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start)`);
