@@ -37,9 +37,23 @@ for (const name of Object.keys(FORWARDED_SIGNALS)) process.on(name, () => (onSig
 const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 
-function fail(message: string, fix?: string): number {
+function fail(message: string, fix?: string, timeline: Record<string, number> = {}): number {
   process.stderr.write(`testin: ${message}\n${fix ? `  fix: ${fix}\n` : ''}`);
+  writeTimeline(timeline, { reason: message, consoleTail: [] });
   return EXIT_TESTIN_FAILED;
+}
+
+/**
+ * The VM's timeline (for run()'s phases) and, for an abnormal end, its reason and
+ * the console's last lines (for the run's report). Optional: it never changes how
+ * the run ended.
+ */
+function writeTimeline(timeline: Record<string, number>, abnormal?: { reason: string; consoleTail: string[] }): void {
+  try {
+    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, ...(abnormal ? { abnormal } : {}) }));
+  } catch {
+    // a folder made read-only, a full disk: the command's code still stands
+  }
 }
 
 /** a stop asked for before the VM runs: the run ends at once, as the command would have */
@@ -126,14 +140,12 @@ async function main(): Promise<number> {
     vm.timeline.restoreFailed = first.vmDown ?? 1;
   }
   clearTimeout(grace);
-  // the VM's timeline, for run()'s phases: optional, it never changes how the run ended
-  try {
-    writeFileSync(TIMELINE_FILE, JSON.stringify(vm.timeline));
-  } catch {
-    // a folder made read-only, a full disk: the command's code still stands
+  if (outcome.kind === 'exited') {
+    writeTimeline(vm.timeline);
+    return outcome.code;
   }
-  if (outcome.kind === 'exited') return outcome.code;
-  if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot');
+  if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot', vm.timeline);
+  writeTimeline(vm.timeline, { reason: outcome.reason, consoleTail: outcome.consoleTail });
   process.stderr.write(`testin: ${outcome.reason}\n`);
   if (outcome.consoleTail.length) {
     process.stderr.write(`testin: last ${outcome.consoleTail.length} lines of the guest console:\n${outcome.consoleTail.map((l) => `  | ${l}`).join('\n')}\n`);

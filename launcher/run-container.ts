@@ -37,6 +37,10 @@ export interface CreatedRun {
   plan: RunPlan;
   docker: DockerClient;
   toolbox: ToolboxFacts;
+  /** for the run's report: the image's ID, the accelerator and why, the kernel booted */
+  imageId: string;
+  accelReason?: string | undefined;
+  kernelRelease: string;
 }
 
 export interface CreateContext {
@@ -153,7 +157,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw dockerRefusal(error, options) ?? error;
   }
   logger.debug({ container: container.id, runId, toolbox: toolbox.volumeName }, 'container created');
-  return { container, plan, docker, toolbox };
+  return { container, plan, docker, toolbox, imageId: image.id, accelReason: accel.reason, kernelRelease: custom?.release ?? toolbox.kernelRelease };
 }
 
 function readEnvFile(path: string): string {

@@ -1,5 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { exitCodeForSignal } from '../contract/exit-codes.js';
+import type { AbnormalEnd, VmFacts } from '../contract/run-report.js';
 
 /** One result shape for success and failure, for run() and a session's exec() (execa's is the model). */
 export interface RunResult {
@@ -13,6 +14,12 @@ export interface RunResult {
   durationMs: number;
   /** milliseconds spent in each phase, in order (vm.* are the VM's own steps) */
   phases: Record<string, number>;
+  /** the VM it ran in (absent when the run ended before its container was made) */
+  vm?: VmFacts | undefined;
+  /** the image, by name and ID */
+  image?: { name: string; id: string } | undefined;
+  /** the VM ended without the command ending (a panic, a boot past its deadline): why, and the console's last lines */
+  abnormal?: AbnormalEnd | undefined;
   /** the command's output, when no writable was given for it */
   stdout?: Buffer | undefined;
   stderr?: Buffer | undefined;

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
 import type { Logger } from 'pino';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
+import type { AbnormalEnd } from '../contract/run-report.js';
 import { FORCE_KILL_AFTER_MS, EXIT_TIMED_OUT } from '../contract/exit-codes.js';
 import { TIMELINE_FILE } from '../contract/layout.js';
 import { terminate } from '../contract/terminate.js';
@@ -99,6 +100,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     // a stop from here on changes nothing: the command's code is known; the teardown still happens in full
     await testHook('teardown', () => stopper.stopped !== undefined, hookOut);
     const timeline = await readTimeline(container);
+    const plan = created.plan;
+    const abnormal = timeline.abnormal as AbnormalEnd | undefined;
     return {
       exitCode,
       signal: signalName(exitCode),
@@ -107,6 +110,17 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       durationMs: Date.now() - started,
       // by reference: the teardown below adds `remove`
       phases: Object.assign(phases, vmPhases(timeline), typeof timeline.vmmStartedAt === 'number' ? { 'vm.startToVmm': Math.max(0, timeline.vmmStartedAt - startedAt) } : {}),
+      image: { name: options.image, id: created.imageId },
+      vm: {
+        cpus: plan.vm.cpus,
+        memoryMiB: plan.vm.memoryMiB,
+        accel: plan.vm.accel === 'kvm' ? 'kvm' : 'tcg',
+        accelReason: created.accelReason ?? null,
+        kernelRelease: created.kernelRelease,
+        toolbox: created.toolbox.hash,
+        startedFrom: plan.noVm ? 'no-vm' : timeline.restored ? 'snapshot' : typeof timeline.initUp === 'number' ? 'cold' : 'unknown',
+      },
+      ...(abnormal && typeof abnormal.reason === 'string' ? { abnormal: { reason: abnormal.reason, consoleTail: Array.isArray(abnormal.consoleTail) ? abnormal.consoleTail : [] } } : {}),
       ...output(),
     };
   } finally {
@@ -150,11 +164,11 @@ async function runContainer(
 }
 
 /** What container-init wrote of the VM's life (ms after it started); {} when it wrote nothing. */
-async function readTimeline(container: ContainerHandle): Promise<Record<string, number | boolean>> {
+async function readTimeline(container: ContainerHandle): Promise<Record<string, unknown>> {
   try {
     const tar = await container.getArchive(TIMELINE_FILE);
     const data = tar && (await readFileFromTar(tar, 'timeline.json'));
-    return data ? (JSON.parse(data.toString('utf8')) as Record<string, number | boolean>) : {};
+    return data ? (JSON.parse(data.toString('utf8')) as Record<string, unknown>) : {};
   } catch {
     // an optional timing file never changes how a run ended
     return {};
@@ -165,7 +179,7 @@ async function readTimeline(container: ContainerHandle): Promise<Record<string, 
  * The VM's steps as durations: VMM start, kernel to init, root mounted,
  * command started, the command, VM down.
  */
-function vmPhases(t: Record<string, number | boolean>): Record<string, number> {
+function vmPhases(t: Record<string, unknown>): Record<string, number> {
   const steps = ['vmmStarted', 'initUp', 'rootMounted', 'commandStarted', 'commandEnded', 'vmDown'] as const;
   // a VM restored from its snapshot has no kernel boot: the time to a guest that takes its command is the restore's
   const names = { vmmStarted: 'vmmStart', initUp: t.restored ? 'restore' : 'kernelToInit', rootMounted: 'rootMounted', commandStarted: 'commandStarted', commandEnded: 'command', vmDown: 'vmDown' };

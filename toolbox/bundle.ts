@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
+import { RUN_REPORT_SCHEMA } from '../contract/run-report.js';
 import { OWN_FILES_RECORD, hashOwnFiles, ownFiles, packageRoot } from './own-files.js';
 import { nodePin } from './pinned-node.js';
 
@@ -48,5 +49,7 @@ await build({
 });
 // package.json's bin (and every script) names dist/launcher/bin.js: it becomes the bundle's door
 writeFileSync(join(root, 'dist', 'launcher', 'bin.js'), "#!/usr/bin/env node\nimport '../cli/bin.js';\n", { mode: 0o755 });
+// the run report's JSON Schema, for users who validate reports (README: CI)
+writeFileSync(join(root, 'dist', 'report.schema.json'), `${JSON.stringify(RUN_REPORT_SCHEMA, null, 2)}\n`);
 const files = ownFiles(root);
 writeFileSync(join(root, 'dist', OWN_FILES_RECORD), `${JSON.stringify({ hash: hashOwnFiles(files, nodePin()), node: nodePin() }, null, 2)}\n`);

@@ -1,5 +1,6 @@
 import { UsageError } from '../../contract/errors.js';
-import { RUN_FLAGS } from '../flags.js';
+import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
+import type { ExecResult } from '../machine.js';
 import type { CliCommand } from './command.js';
 import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 
@@ -28,34 +29,41 @@ export const execCommand: CliCommand = {
       .option('tty', { alias: 't', type: 'boolean', describe: 'run the command on a pty' })
       .option('env', { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'working directory' })
-      .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' }),
+      .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' })
+      .option('report', REPORT_FLAG),
   async run(args, command) {
-    if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
-    const machine = await (await sessions()).attachSession(String(args.name));
-    const controller = new AbortController();
-    const onSignal = (): void => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
-    const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
-    try {
-      const result = await machine.exec(command, {
-        env: args.env as string[] | undefined,
-        cwd: args.workdir as string | undefined,
-        user: args.user as string | undefined,
-        tty,
-        stdin: args.interactive ? process.stdin : undefined,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        signal: controller.signal,
-      });
-      return result.exitCode;
-    } finally {
-      restore?.();
-      process.stdin.pause();
-    }
+    const { reportPath, withReport } = await import('../report-file.js');
+    const result = await withReport(reportPath(args.report), { command: 'exec', session: String(args.name) }, () => execInSession(args, command));
+    return result.exitCode;
   },
 };
+
+async function execInSession(args: Record<string, unknown>, command: string[] | undefined): Promise<ExecResult> {
+  if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
+  const machine = await (await sessions()).attachSession(String(args.name));
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
+  const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
+  try {
+    const result = await machine.exec(command, {
+      env: args.env as string[] | undefined,
+      cwd: args.workdir as string | undefined,
+      user: args.user as string | undefined,
+      tty,
+      stdin: args.interactive ? process.stdin : undefined,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: controller.signal,
+    });
+    return result;
+  } finally {
+    restore?.();
+    process.stdin.pause();
+  }
+}
 
 export const lsCommand: CliCommand = {
   command: 'ls',
