@@ -7,6 +7,8 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface DockerClient {
   ping(): Promise<void>;
+  /** what the engine says of itself (docker info) */
+  engineInfo(): Promise<EngineInfo>;
   /** .Config and .Id of a local image; undefined when the engine has none of that name */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
   /** pulls an image, reporting docker's progress events; rejects with docker's words */
@@ -24,6 +26,19 @@ export interface DockerClient {
   getContainer(idOrName: string): ContainerHandle;
   /** makes sure a local image exists, importing it from a tar stream when it does not */
   ensureImportedImage(name: string, tar: () => Promise<NodeJS.ReadableStream>): Promise<void>;
+}
+
+export interface EngineInfo {
+  serverVersion: string;
+  /** '1' or '2' */
+  cgroupVersion: string;
+  /** name=seccomp,profile=builtin; name=rootless; name=userns ... */
+  securityOptions: string[];
+  dockerRootDir: string;
+  operatingSystem: string;
+  kernelVersion: string;
+  ncpu: number;
+  memTotal: number;
 }
 
 export interface ImageConfig {

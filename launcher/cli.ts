@@ -7,13 +7,14 @@ import { TestinError, UsageError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
 import type { CliCommand, ParsedArgs } from './commands/command.js';
 import { composeCommand } from './commands/compose-command.js';
+import { doctorCommand } from './commands/doctor-command.js';
 import { runCommand } from './commands/run-command.js';
 import { downCommand, execCommand, logsCommand, lsCommand, upCommand } from './commands/session-commands.js';
 import { toolboxCommand } from './commands/toolbox-command.js';
 
 export { toRunOptions } from './commands/run-options-from-flags.js';
 
-const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsCommand, logsCommand, downCommand, composeCommand, toolboxCommand];
+const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsCommand, logsCommand, downCommand, composeCommand, toolboxCommand, doctorCommand];
 
 /** flags whose value may look like a flag (`--timeout -5s`): yargs would read `-5s` as flags -5 -s */
 const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '--cpus', '--stop-timeout']);

@@ -10,6 +10,19 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
     async ping() {
       await docker.ping();
     },
+    async engineInfo() {
+      const i = (await docker.info()) as Record<string, unknown>;
+      return {
+        serverVersion: String(i.ServerVersion ?? '?'),
+        cgroupVersion: String(i.CgroupVersion ?? '1'),
+        securityOptions: (i.SecurityOptions as string[] | undefined) ?? [],
+        dockerRootDir: String(i.DockerRootDir ?? '?'),
+        operatingSystem: String(i.OperatingSystem ?? '?'),
+        kernelVersion: String(i.KernelVersion ?? '?'),
+        ncpu: Number(i.NCPU ?? 0),
+        memTotal: Number(i.MemTotal ?? 0),
+      };
+    },
     async inspectImage(name) {
       try {
         const info = await docker.getImage(name).inspect();

@@ -20,6 +20,8 @@ export interface HelperSpec {
   mounts: ContainerMount[];
   env?: string[];
   devices?: string[];
+  capAdd?: string[];
+  securityOpt?: string[];
   /** another image than the helper image (the builder's Debian base) */
   image?: string;
 }
@@ -46,9 +48,9 @@ export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise
     labels: createLabels({ helper: spec.purpose }),
     mounts: spec.mounts,
     tmpfs: {},
-    capAdd: [],
+    capAdd: spec.capAdd ?? [],
     devices: spec.devices ?? [],
-    securityOpt: [],
+    securityOpt: spec.securityOpt ?? [],
     openStdin: false,
   });
   // waiting starts before the start: a quick helper may be gone before a later wait is asked

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder, parseHostProbe } from './doctor.js';
+
+const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, testin: '0.1.0' };
+const PVM_HOST = 'cpu_virt=\nkvm_modules=kvm,kvm_pvm,\ndevice=present\ndevice_rw=1\ndevice_mode=crw-rw-rw-\ndevice_gid=0\nnested=\nmount=1\nfree_kib=52428800\ntoolbox_kib=400000\nqemu=QEMU emulator version 10.0.13\nvirtiofsd=1.13.1\n';
+
+describe('parseHostProbe', () => {
+  it('reads the helper\'s key=value lines', () => {
+    const p = parseHostProbe(`noise\n${PVM_HOST}`, true);
+    expect(p).toMatchObject({ cpuVirt: '', kvmModules: ['kvm', 'kvm_pvm'], device: 'present', deviceRw: true, deviceMode: 'crw-rw-rw-', mount: true, freeKiB: 52428800, qemu: 'QEMU emulator version 10.0.13' });
+  });
+});
+
+describe('hostChecks', () => {
+  it('names a paravirtual /dev/kvm as the reason for TCG, and a run still works (exit 0)', () => {
+    const checks = inOrder(hostChecks({ toolbox, base: 'debian:trixie-slim', probe: parseHostProbe(PVM_HOST, true), snapshots: { volume: true } }));
+    const kvm = checks.find((c) => c.name === 'kvm');
+    expect(kvm?.verdict).toBe('warn');
+    expect(kvm?.seen).toMatch(/kvm_pvm \(paravirtual\)/);
+    expect(kvm?.fix).toMatch(/paravirtual/);
+    expect(checks.find((c) => c.name === 'accelerator')?.seen).toMatch(/TCG/);
+    expect(doctorExitCode(checks)).toBe(0);
+    expect(checks.map((c) => c.name)).toEqual(['container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network']);
+  });
+
+  it('picks KVM where the CPU has vmx and /dev/kvm opens', () => {
+    const probe = parseHostProbe(PVM_HOST.replace('cpu_virt=', 'cpu_virt=vmx').replace('kvm_pvm', 'kvm_intel').replace('nested=', 'nested=Y'), true);
+    const checks = hostChecks({ toolbox, base: 'b', probe });
+    expect(checks.find((c) => c.name === 'kvm')).toMatchObject({ verdict: 'ok', seen: expect.stringMatching(/nested virtualization in the guest: available/) });
+    expect(checks.find((c) => c.name === 'accelerator')?.seen).toBe('a run would use KVM');
+  });
+
+  it('tells how to open a /dev/kvm that containers cannot open', () => {
+    const probe = parseHostProbe(PVM_HOST.replace('cpu_virt=', 'cpu_virt=svm').replace('device_rw=1', 'device_rw=0').replace('crw-rw-rw-', 'crw-rw----'), true);
+    expect(hostChecks({ toolbox, base: 'b', probe }).find((c) => c.name === 'kvm')?.fix).toMatch(/chmod 666 \/dev\/kvm|kvm group/);
+  });
+
+  it('fails when containers cannot mount, or the engine has no space', () => {
+    const noMount = hostChecks({ toolbox, base: 'b', probe: parseHostProbe(PVM_HOST.replace('mount=1', 'mount=0'), true) });
+    expect(doctorExitCode(noMount)).toBe(1);
+    const full = hostChecks({ toolbox, base: 'b', probe: parseHostProbe(PVM_HOST.replace('free_kib=52428800', 'free_kib=1000'), true) });
+    expect(full.find((c) => c.name === 'space')?.verdict).toBe('fail');
+  });
+
+  it('without a toolbox: warns that the first run builds it, and that KVM was not looked at', () => {
+    const checks = hostChecks({ base: 'debian:trixie-slim' });
+    expect(checks.map((c) => [c.name, c.verdict])).toEqual([['toolbox', 'warn'], ['kvm', 'warn']]);
+    expect(doctorExitCode(checks)).toBe(0);
+  });
+});
+
+describe('engineCheck', () => {
+  const info = { serverVersion: '26.1.5', cgroupVersion: '2', securityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'], dockerRootDir: '/var/lib/docker', operatingSystem: 'Debian', kernelVersion: '6.1', ncpu: 2, memTotal: 24 * 1024 ** 3 };
+
+  it('says where the engine is and how it confines containers', () => {
+    const [c] = engineCheck(info, undefined);
+    expect(c?.seen).toMatch(/Docker 26\.1\.5 local.*cgroup v2, security: seccomp, cgroupns/);
+    expect(engineCheck(info, 'tcp://ci:2375')[0]?.seen).toMatch(/remote at tcp:\/\/ci:2375/);
+  });
+
+  it('warns of rootless and userns-remap engines', () => {
+    const checks = engineCheck({ ...info, securityOptions: ['name=rootless', 'name=userns'] }, undefined);
+    expect(checks.filter((c) => c.verdict === 'warn')).toHaveLength(2);
+  });
+});
+
+describe('formatChecks', () => {
+  it('prints one line per check, its fix on the next', () => {
+    const text = formatChecks([{ name: 'engine', verdict: 'fail', seen: 'no engine', fix: 'start dockerd' }, { name: 'kvm', verdict: 'ok', seen: 'fine' }]);
+    expect(text).toBe('fail  engine  no engine\n              fix: start dockerd\nok    kvm     fine');
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * `testin doctor`: what a run on this engine would meet, checked in order,
+ * each with a verdict, what was seen and a one-line fix. The engine's host is
+ * looked at from one helper container (the client may be far from it).
+ */
+import type { DockerClient, EngineInfo } from '../contract/docker-client.js';
+import { decideAccel, type HostKvmFacts } from '../contract/accel.js';
+import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, snapshotVolumeName } from '../contract/layout.js';
+import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  verdict: Verdict;
+  seen: string;
+  fix?: string | undefined;
+}
+
+/** what the helper container saw of the engine's host */
+export interface HostProbe {
+  cpuVirt: string;
+  kvmModules: string[];
+  device: 'present' | 'none';
+  deviceRw: boolean;
+  deviceMode?: string | undefined;
+  deviceGid?: string | undefined;
+  nested?: string | undefined;
+  mount: boolean;
+  freeKiB?: number | undefined;
+  toolboxKiB?: number | undefined;
+  qemu?: string | undefined;
+  virtiofsd?: string | undefined;
+  /** the helper got /dev/kvm from the engine */
+  deviceGiven: boolean;
+}
+
+const B = `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`;
+/** the probe: key=value lines, read by parseHostProbe */
+export const HOST_PROBE = `B=${B}
+echo "cpu_virt=$($B grep -m1 -owE 'vmx|svm' /proc/cpuinfo)"
+echo "kvm_modules=$(for m in kvm kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && printf '%s,' $m; done)"
+if [ -c /dev/kvm ]; then echo device=present; if (exec 3<>/dev/kvm) 2>/dev/null; then echo device_rw=1; else echo device_rw=0; fi; echo "device_mode=$($B stat -c %A /dev/kvm)"; echo "device_gid=$($B stat -c %g /dev/kvm)"; else echo device=none; fi
+echo "nested=$($B cat /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested 2>/dev/null | $B head -1)"
+if $B mkdir -p /tmp/testin-m && $B mount -t tmpfs t /tmp/testin-m; then echo mount=1; else echo mount=0; fi
+echo "free_kib=$($B df -k ${TOOLBOX_MOUNT} | $B tail -1 | $B awk '{print $4}')"
+echo "toolbox_kib=$($B du -sk ${TOOLBOX_MOUNT} | $B cut -f1)"
+echo "qemu=$($B grep -o '"qemu": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
+echo "virtiofsd=$($B grep -o '"virtiofsd": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
+`;
+
+export function parseHostProbe(output: string, deviceGiven: boolean): HostProbe {
+  const kv = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const m = /^([a-z_]+)=(.*)$/.exec(line.trim());
+    if (m) kv.set(m[1] as string, m[2] as string);
+  }
+  const num = (k: string): number | undefined => (kv.get(k) && /^\d+$/.test(kv.get(k) as string) ? Number(kv.get(k)) : undefined);
+  return {
+    cpuVirt: kv.get('cpu_virt') ?? '',
+    kvmModules: (kv.get('kvm_modules') ?? '').split(',').filter(Boolean),
+    device: kv.get('device') === 'present' ? 'present' : 'none',
+    deviceRw: kv.get('device_rw') === '1',
+    deviceMode: kv.get('device_mode') || undefined,
+    deviceGid: kv.get('device_gid') || undefined,
+    nested: kv.get('nested') || undefined,
+    mount: kv.get('mount') === '1',
+    freeKiB: num('free_kib'),
+    toolboxKiB: num('toolbox_kib'),
+    qemu: kv.get('qemu') || undefined,
+    virtiofsd: kv.get('virtiofsd') || undefined,
+    deviceGiven,
+  };
+}
+
+const GiB = 1024 * 1024;
+
+/** the engine check: reachable, where, its version, cgroups and confinement */
+export function engineCheck(info: EngineInfo, dockerHost: string | undefined): Check[] {
+  const remote = dockerHost !== undefined && dockerHost !== '' && !dockerHost.startsWith('unix://');
+  const sec = info.securityOptions.map((s) => /name=(\w+)/.exec(s)?.[1] ?? s);
+  const checks: Check[] = [
+    {
+      name: 'engine',
+      verdict: 'ok',
+      seen: `Docker ${info.serverVersion} ${remote ? `remote at ${dockerHost}` : 'local'}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
+    },
+  ];
+  if (sec.includes('rootless')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'rootless engine: CAP_SYS_ADMIN in a container cannot mount everything testin needs on every host', fix: 'use a rootful engine if the container check below fails' });
+  if (sec.includes('userns')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'userns-remap is on: a container\'s root is not the host\'s', fix: 'if runs fail, start testin\'s containers with --userns=host (or turn userns-remap off)' });
+  return checks;
+}
+
+/** the checks after the engine's, from what the helper saw and the toolbox found */
+export function hostChecks(input: { toolbox?: ToolboxFacts | undefined; base: string; probe?: HostProbe | undefined; probeError?: string | undefined; snapshots?: { volume: boolean } | undefined }): Check[] {
+  const { toolbox, probe } = input;
+  const checks: Check[] = [];
+  if (!toolbox) {
+    checks.push({ name: 'toolbox', verdict: 'warn', seen: `not built yet for ${input.base}: the first run builds it on the engine (20-30 s and Debian's package mirror)`, fix: 'testin toolbox build (or testin toolbox load FILE on an engine without network)' });
+  } else {
+    checks.push({
+      name: 'toolbox',
+      verdict: 'ok',
+      seen: `${toolbox.volumeName} from ${toolbox.baseImage}, kernel ${toolbox.kernelRelease}${probe?.qemu ? `, ${probe.qemu}` : ''}${probe?.virtiofsd ? `, virtiofsd ${probe.virtiofsd}` : ''}${probe?.toolboxKiB ? `, ${(probe.toolboxKiB / 1024).toFixed(0)} MiB` : ''}`,
+    });
+    checks.push(toolbox.passt ? { name: 'passt', verdict: 'ok', seen: 'in the toolbox: the VM network goes through passt' } : { name: 'passt', verdict: 'warn', seen: `${toolbox.baseImage} has no passt: the VM network is QEMU's slirp (slower)`, fix: 'build the toolbox from debian:trixie-slim (the default)' });
+  }
+  if (!probe) {
+    if (toolbox) checks.push({ name: 'container', verdict: 'fail', seen: `a container with CAP_SYS_ADMIN did not run: ${input.probeError ?? 'no output'}`, fix: 'check that the engine lets containers add CAP_SYS_ADMIN and run with apparmor=unconfined' });
+    else checks.push({ name: 'kvm', verdict: 'warn', seen: 'not looked at: the look needs the toolbox', fix: 'testin toolbox build, then testin doctor again' });
+    return checks;
+  }
+  checks.push(probe.mount ? { name: 'container', verdict: 'ok', seen: 'a container with CAP_SYS_ADMIN started and mounted a tmpfs' } : { name: 'container', verdict: 'fail', seen: 'a container with CAP_SYS_ADMIN and apparmor=unconfined could not mount', fix: 'allow CAP_SYS_ADMIN and unconfined AppArmor for containers on this engine (rootless engines may not)' });
+
+  // paravirtual: the kvm module is kvm_pvm and the CPU has no vmx/svm of its own
+  const pvm = probe.kvmModules.includes('kvm_pvm') && !probe.cpuVirt;
+  const facts: HostKvmFacts = {
+    hardwareVirt: probe.cpuVirt !== '' || probe.kvmModules.some((m) => m === 'kvm_intel' || m === 'kvm_amd'),
+    devKvm: probe.device === 'none' ? "the engine's host has no /dev/kvm" : probe.deviceRw ? true : `/dev/kvm (${probe.deviceMode ?? '?'}, gid ${probe.deviceGid ?? '?'}) cannot be opened read-write by containers`,
+  };
+  const device = probe.device === 'none' ? 'no /dev/kvm' : `/dev/kvm ${probe.deviceMode ?? ''} gid ${probe.deviceGid ?? '?'}, ${probe.deviceRw ? 'opens read-write' : 'does not open read-write'}`;
+  const cpu = probe.cpuVirt ? `CPU has ${probe.cpuVirt}` : pvm ? 'CPU has no vmx/svm; the kvm module is kvm_pvm (paravirtual)' : 'CPU shows no vmx/svm';
+  const accel = decideAccel('auto', facts);
+  if (accel.accel === 'kvm') checks.push({ name: 'kvm', verdict: 'ok', seen: `${cpu}; ${device}; nested virtualization in the guest: ${probe.nested === 'Y' || probe.nested === '1' ? 'available' : 'not available'}` });
+  else {
+    const fix = pvm
+      ? 'a paravirtual /dev/kvm (kvm_pvm) cannot boot a stock kernel: run on a host with vmx/svm (or nested virtualization) for KVM speed'
+      : probe.device === 'present' && !probe.deviceRw
+        ? 'open /dev/kvm to containers: chmod 666 /dev/kvm, or a udev rule giving it to the kvm group (as GitHub\'s runners need)'
+        : 'enable virtualization (VT-x/AMD-V) in the firmware, or nested virtualization in the VM the engine runs in; load kvm_intel or kvm_amd';
+    checks.push({ name: 'kvm', verdict: 'warn', seen: `${cpu}; ${device}: runs use TCG (software emulation, several times slower)`, fix });
+  }
+  checks.push({ name: 'accelerator', verdict: accel.accel === 'kvm' ? 'ok' : 'warn', seen: accel.accel === 'kvm' ? 'a run would use KVM' : `a run would use TCG: ${accel.reason ?? ''}` });
+  checks.push({ name: 'network', verdict: 'ok', seen: toolbox?.passt ? 'a run would carry the VM\'s packets through passt (the toolbox has it)' : 'a run would use slirp (the toolbox has no passt)' });
+  if (probe.freeKiB !== undefined) {
+    const free = `${(probe.freeKiB / GiB).toFixed(1)} GiB free where the engine keeps volumes`;
+    checks.push(
+      probe.freeKiB < 0.3 * GiB
+        ? { name: 'space', verdict: 'fail', seen: free, fix: 'free space on the engine (docker system prune), or move its data-root' }
+        : probe.freeKiB < 2 * GiB
+          ? { name: 'space', verdict: 'warn', seen: `${free}: a toolbox takes ~0.4 GiB, each VM snapshot ~0.1 GiB`, fix: 'free space on the engine (docker system prune)' }
+          : { name: 'space', verdict: 'ok', seen: free },
+    );
+  }
+  if (input.snapshots) checks.push({ name: 'snapshots', verdict: 'ok', seen: input.snapshots.volume ? 'the snapshots volume is there: runs restore booted VMs' : 'no snapshot yet: the first run of each VM shape boots and saves one' });
+  return checks;
+}
+
+export function doctorExitCode(checks: readonly Check[]): number {
+  return checks.some((c) => c.verdict === 'fail') ? 1 : 0;
+}
+
+export function formatChecks(checks: readonly Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  return checks.map((c) => `${c.verdict.padEnd(4)}  ${c.name.padEnd(width)}  ${c.seen}${c.fix ? `\n${' '.repeat(width + 8)}fix: ${c.fix}` : ''}`).join('\n');
+}
+
+/** Runs every check against the engine. */
+export async function runDoctor(docker: DockerClient, options: { base: string; env?: NodeJS.ProcessEnv }): Promise<Check[]> {
+  const env = options.env ?? process.env;
+  let info: EngineInfo;
+  try {
+    await docker.ping();
+    info = await docker.engineInfo();
+  } catch (error) {
+    const where = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : 'the local socket /var/run/docker.sock';
+    return [{ name: 'engine', verdict: 'fail', seen: `no Docker engine answers at ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, fix: 'start dockerd (or the Docker service), or point DOCKER_HOST at a running engine' }];
+  }
+  const checks = engineCheck(info, env.DOCKER_HOST);
+  const [{ findToolbox }, { runHelper }] = await Promise.all([import('../toolbox/ensure-toolbox.js'), import('../toolbox/helper-container.js')]);
+  const toolbox = await findToolbox(docker, options.base);
+  let probe: HostProbe | undefined;
+  let probeError: string | undefined;
+  if (toolbox) {
+    const look = async (device: boolean): Promise<HostProbe> => {
+      const r = await runHelper(docker, {
+        purpose: 'doctor',
+        argv: [B, 'sh', '-c', HOST_PROBE],
+        mounts: [{ type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }],
+        devices: device ? ['/dev/kvm'] : [],
+        capAdd: ['SYS_ADMIN'],
+        securityOpt: ['apparmor=unconfined'],
+      });
+      return parseHostProbe(r.output, device);
+    };
+    try {
+      // an engine whose host has no /dev/kvm refuses the device: look again without it
+      probe = await look(true).catch(() => look(false));
+    } catch (error) {
+      probeError = (error as Error).message;
+    }
+  }
+  const snapshots = toolbox ? { volume: (await docker.inspectVolume(snapshotVolumeName(toolbox.hash))) !== undefined } : undefined;
+  return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, snapshots })]);
+}
+
+const ORDER = ['engine', 'engine mode', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network'];
+
+/** the checks in the order a reader follows them: the engine, what containers may do, KVM, the toolbox, what a run would pick */
+export function inOrder(checks: readonly Check[]): Check[] {
+  return [...checks].sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
+}
