@@ -136,6 +136,24 @@ async function migrationEnd(qmp: Qmp, run: () => Promise<unknown>): Promise<void
 }
 
 /**
+ * Lets the guest run again. Right after a migration's "completed" event QEMU may
+ * still be finishing it and refuse ("Migration is not finalized yet"): asked
+ * again until it takes, within a bound.
+ */
+async function cont(qmp: Qmp, boundMs = 5000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      await qmp.execute('cont');
+      return;
+    } catch (error) {
+      if (!/not finalized/i.test((error as Error).message) || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+/**
  * Saves the stopped guest to the snapshot's files, then lets it go on. The
  * state is written under a name of this run's and renamed into place: a
  * restore never sees half a file, and two runs that save at once both leave a
@@ -154,7 +172,7 @@ export async function saveSnapshot(qmp: Qmp, files: SnapshotFiles, meta: Omit<Sn
   } finally {
     rmSync(tmp, { force: true });
     rmSync(`${files.meta}.${runId}.tmp`, { force: true });
-    await qmp.execute('cont');
+    await cont(qmp);
   }
 }
 
@@ -163,5 +181,5 @@ export async function restoreSnapshot(qmp: Qmp, files: SnapshotFiles): Promise<v
   await qmp.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
   await migrationEnd(qmp, () => qmp.execute('migrate-incoming', { uri: `file:${files.state}` }));
   // saved while stopped, it comes back stopped
-  await qmp.execute('cont');
+  await cont(qmp);
 }

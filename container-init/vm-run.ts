@@ -448,6 +448,9 @@ export class VmRun {
       if (pruned.length) log(this.plan, `removed ${pruned.length} snapshot(s) unused for long: ${pruned.join(', ')}`);
     } catch (error) {
       process.stderr.write(`testin: the VM snapshot could not be saved (${(error as Error).message}); runs boot cold until one is\n`);
+      // a guest QEMU would not let go on again cannot run the command: end the run as a failed boot, not a hang
+      const status = (await this.#qmp?.execute('query-status').catch(() => undefined)) as { running?: boolean } | undefined;
+      if (status?.running !== true) this.#guest?.child.kill('SIGKILL');
     } finally {
       this.#stoppedMs = Date.now() - t;
       this.timeline.snapshotSaveMs = this.#stoppedMs;

@@ -122,7 +122,8 @@ async function fillSources(docker: DockerClient, volume: string, options: Custom
     ];
     await holder.putArchive(tarOf(entries), '/k');
     if (options.modules) {
-      const { pack } = await import('tar-fs');
+      // tar-fs is CommonJS: its exports are the default export, in node's ESM and in the bundle alike
+      const { pack } = (await import('tar-fs')).default;
       await holder.putArchive(pack(options.modules) as unknown as NodeJS.ReadableStream, `/k/${src}/${KERNEL_VOLUME.modules}`);
     }
   });

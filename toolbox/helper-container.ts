@@ -68,7 +68,8 @@ export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise
 async function helperImageTar(): Promise<NodeJS.ReadableStream> {
   const dir = mkdtempSync(join(tmpdir(), 'testin-helper-'));
   mkdirSync(join(dir, 'testin'));
-  const { pack } = await import('tar-fs');
+  // tar-fs is CommonJS: its exports are the default export, in node's ESM and in the bundle alike
+  const { pack } = (await import('tar-fs')).default;
   const stream = pack(dir) as unknown as NodeJS.ReadableStream;
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   stream.on('end', cleanup);
