@@ -11,8 +11,16 @@ import { createDockerClient } from './dockerode-client.js';
 import { start, type Machine, type StartOptions } from './machine.js';
 
 export interface VmFixtureOptions extends Omit<StartOptions, 'name' | 'persistent'> {
-  /** 'test' (default): a fresh VM per test; 'file': one VM shared by the tests of a file */
-  scope?: 'test' | 'file';
+  /**
+   * 'test' (default): a fresh VM per test; 'file': one VM shared by the tests of a file;
+   * 'worker': one VM per vitest worker, shared by every file that worker runs, stopped when
+   * the worker ends. For that, make the test in one module the files import, and run vitest
+   * with `isolate: false` (a module is then evaluated once per worker): a suite of N files
+   * on W workers boots W VMs, not N. Nothing is reset between files: what a file changes in
+   * the VM (files, mounts, network, modules) the next file of that worker sees; a file that
+   * changes the VM undoes it in its afterAll, or uses scope 'file'
+   */
+  scope?: 'test' | 'file' | 'worker';
 }
 
 /** Why the fixture cannot run here ('' when it can). */
