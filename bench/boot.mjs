@@ -64,11 +64,13 @@ const loader = [join(tree, 'lib/ld-linux-x86-64.so.2'), '--library-path', join(t
 const { run } = await import(join(root, 'dist/launcher/index.js'));
 const toolboxPhases = [];
 const startToVmm = [];
+const containerStart = [];
+const initToVmm = [];
 const libraryRuns = [];
 const cases = [
   ['(a) floor: QEMU + virtiofsd on the host, no Docker', () =>
     // container-init's work folder is /run/testin: a tmpfs of its own, in a mount namespace of its own
-    timed('unshare', ['-m', 'sh', '-c', 'mkdir -p /run/testin && mount -t tmpfs tmpfs /run/testin && exec "$@"', 'sh', ...loader], {
+    timed('unshare', ['-m', 'sh', '-c', 'mkdir -p /run/testin && mount -t tmpfs tmpfs /run/testin && exec "$@"', 'sh', ...loader, 'true'], {
       TESTIN_TOOLBOX_DIR: tree, TESTIN_SHARED_ROOT: rootfs, TESTIN_PLAN: JSON.stringify(plan),
     })],
   [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
@@ -89,6 +91,8 @@ try {
     const r = await run({ image, command: ['true'] }, { stderr: process.stderr });
     toolboxPhases.push(r.phases.toolbox);
     startToVmm.push(r.phases['vm.startToVmm']);
+    containerStart.push(r.phases['vm.containerStart']);
+    initToVmm.push(r.phases['vm.startToVmm'] - r.phases['vm.containerStart']);
     libraryRuns.push(r.durationMs);
   }
 } finally {
@@ -103,7 +107,10 @@ console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padSt
 for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
 console.log(`${'(d) toolbox phase of a warm run (ms)'.padEnd(width)}  ${String(Math.min(...toolboxPhases)).padStart(7)}  ${String(median(toolboxPhases)).padStart(8)}`);
 if (coldBuild !== undefined) console.log(`${'(e) first build of the toolbox on the engine (s)'.padEnd(width)}  ${coldBuild.toFixed(1).padStart(7)}  ${'(once)'.padStart(8)}`);
-console.log(`${'(f) container start to QEMU start (ms)'.padEnd(width)}  ${String(Math.min(...startToVmm)).padStart(7)}  ${String(median(startToVmm)).padStart(8)}`);
+const msRow = (name, xs) => console.log(`${name.padEnd(width)}  ${String(Math.min(...xs)).padStart(7)}  ${String(median(xs)).padStart(8)}`);
+msRow('(f) container start to QEMU start (ms)', startToVmm);
+msRow("(f1)  of it: the engine starting the container (ms)", containerStart);
+msRow("(f2)  of it: container-init's process start to QEMU (ms)", initToVmm);
 console.log(`${'(g) the library run(), in process (ms)'.padEnd(width)}  ${String(Math.min(...libraryRuns)).padStart(7)}  ${String(median(libraryRuns)).padStart(8)}`);
 const med = (i) => rows[i][2];
 console.log(`ratio (c)/(a), snapshot run / floor, medians: ${(med(2) / med(0)).toFixed(2)}`);

@@ -27,6 +27,9 @@ import { VmRun } from './vm-run.js';
  * read or the root is bound is held, and given to the VM as soon as it exists.
  */
 const held: string[] = [];
+/** wall-clock ms when this node process started, and when its code began: the run's phases split the container's start with them */
+const PROCESS_STARTED_AT = Math.round(performance.timeOrigin);
+const MAIN_AT = Date.now();
 let onSignal: ((name: string) => void) | undefined;
 for (const name of Object.keys(FORWARDED_SIGNALS)) process.on(name, () => (onSignal ? onSignal(name) : held.push(name)));
 
@@ -50,7 +53,7 @@ function fail(message: string, fix?: string, timeline: Record<string, number> = 
  */
 function writeTimeline(timeline: Record<string, number>, abnormal?: { reason: string; consoleTail: string[] }): void {
   try {
-    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, ...(abnormal ? { abnormal } : {}) }));
+    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...(abnormal ? { abnormal } : {}) }));
   } catch {
     // a folder made read-only, a full disk: the command's code still stands
   }

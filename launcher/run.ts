@@ -109,7 +109,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       canceled: stopper.stopped !== undefined,
       durationMs: Date.now() - started,
       // by reference: the teardown below adds `remove`
-      phases: Object.assign(phases, vmPhases(timeline), typeof timeline.vmmStartedAt === 'number' ? { 'vm.startToVmm': Math.max(0, timeline.vmmStartedAt - startedAt) } : {}),
+      phases: Object.assign(phases, vmPhases(timeline), startPhases(timeline, startedAt)),
       image: { name: options.image, id: created.imageId },
       vm: {
         cpus: plan.vm.cpus,
@@ -159,7 +159,8 @@ async function runContainer(
     if (io.stdin === process.stdin) process.stdin.pause();
   }
   // the status can come before the last bytes of output: wait for the stream to end (bounded)
-  await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+  // (unref'd: a library caller's process must not wait for this bound once the run is over)
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
   return code;
 }
 
@@ -193,6 +194,25 @@ function vmPhases(t: Record<string, unknown>): Record<string, number> {
     if (typeof at !== 'number') continue;
     out[`vm.${names[step]}`] = Math.max(0, at - previous);
     previous = at;
+  }
+  return out;
+}
+
+/**
+ * From the container's start (the launcher's attach and start) to QEMU's start, and
+ * its parts: docker starting the container and container-init's node process
+ * (vm.containerStart), node loading container-init (vm.initLoad), container-init
+ * starting the helpers and QEMU (the rest). Wall clocks of one machine: a remote
+ * engine's clock may differ, so only sane values are kept.
+ */
+function startPhases(t: Record<string, unknown>, startedAt: number): Record<string, number> {
+  const num = (k: string): number | undefined => (typeof t[k] === 'number' ? (t[k] as number) : undefined);
+  const [proc, main, vmm] = [num('processStartedAt'), num('mainAt'), num('vmmStartedAt')];
+  if (vmm === undefined || vmm < startedAt) return {};
+  const out: Record<string, number> = { 'vm.startToVmm': vmm - startedAt };
+  if (proc !== undefined && main !== undefined && proc >= startedAt && main >= proc && vmm >= main) {
+    out['vm.containerStart'] = proc - startedAt;
+    out['vm.initLoad'] = main - proc;
   }
   return out;
 }
