@@ -4,7 +4,7 @@
  * to their targets under it, docker's /etc files, and the kernel's modules.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import type { RunPlan } from '../contract/run-plan.js';
@@ -103,6 +103,10 @@ export function prepareContainerRoot(plan: RunPlan, toolbox: string): void {
 export function bindRoot(plan: RunPlan, paths: RootPaths, mirror: readonly { path: string; readOnly: boolean }[]): void {
   const { newRoot } = paths;
   const mount = mounter(paths.toolbox);
+  // --boot: systemd takes a /.dockerenv for a container and then runs as in one (no
+  // udev, no machine services); in the VM it is a machine. The file is docker's, of
+  // this container's own layer, which goes with the container
+  if (plan.boot) rmSync('/.dockerenv', { force: true });
   mkdirSync(newRoot, { recursive: true });
   mount('-o', 'bind', '/', newRoot);
   mount('--make-private', newRoot);

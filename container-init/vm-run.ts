@@ -15,13 +15,14 @@ import {
   type ExecRequest,
   type Frame,
 } from '../contract/control-protocol.js';
-import { EXIT_TIMED_OUT, POWEROFF_GRACE_MS, exitCodeForSignal } from '../contract/exit-codes.js';
+import { BOOT_POWEROFF_GRACE_MS, EXIT_TIMED_OUT, POWEROFF_GRACE_MS, exitCodeForSignal } from '../contract/exit-codes.js';
 import { CONSOLE_LOG, SESSION_SOCKET, TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { Accel, RunPlan } from '../contract/run-plan.js';
 import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
+import { SystemWait, type SystemState } from './image-init.js';
 import { PortForwarder } from './port-forwarder.js';
 import { SessionServer } from './session-server.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
@@ -103,6 +104,9 @@ export class VmRun {
   #qmpReady?: Promise<Qmp>;
   /** this VM's snapshot: to restore (meta known) or to save at hello */
   #snapshot?: { files: SnapshotFiles; meta?: SnapshotMeta | undefined };
+  /** --boot: the set-up EXEC went ('setup'), the system is being waited for ('waiting'), it is up ('up') */
+  #bootStage: 'none' | 'setup' | 'waiting' | 'up' = 'none';
+  #systemWait?: SystemWait;
   /** restored, and the guest has not said anything yet */
   #awaitingRestoredGuest = false;
 
@@ -212,6 +216,8 @@ export class VmRun {
           }
           this.#session?.closeAll('the VM stopped');
           if (this.#shuttingDown) return resolve({ kind: 'exited', code: 0 });
+          // --boot without a command runs until the system powers off: `systemctl poweroff` ends it with 0
+          if (this.plan.boot && !this.plan.session && this.plan.argv.length === 0 && r.code === 0 && this.#bootStage === 'up') return resolve({ kind: 'exited', code: 0 });
           if (this.#stoppedBeforeCommand) return resolve({ kind: 'exited', code: exitCodeForSignal(this.#stoppedBeforeCommand), signal: this.#stoppedBeforeCommand });
           if (this.#timedOut) return resolve({ kind: 'exited', code: EXIT_TIMED_OUT });
           if (this.#killed) return resolve({ kind: 'exited', code: exitCodeForSignal(9), signal: 9 });
@@ -323,6 +329,7 @@ export class VmRun {
 
   #onFrame(frame: Frame, onHello: () => void, resolve: (o: VmOutcome) => void): void {
     this.#awaitingRestoredGuest = false;
+    if (this.#systemWait?.take(frame)) return;
     if (frame.id === KERNEL_LOG_ID) {
       this.#kernelLog?.(frame);
       return;
@@ -348,6 +355,12 @@ export class VmRun {
       }
       case MessageType.started: {
         const fields = decodeFields(frame.payload);
+        if (this.#bootStage === 'setup') {
+          // the set-up is done and the image's init is PID 1: wait for its system, then the command
+          this.#mark('rootMounted', (this.timeline.initUp ?? 0) + this.#stoppedMs + (fieldNumber(fields, Tag.rootMs) ?? this.#helloUptime) - this.#helloUptime);
+          void this.#waitForSystem(resolve);
+          break;
+        }
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
         const initUp = this.timeline.initUp ?? 0;
         const since = (tag: number): number => initUp + this.#stoppedMs + (fieldNumber(fields, tag) ?? this.#helloUptime) - this.#helloUptime;
@@ -414,6 +427,36 @@ export class VmRun {
       };
       this.#socket?.write(encodeFrame(MessageType.dmesg, KERNEL_LOG_ID));
     });
+  }
+
+  /**
+   * --boot: waits, within the boot's deadline, until the image's init has
+   * started the system (running or degraded: then the failed units are named),
+   * then starts the command, the session, or (no command) lets the system run
+   * until it powers off.
+   */
+  async #waitForSystem(resolve: (o: VmOutcome) => void): Promise<void> {
+    this.#bootStage = 'waiting';
+    const wait = new SystemWait((frame) => this.#socket?.write(frame));
+    this.#systemWait = wait;
+    const ms = this.plan.vm.bootTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<SystemState>((res) => {
+      timer = setTimeout(() => {
+        const asked = wait.failedSoFar();
+        const bounded = Promise.race([asked, new Promise<string[]>((r) => setTimeout(() => r([]), 3000).unref())]);
+        void bounded.then((units) => res({ kind: 'failed', reason: `the system did not finish starting within ${ms / 1000} s${units.length ? `; failed units: ${units.join(', ')}` : ''}` }));
+      }, ms);
+    });
+    const state = await Promise.race([wait.wait(), deadline]);
+    clearTimeout(timer);
+    if (state.kind === 'failed') return resolve(this.#abnormal(state.reason));
+    if (state.state === 'degraded') process.stderr.write(`testin: the system started degraded: failed units: ${state.failedUnits.join(', ') || '(none listed)'}\n`);
+    log(this.plan, `the image's init started the system (${state.state}) ${Date.now() - this.#t0} ms since start`);
+    this.#mark('systemUp');
+    this.#bootStage = 'up';
+    if (this.plan.session) return void this.#serveSession();
+    if (this.plan.argv.length > 0) this.#sendExec();
   }
 
   /** The guest waits for its command (booted and said hello, or restored). */
@@ -488,6 +531,12 @@ export class VmRun {
   /** The command's EXEC, then what was waiting for it: held signals, the terminal, stdin. */
   #sendExec(): void {
     if (this.#execSent || this.#stoppedBeforeCommand) return;
+    if (this.plan.boot && this.#bootStage === 'none') {
+      // --boot: the set-up alone first (mounts, network, hostname); the image's init then becomes PID 1
+      this.#bootStage = 'setup';
+      this.#socket?.write(encodeExec(0, { ...this.exec, argv: [], boot: this.plan.boot, tunnel: this.#tunnel }));
+      return;
+    }
     this.#socket?.write(encodeExec(0, { ...this.exec, tunnel: this.#tunnel }));
     this.#execSent = true;
     for (const signo of this.#pendingSignals.splice(0)) this.signal(signo);
@@ -528,7 +577,7 @@ export class VmRun {
     this.#socket?.write(encodeFrame(MessageType.poweroff, 0));
     if (this.#guest) {
       const qemu = this.#guest;
-      const timer = setTimeout(() => qemu.child.kill('SIGKILL'), POWEROFF_GRACE_MS);
+      const timer = setTimeout(() => qemu.child.kill('SIGKILL'), this.plan.boot ? BOOT_POWEROFF_GRACE_MS : POWEROFF_GRACE_MS);
       void qemu.exited.then(() => clearTimeout(timer));
     }
   }

@@ -42,6 +42,7 @@ export const Tag = {
   port: 16,
   conn: 17,
   seed: 18,
+  boot: 19,
   release: 20,
   uptimeMs: 21,
   code: 22,
@@ -162,6 +163,8 @@ export interface ExecRequest {
   volumes?: readonly { target: string; readOnly: boolean }[] | undefined;
   /** report the ports the guest listens on and dial back to this port of the gateway (see port-forwarder.ts) */
   tunnel?: { port: number; token: Buffer } | undefined;
+  /** the first EXEC of --boot: after the set-up this program (the image's init) becomes PID 1, the init serving beside it */
+  boot?: string | undefined;
 }
 
 /** the signals container-init passes on to the command in the VM, by number */
@@ -202,6 +205,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   if (req.net) fields.push([Tag.net, req.net]);
   if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
+  if (req.boot) fields.push([Tag.boot, req.boot]);
   if (req.tunnel) fields.push([Tag.tunnel, `${req.tunnel.port} ${req.tunnel.token.toString('hex')}`]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));
 }

@@ -24,6 +24,8 @@ export const FORCE_KILL_AFTER_MS = 3000;
 export const DEFAULT_STOP_TIMEOUT_S = 10;
 /** after the command's EXIT, how long the guest gets to power off by itself */
 export const POWEROFF_GRACE_MS = 2000;
+/** --boot: the image's init shuts the system down (units stopped, filesystems synced) before the VM is stopped hard */
+export const BOOT_POWEROFF_GRACE_MS = 30_000;
 /** the guest init must say hello within this: TCG boots take seconds, a hang must not take forever */
 export const BOOT_TIMEOUT_MS = 120_000;
 /** a session's VM must be ready within this (the boot, and container-init before it) */

@@ -89,6 +89,8 @@ export interface RunPlan {
   /** --timeout: counted from the command's start (the boot has its own deadline); then SIGTERM, the stop timeout, exit 124 */
   timeoutMs?: number | undefined;
   vm: VmPlan;
+  /** --boot: the image's init (this path) becomes PID 1 after testin's set-up; the command runs once the system has started */
+  boot?: string | undefined;
   /** false: boot cold (--no-snapshot, TESTIN_SNAPSHOT=0); else restore the VM's snapshot when there is one, and save one when not */
   snapshot?: boolean | undefined;
   logLevel: string;
@@ -124,7 +126,7 @@ export function decodePlan(text: string): RunPlan {
   }
   if (typeof plan !== 'object' || plan === null) throw new PlanError('not an object');
   if (plan.version !== PLAN_VERSION) throw new PlanError(`version ${String(plan.version)} is not ${PLAN_VERSION}: the toolbox and the launcher differ`);
-  if (!isStrings(plan.argv) || (plan.argv.length === 0 && !plan.session && !plan.fromContainer)) throw new PlanError('no command');
+  if (!isStrings(plan.argv) || (plan.argv.length === 0 && !plan.session && !plan.fromContainer && !plan.boot)) throw new PlanError('no command');
   if (!isStrings(plan.env)) throw new PlanError('env is not a list of K=V strings');
   if (typeof plan.cwd !== 'string' || typeof plan.user !== 'string') throw new PlanError('cwd and user must be strings');
   if (!Array.isArray(plan.mounts) || !Array.isArray(plan.tmpfs)) throw new PlanError('mounts and tmpfs must be lists');

@@ -160,6 +160,7 @@ void free_request(struct request *r) {
   free(r->hostname);
   free(r->net);
   free(r->tunnel);
+  free(r->boot);
   memset(r, 0, sizeof *r);
 }
 
@@ -226,6 +227,7 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_SEED: reseed_random(v, n); break;
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
+      case TAG_BOOT: free(r->boot); r->boot = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
   }

@@ -102,11 +102,16 @@ struct request {
   int ntmpfs;
   char *volumes[64]; /* "target\0ro|rw", parents first */
   int nvolumes;
+  char *boot; /* the image's init, to become PID 1 after the set-up (--boot); NULL: none */
 };
 
 /* base.c */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void power_off(void) __attribute__((noreturn));
+void power_off(void);
+/* set when the image's init is PID 1 and this init serves beside it (--boot) */
+extern int beside_init;
+/* main.c */
+void start_image_init(const char *path);
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uint32_t uptime_ms(void);
 void sleep_ms(long ms);

@@ -3,7 +3,37 @@
  */
 #include "init.h"
 
+static char *own_argv0;
+
+/* --boot: the image's init becomes PID 1 (this process, exec'd), and a child
+ * of it goes on as testin's agent: it serves commands, streams, signals, files
+ * and dmesg beside the image's init. Its argv[0] starts with '@', which
+ * systemd's shutdown spares (as it spares a root storage daemon) until the end. */
+void start_image_init(const char *path) {
+  pid_t pid = fork();
+  if (pid < 0) fatal("fork for the image's init: %s", strerror(errno));
+  if (pid > 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    char *const argv[] = {(char *)path, NULL};
+    char *const envp[] = {"HOME=/", "TERM=linux", NULL};
+    execve(path, argv, envp);
+    /* PID 1 cannot go on without an init: say why, and stop the VM */
+    log_line("fatal: exec the image's init %s: %s (--boot=PATH names another)", path, strerror(errno));
+    sync();
+    reboot(RB_POWER_OFF);
+    for (;;) pause();
+  }
+  beside_init = 1;
+  if (own_argv0) own_argv0[0] = '@';
+  prctl(PR_SET_NAME, "testin-agent");
+  /* the commands' orphans come back to us, not to the image's init */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
 int main(int argc, char **argv) {
+  own_argv0 = argv[0];
   agent_mode = argc > 1 && strcmp(argv[1], "--agent") == 0;
   if (!agent_mode && getpid() != 1) {
     fprintf(stderr, "testin-init runs as PID 1 in the VM, or with --agent (control on fd 3)\n");
@@ -57,6 +87,7 @@ int main(int argc, char **argv) {
     make_static_nodes();
     configure_network(req.net);
     if (guest_ip.s_addr && gateway_ip.s_addr) forward_start(req.tunnel);
+    if (req.boot) start_image_init(req.boot);
   }
 
   if (req.argc > 0) {

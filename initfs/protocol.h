@@ -58,6 +58,7 @@ enum {
   TAG_PORT = 16,     /* u32 */
   TAG_CONN = 17,     /* u32: a forwarded connection's number, sent back on the tunnel */
   TAG_SEED = 18,     /* hex: host entropy, credited to the guest's pool, which is then reseeded */
+  TAG_BOOT = 19,     /* the first EXEC: after the set-up, this program (the image's init) becomes PID 1; the init serves on beside it */
   TAG_RELEASE = 20,  /* uname -r */
   TAG_UPTIME_MS = 21,
   TAG_CODE = 22,     /* u32 exit code */

@@ -29,7 +29,9 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
   return {
     version: PLAN_VERSION,
     runId: ctx.runId,
-    argv: ctx.session ? [] : resolveArgv(options, image),
+    // --boot: the image's init is what runs; a command given runs once its system is up (the image's CMD is not used)
+    argv: ctx.session ? [] : options.boot !== undefined ? [...(options.command ?? [])] : resolveArgv(options, image),
+    ...(options.boot !== undefined ? { boot: resolveBoot(options.boot) } : {}),
     ...(ctx.session ? { session: true } : {}),
     env: resolveEnv(options, image, ctx),
     cwd: options.workdir || image.WorkingDir || '/',
@@ -68,6 +70,13 @@ export function resolveNetBackend(options: RunOptions, ctx: PlanContext): NetBac
   }
   if (options.noVm || options.network === 'none') return 'slirp';
   return choice === 'auto' ? (ctx.passtAvailable ? 'passt' : 'slirp') : choice;
+}
+
+/** --boot (the image's /sbin/init) or --boot=PATH: an absolute path in the image */
+export function resolveBoot(value: string | boolean): string {
+  const path = value === true || value === '' ? '/sbin/init' : String(value);
+  if (!path.startsWith('/')) throw new UsageError(`--boot=${path}: the image's init must be an absolute path`, 'write --boot (the image\'s /sbin/init) or --boot=/lib/systemd/systemd');
+  return path;
 }
 
 /** docker's rule: ENTRYPOINT + (user command, else CMD); --entrypoint drops the image's CMD. */

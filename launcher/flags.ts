@@ -30,6 +30,7 @@ export const RUN_FLAGS = {
   timeout: { type: 'string', describe: 'stop the command this long after it started (30s, 5m, 1h); exit code 124', group: 'Container:' },
   'boot-timeout': { type: 'string', describe: 'how long the VM may take to boot before the run fails (default 120s)', group: 'VM:' },
   vm: { type: 'boolean', default: true, describe: 'run in a VM; --no-vm runs the same plan in the container, for comparison', group: 'VM:' },
+  boot: { type: 'string', describe: "boot the image's own init (/sbin/init, or --boot=PATH) as PID 1; a command runs once its system is up, then it powers off; none: until it powers off", group: 'VM:' },
   snapshot: { type: 'boolean', describe: "restore a booted VM from its snapshot instead of booting (default; TESTIN_SNAPSHOT=0 turns it off); --no-snapshot boots cold", group: 'VM:' },
   cpus: { type: 'number', describe: 'virtual CPUs (default 2)', group: 'VM:' },
   memory: { alias: 'm', type: 'string', describe: 'VM memory, e.g. 512m, 2g (default 1g)', group: 'VM:' },

@@ -68,6 +68,12 @@ export interface RunOptions {
    */
   snapshot?: boolean | undefined;
   /**
+   * boot the image's own init (true: /sbin/init, or a path) as PID 1 after testin's set-up, testin's
+   * agent serving beside it; a command runs once `systemctl is-system-running --wait` says running or
+   * degraded, then the system is powered off; without a command the run lasts until the system powers off
+   */
+  boot?: string | boolean | undefined;
+  /**
    * what carries the VM's packets into the container's network: passt (faster, see README) or QEMU's
    * user networking (slirp); @default 'auto': passt when the toolbox has it (its Debian release packages passt), else slirp
    */

@@ -181,9 +181,9 @@ async function readTimeline(container: ContainerHandle): Promise<Record<string, 
  * command started, the command, VM down.
  */
 function vmPhases(t: Record<string, unknown>): Record<string, number> {
-  const steps = ['vmmStarted', 'initUp', 'rootMounted', 'commandStarted', 'commandEnded', 'vmDown'] as const;
+  const steps = ['vmmStarted', 'initUp', 'rootMounted', 'systemUp', 'commandStarted', 'commandEnded', 'vmDown'] as const;
   // a VM restored from its snapshot has no kernel boot: the time to a guest that takes its command is the restore's
-  const names = { vmmStarted: 'vmmStart', initUp: t.restored ? 'restore' : 'kernelToInit', rootMounted: 'rootMounted', commandStarted: 'commandStarted', commandEnded: 'command', vmDown: 'vmDown' };
+  const names = { vmmStarted: 'vmmStart', initUp: t.restored ? 'restore' : 'kernelToInit', rootMounted: 'rootMounted', systemUp: 'systemUp', commandStarted: 'commandStarted', commandEnded: 'command', vmDown: 'vmDown' };
   const out: Record<string, number> = {};
   // the first run of a VM shape saves its snapshot (the guest stands still meanwhile); a snapshot that did not restore cost a cold boot's worth more
   if (typeof t.snapshotSaveMs === 'number') out['vm.snapshotSave'] = t.snapshotSaveMs;

@@ -23,6 +23,7 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
     throw new UsageError(`invalid --timeout ${String(options.timeout)}`, 'give a duration such as 30s, 5m or 1h');
   }
+  if (options.boot !== undefined && options.noVm) throw new UsageError('--boot boots the image\'s init in a VM: --no-vm has none', 'drop --no-vm, or --boot');
   if (options.bootTimeout !== undefined && !(Number.isFinite(options.bootTimeout) && options.bootTimeout > 0)) {
     throw new UsageError(`invalid --boot-timeout ${String(options.bootTimeout)}`, 'give a duration such as 30s or 5m');
   }

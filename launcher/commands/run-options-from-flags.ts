@@ -27,6 +27,7 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     tty: parsed.tty as boolean | undefined,
     noVm: parsed.vm === false,
     snapshot: parsed.snapshot as boolean | undefined,
+    boot: parsed.boot as string | undefined,
     network: str(parsed.network),
     publish: parsed.publish as string[] | undefined,
     expose: parsed.expose as string[] | undefined,
