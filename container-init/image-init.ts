@@ -40,7 +40,6 @@ export function judgeSystemState(output: string, code: number, failedUnits: stri
 export class SystemWait {
   #out: Record<number, Buffer[]> = { [BOOT_WAIT_ID]: [], [BOOT_UNITS_ID]: [] };
   #err: Buffer[] = [];
-  #code?: number;
   #resolve?: (s: SystemState) => void;
 
   constructor(private readonly send: (frame: Buffer) => void) {}
@@ -49,8 +48,13 @@ export class SystemWait {
   wait(): Promise<SystemState> {
     return new Promise((resolve) => {
       this.#resolve = resolve;
-      this.send(encodeExec(BOOT_WAIT_ID, question(['systemctl', 'is-system-running', '--wait'])));
+      this.#askState();
     });
+  }
+
+  #askState(): void {
+    this.#out[BOOT_WAIT_ID] = [];
+    this.send(encodeExec(BOOT_WAIT_ID, question(['systemctl', 'is-system-running', '--wait'])));
   }
 
   /** the units that failed so far (for a deadline's error) */
@@ -78,20 +82,17 @@ export class SystemWait {
       this.#units = undefined;
       return true;
     }
-    this.#code = code;
     const state = text.trim().split('\n').at(-1)?.trim() ?? '';
     const said = Buffer.concat(this.#err).toString('utf8').trim();
     this.#err = [];
-    // asked before the image's init listens on its socket: no state, or "offline"
+    // asked before the image's init listens on its socket (no state, or "offline"): ask again (the caller's deadline bounds it)
     if (state === 'offline' || (state === '' && code !== 127 && /connect|bus|not been booted|No such file/i.test(said))) {
-      // asked before the image's init listens on its socket: ask again (the caller's deadline bounds it)
-      this.#out[BOOT_WAIT_ID] = [];
-      setTimeout(() => this.send(encodeExec(BOOT_WAIT_ID, question(['systemctl', 'is-system-running', '--wait']))), 100);
+      setTimeout(() => this.#askState(), 100);
       return true;
     }
     // degraded or stuck: name the failed units; running: nothing to ask
     if (state === 'running' || code === 127) this.#resolve?.(judgeSystemState(text, code, []));
-    else void this.failedSoFar().then((units) => this.#resolve?.(judgeSystemState(text || said, this.#code ?? code, units)));
+    else void this.failedSoFar().then((units) => this.#resolve?.(judgeSystemState(text || said, code, units)));
     return true;
   }
 }

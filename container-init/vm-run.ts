@@ -355,15 +355,15 @@ export class VmRun {
       }
       case MessageType.started: {
         const fields = decodeFields(frame.payload);
+        // the guest's uptime at a step, placed on container-init's clock (the guest's stood still while a snapshot was saved)
+        const since = (tag: number): number => (this.timeline.initUp ?? 0) + this.#stoppedMs + (fieldNumber(fields, tag) ?? this.#helloUptime) - this.#helloUptime;
         if (this.#bootStage === 'setup') {
           // the set-up is done and the image's init is PID 1: wait for its system, then the command
-          this.#mark('rootMounted', (this.timeline.initUp ?? 0) + this.#stoppedMs + (fieldNumber(fields, Tag.rootMs) ?? this.#helloUptime) - this.#helloUptime);
+          this.#mark('rootMounted', since(Tag.rootMs));
           void this.#waitForSystem(resolve);
           break;
         }
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
-        const initUp = this.timeline.initUp ?? 0;
-        const since = (tag: number): number => initUp + this.#stoppedMs + (fieldNumber(fields, tag) ?? this.#helloUptime) - this.#helloUptime;
         this.#mark('rootMounted', since(Tag.rootMs));
         this.#mark('commandStarted', since(Tag.uptimeMs));
         if (this.plan.session) void this.#serveSession();
