@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnoseConsole, lastLines } from './console-tail.js';
+import { abnormalTail, diagnoseConsole, lastLines } from './console-tail.js';
 
 describe('console tail', () => {
   it('keeps the last lines without carriage returns or blanks', () => {
@@ -12,5 +12,15 @@ describe('console tail', () => {
     );
     expect(diagnoseConsole(['testin-init: fatal: mount virtiofs root: No such device'])).toBe('the VM init failed: mount virtiofs root: No such device');
     expect(diagnoseConsole(['all fine'])).toBeUndefined();
+  });
+
+  it('shows a panic from just before its first line, however long its trace', () => {
+    const boot = Array.from({ length: 100 }, (_, i) => `boot ${i}`);
+    const trace = Array.from({ length: 60 }, (_, i) => `trace ${i}`);
+    const tail = abnormalTail([...boot, 'sysrq: Trigger a crash', 'Kernel panic - not syncing: sysrq triggered crash', ...trace]);
+    expect(tail[0]).toBe('boot 98');
+    expect(tail).toContain('Kernel panic - not syncing: sysrq triggered crash');
+    expect(tail.at(-1)).toBe('trace 59');
+    expect(abnormalTail(boot)).toEqual(boot.slice(-40));
   });
 });

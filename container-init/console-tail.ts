@@ -1,6 +1,9 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
-export const CONSOLE_TAIL_LINES = 40;
+const CONSOLE_TAIL_LINES = 40;
+/** A panic's tail runs from a little before its first line to the end, up to this many lines. */
+const PANIC_TAIL_LINES = 120;
+const PANIC_CONTEXT_LINES = 3;
 const TAIL_BYTES = 64 * 1024;
 
 /** The last lines of the guest console log (kernel messages), for abnormal ends. */
@@ -29,6 +32,18 @@ export function lastLines(text: string, lines: number): string[] {
     .split('\n')
     .filter((l) => l !== '')
     .slice(-lines);
+}
+
+/**
+ * The lines to show for an abnormal end: the last ones, or, when the kernel panicked, from just
+ * before the panic to the end (its stack trace can be longer than the usual tail), so that the
+ * line saying why is always among them.
+ */
+export function abnormalTail(lines: readonly string[]): string[] {
+  const panic = lines.findIndex((l) => l.includes('Kernel panic'));
+  if (panic < 0) return lines.slice(-CONSOLE_TAIL_LINES);
+  const from = Math.max(0, panic - PANIC_CONTEXT_LINES);
+  return lines.slice(from, from + PANIC_TAIL_LINES);
 }
 
 /** A one-line reason for an abnormal end, read off the console. */

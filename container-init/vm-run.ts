@@ -21,7 +21,7 @@ import type { Accel, RunPlan } from '../contract/run-plan.js';
 import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
-import { CONSOLE_TAIL_LINES, diagnoseConsole, readConsoleTail } from './console-tail.js';
+import { abnormalTail, diagnoseConsole, readConsoleTail } from './console-tail.js';
 import { SystemWait, type SystemState } from './image-init.js';
 import { PortForwarder } from './port-forwarder.js';
 import { SessionServer } from './session-server.js';
@@ -585,6 +585,6 @@ export class VmRun {
   #abnormal(reason: string): VmOutcome {
     // the reason may sit above the last lines (a panic's stack trace is long): look further back for it
     const lines = readConsoleTail(this.consoleLog, DIAGNOSE_LINES);
-    return { kind: 'abnormal', reason: diagnoseConsole(lines) ?? reason, consoleTail: lines.slice(-CONSOLE_TAIL_LINES) };
+    return { kind: 'abnormal', reason: diagnoseConsole(lines) ?? reason, consoleTail: abnormalTail(lines) };
   }
 }
