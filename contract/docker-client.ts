@@ -114,6 +114,8 @@ export interface ContainerHandle {
   /** the exit code of the container's next (or current) end */
   wait(): Promise<number>;
   kill(signal: string): Promise<void>;
+  /** docker stop: the stop signal, then SIGKILL after the container's stop timeout; resolves once it is not running */
+  stop(): Promise<void>;
   /** size of the container's tty */
   resize(rows: number, cols: number): Promise<void>;
   /** extracts a tar stream at `path` (a folder that exists in the container); works before start */

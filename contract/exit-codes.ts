@@ -26,6 +26,14 @@ export const DEFAULT_STOP_TIMEOUT_S = 10;
 export const POWEROFF_GRACE_MS = 2000;
 /** --boot: the image's init shuts the system down (units stopped, filesystems synced) before the VM is stopped hard */
 export const BOOT_POWEROFF_GRACE_MS = 30_000;
+/**
+ * How long a stop (docker stop, Ctrl-C, a session's down) waits before killing the container:
+ * the command's stop timeout, the guest's power-off (a booted system's shutdown takes longer),
+ * and a margin for container-init's own teardown.
+ */
+export function stopGraceMs(plan: { stopTimeoutMs: number; boot?: unknown }): number {
+  return plan.stopTimeoutMs + (plan.boot ? BOOT_POWEROFF_GRACE_MS : POWEROFF_GRACE_MS) + FORCE_KILL_AFTER_MS;
+}
 /** the guest init must say hello within this: TCG boots take seconds, a hang must not take forever */
 export const BOOT_TIMEOUT_MS = 120_000;
 /** a session's VM must be ready within this (the boot, and container-init before it) */

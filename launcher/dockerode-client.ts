@@ -166,6 +166,14 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         // not running any more: nothing to signal
       }
     },
+    async stop() {
+      try {
+        await container.stop();
+      } catch (error) {
+        // 304: not running; 404: gone
+        if ((error as { statusCode?: number }).statusCode !== 304 && !isNotFound(error)) throw error;
+      }
+    },
     async putArchive(tar, path) {
       await container.putArchive(tar as unknown as string, { path });
     },

@@ -200,7 +200,8 @@ export class Machine implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.container.kill('SIGTERM');
+    // the guest powers off (a booted system through its own shutdown) before the container goes
+    await this.container.stop();
     await this.container.remove();
   }
 

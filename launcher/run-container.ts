@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
+import { stopGraceMs } from '../contract/exit-codes.js';
 import { createLabels } from '../contract/labels.js';
 import { CONTAINER_INIT_PATH, KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, SNAPSHOT_DIR, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
@@ -143,8 +144,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       exposedPorts: ports.exposedPorts,
       portBindings: ports.portBindings,
       extraHosts: options.addHost,
-      // docker stop (and compose down) must leave container-init its own grace first
-      stopTimeout: Math.ceil(plan.stopTimeoutMs / 1000) + 5,
+      // docker stop (and compose down, and a session's down) must leave container-init its own grace first
+      stopTimeout: Math.ceil(stopGraceMs(plan) / 1000),
     });
   } catch (error) {
     throw dockerRefusal(error, options) ?? error;

@@ -3,7 +3,7 @@ import type { WriteStream } from 'node:tty';
 import type { Logger } from 'pino';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import type { AbnormalEnd } from '../contract/run-report.js';
-import { FORCE_KILL_AFTER_MS, EXIT_TIMED_OUT } from '../contract/exit-codes.js';
+import { EXIT_TIMED_OUT, stopGraceMs } from '../contract/exit-codes.js';
 import { TIMELINE_FILE } from '../contract/layout.js';
 import { terminate } from '../contract/terminate.js';
 import { readFileFromTar } from '../toolbox/tar.js';
@@ -81,7 +81,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     // should it not end even then, the container is killed; a second interrupt kills it at once
     stopper.onStop((sig, count) => {
       if (count > 1 && sig !== 'SIGHUP') return void ran.kill('SIGKILL');
-      void terminate(ran, ran.wait(), { signal: sig, graceMs: created.plan.stopTimeoutMs + FORCE_KILL_AFTER_MS });
+      void terminate(ran, ran.wait(), { signal: sig, graceMs: stopGraceMs(created.plan) });
     });
     let exitCode: number;
     const startedAt = Date.now();
