@@ -316,7 +316,13 @@ static void handle(const struct frame *f, uint32_t root_ms) {
       flush_stdin(c);
       break;
     case MSG_SIGNAL:
-      if (c && f->len >= 4 && c->pid > 0 && !c->exited) kill(c->pid, (int)get_u32(f->payload));
+      if (c && f->len >= 4 && c->pid > 0 && !c->exited) {
+        int signo = (int)get_u32(f->payload);
+        /* Ctrl-C and Ctrl-\ reach the command's whole process group, as a terminal sends them to
+         * its foreground job (sh -c 'make test' stops make too, not just sh); other signals go to
+         * the command alone, as docker stop and docker kill send them */
+        kill(signo == SIGINT || signo == SIGQUIT ? -c->pid : c->pid, signo);
+      }
       break;
     case MSG_POWEROFF:
       power_off();

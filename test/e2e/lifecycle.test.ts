@@ -19,6 +19,12 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     expect(r.exitCode).toBe(7);
   });
 
+  it("Ctrl-C reaches the command's children too, as a terminal's would: sh -c 'echo ready; sleep 600' ends with 130", async () => {
+    const r = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600; echo not-reached'], 'SIGINT');
+    expect(r.stdout.toString()).toBe('ready\n');
+    expect(r.exitCode).toBe(130);
+  });
+
   it('gives 143 when SIGTERM kills the command', async () => {
     const r = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGTERM');
     expect(r.exitCode).toBe(143);
