@@ -49,8 +49,8 @@ describe('buildQemuArgs', () => {
 
 describe('kernelCmdline', () => {
   it('is quiet, panics into a reboot, and puts user words last', () => {
-    expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'quiet', 'loglevel=1', 'systemd.getty_auto=0', 'foo=1']);
-    expect(kernelCmdline({ ...vm, console: true, kernelCmdline: [] })).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'systemd.getty_auto=0']);
+    expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'quiet', 'loglevel=1', 'systemd.getty_auto=0', 'systemd.show_status=1', 'foo=1']);
+    expect(kernelCmdline({ ...vm, console: true, kernelCmdline: [] })).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'systemd.getty_auto=0', 'systemd.show_status=1']);
   });
 });
 

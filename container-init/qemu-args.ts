@@ -29,6 +29,9 @@ export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>): st
     // --boot: no login prompt on the console, which is a log nobody types into (and, in an image
     // without udev, whose /dev/ttyS0 device unit would hold the boot for 90 s); testin's init ignores it
     'systemd.getty_auto=0',
+    // --boot: systemd's unit lines ("[  OK  ] Started ...") on the console, which `testin logs` shows
+    // as docker logs shows a systemd container's; `quiet` alone would keep all but failures off it
+    'systemd.show_status=1',
     ...vm.kernelCmdline,
   ];
 }
