@@ -360,7 +360,9 @@ export class VmRun {
         if (this.#bootStage === 'setup') {
           // the set-up is done and the image's init is PID 1: wait for its system, then the command
           this.#mark('rootMounted', since(Tag.rootMs));
-          void this.#waitForSystem(resolve);
+          // without a command there is nothing to wait for: the system runs until it powers off
+          if (this.plan.argv.length === 0 && !this.plan.session) this.#bootStage = 'up';
+          else void this.#waitForSystem(resolve);
           break;
         }
         log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
@@ -392,8 +394,10 @@ export class VmRun {
         // killed by SIGKILL, and not by us: the guest kernel's log says whether its OOM killer did it
         const ask = signo === 9 && !this.#killed && !this.plan.noVm ? this.#explainKill() : Promise.resolve();
         void ask.then(() => {
-          resolve({ kind: 'exited', ...exit });
           this.#powerOff();
+          // --boot: the image's init shuts its system down (units stopped, journal flushed, mounts
+          // synced) before the run ends; the guest's exit then resolves with this exit code
+          if (!this.plan.boot) resolve({ kind: 'exited', ...exit });
         });
         break;
       }

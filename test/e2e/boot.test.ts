@@ -1,37 +1,122 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ROOT, TRIXIE_BASE } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
+import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
-const IMAGE = 'testin-test/systemd:13';
+const IMAGE = 'testin-test/systemd:13-3';
 
 describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's agent beside it", () => {
   let dir = '';
   beforeAll(async () => {
     await execa(join(ROOT, 'test/fixtures/build-systemd-image.sh'), [IMAGE, TRIXIE_BASE], { stdio: 'inherit' });
     dir = mkdtempSync(join(tmpdir(), 'testin-e2e-boot-'));
-    writeFileSync(join(dir, 'broken'), 'on\n');
+    writeFileSync(join(dir, 'on'), 'on\n');
+    mkdirSync(join(dir, 'data'));
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(join(dir, 'data', 'f'), 'from the host\n');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   afterEach(async () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('a unit of the image starts at boot; the command runs once the system is up, as the image user would see it', async () => {
-    const r = await testin(['run', '--boot', '--image', IMAGE, '--', 'sh', '-c', 'systemctl is-active testin-hello; cat /run/testin-hello; cat /proc/1/comm; systemctl is-system-running']);
+  it("a unit of the image starts at boot; the command runs once the system is up, with the run's env, user and mounts; then systemd shuts down", async () => {
+    const r = await testin([
+      'run', '--boot', '-e', 'GREETING=hi', '-u', 'nobody', '-v', `${join(dir, 'data')}:/data:ro`, '-v', `${join(dir, 'out')}:/out`, '--image', IMAGE, '--',
+      'sh', '-c', 'systemctl is-active testin-hello; cat /run/testin-hello; cat /proc/1/comm; systemctl is-system-running; echo "$GREETING $(id -un)"; cat /data/f',
+    ]);
+    expect(r.stdout.toString()).toBe('active\nhello from a unit\nsystemd\nrunning\nhi nobody\nfrom the host\n');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toBe('active\nhello from a unit\nsystemd\nrunning\n');
+    // the guest console (systemd's unit lines) does not reach the user's streams
+    expect(r.stderr).not.toMatch(/Started|Reached target/);
+    // after the command the system was shut down by systemd: a unit's ExecStop ran
+    expect(readFileSync(join(dir, 'out', 'stop-mark'), 'utf8')).toBe('stopped by systemd\n');
   });
 
-  it('a unit made to fail: the system starts degraded, the run says which unit, and the command still runs', async () => {
-    const r = await testin(['run', '--boot', '-v', `${join(dir, 'broken')}:/etc/testin-broken:ro`, '--image', IMAGE, '--', 'systemctl', 'is-system-running']);
+  it('a unit made to fail: the system starts degraded, the run names the unit, the command runs, and Ctrl-C ends it', async () => {
+    const r = await testinSignalledWhenReady(
+      ['run', '--boot', '-v', `${join(dir, 'on')}:/etc/testin-broken:ro`, '--image', IMAGE, '--', 'sh', '-c', 'systemctl is-system-running; echo ready; sleep 600'],
+      'SIGINT',
+    );
     expect(r.stderr).toMatch(/^testin: the system started degraded: failed units: .*testin-broken\.service/m);
-    expect(r.stdout.toString()).toBe('degraded\n');
-    // systemctl's own code for a degraded system
-    expect(r.exitCode).toBe(1);
+    expect(r.stdout.toString()).toBe('degraded\nready\n');
+    expect(r.exitCode).toBe(130);
+  });
+
+  it('--timeout counts from the command, not the boot: 124', async () => {
+    const r = await testin(['run', '--boot', '--timeout', '2s', '--image', IMAGE, '--', 'sh', '-c', 'echo started; sleep 60']);
+    expect(r.stdout.toString()).toBe('started\n');
+    expect(r.stderr).toMatch(/timed out after 2 s/);
+    expect(r.exitCode).toBe(124);
+  });
+
+  it('without a command the system runs until it powers off: `systemctl poweroff` in a unit ends the run with 0', async () => {
+    const r = await testin(['run', '--boot', '-v', `${join(dir, 'on')}:/etc/testin-poweroff:ro`, '--image', IMAGE]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe('');
+  });
+
+});
+
+describe.skipIf(skip !== '')('a booted session: testin up --boot, exec, logs, down', () => {
+  const name = `testin-e2e-boot-${process.pid}`;
+  const net = `testin-e2e-bootnet-${process.pid}`;
+  const port = 20_000 + (process.pid % 10_000);
+  let out = '';
+  const exec = (...argv: string[]) => testin(['exec', name, '--', ...argv]);
+
+  beforeAll(async () => {
+    await execa(join(ROOT, 'test/fixtures/build-systemd-image.sh'), [IMAGE, TRIXIE_BASE], { stdio: 'inherit' });
+    out = mkdtempSync(join(tmpdir(), 'testin-e2e-boot-out-'));
+    await execa('docker', ['network', 'create', net]);
+    const up = await testin(['up', '--boot', '--name', name, '--network', net, '-p', `127.0.0.1:${port}:8080`, '-v', `${out}:/out`, '--image', IMAGE]);
+    expect(up.stderr).not.toMatch(/Started|Reached target/);
+    expect(up.exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    await execa('node', [TESTIN_BIN, 'down', name], { reject: false });
+    await execa('docker', ['network', 'rm', net], { reject: false });
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('a service started with systemctl is reached by the session name from a sibling and on the published port', async () => {
+    expect((await exec('systemctl', 'start', 'testin-web')).exitCode).toBe(0);
+    expect((await exec('systemctl', 'is-active', 'testin-web')).stdout.toString()).toBe('active\n');
+    // started is not yet listening (Type=simple): a few tries
+    const wget = `for i in $(seq 20); do wget -qO- http://${name}:8080/ && exit 0; sleep 0.5; done; exit 1`;
+    const sibling = await execa('docker', ['run', '--rm', '--network', net, BUSYBOX_IMAGE, 'sh', '-c', wget]);
+    expect(sibling.stdout).toBe('served-by-a-unit');
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('served-by-a-unit\n');
+  });
+
+  it('journalctl shows the boot; timedatectl and hostnamectl answer', async () => {
+    const journal = await exec('journalctl', '-b', '--no-pager');
+    expect(journal.exitCode).toBe(0);
+    expect(journal.stdout.toString()).toMatch(/kernel: Linux version/);
+    expect(journal.stdout.toString()).toMatch(/Finished testin-hello\.service/);
+    const time = await exec('timedatectl');
+    expect([time.exitCode, time.stdout.toString()]).toEqual([0, expect.stringMatching(/Universal time: /)]);
+    const host = await exec('hostnamectl');
+    expect([host.exitCode, host.stdout.toString()]).toEqual([0, expect.stringMatching(/Virtualization: qemu/)]);
+  });
+
+  it("testin logs shows the guest console: systemd's unit lines", async () => {
+    const logs = await testin(['logs', name]);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout.toString()).toMatch(/Reached target .*multi-user\.target/);
+  });
+
+  it('testin down powers the system off through systemd (a unit stops and leaves its mark) and leaves nothing', async () => {
+    const started = Date.now();
+    expect((await testin(['down', name])).exitCode).toBe(0);
+    const ms = Date.now() - started;
+    expect(readFileSync(join(out, 'stop-mark'), 'utf8')).toBe('stopped by systemd\n');
+    expect(await leftovers()).toEqual([]);
+    // well inside the power-off grace (30 s): it was systemd's shutdown that ended the VM, not the kill after the grace
+    expect(ms).toBeLessThan(25_000);
   });
 });
