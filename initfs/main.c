@@ -9,7 +9,25 @@ static char *own_argv0;
  * of it goes on as testin's agent: it serves commands, streams, signals, files
  * and dmesg beside the image's init. Its argv[0] starts with '@', which
  * systemd's shutdown spares (as it spares a root storage daemon) until the end. */
+/* testin's own mounts (the toolbox under /run/testin, the kernel's modules) are busy until the
+ * end (the agent, udev's mapped module indexes): the image's systemd is told not to stop them
+ * at shutdown, which would only fail; the final unmount loop and sync take them as they take /. */
+static void keep_own_mounts(void) {
+  static const char *const prefixes[] = {"run-testin-", "usr-lib-modules-"};
+  static const char conf[] = "# testin: this mount is the VM's own, kept until the end\n[Unit]\nDefaultDependencies=no\n";
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+    char dir[128];
+    snprintf(dir, sizeof dir, "/run/systemd/system/%s.mount.d", prefixes[i]);
+    char file[160];
+    snprintf(file, sizeof file, "%s/testin.conf", dir);
+    int fd = mkdir_p(dir) < 0 ? -1 : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, conf, sizeof conf - 1) < 0) log_line("keep %s mounts: %s", prefixes[i], strerror(errno));
+    if (fd >= 0) close(fd);
+  }
+}
+
 void start_image_init(const char *path) {
+  keep_own_mounts();
   pid_t pid = fork();
   if (pid < 0) fatal("fork for the image's init: %s", strerror(errno));
   if (pid > 0) {
