@@ -9,11 +9,14 @@
 //   (c'') the same run through the library, in a node process of its own (import + run())
 //   (d) the toolbox phase of a warm run (the library's run(), phases.toolbox), in ms
 //   (e) with --cold: the first build of the toolbox on the engine (its volumes removed first), once
+//   (h) testin run --boot -- true on a Debian 13 image with systemd (test/fixtures/build-systemd-image.sh):
+//       the whole run, and of it the system's start (vm.systemUp: the image's init to
+//       `is-system-running` saying running), fewer rounds (--boot-rounds, default 2; 0 leaves it out)
 //   and the fixed costs: testin --version against node -e 0, the CLI against the library, and
 //   from the container's start to QEMU's start (phases['vm.startToVmm'] of the library's runs)
-// Usage: node bench/boot.mjs [--rounds 5] [--image testin-test/busybox:1] [--cold]
+// Usage: node bench/boot.mjs [--rounds 5] [--boot-rounds 2] [--image testin-test/busybox:1] [--cold]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, median, option, root, testin } from './common.mjs';
@@ -21,9 +24,12 @@ import { fixture, median, option, root, testin } from './common.mjs';
 const rounds = Number(option('--rounds', '5'));
 const image = option('--image', 'testin-test/busybox:1');
 const cold = process.argv.includes('--cold');
+const bootRounds = Number(option('--boot-rounds', '2'));
+const SYSTEMD_IMAGE = 'testin-test/systemd:13-3';
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
 
 fixture('busybox', image);
+if (bootRounds > 0) fixture('systemd', SYSTEMD_IMAGE, 'debian:trixie-slim');
 
 let coldBuild;
 if (cold) {
@@ -100,6 +106,22 @@ try {
   rmSync(tree, { recursive: true, force: true });
 }
 
+// (h) --boot: the whole run and, from its report, the system's start
+const bootRuns = [];
+const systemUp = [];
+if (bootRounds > 0) {
+  const dir = mkdtempSync(join(tmpdir(), 'testin-bench-boot-'));
+  try {
+    for (let round = 0; round < bootRounds; round++) {
+      const report = join(dir, `report-${round}.json`);
+      bootRuns.push(timed('node', [testin, 'run', '--boot', '--report', report, '--image', SYSTEMD_IMAGE, '--', 'true']));
+      systemUp.push(JSON.parse(readFileSync(report, 'utf8')).phases['vm.systemUp']);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows = cases.map(([name], i) => [name, Math.min(...samples[i]), median(samples[i])]);
 const width = Math.max(...rows.map((r) => r[0].length), 48);
 console.log(`\nboot benchmark: ${rounds} rounds each, accel=${accel}, ${new Date().toISOString()}`);
@@ -112,6 +134,10 @@ msRow('(f) container start to QEMU start (ms)', startToVmm);
 msRow("(f1)  of it: the engine starting the container (ms)", containerStart);
 msRow("(f2)  of it: container-init's process start to QEMU (ms)", initToVmm);
 console.log(`${'(g) the library run(), in process (ms)'.padEnd(width)}  ${String(Math.min(...libraryRuns)).padStart(7)}  ${String(median(libraryRuns)).padStart(8)}`);
+if (bootRuns.length) {
+  console.log(`${`(h) testin run --boot --image ${SYSTEMD_IMAGE} -- true (s)`.padEnd(width)}  ${Math.min(...bootRuns).toFixed(2).padStart(7)}  ${median(bootRuns).toFixed(2).padStart(8)}`);
+  msRow("(h1)  of it: the image's init starting the system (ms)", systemUp);
+}
 const med = (i) => rows[i][2];
 console.log(`ratio (c)/(a), snapshot run / floor, medians: ${(med(2) / med(0)).toFixed(2)}`);
 console.log(`ratio (c')/(a), cold run / floor, medians: ${(med(3) / med(0)).toFixed(2)}`);
