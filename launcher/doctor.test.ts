@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
-import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder, parseHostProbe } from './doctor.js';
+import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder } from './doctor.js';
+import { parseHostProbe } from './host-probe.js';
 
 const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, testin: '0.1.0' };
 const PVM_HOST = 'cpu_virt=\nkvm_modules=kvm,kvm_pvm,\ndevice=present\ndevice_rw=1\ndevice_mode=crw-rw-rw-\ndevice_gid=0\nnested=\nmount=1\nfree_kib=52428800\ntoolbox_kib=400000\nqemu=QEMU emulator version 10.0.13\nvirtiofsd=1.13.1\n';
-
-describe('parseHostProbe', () => {
-  it('reads the helper\'s key=value lines', () => {
-    const p = parseHostProbe(`noise\n${PVM_HOST}`, true);
-    expect(p).toMatchObject({ cpuVirt: '', kvmModules: ['kvm', 'kvm_pvm'], device: 'present', deviceRw: true, deviceMode: 'crw-rw-rw-', mount: true, freeKiB: 52428800, qemu: 'QEMU emulator version 10.0.13' });
-  });
-});
 
 describe('hostChecks', () => {
   it('names a paravirtual /dev/kvm as the reason for TCG, and a run still works (exit 0)', () => {

@@ -4,9 +4,10 @@
  * looked at from one helper container (the client may be far from it).
  */
 import type { DockerClient, EngineInfo } from '../contract/docker-client.js';
-import { decideAccel, type HostKvmFacts } from '../contract/accel.js';
-import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, snapshotVolumeName } from '../contract/layout.js';
+import { decideAccel } from '../contract/accel.js';
+import { snapshotVolumeName } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+import { kvmFacts, probeHost, type HostProbe } from './host-probe.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -15,62 +16,6 @@ export interface Check {
   verdict: Verdict;
   seen: string;
   fix?: string | undefined;
-}
-
-/** what the helper container saw of the engine's host */
-export interface HostProbe {
-  cpuVirt: string;
-  kvmModules: string[];
-  device: 'present' | 'none';
-  deviceRw: boolean;
-  deviceMode?: string | undefined;
-  deviceGid?: string | undefined;
-  nested?: string | undefined;
-  mount: boolean;
-  freeKiB?: number | undefined;
-  toolboxKiB?: number | undefined;
-  qemu?: string | undefined;
-  virtiofsd?: string | undefined;
-  /** the helper got /dev/kvm from the engine */
-  deviceGiven: boolean;
-}
-
-const B = `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`;
-/** the probe: key=value lines, read by parseHostProbe */
-export const HOST_PROBE = `B=${B}
-echo "cpu_virt=$($B grep -m1 -owE 'vmx|svm' /proc/cpuinfo)"
-echo "kvm_modules=$(for m in kvm kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && printf '%s,' $m; done)"
-if [ -c /dev/kvm ]; then echo device=present; if (exec 3<>/dev/kvm) 2>/dev/null; then echo device_rw=1; else echo device_rw=0; fi; echo "device_mode=$($B stat -c %A /dev/kvm)"; echo "device_gid=$($B stat -c %g /dev/kvm)"; else echo device=none; fi
-echo "nested=$($B cat /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested 2>/dev/null | $B head -1)"
-if $B mkdir -p /tmp/testin-m && $B mount -t tmpfs t /tmp/testin-m; then echo mount=1; else echo mount=0; fi
-echo "free_kib=$($B df -k ${TOOLBOX_MOUNT} | $B tail -1 | $B awk '{print $4}')"
-echo "toolbox_kib=$($B du -sk ${TOOLBOX_MOUNT} | $B cut -f1)"
-echo "qemu=$($B grep -o '"qemu": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
-echo "virtiofsd=$($B grep -o '"virtiofsd": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
-`;
-
-export function parseHostProbe(output: string, deviceGiven: boolean): HostProbe {
-  const kv = new Map<string, string>();
-  for (const line of output.split('\n')) {
-    const m = /^([a-z_]+)=(.*)$/.exec(line.trim());
-    if (m) kv.set(m[1] as string, m[2] as string);
-  }
-  const num = (k: string): number | undefined => (kv.get(k) && /^\d+$/.test(kv.get(k) as string) ? Number(kv.get(k)) : undefined);
-  return {
-    cpuVirt: kv.get('cpu_virt') ?? '',
-    kvmModules: (kv.get('kvm_modules') ?? '').split(',').filter(Boolean),
-    device: kv.get('device') === 'present' ? 'present' : 'none',
-    deviceRw: kv.get('device_rw') === '1',
-    deviceMode: kv.get('device_mode') || undefined,
-    deviceGid: kv.get('device_gid') || undefined,
-    nested: kv.get('nested') || undefined,
-    mount: kv.get('mount') === '1',
-    freeKiB: num('free_kib'),
-    toolboxKiB: num('toolbox_kib'),
-    qemu: kv.get('qemu') || undefined,
-    virtiofsd: kv.get('virtiofsd') || undefined,
-    deviceGiven,
-  };
 }
 
 const GiB = 1024 * 1024;
@@ -114,10 +59,7 @@ export function hostChecks(input: { toolbox?: ToolboxFacts | undefined; base: st
 
   // paravirtual: the kvm module is kvm_pvm and the CPU has no vmx/svm of its own
   const pvm = probe.kvmModules.includes('kvm_pvm') && !probe.cpuVirt;
-  const facts: HostKvmFacts = {
-    hardwareVirt: probe.cpuVirt !== '' || probe.kvmModules.some((m) => m === 'kvm_intel' || m === 'kvm_amd'),
-    devKvm: probe.device === 'none' ? "the engine's host has no /dev/kvm" : probe.deviceRw ? true : `/dev/kvm (${probe.deviceMode ?? '?'}, gid ${probe.deviceGid ?? '?'}) cannot be opened read-write by containers`,
-  };
+  const facts = kvmFacts(probe);
   const device = probe.device === 'none' ? 'no /dev/kvm' : `/dev/kvm ${probe.deviceMode ?? ''} gid ${probe.deviceGid ?? '?'}, ${probe.deviceRw ? 'opens read-write' : 'does not open read-write'}`;
   const cpu = probe.cpuVirt ? `CPU has ${probe.cpuVirt}` : pvm ? 'CPU has no vmx/svm; the kvm module is kvm_pvm (paravirtual)' : 'CPU shows no vmx/svm';
   const accel = decideAccel('auto', facts);
@@ -167,25 +109,14 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
     return [{ name: 'engine', verdict: 'fail', seen: `no Docker engine answers at ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, fix: 'start dockerd (or the Docker service), or point DOCKER_HOST at a running engine' }];
   }
   const checks = engineCheck(info, env.DOCKER_HOST);
-  const [{ findToolbox }, { runHelper }] = await Promise.all([import('../toolbox/ensure-toolbox.js'), import('../toolbox/helper-container.js')]);
+  const { findToolbox } = await import('../toolbox/ensure-toolbox.js');
   const toolbox = await findToolbox(docker, options.base);
   let probe: HostProbe | undefined;
   let probeError: string | undefined;
   if (toolbox) {
-    const look = async (device: boolean): Promise<HostProbe> => {
-      const r = await runHelper(docker, {
-        purpose: 'doctor',
-        argv: [B, 'sh', '-c', HOST_PROBE],
-        mounts: [{ type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true }],
-        devices: device ? ['/dev/kvm'] : [],
-        capAdd: ['SYS_ADMIN'],
-        securityOpt: ['apparmor=unconfined'],
-      });
-      return parseHostProbe(r.output, device);
-    };
     try {
-      // an engine whose host has no /dev/kvm refuses the device: look again without it
-      probe = await look(true).catch(() => look(false));
+      probe = await probeHost(docker, toolbox.volumeName, 'doctor');
+      if (!probe) probeError = 'the look printed nothing';
     } catch (error) {
       probeError = (error as Error).message;
     }
