@@ -5,7 +5,7 @@
  * (dist/testin-files.json) by which a run finds its toolbox.
  */
 import { build } from 'esbuild';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { RUN_REPORT_SCHEMA } from '../contract/run-report.js';
@@ -32,7 +32,9 @@ for (const { entry, out } of bundles) {
 }
 // the CLI: its entry and one chunk per thing a verb loads on demand (docker's client, the logger,
 // compose, sessions), so `testin --help` reads a few files rather than hundreds of modules.
-// ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for
+// ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for.
+// The chunks are named by their content: the last build's go first, or they pile up
+rmSync(join(root, 'dist', 'cli'), { recursive: true, force: true });
 await build({
   entryPoints: { bin: join(root, 'launcher', 'bin.ts') },
   outdir: join(root, 'dist', 'cli'),
