@@ -4,6 +4,8 @@ import { abnormalTail, diagnoseConsole, lastLines } from './console-tail.js';
 describe('console tail', () => {
   it('keeps the last lines without carriage returns or blanks', () => {
     expect(lastLines('a\r\nb\n\nc\nd\n', 2)).toEqual(['c', 'd']);
+    // systemd's coloured status lines, and its terminal reset, come out as text
+    expect(lastLines('\x1b[!p\x1b]104\x07\x1b[?7h\n[\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mdbus.service\x1b[0m.\n', 5)).toEqual(['[  OK  ] Started dbus.service.']);
   });
 
   it('names a kernel panic or an init failure', () => {

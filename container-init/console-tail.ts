@@ -26,9 +26,15 @@ export function readConsoleTail(path: string, lines = CONSOLE_TAIL_LINES): strin
   return lastLines(text, lines);
 }
 
+/** a booted system's console (systemd's unit lines): this many of its last lines go into the run's report */
+export const BOOT_CONSOLE_LINES = 200;
+
 export function lastLines(text: string, lines: number): string[] {
   return text
     .replace(/\r/g, '')
+    // terminal colours and resets (systemd's status lines): noise in a report or an error
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape is what is matched
+    .replace(/\x1b(\[[0-9;?!]*[A-Za-z]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[78=>c])/g, '')
     .split('\n')
     .filter((l) => l !== '')
     .slice(-lines);

@@ -21,6 +21,7 @@ import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
 import { VmRun } from './vm-run.js';
+import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
 
 /**
  * Signals are taken before anything else: one that comes while the plan is
@@ -51,9 +52,9 @@ function fail(message: string, fix?: string, timeline: Record<string, number> = 
  * the console's last lines (for the run's report). Optional: it never changes how
  * the run ended.
  */
-function writeTimeline(timeline: Record<string, number>, abnormal?: { reason: string; consoleTail: string[] }): void {
+function writeTimeline(timeline: Record<string, number>, abnormal?: { reason: string; consoleTail: string[] }, console?: string[]): void {
   try {
-    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...(abnormal ? { abnormal } : {}) }));
+    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...(abnormal ? { abnormal } : {}), ...(console ? { console } : {}) }));
   } catch {
     // a folder made read-only, a full disk: the command's code still stands
   }
@@ -144,7 +145,8 @@ async function main(): Promise<number> {
   }
   clearTimeout(grace);
   if (outcome.kind === 'exited') {
-    writeTimeline(vm.timeline);
+    // --boot: the system's console (its units starting and stopping) goes into the run's report
+    writeTimeline(vm.timeline, undefined, plan.boot ? readConsoleTail(vm.consoleLog, BOOT_CONSOLE_LINES) : undefined);
     return outcome.code;
   }
   if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot', vm.timeline);

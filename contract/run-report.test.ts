@@ -23,12 +23,21 @@ describe('buildReport', () => {
     expect(report.abnormal?.consoleTail).toEqual(['a', 'b']);
   });
 
+  it("carries a booted system's console, and none for other runs", () => {
+    const booted = buildReport({ testin: '0.1.0', command: 'run', result: { exitCode: 0, timedOut: false, canceled: false, durationMs: 1, phases: {}, vm, console: ['[  OK  ] Started dbus.service.'] }, ...at });
+    expect(reportErrors(booted)).toEqual([]);
+    expect(booted.console).toEqual(['[  OK  ] Started dbus.service.']);
+    const plain = buildReport({ testin: '0.1.0', command: 'run', result: { exitCode: 0, timedOut: false, canceled: false, durationMs: 1, phases: {}, vm }, ...at });
+    expect('console' in plain).toBe(false);
+  });
+
   it.each([
     ['an exit code out of range', { exitCode: 300 }],
     ['a signal that is not one', { signal: 'TERM' }],
     ['an unknown field', { extra: 1 }],
     ['a VM without its accelerator', { vm: { ...vm, accel: 'hvf' } }],
     ['a missing field', { canceled: undefined }],
+    ['a console that is not lines', { console: 'text' }],
   ])('the schema refuses %s', (_what, change) => {
     const good = buildReport({ testin: '0.1.0', command: 'run', result: { exitCode: 0, timedOut: false, canceled: false, durationMs: 1, phases: {}, vm }, ...at });
     const bad = JSON.parse(JSON.stringify({ ...good, ...change }));

@@ -42,6 +42,8 @@ export interface RunReport {
   phases: Record<string, number>;
   vm: VmFacts | null;
   abnormal: AbnormalEnd | null;
+  /** --boot: the last lines of the booted system's console (systemd's unit lines), colours taken out */
+  console?: string[] | undefined;
   /** testin itself refused or failed before the command ran (exit 125): its error */
   error: { code: string; message: string; fix: string | null } | null;
   startedAt: string;
@@ -86,6 +88,7 @@ export const RUN_REPORT_SCHEMA = {
       },
     }),
     abnormal: nullable({ type: 'object', additionalProperties: false, required: ['reason', 'consoleTail'], properties: { reason: str, consoleTail: { type: 'array', items: str } } }),
+    console: { type: 'array', items: str },
     error: nullable({ type: 'object', additionalProperties: false, required: ['code', 'message', 'fix'], properties: { code: str, message: str, fix: nullable(str) } }),
     startedAt: { type: 'string', format: 'date-time' },
     endedAt: { type: 'string', format: 'date-time' },
@@ -98,7 +101,7 @@ export interface ReportInput {
   command: 'run' | 'exec';
   image?: { name: string; id?: string | undefined } | undefined;
   session?: string | undefined;
-  result?: { exitCode: number; signal?: string | undefined; timedOut: boolean; canceled: boolean; durationMs: number; phases: Record<string, number>; vm?: VmFacts | undefined; abnormal?: AbnormalEnd | undefined } | undefined;
+  result?: { exitCode: number; signal?: string | undefined; timedOut: boolean; canceled: boolean; durationMs: number; phases: Record<string, number>; vm?: VmFacts | undefined; abnormal?: AbnormalEnd | undefined; console?: string[] | undefined } | undefined;
   error?: { code: string; message: string; fix?: string | undefined; exitCode: number } | undefined;
   startedAt: Date;
   endedAt: Date;
@@ -121,6 +124,7 @@ export function buildReport(input: ReportInput): RunReport {
     phases: Object.fromEntries(Object.entries(r?.phases ?? {}).map(([k, v]) => [k, Math.max(0, Math.round(v))])),
     vm: r?.vm ?? null,
     abnormal: r?.abnormal ?? null,
+    ...(r?.console ? { console: r.console } : {}),
     error: input.error ? { code: input.error.code, message: input.error.message, fix: input.error.fix ?? null } : null,
     startedAt: input.startedAt.toISOString(),
     endedAt: input.endedAt.toISOString(),

@@ -20,6 +20,8 @@ export interface RunResult {
   image?: { name: string; id: string } | undefined;
   /** the VM ended without the command ending (a panic, a boot past its deadline): why, and the console's last lines */
   abnormal?: AbnormalEnd | undefined;
+  /** --boot: the last lines of the booted system's console (its units starting and stopping), colours taken out */
+  console?: string[] | undefined;
   /** the command's output, when no writable was given for it */
   stdout?: Buffer | undefined;
   stderr?: Buffer | undefined;

@@ -121,6 +121,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
         startedFrom: plan.noVm ? 'no-vm' : timeline.restored ? 'snapshot' : typeof timeline.initUp === 'number' ? 'cold' : 'unknown',
       },
       ...(abnormal && typeof abnormal.reason === 'string' ? { abnormal: { reason: abnormal.reason, consoleTail: Array.isArray(abnormal.consoleTail) ? abnormal.consoleTail : [] } } : {}),
+      ...(Array.isArray(timeline.console) ? { console: timeline.console.map(String) } : {}),
       ...output(),
     };
   } finally {

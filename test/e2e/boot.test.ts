@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
+import { reportErrors } from '../helpers/report-schema.js';
 import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -26,7 +27,7 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
 
   it("a unit of the image starts at boot; the command runs once the system is up, with the run's env, user and mounts; then systemd shuts down", async () => {
     const r = await testin([
-      'run', '--boot', '-e', 'GREETING=hi', '-u', 'nobody', '-v', `${join(dir, 'data')}:/data:ro`, '-v', `${join(dir, 'out')}:/out`, '--image', IMAGE, '--',
+      'run', '--boot', '--report', join(dir, 'report.json'), '-e', 'GREETING=hi', '-u', 'nobody', '-v', `${join(dir, 'data')}:/data:ro`, '-v', `${join(dir, 'out')}:/out`, '--image', IMAGE, '--',
       'sh', '-c', 'systemctl is-active testin-hello; cat /run/testin-hello; cat /proc/1/comm; systemctl is-system-running; echo "$GREETING $(id -un)"; cat /data/f',
     ]);
     expect(r.stdout.toString()).toBe('active\nhello from a unit\nsystemd\nrunning\nhi nobody\nfrom the host\n');
@@ -35,6 +36,10 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
     expect(r.stderr).not.toMatch(/Started|Reached target/);
     // after the command the system was shut down by systemd: a unit's ExecStop ran
     expect(readFileSync(join(dir, 'out', 'stop-mark'), 'utf8')).toBe('stopped by systemd\n');
+    // ...and the report carries the system's console: units starting, and stopping at the shutdown
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { console?: string[] };
+    expect(reportErrors(report)).toEqual([]);
+    expect(report.console?.join('\n')).toMatch(/\[ {2}OK {2}\] Reached target multi-user\.target[\s\S]*Stopped testin-stopmark\.service/);
   });
 
   it('a unit made to fail: the system starts degraded, the run names the unit, the command runs, and Ctrl-C ends it', async () => {
