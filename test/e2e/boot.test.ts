@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
 import { reportErrors } from '../helpers/report-schema.js';
+// the library as users import it: the built package
+import { attachSession } from '../../dist/launcher/index.js';
 import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -107,6 +109,22 @@ describe.skipIf(skip !== '')('a booted session: testin up --boot, exec, logs, do
     expect([time.exitCode, time.stdout.toString()]).toEqual([0, expect.stringMatching(/Universal time: /)]);
     const host = await exec('hostnamectl');
     expect([host.exitCode, host.stdout.toString()]).toEqual([0, expect.stringMatching(/Virtualization: qemu/)]);
+  });
+
+  it("files, dmesg and a signal to one command go through testin's agent, which systemd's units neither own nor stop", async () => {
+    const vm = await attachSession(name);
+    await vm.writeFile('/tmp/from-the-host', Buffer.from('written beside systemd'));
+    expect((await vm.readFile('/tmp/from-the-host')).toString()).toBe('written beside systemd');
+    expect(await vm.dmesg()).toMatch(/Linux version/);
+    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done']);
+    await new Promise((r) => setTimeout(r, 1500));
+    target.kill('SIGUSR1');
+    const t = await target.result;
+    expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
+    // the agent: a child of systemd, named with '@' (spared by its shutdown's kill), in PID 1's own
+    // init.scope (where systemd moves what it finds in the root cgroup), which no unit stop takes down
+    const agent = await exec('sh', '-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = testin-agent ] && { cut -d" " -f4 $p/stat; head -c1 $p/cmdline; echo; cat $p/cgroup; }; done; true');
+    expect(agent.stdout.toString()).toBe('1\n@\n0::/init.scope\n');
   });
 
   it("testin logs shows the guest console: systemd's unit lines", async () => {
