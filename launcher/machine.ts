@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import { TestinError, UsageError } from '../contract/errors.js';
+import { CanceledError, TestinError, UsageError } from '../contract/errors.js';
 import { EXIT_TIMED_OUT, SESSION_READY_TIMEOUT_MS } from '../contract/exit-codes.js';
 import { LABELS, createLabels } from '../contract/labels.js';
 import { CONSOLE_LOG, CONTAINER_INIT_PATH, SESSION_SOCKET, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
@@ -219,7 +219,11 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Boots a VM from an image and keeps it up for exec() calls. */
-export async function start(options: StartOptions, io: { docker?: DockerClient; stderr?: Writable } = {}): Promise<Machine> {
+/**
+ * Starts a session and resolves once its VM takes commands (for --boot: once its system is up).
+ * An abort of `io.signal` before then removes what was made and rejects with a CanceledError.
+ */
+export async function start(options: StartOptions, io: { docker?: DockerClient; stderr?: Writable; signal?: AbortSignal | undefined } = {}): Promise<Machine> {
   const docker = io.docker ?? createDockerClient();
   const name = options.name ?? `testin-${Math.random().toString(36).slice(2, 10)}`;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError(`invalid session name "${name}"`, 'use letters, digits, _ . -');
@@ -229,16 +233,26 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
   const labels = createLabels({ run: name, session: name, sessionCpus: String(options.cpus ?? DEFAULT_CPUS), sessionMemory: memory }, { owner: !options.persistent });
   const { container } = await createRunContainer(
     { ...options, name },
-    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels } },
+    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels }, signal: io.signal },
   );
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new CanceledError(`the start of session ${name}`));
+    if (io.signal?.aborted) onAbort();
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
   try {
-    await container.start();
+    await Promise.race([container.start(), aborted]);
     // the log is read from its beginning: a marker printed before we look is still seen
-    await container.waitForOutput(SESSION_READY, SESSION_READY_TIMEOUT_MS);
+    await Promise.race([container.waitForOutput(SESSION_READY, SESSION_READY_TIMEOUT_MS), aborted]);
   } catch (error) {
     // the first error is the one to tell: a failed removal must not hide it
     await container.remove().catch(() => undefined);
+    if (error instanceof CanceledError) throw error;
     throw dockerRefusal(error, options) ?? new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
   }
   return new Machine(name, container);
 }

@@ -1,4 +1,6 @@
+import { constants as osConstants } from 'node:os';
 import { UsageError } from '../../contract/errors.js';
+import { exitCodeForSignal } from '../../contract/exit-codes.js';
 import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
 import type { ExecResult } from '../machine.js';
 import type { CliCommand } from './command.js';
@@ -13,9 +15,26 @@ export const upCommand: CliCommand = {
   builder: (y) => y.options(RUN_FLAGS),
   async run(args) {
     const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
-    const machine = await (await sessions()).start({ ...options, persistent: true });
-    process.stdout.write(`${machine.name}\n`);
-    return 0;
+    // Ctrl-C while the VM starts (a --boot system takes a while): nothing of the session is left
+    const controller = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      stoppedBy = sig;
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const machine = await (await sessions()).start({ ...options, persistent: true }, { signal: controller.signal });
+      process.stdout.write(`${machine.name}\n`);
+      return 0;
+    } catch (error) {
+      if (stoppedBy) return exitCodeForSignal(osConstants.signals[stoppedBy]);
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   },
 };
 

@@ -67,6 +67,20 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
     expect(r.stdout.toString()).toBe('');
   });
 
+  it('Ctrl-C while `testin up --boot` waits for the system: 130, and nothing of the session is left', async () => {
+    const name = `testin-e2e-boot-int-${process.pid}`;
+    const up = execa('node', [TESTIN_BIN, 'up', '--boot', '--name', name, '--image', IMAGE], { reject: false });
+    // once its container exists (the system then takes seconds even under KVM)
+    for (let i = 0; i < 300; i++) {
+      if ((await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout.trim()) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    up.kill('SIGINT');
+    const r = await up;
+    expect(r.exitCode).toBe(130);
+    expect(r.stdout).toBe('');
+    expect((await execa('docker', ['ps', '-aq', '--filter', `label=testin.session=${name}`])).stdout).toBe('');
+  });
 });
 
 describe.skipIf(skip !== '')('a booted session: testin up --boot, exec, logs, down', () => {
