@@ -218,9 +218,8 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Boots a VM from an image and keeps it up for exec() calls. */
 /**
- * Starts a session and resolves once its VM takes commands (for --boot: once its system is up).
+ * Boots a VM from an image and keeps it up for exec() calls: resolves once its VM takes commands (for --boot: once its system is up).
  * An abort of `io.signal` before then removes what was made and rejects with a CanceledError.
  */
 export async function start(options: StartOptions, io: { docker?: DockerClient; stderr?: Writable; signal?: AbortSignal | undefined } = {}): Promise<Machine> {
