@@ -37,6 +37,8 @@ describe('buildComposeOverride', () => {
     expect(Object.keys(test.environment as object)).toEqual(['TESTIN_PLAN']);
     expect(test.volumes).toEqual(['testin-toolbox-0.1.0:/run/testin/toolbox:ro', 'testin-modules-6.1.0:/run/testin/modules:ro']);
     expect(test.devices).toBeUndefined();
+    // compose down's docker stop leaves the command its 10 s, the guest its power-off and container-init its teardown
+    expect(test.stop_grace_period).toBe('15s');
     expect(override.volumes).toEqual({ 'testin-toolbox-0.1.0': { external: true }, 'testin-modules-6.1.0': { external: true } });
   });
 

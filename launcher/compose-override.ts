@@ -1,3 +1,4 @@
+import { stopGraceMs } from '../contract/exit-codes.js';
 import type { ImageConfig } from '../contract/docker-client.js';
 import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { buildPlan } from './build-plan.js';
@@ -89,7 +90,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),
       tmpfs: [`${WORK_DIR}:exec,mode=755`],
       volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`, ...(input.volumes.snapshots ? [`${input.volumes.snapshots}:${SNAPSHOT_DIR}`] : [])],
-      stop_grace_period: '15s',
+      // compose down passes its own timeout to docker stop: the same grace as a run's container
+      stop_grace_period: `${Math.ceil(stopGraceMs(plan) / 1000)}s`,
       labels: { [LABELS.compose]: '1' },
     };
   }
