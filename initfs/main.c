@@ -5,10 +5,6 @@
 
 static char *own_argv0;
 
-/* --boot: the image's init becomes PID 1 (this process, exec'd), and a child
- * of it goes on as testin's agent: it serves commands, streams, signals, files
- * and dmesg beside the image's init. Its argv[0] starts with '@', which
- * systemd's shutdown spares (as it spares a root storage daemon) until the end. */
 /* testin's own mounts (the toolbox under /run/testin, the kernel's modules) are busy until the
  * end (the agent, udev's mapped module indexes): the image's systemd is told not to stop them
  * at shutdown, which would only fail; the final unmount loop and sync take them as they take /. */
@@ -26,6 +22,10 @@ static void keep_own_mounts(void) {
   }
 }
 
+/* --boot: the image's init becomes PID 1 (this process, exec'd), and a child
+ * of it goes on as testin's agent: it serves commands, streams, signals, files
+ * and dmesg beside the image's init. Its argv[0] starts with '@', which
+ * systemd's shutdown spares (as it spares a root storage daemon) until the end. */
 void start_image_init(const char *path) {
   keep_own_mounts();
   pid_t pid = fork();

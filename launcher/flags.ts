@@ -1,9 +1,9 @@
 import type { Options } from 'yargs';
 
-/** Every flag of `testin run`, in one table that also feeds --help. */
 /** `--report FILE` of run and exec */
 export const REPORT_FLAG = { type: 'string', describe: 'write a JSON report of the run to FILE at its end, success or failure (default TESTIN_REPORT)' } as const satisfies Options;
 
+/** Every flag of `testin run`, in one table that also feeds --help. */
 export const RUN_FLAGS = {
   image: { type: 'string', describe: 'image that gives the root filesystem (from the local docker engine)', group: 'Container:' },
   env: { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE, or pass NAME from this environment', group: 'Container:' },
