@@ -217,7 +217,7 @@ export class VmRun {
           this.#session?.closeAll('the VM stopped');
           if (this.#shuttingDown) return resolve({ kind: 'exited', code: 0 });
           // --boot without a command runs until the system powers off: `systemctl poweroff` ends it with 0
-          if (this.plan.boot && !this.plan.session && this.plan.argv.length === 0 && r.code === 0 && this.#bootStage === 'up') return resolve({ kind: 'exited', code: 0 });
+          if (this.#bootsUntilPoweroff && r.code === 0 && this.#bootStage === 'up') return resolve({ kind: 'exited', code: 0 });
           if (this.#stoppedBeforeCommand) return resolve({ kind: 'exited', code: exitCodeForSignal(this.#stoppedBeforeCommand), signal: this.#stoppedBeforeCommand });
           if (this.#timedOut) return resolve({ kind: 'exited', code: EXIT_TIMED_OUT });
           if (this.#killed) return resolve({ kind: 'exited', code: exitCodeForSignal(9), signal: 9 });
@@ -361,7 +361,7 @@ export class VmRun {
           // the set-up is done and the image's init is PID 1: wait for its system, then the command
           this.#mark('rootMounted', since(Tag.rootMs));
           // without a command there is nothing to wait for: the system runs until it powers off
-          if (this.plan.argv.length === 0 && !this.plan.session) this.#bootStage = 'up';
+          if (this.#bootsUntilPoweroff) this.#bootStage = 'up';
           else void this.#waitForSystem(resolve);
           break;
         }
@@ -436,8 +436,8 @@ export class VmRun {
   /**
    * --boot: waits, within the boot's deadline, until the image's init has
    * started the system (running or degraded: then the failed units are named),
-   * then starts the command, the session, or (no command) lets the system run
-   * until it powers off.
+   * then starts the command or the session. (Without either, nothing waits:
+   * the system runs until it powers off.)
    */
   async #waitForSystem(resolve: (o: VmOutcome) => void): Promise<void> {
     this.#bootStage = 'waiting';
@@ -460,7 +460,12 @@ export class VmRun {
     this.#mark('systemUp');
     this.#bootStage = 'up';
     if (this.plan.session) return void this.#serveSession();
-    if (this.plan.argv.length > 0) this.#sendExec();
+    this.#sendExec();
+  }
+
+  /** --boot with no command and no session: the run lasts until the booted system powers off */
+  get #bootsUntilPoweroff(): boolean {
+    return this.plan.boot !== undefined && !this.plan.session && this.plan.argv.length === 0;
   }
 
   /** The guest waits for its command (booted and said hello, or restored). */
