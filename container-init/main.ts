@@ -43,18 +43,18 @@ const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 
 function fail(message: string, fix?: string, timeline: Record<string, number> = {}): number {
   process.stderr.write(`testin: ${message}\n${fix ? `  fix: ${fix}\n` : ''}`);
-  writeTimeline(timeline, { reason: message, consoleTail: [] });
+  writeTimeline(timeline, { abnormal: { reason: message, consoleTail: [] } });
   return EXIT_TESTIN_FAILED;
 }
 
 /**
- * The VM's timeline (for run()'s phases) and, for an abnormal end, its reason and
- * the console's last lines (for the run's report). Optional: it never changes how
- * the run ended.
+ * The VM's timeline (for run()'s phases) and how it ended, for the run's report:
+ * an abnormal end's reason and console tail, or a booted system's console.
+ * Optional: it never changes how the run ended.
  */
-function writeTimeline(timeline: Record<string, number>, abnormal?: { reason: string; consoleTail: string[] }, console?: string[]): void {
+function writeTimeline(timeline: Record<string, number>, end: { abnormal?: { reason: string; consoleTail: string[] }; console?: string[] } = {}): void {
   try {
-    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...(abnormal ? { abnormal } : {}), ...(console ? { console } : {}) }));
+    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...end }));
   } catch {
     // a folder made read-only, a full disk: the command's code still stands
   }
@@ -146,11 +146,11 @@ async function main(): Promise<number> {
   clearTimeout(grace);
   if (outcome.kind === 'exited') {
     // --boot: the system's console (its units starting and stopping) goes into the run's report
-    writeTimeline(vm.timeline, undefined, plan.boot ? readConsoleTail(vm.consoleLog, BOOT_CONSOLE_LINES) : undefined);
+    writeTimeline(vm.timeline, plan.boot ? { console: readConsoleTail(vm.consoleLog, BOOT_CONSOLE_LINES) } : {});
     return outcome.code;
   }
   if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot', vm.timeline);
-  writeTimeline(vm.timeline, { reason: outcome.reason, consoleTail: outcome.consoleTail });
+  writeTimeline(vm.timeline, { abnormal: { reason: outcome.reason, consoleTail: outcome.consoleTail } });
   process.stderr.write(`testin: ${outcome.reason}\n`);
   if (outcome.consoleTail.length) {
     process.stderr.write(`testin: last ${outcome.consoleTail.length} lines of the guest console:\n${outcome.consoleTail.map((l) => `  | ${l}`).join('\n')}\n`);
