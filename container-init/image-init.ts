@@ -26,9 +26,12 @@ export function parseFailedUnits(output: string): string[] {
     .filter((u) => /\.[a-z]+$/.test(u));
 }
 
+/** the state `is-system-running` printed: its last line */
+const stateOf = (output: string): string => output.trim().split('\n').at(-1)?.trim() ?? '';
+
 /** what `is-system-running --wait` printed and its exit code, as a state */
 export function judgeSystemState(output: string, code: number, failedUnits: string[]): SystemState {
-  const state = output.trim().split('\n').at(-1)?.trim() ?? '';
+  const state = stateOf(output);
   // no systemctl in the image: an init that is not systemd, nothing to wait for
   if (code === 127) return { kind: 'up', state: 'no-systemd', failedUnits: [] };
   if (state === 'running' || state === 'degraded') return { kind: 'up', state, failedUnits };
@@ -82,7 +85,7 @@ export class SystemWait {
       this.#units = undefined;
       return true;
     }
-    const state = text.trim().split('\n').at(-1)?.trim() ?? '';
+    const state = stateOf(text);
     const said = Buffer.concat(this.#err).toString('utf8').trim();
     this.#err = [];
     // asked before the image's init listens on its socket (no state, or "offline"): ask again (the caller's deadline bounds it)
