@@ -9,6 +9,26 @@ import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 /** the sessions' machinery, loaded when a verb runs (not for --help) */
 const sessions = (): Promise<typeof import('../machine.js')> => import('../machine.js');
 
+/** Ctrl-C or SIGTERM aborts what a verb waits for; `by()` names the signal once one came. */
+function abortOnStop(): { signal: AbortSignal; by(): NodeJS.Signals | undefined; dispose(): void } {
+  const controller = new AbortController();
+  let by: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    by = sig;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    by: () => by,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 export const upCommand: CliCommand = {
   command: 'up',
   describe: 'boot a VM that stays up (a session): testin up --name N --image IMG [run flags]',
@@ -16,24 +36,17 @@ export const upCommand: CliCommand = {
   async run(args) {
     const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
     // Ctrl-C while the VM starts (a --boot system takes a while): nothing of the session is left
-    const controller = new AbortController();
-    let stoppedBy: NodeJS.Signals | undefined;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      stoppedBy = sig;
-      controller.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = abortOnStop();
     try {
-      const machine = await (await sessions()).start({ ...options, persistent: true }, { signal: controller.signal });
+      const machine = await (await sessions()).start({ ...options, persistent: true }, { signal: stop.signal });
       process.stdout.write(`${machine.name}\n`);
       return 0;
     } catch (error) {
-      if (stoppedBy) return exitCodeForSignal(osConstants.signals[stoppedBy]);
+      const by = stop.by();
+      if (by) return exitCodeForSignal(osConstants.signals[by]);
       throw error;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
     }
   },
 };
@@ -60,10 +73,7 @@ export const execCommand: CliCommand = {
 async function execInSession(args: Record<string, unknown>, command: string[] | undefined): Promise<ExecResult> {
   if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
   const machine = await (await sessions()).attachSession(String(args.name));
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnStop();
   const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
   const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
   try {
@@ -75,10 +85,11 @@ async function execInSession(args: Record<string, unknown>, command: string[] | 
       stdin: args.interactive ? process.stdin : undefined,
       stdout: process.stdout,
       stderr: process.stderr,
-      signal: controller.signal,
+      signal: stop.signal,
     });
     return result;
   } finally {
+    stop.dispose();
     restore?.();
     process.stdin.pause();
   }
