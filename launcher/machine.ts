@@ -5,7 +5,7 @@ import { Readable, type Writable } from 'node:stream';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, TestinError, UsageError } from '../contract/errors.js';
 import { EXIT_TIMED_OUT, SESSION_READY_TIMEOUT_MS } from '../contract/exit-codes.js';
-import { LABELS, createLabels } from '../contract/labels.js';
+import { LABELS } from '../contract/labels.js';
 import { CONSOLE_LOG, CONTAINER_INIT_PATH, SESSION_SOCKET, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from '../contract/run-plan.js';
 import { SESSION_READY, sessionExec, type SessionExecRequest } from '../contract/session-protocol.js';
@@ -229,10 +229,9 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
   // one mechanism for runs and sessions: both carry the run label and, unless persistent, their owner
   await reapStaleRuns(docker).catch(() => []);
   const memory = `${options.memory ? parseMemoryMiB(options.memory) : DEFAULT_MEMORY_MIB}MiB`;
-  const labels = createLabels({ run: name, session: name, sessionCpus: String(options.cpus ?? DEFAULT_CPUS), sessionMemory: memory }, { owner: !options.persistent });
   const { container } = await createRunContainer(
     { ...options, name },
-    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { labels }, signal: io.signal },
+    { docker, stderr: io.stderr ?? process.stderr, logger: createLogger(options.logLevel), session: { name, cpus: String(options.cpus ?? DEFAULT_CPUS), memory, persistent: options.persistent === true }, signal: io.signal },
   );
   let onAbort = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {

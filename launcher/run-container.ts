@@ -51,8 +51,11 @@ export interface CreateContext {
   stderr: Writable;
   logger: Logger;
   phase?: (name: string) => void;
-  /** a session: its labels (name, owner when not persistent) */
-  session?: { labels: Record<string, string> };
+  /**
+   * a session: its name, the size `testin ls` shows, and whether it outlives its
+   * process (persistent: no owner labels, so no later run or start() reaps it)
+   */
+  session?: { name: string; cpus: string; memory: string; persistent: boolean };
   /** aborted: stop building the toolbox, create nothing more */
   signal?: AbortSignal | undefined;
   /** called last before the container is created */
@@ -127,7 +130,11 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       cmd: [],
       // container-init's own test hook (the `boot` moment), when the tests ask for one
       env: process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : [],
-      labels: { ...createLabels({ run: runId }, { owner: true }), ...(ctx.session?.labels ?? {}) },
+      // composed in one call: a persistent session carries no owner, which a later run's reaper would judge
+      labels: createLabels(
+        ctx.session ? { run: ctx.session.name, session: ctx.session.name, sessionCpus: ctx.session.cpus, sessionMemory: ctx.session.memory } : { run: runId },
+        { owner: !ctx.session?.persistent },
+      ),
       mounts,
       binds: volumes.binds,
       tmpfs: {},
