@@ -15,11 +15,36 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           // every run boots a VM; under TCG two at once already fill both cores: one file at a
-          // time, with the examples project (same group), after the unit tests
+          // time, after the unit tests; each e2e project in a group of its own, one after the
+          // other, so that no project's VMs show in another's leftover checks or event counts
           fileParallelism: false,
           sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          // the example project users copy (examples/vitest), run as they would run it
+          name: 'examples',
+          include: ['examples/vitest/**/*.test.ts'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          // the engines users run besides the local dockerd (a remote dockerd 26 over TCP), each started by the set-up
+          name: 'e2e-engines',
+          include: ['test/e2e-engines/**/*.test.ts'],
+          globalSetup: ['test/helpers/engines-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
         },
       },
       {
@@ -30,7 +55,7 @@ export default defineConfig({
           include: ['test/e2e-toolbox/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 4 },
           testTimeout: 300_000,
           hookTimeout: 600_000,
         },
@@ -42,20 +67,8 @@ export default defineConfig({
           include: ['test/e2e-last/**/*.test.ts'],
           globalSetup: ['test/helpers/global-setup.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 5 },
           testTimeout: 300_000,
-          hookTimeout: 300_000,
-        },
-      },
-      {
-        test: {
-          // the example project users copy (examples/vitest), run as they would run it
-          name: 'examples',
-          include: ['examples/vitest/**/*.test.ts'],
-          globalSetup: ['test/helpers/global-setup.ts'],
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
-          testTimeout: 180_000,
           hookTimeout: 300_000,
         },
       },

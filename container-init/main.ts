@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
-import { NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { LEASE_SOCKET, NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
-import type { SessionExecRequest } from '../contract/session-protocol.js';
+import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
 import { readHostKvmFacts } from './accel.js';
@@ -21,7 +21,19 @@ import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
 import { VmRun } from './vm-run.js';
+import { ClientLease } from './client-lease.js';
+import { guestCommand } from './guest-command.js';
+import type { SnapshotMode } from './snapshot-controller.js';
+import { terminate } from '../contract/terminate.js';
+import type { VmTimeline } from '../contract/timeline.js';
 import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
+
+// the tests' `init` moment: container-init runs, its signal handlers are not set yet (a stop now
+// ends node by the signal's default action, and docker's init reports 128+N); see launcher/test-hook.ts
+if (process.env.TESTIN_TEST_HOOK === 'init' && process.argv[2] !== '--exec') {
+  process.stderr.write('testin-hook init\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
+}
 
 /**
  * Signals are taken before anything else: one that comes while the plan is
@@ -32,6 +44,11 @@ const held: string[] = [];
 const PROCESS_STARTED_AT = Math.round(performance.timeOrigin);
 const MAIN_AT = Date.now();
 let onSignal: ((name: string) => void) | undefined;
+/** the client's lease on the run (plan.lease); the timeline goes back on it at the end */
+let lease: ClientLease | undefined;
+let finalTimeline = '{}';
+/** after the client went away, the command gets this long to end before the VM is stopped hard */
+const CLIENT_GONE_GRACE_MS = 2000;
 for (const name of Object.keys(FORWARDED_SIGNALS)) process.on(name, () => (onSignal ? onSignal(name) : held.push(name)));
 
 /**
@@ -41,7 +58,7 @@ for (const name of Object.keys(FORWARDED_SIGNALS)) process.on(name, () => (onSig
 const TOOLBOX_DIR = process.env.TESTIN_TOOLBOX_DIR ?? TOOLBOX_MOUNT;
 const SHARED_ROOT = process.env.TESTIN_SHARED_ROOT;
 
-function fail(message: string, fix?: string, timeline: Record<string, number> = {}): number {
+function fail(message: string, fix?: string, timeline: VmTimeline = {}): number {
   process.stderr.write(`testin: ${message}\n${fix ? `  fix: ${fix}\n` : ''}`);
   writeTimeline(timeline, { abnormal: { reason: message, consoleTail: [] } });
   return EXIT_TESTIN_FAILED;
@@ -52,9 +69,10 @@ function fail(message: string, fix?: string, timeline: Record<string, number> = 
  * an abnormal end's reason and console tail, or a booted system's console.
  * Optional: it never changes how the run ended.
  */
-function writeTimeline(timeline: Record<string, number>, end: { abnormal?: { reason: string; consoleTail: string[] }; console?: string[] } = {}): void {
+function writeTimeline(timeline: VmTimeline, end: Pick<VmTimeline, 'abnormal' | 'console'> = {}): void {
+  finalTimeline = JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...end } satisfies VmTimeline);
   try {
-    writeFileSync(TIMELINE_FILE, JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...end }));
+    writeFileSync(TIMELINE_FILE, finalTimeline);
   } catch {
     // a folder made read-only, a full disk: the command's code still stands
   }
@@ -89,6 +107,14 @@ async function main(): Promise<number> {
     if (error instanceof TestinError) return fail(error.message, error.fix);
     throw error;
   }
+  if (plan.lease) {
+    lease = new ClientLease(LEASE_SOCKET, (why) => {
+      // nobody reads the output any more: the run stops as after docker stop, with a short grace
+      process.stderr.write(`testin: the client of this run went away (${why}): stopping it\n`);
+      if (onSignal) onSignal('client-gone');
+      else held.push('SIGTERM');
+    });
+  }
   const root = SHARED_ROOT ?? '/';
   let exec: ReturnType<typeof commandRequest>;
   try {
@@ -117,33 +143,42 @@ async function main(): Promise<number> {
   const early = stoppedEarly();
   if (early !== undefined) return early;
 
-  const snapshots = plan.snapshot !== false && !plan.noVm && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
-  const newVm = (mode: 'auto' | 'save'): VmRun =>
-    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots ? { dir: snapshots, mode } : undefined }, plan.session ? (req) => sessionRequest(plan, root, req) : undefined);
+  // the launcher decided whether this run uses snapshots (plan.snapshot); the volume is there when it mounted one
+  const snapshots = plan.snapshot === true && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
+  const newVm = (mode: SnapshotMode | undefined): VmRun =>
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined }, plan.session ? (req) => sessionRequest(plan, root, req) : undefined);
   let vm = newVm('auto');
-  let grace: NodeJS.Timeout | undefined;
+  let ended: Promise<unknown> = Promise.resolve();
+  /** what stopped the run (SIGINT, SIGTERM, the client gone), and the grace the command got */
+  let stopping: { by: string; graceMs: number } | undefined;
+  // the command as the one terminate module sees it: the stop signal, then (after the grace) the VM stopped hard
+  const command = guestCommand(
+    { signal: (signo) => vm.signal(signo), kill: () => vm.kill() },
+    () => process.stderr.write(`testin: the command did not end within ${(stopping?.graceMs ?? 0) / 1000} s of ${stopping?.by}: stopping the VM\n`),
+  );
   onSignal = (name) => {
-    // docker stop of a session: the VM powers off
+    // docker stop of a session (or its client gone): the VM powers off
     if (plan.session) return vm.shutdown();
-    vm.signal(FORWARDED_SIGNALS[name] as number);
-    if (grace || (name !== 'SIGINT' && name !== 'SIGTERM')) return;
-    // the command gets the stop timeout to end by itself, then the VM is stopped hard
-    grace = setTimeout(() => {
-      process.stderr.write(`testin: the command did not end within ${plan.stopTimeoutMs / 1000} s of ${name}: stopping the VM\n`);
-      vm.kill();
-    }, plan.stopTimeoutMs);
+    const gone = name === 'client-gone';
+    if (stopping || (name !== 'SIGINT' && name !== 'SIGTERM' && !gone)) return vm.signal(FORWARDED_SIGNALS[name] as number);
+    stopping = gone ? { by: 'the client going away', graceMs: CLIENT_GONE_GRACE_MS } : { by: name, graceMs: plan.stopTimeoutMs };
+    void terminate(command, ended, { signal: gone ? 'SIGTERM' : (name as NodeJS.Signals), graceMs: stopping.graceMs });
   };
+  let run = vm.run();
+  ended = run;
   for (const name of held.splice(0)) onSignal(name);
-  let outcome = await vm.run();
+  let outcome = await run;
   if (outcome.kind === 'restoreFailed') {
-    // nothing of the command ran: boot cold, and put a good snapshot in the place of the bad one
-    process.stderr.write(`testin: the VM snapshot did not restore (${outcome.reason}): booting cold, and replacing it\n`);
+    // nothing of the command ran: boot cold, and (one run at a time) put a good snapshot in the place of a damaged one
+    process.stderr.write(`testin: the VM snapshot did not restore (${outcome.reason}): booting cold${outcome.damaged ? ', and replacing it' : ''}\n`);
     const first = vm.timeline;
-    vm = newVm('save');
-    outcome = await vm.run();
+    vm = newVm(outcome.damaged ? 'replace' : undefined);
+    run = vm.run();
+    ended = run;
+    outcome = await run;
     vm.timeline.restoreFailed = first.vmDown ?? 1;
   }
-  clearTimeout(grace);
+  if (plan.session && vm.servedSession && !vm.shutDown) await outliveSessionVm(vm, outcome, (stop) => (onSignal = stop));
   if (outcome.kind === 'exited') {
     // --boot: the system's console (its units starting and stopping) goes into the run's report
     writeTimeline(vm.timeline, plan.boot ? { console: readConsoleTail(vm.consoleLog, BOOT_CONSOLE_LINES) } : {});
@@ -158,9 +193,24 @@ async function main(): Promise<number> {
   return EXIT_TESTIN_FAILED;
 }
 
+/**
+ * A session's VM ended by itself (a panic, a poweroff in the VM, the VMM gone): the container
+ * stays, so that `testin logs` shows the console and `testin ls` the session as ended, and
+ * every command sent to it is told why; it goes at `testin down` (docker stop), or when the
+ * client that leased it is gone.
+ */
+async function outliveSessionVm(vm: VmRun, outcome: Awaited<ReturnType<VmRun['run']>>, onStop: (stop: () => void) => void): Promise<void> {
+  const reason = outcome.kind === 'exited' ? `it powered off (code ${outcome.code})` : outcome.reason;
+  vm.endSession(`the VM of this session ended: ${reason}; \`testin logs\` shows its console, \`testin down\` removes it`);
+  process.stderr.write(`${SESSION_ENDED} ${reason}\n`);
+  await new Promise<void>((resolve) => onStop(resolve));
+}
+
 main().then(
   async (code) => {
     await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    // the client reads the result before the container exits (and the engine removes it)
+    await lease?.deliver(finalTimeline);
     process.exit(code);
   },
   (error: unknown) => {

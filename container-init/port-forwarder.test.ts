@@ -18,6 +18,9 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** the connections the fake guest dialled back, in order */
+const dialledBack: Socket[] = [];
+
 /** what the guest's init does on a DIAL (initfs/forward.c), with a local server standing in for the guest's */
 function fakeGuest(tunnel: () => { port: number; token: Buffer }, serverPort: number | undefined, token?: Buffer): (frame: Buffer) => void {
   return (frame) => {
@@ -25,6 +28,7 @@ function fakeGuest(tunnel: () => { port: number; token: Buffer }, serverPort: nu
     if (f?.type !== MessageType.dial) return;
     const conn = fieldNumber(decodeFields(f.payload), Tag.conn) ?? 0;
     const back = connect({ port: tunnel().port, host: '127.0.0.1', allowHalfOpen: true });
+    dialledBack.push(back);
     const hello = Buffer.alloc(TUNNEL_TOKEN_LEN + 5);
     (token ?? tunnel().token).copy(hello);
     hello.writeUInt32LE(conn, TUNNEL_TOKEN_LEN);
@@ -103,12 +107,18 @@ describe('PortForwarder: the guest listening ports, in the container', () => {
     const notOurs = connect(declared, '127.0.0.1');
     expect(((await once(notOurs, 'error')) as [NodeJS.ErrnoException])[0].code).toBe('ECONNREFUSED');
     // the impostor is dropped; the client waits for the real guest (here: never), nothing reaches it
+    dialledBack.length = 0;
     const client = connect(undeclared, '127.0.0.1');
     const got: Buffer[] = [];
     client.on('data', (c: Buffer) => got.push(c));
     client.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    // the impostor's dial back is made, and the forwarder closes it
+    while (dialledBack.length === 0) await new Promise((r) => setImmediate(r));
+    const impostor = dialledBack[0] as Socket;
+    impostor.on('error', () => undefined);
+    if (!impostor.closed) await once(impostor, 'close');
     expect(Buffer.concat(got).toString()).toBe('');
+    expect(client.destroyed).toBe(false);
     client.destroy();
   });
 });

@@ -11,6 +11,8 @@ export class SessionServer {
   #server?: Server;
   #clients = new Map<number, Socket>();
   #nextId = 1;
+  /** the VM has ended: why, told to every client that comes now */
+  #ended?: string;
 
   constructor(
     private readonly toGuest: (frame: Buffer) => void,
@@ -36,16 +38,22 @@ export class SessionServer {
     }
   }
 
-  /** the VM is gone: every waiting client learns it */
+  /** the VM is gone: every waiting client learns it, and so does every client that comes later (the server stays) */
   closeAll(reason: string): void {
+    this.#ended = reason;
     for (const [id, client] of this.#clients) {
       client.end(encodeFrame(MessageType.error, id, Buffer.from(reason)));
     }
     this.#clients.clear();
-    this.#server?.close();
   }
 
   #accept(socket: Socket): void {
+    if (this.#ended !== undefined) {
+      const reason = this.#ended;
+      socket.once('data', () => socket.end(encodeFrame(MessageType.error, 1, Buffer.from(reason))));
+      socket.on('error', () => undefined);
+      return;
+    }
     const reader = new FrameReader();
     let id: number | undefined;
     socket.on('data', (chunk: Buffer) => {

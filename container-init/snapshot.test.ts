@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { splitQmpLines } from './qmp.js';
 import { qemuControlArgs } from './qemu-args.js';
-import { SNAPSHOT_MAX_COUNT, SNAPSHOT_MAX_IDLE_MS, hostCpuSignature, pruneSnapshots, readSnapshot, snapshotFiles, snapshotKey, snapshotsSupported, snapshotsToPrune } from './snapshot.js';
+import { SNAPSHOT_MAX_COUNT, SNAPSHOT_MAX_IDLE_MS, hostCpuSignature, pruneSnapshots, readSnapshot, snapshotFiles, snapshotKey, snapshotsToPrune } from './snapshot.js';
+import { snapshotsSupported } from '../contract/toolbox-manifest.js';
 
 describe('snapshotKey', () => {
   const base = { toolboxHash: 'abc', qemuArgv: ['-m', '1024M', '-smp', '2'], hostCpu: '' };

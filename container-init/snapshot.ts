@@ -1,22 +1,20 @@
 /**
- * Snapshots of a booted VM: the guest stopped in its init, which has said
- * hello and waits for its first command, before the root is mounted (no
- * virtio-fs request has been made). A run restores one with QEMU's incoming
- * migration from a file (mapped-ram: the RAM sits at fixed offsets, zero pages
- * are holes, so a restore reads only what the guest had touched) instead of
- * booting the kernel. The command's EXEC then carries everything of this run:
- * the clock, fresh entropy, the network, the hostname, the mounts.
+ * The snapshots folder: snapshots of a booted VM (the guest stopped in its init,
+ * which has said hello and waits for its first command, before the root is
+ * mounted: no virtio-fs request has been made), their names, descriptions,
+ * use, pruning and the lock of the one run that saves one. A run restores one
+ * instead of booting the kernel (snapshot-controller.ts); the command's EXEC then
+ * carries everything of this run: the clock, fresh entropy, the network, the
+ * hostname, the mounts.
  *
  * A snapshot is a file of the snapshots volume (one per toolbox), named by a
- * hash of everything the saved state depends on: the toolbox, the QEMU command
+ * hash of everything the saved state depends on: the toolbox, the VMM's command
  * line (kernel, initrd, cmdline, CPUs, memory, accelerator, devices; its paths
  * are the container's fixed ones) and, under KVM, the host CPU.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
-import type { Qmp } from './qmp.js';
 
 /** what a snapshot's .json beside its .state says */
 export interface SnapshotMeta {
@@ -31,13 +29,8 @@ export interface SnapshotFiles {
   key: string;
   state: string;
   meta: string;
-}
-
-/** QEMU >= 9 saves to a file with mapped-ram, and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
-export function snapshotsSupported(manifest: Pick<ToolboxManifest, 'packages' | 'virtiofsdFlavor'>): boolean {
-  const version = manifest.packages['qemu-system-x86'] ?? '';
-  const major = Number(/^(?:\d+:)?(\d+)\./.exec(version)?.[1] ?? 0);
-  return major >= 9 && manifest.virtiofsdFlavor === 'rust';
+  /** held by the one run that saves this snapshot */
+  lock: string;
 }
 
 /** The name of the snapshot a VM of this command line can restore. */
@@ -58,7 +51,7 @@ export function hostCpuSignature(accel: 'kvm' | 'tcg', cpuinfo: () => string): s
 }
 
 export function snapshotFiles(dir: string, key: string): SnapshotFiles {
-  return { key, state: join(dir, `${key}.state`), meta: join(dir, `${key}.json`) };
+  return { key, state: join(dir, `${key}.state`), meta: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`) };
 }
 
 /** the snapshot's description when both its files are there; undefined means: boot cold and save one */
@@ -96,10 +89,22 @@ export function snapshotsToPrune(used: readonly { key: string; usedAt: number }[
   return others.filter((s, i) => now - s.usedAt > SNAPSHOT_MAX_IDLE_MS || i >= SNAPSHOT_MAX_COUNT - 1).map((s) => s.key);
 }
 
-/** Removes the snapshots of the folder that snapshotsToPrune names; returns their keys. */
+/** a half-written file of a run that was killed while it saved, and a lock it left, go after this long */
+const LEFTOVER_MAX_AGE_MS = 3600 * 1000;
+
+/** Removes the snapshots of the folder that snapshotsToPrune names, and leftovers of killed saves; returns the snapshots' keys. */
 export function pruneSnapshots(dir: string, keep: string, now = Date.now()): string[] {
   const used: { key: string; usedAt: number }[] = [];
   for (const name of readdirSync(dir)) {
+    if (/\.tmp$|\.lock$/.test(name)) {
+      const path = join(dir, name);
+      try {
+        if (now - statSync(path).mtimeMs > LEFTOVER_MAX_AGE_MS) rmSync(path, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+      continue;
+    }
     const key = /^([0-9a-f]{32})\.state$/.exec(name)?.[1];
     if (!key) continue;
     const files = snapshotFiles(dir, key);
@@ -121,65 +126,47 @@ export function removeSnapshot(files: SnapshotFiles): void {
   rmSync(files.meta, { force: true });
 }
 
-const CAPABILITIES = [
-  { capability: 'events', state: true },
-  { capability: 'mapped-ram', state: true },
-];
-
-async function migrationEnd(qmp: Qmp, run: () => Promise<unknown>): Promise<void> {
-  const ended = qmp.event('MIGRATION', (d) => d.status === 'completed' || d.status === 'failed');
-  await run();
-  const { status } = await ended;
-  if (status === 'completed') return;
-  const info = (await qmp.execute('query-migrate').catch(() => ({}))) as { 'error-desc'?: string };
-  throw new Error(`the migration failed${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+/** which file a snapshot is (its inode and change time): a run removes the snapshot it found damaged, never one another run saved since */
+export function snapshotIdentity(files: SnapshotFiles): string | undefined {
+  try {
+    const st = statSync(files.state);
+    return `${st.ino}:${st.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
 }
 
+/** Removes the snapshot if it is still the file `identity` names; true when it did. */
+export function removeSnapshotIf(files: SnapshotFiles, identity: string | undefined): boolean {
+  if (identity === undefined || snapshotIdentity(files) !== identity) return false;
+  removeSnapshot(files);
+  return true;
+}
+
+/** a lock older than this belongs to a run that died while saving (a save takes seconds, even on a busy machine) */
+export const SAVE_LOCK_STALE_MS = 5 * 60 * 1000;
+
 /**
- * Lets the guest run again. Right after a migration's "completed" event QEMU may
- * still be finishing it and refuse ("Migration is not finalized yet"): asked
- * again until it takes, within a bound.
+ * Takes the lock of the one run that saves this snapshot (O_EXCL: one winner
+ * among concurrent runs of a shape; the others run without saving). A stale
+ * lock is taken over. Returns its release, or undefined when another run holds it.
  */
-async function cont(qmp: Qmp, boundMs = 5000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
+export function takeSaveLock(files: SnapshotFiles, owner: string, now = Date.now()): (() => void) | undefined {
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await qmp.execute('cont');
-      return;
+      const fd = openSync(files.lock, 'wx', 0o644);
+      writeSync(fd, `${owner}\n`);
+      closeSync(fd);
+      return () => rmSync(files.lock, { force: true });
     } catch (error) {
-      if (!/not finalized/i.test((error as Error).message) || Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 5));
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+      try {
+        if (now - statSync(files.lock).mtimeMs < SAVE_LOCK_STALE_MS) return undefined;
+        rmSync(files.lock, { force: true });
+      } catch {
+        // released meanwhile: try again
+      }
     }
   }
-}
-
-/**
- * Saves the stopped guest to the snapshot's files, then lets it go on. The
- * state is written under a name of this run's and renamed into place: a
- * restore never sees half a file, and two runs that save at once both leave a
- * whole one.
- */
-export async function saveSnapshot(qmp: Qmp, files: SnapshotFiles, meta: Omit<SnapshotMeta, 'key' | 'createdAt'>, runId: string): Promise<void> {
-  const tmp = `${files.state}.${runId}.tmp`;
-  await qmp.execute('stop');
-  try {
-    await qmp.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
-    await migrationEnd(qmp, () => qmp.execute('migrate', { uri: `file:${tmp}` }));
-    const record: SnapshotMeta = { key: files.key, createdAt: new Date().toISOString(), ...meta };
-    writeFileSync(`${files.meta}.${runId}.tmp`, JSON.stringify(record));
-    renameSync(`${files.meta}.${runId}.tmp`, files.meta);
-    renameSync(tmp, files.state);
-  } finally {
-    rmSync(tmp, { force: true });
-    rmSync(`${files.meta}.${runId}.tmp`, { force: true });
-    await cont(qmp);
-  }
-}
-
-/** Loads the snapshot into a QEMU started with -incoming defer, and runs the guest. */
-export async function restoreSnapshot(qmp: Qmp, files: SnapshotFiles): Promise<void> {
-  await qmp.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
-  await migrationEnd(qmp, () => qmp.execute('migrate-incoming', { uri: `file:${files.state}` }));
-  // saved while stopped, it comes back stopped
-  await cont(qmp);
+  return undefined;
 }

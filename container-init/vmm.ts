@@ -1,14 +1,13 @@
 /**
- * The VMM behind one small interface: QEMU is its implementation. Another VMM
- * (cloud-hypervisor, where a binary and KVM exist) is a module of its own that
- * starts the same guest from the same spec.
+ * The VMM behind one small interface: QEMU (qemu-vmm.ts) is its implementation.
+ * Another VMM (cloud-hypervisor, where a binary and KVM exist) is one module of
+ * its own that starts the same guest from the same spec, saves and restores it,
+ * and says in its own words how it ended.
  */
-import { join } from 'node:path';
-import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { Forward } from '../contract/run-plan.js';
-import { startHelper, type Helper } from './child-process.js';
+import type { Helper } from './child-process.js';
 import type { Netdev } from './guest-network.js';
-import { buildQemuArgs, qemuControlArgs, type BootVm } from './qemu-args.js';
+import type { BootVm } from './qemu-args.js';
 
 /** What a guest is booted with: the VM, its kernel and initrd, the sockets of its helpers, its NIC. */
 export interface GuestSpec {
@@ -25,40 +24,51 @@ export interface GuestSpec {
   netdev: Netdev;
 }
 
-/** QEMU's monitor, for a snapshot to be saved or restored; and whether it waits for one to be loaded */
-export interface VmmControl {
-  qmpSocket: string;
+export interface VmmStartOptions {
+  /** the VMM takes save and restore requests (a snapshot is saved or restored this run) */
+  control: boolean;
+  /** the guest does not boot: it waits to be restored */
   incoming: boolean;
+  /** where the VMM may keep its sockets */
+  work: string;
+}
+
+/** how a VMM process ended */
+export interface VmmExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A snapshot file that the VMM read and refused (bad header, wrong devices, cut short): the snapshot is damaged. */
+export class SnapshotLoadError extends Error {
+  override readonly name = 'SnapshotLoadError';
+}
+
+/** One running VMM: the guest's life, and what can be asked of it. */
+export interface VmmInstance {
+  /** its arguments, for --debug */
+  readonly argv: readonly string[];
+  /** resolves when the VMM process has ended: the guest's end */
+  readonly exited: Promise<VmmExit>;
+  /** the process, for the teardown (TERM, then KILL) */
+  readonly helper: Helper;
+  /** stops the guest hard, now */
+  kill(): void;
+  /** "QEMU exited with code 1: <its last line>": how it ended, in its own words */
+  describeExit(exit: VmmExit): string;
+  /** stops the guest, writes its state to `file`, lets it go on */
+  save(file: string): Promise<void>;
+  /** loads `file` into a VMM started with `incoming`, and lets the guest run; SnapshotLoadError when the file does not load */
+  restore(file: string): Promise<void>;
+  /** the guest's run state as the VMM sees it ('running', 'paused', 'guest-panicked', ...); undefined when it does not answer */
+  runState(): Promise<string | undefined>;
+  /** lets go of the VMM's control channel */
+  close(): void;
 }
 
 export interface Vmm {
   readonly name: string;
-  /** the VMM's arguments for this guest, without the monitor: what a snapshot of it depends on */
+  /** the VMM's arguments for this guest, without its control channel: what a snapshot of it depends on */
   argv(spec: GuestSpec): string[];
-  /** starts the VMM process; its end is the guest's end */
-  start(spec: GuestSpec, control?: VmmControl): { helper: Helper; argv: string[] };
-}
-
-/** QEMU from the toolbox: its own loader, its TCG module, its firmware. */
-export function qemuVmm(toolbox: string): Vmm {
-  const tb = (p: string): string => join(toolbox, p);
-  return {
-    name: 'QEMU',
-    argv(spec) {
-      return buildQemuArgs(spec.vm, {
-        kernel: spec.kernel,
-        initrd: spec.initrd,
-        firmwareDir: tb(TOOLBOX_LAYOUT.firmware),
-        fsSocket: spec.fsSocket,
-        volSocket: spec.volSocket,
-        ctlSocket: spec.ctlSocket,
-        consoleLog: spec.consoleLog,
-      }, spec.network, spec.netdev);
-    },
-    start(spec, control) {
-      const args = [...this.argv(spec), ...(control ? qemuControlArgs(control) : [])];
-      const argv = [...toolboxExec(TOOLBOX_LAYOUT.qemu, toolbox), ...args];
-      return { helper: startHelper('qemu', argv, { ...process.env, QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules) }), argv: args };
-    },
-  };
+  start(spec: GuestSpec, options: VmmStartOptions): VmmInstance;
 }

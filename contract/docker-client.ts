@@ -102,6 +102,8 @@ export interface ContainerSpec {
   stopTimeout?: number | undefined;
   workingDir?: string | undefined;
   user?: string | undefined;
+  /** docker run --rm: the engine removes the container once it has exited (a client that died leaves nothing) */
+  autoRemove?: boolean | undefined;
   /** docker's --init: a tiny init as PID 1 passes signals on, so one sent before the entrypoint set its handlers is not lost */
   init?: boolean | undefined;
 }
@@ -137,6 +139,9 @@ export interface ContainerHandle {
 export interface ExecHandle {
   /** the exec'd process, as the host sees it (to signal it) */
   pid(): Promise<number>;
-  /** streams output into the writables and stdin from the readable; resolves with the exit code */
-  run(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined }): Promise<number>;
+  /**
+   * streams output into the writables and stdin from the readable; resolves with the exit code.
+   * background: the connection does not keep this process alive (a lease that lasts as long as the process)
+   */
+  run(io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined; background?: boolean }): Promise<number>;
 }

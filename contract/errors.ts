@@ -80,10 +80,23 @@ export class ToolboxBuildError extends TestinError {
   }
 }
 
-/** The docker engine refused what testin asked for (a 4xx answer): a name in use, a network that does not exist... */
+/** what the engine answered: its HTTP status, its words, and what testin had asked it to do */
+export interface EngineAnswer {
+  statusCode?: number | undefined;
+  said: string;
+  doing: string;
+}
+
+/** The docker engine refused what testin asked for, or could not do it: a name in use, a network that does not exist, a container it cannot start... */
 export class DockerRefusedError extends TestinError {
   override readonly name = 'DockerRefusedError';
-  constructor(message: string, fix: string, cause?: unknown) {
+  constructor(
+    message: string,
+    fix: string,
+    cause?: unknown,
+    /** the engine's answer, for callers that tell one refusal from another */
+    readonly engine?: EngineAnswer,
+  ) {
     super('TESTIN_DOCKER_REFUSED', message, fix, { cause });
   }
 }

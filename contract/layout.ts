@@ -30,6 +30,8 @@ export const VOLUME_STAGING = `${WORK_DIR}/volumes`;
 export const MODULES_STAGING = `${WORK_DIR}/modules`;
 /** a user's kernel (--kernel), prepared in a volume of its own */
 export const KERNEL_STAGING = `${WORK_DIR}/kernel`;
+/** where container-init listens for the client's lease on the run (container-init/client-lease.ts) */
+export const LEASE_SOCKET = `${WORK_DIR}/lease.sock`;
 /** the snapshots volume (one per toolbox, read-write): booted VMs saved to be restored (container-init/snapshot.ts) */
 export const SNAPSHOT_DIR = `${WORK_DIR}/snapshots`;
 /** the snapshots volume of a toolbox */

@@ -91,8 +91,14 @@ export interface RunPlan {
   vm: VmPlan;
   /** --boot: the image's init (this path) becomes PID 1 after testin's set-up; the command runs once the system has started */
   boot?: string | undefined;
-  /** false: boot cold (--no-snapshot, TESTIN_SNAPSHOT=0); else restore the VM's snapshot when there is one, and save one when not */
+  /** true: restore the VM's snapshot when there is one, and save one when not; decided once by the launcher (build-plan.ts) */
   snapshot?: boolean | undefined;
+  /**
+   * the client that started the run holds a lease on it (testin-agent --lease, docker exec'd
+   * beside it): when the client goes away (killed, its machine gone) the run stops by itself
+   * within seconds, so nothing is left on a remote engine. Not for compose, nor a persistent session.
+   */
+  lease?: boolean | undefined;
   logLevel: string;
   /**
    * compose: docker decides the command, environment, working directory, hostname,

@@ -23,6 +23,8 @@ export interface SessionExecRequest {
 
 /** printed on stderr once a session's VM is up and takes commands, followed by ` (accel)` */
 export const SESSION_READY = 'testin: session ready';
+/** the line a session's container prints when its VM ended without being taken down; the container stays until it is */
+export const SESSION_ENDED = 'testin: the VM of this session ended:';
 
 /** One command of a session, over a connection to its session socket. */
 export interface SessionExec {

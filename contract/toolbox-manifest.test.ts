@@ -9,7 +9,7 @@ const facts: ToolboxFacts = {
   baseImage: 'debian:trixie-slim',
   kernelRelease: '6.12.117+deb13-amd64',
   modulesVolume: 'testin-modules-6.12.117_deb13-amd64-eee870698d59',
-  passt: true,
+  passt: true, snapshots: true,
   testin: '0.1.0',
 };
 

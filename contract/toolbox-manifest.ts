@@ -39,7 +39,16 @@ export interface ToolboxFacts {
   kernelRelease: string;
   modulesVolume: string;
   passt: boolean;
+  /** its QEMU and virtiofsd can save and restore a booted VM (snapshots) */
+  snapshots: boolean;
   testin: string;
+}
+
+/** QEMU >= 9 saves to a file with mapped-ram, and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
+export function snapshotsSupported(manifest: Pick<ToolboxManifest, 'packages' | 'virtiofsdFlavor'>): boolean {
+  const version = manifest.packages['qemu-system-x86'] ?? '';
+  const major = Number(/^(?:\d+:)?(\d+)\./.exec(version)?.[1] ?? 0);
+  return major >= 9 && manifest.virtiofsdFlavor === 'rust';
 }
 
 const FACT_LABELS = {
@@ -50,6 +59,7 @@ const FACT_LABELS = {
   kernelRelease: 'testin.toolbox.kernel',
   modulesVolume: 'testin.toolbox.modules-volume',
   passt: 'testin.toolbox.passt',
+  snapshots: 'testin.toolbox.snapshots',
   testin: LABELS.version,
 } as const;
 
@@ -62,6 +72,7 @@ export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxF
     kernelRelease: manifest.kernelRelease,
     modulesVolume: manifest.modules.volumeName,
     passt: manifest.passt,
+    snapshots: snapshotsSupported(manifest),
     testin: manifest.testin,
   };
 }
@@ -75,6 +86,7 @@ export function toolboxLabels(facts: ToolboxFacts): Record<string, string> {
     [FACT_LABELS.kernelRelease]: facts.kernelRelease,
     [FACT_LABELS.modulesVolume]: facts.modulesVolume,
     [FACT_LABELS.passt]: facts.passt ? '1' : '0',
+    [FACT_LABELS.snapshots]: facts.snapshots ? '1' : '0',
     [FACT_LABELS.testin]: facts.testin,
   };
 }
@@ -82,7 +94,9 @@ export function toolboxLabels(facts: ToolboxFacts): Record<string, string> {
 /** The facts from a recipe volume's labels; undefined when a label is missing (not a recipe volume, or another testin's). */
 export function readToolboxFacts(labels: Readonly<Record<string, string>>): ToolboxFacts | undefined {
   const get = (key: keyof typeof FACT_LABELS): string | undefined => labels[FACT_LABELS[key]];
-  const [volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt, testin] = (['volumeName', 'hash', 'recipe', 'baseImage', 'kernelRelease', 'modulesVolume', 'passt', 'testin'] as const).map(get);
-  if (!volumeName || !hash || !recipe || !baseImage || !kernelRelease || !modulesVolume || passt === undefined || !testin) return undefined;
-  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', testin };
+  const [volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt, snapshots, testin] = (
+    ['volumeName', 'hash', 'recipe', 'baseImage', 'kernelRelease', 'modulesVolume', 'passt', 'snapshots', 'testin'] as const
+  ).map(get);
+  if (!volumeName || !hash || !recipe || !baseImage || !kernelRelease || !modulesVolume || passt === undefined || snapshots === undefined || !testin) return undefined;
+  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', snapshots: snapshots === '1', testin };
 }

@@ -16,6 +16,7 @@
  * `init --agent` is the same program without a VM (testin run --no-vm): it
  * speaks the protocol on fd 3, runs the command in the container it is in, and
  * leaves the machine alone (no boot, no clock, no modprobe, no power-off).
+ * `init --lease SOCKET` is the client's lease on a run, in the container (lease.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +63,14 @@
 /* the contract's values (contract/run-plan.ts, contract/exit-codes.ts): a unit test compares them */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXIT_CANNOT_EXECUTE 126
+/* the architecture the init (and so the VM) was built for, as docker's platforms name it */
+#if defined(__x86_64__)
+#define GUEST_ARCH "linux/amd64"
+#elif defined(__aarch64__)
+#define GUEST_ARCH "linux/arm64"
+#else
+#define GUEST_ARCH "this architecture"
+#endif
 #define EXIT_NOT_FOUND 127
 
 extern char **environ;
@@ -112,6 +121,8 @@ void power_off(void);
 extern int beside_init;
 /* main.c */
 void start_image_init(const char *path);
+/* lease.c */
+int run_lease(const char *path);
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uint32_t uptime_ms(void);
 void sleep_ms(long ms);
@@ -140,6 +151,7 @@ int inbox_frame(struct frame *f);
 void inbox_drop(const struct frame *f);
 int inbox_fill(void);
 void parse_exec(const struct frame *f, struct request *r);
+void test_hold_guest(const struct request *r);
 void free_request(struct request *r);
 
 /* boot.c */

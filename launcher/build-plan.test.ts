@@ -82,9 +82,17 @@ describe('buildPlan', () => {
     ['with TESTIN_SNAPSHOT=off', {}, { TESTIN_SNAPSHOT: 'off' }, false],
     ['with TESTIN_SNAPSHOT=1', {}, { TESTIN_SNAPSHOT: '1' }, true],
     ['with --snapshot over TESTIN_SNAPSHOT=0', { snapshot: true }, { TESTIN_SNAPSHOT: '0' }, true],
+    ['not with --no-vm', { noVm: true }, {}, false],
+    ['not with --console (it is asked for to see the kernel boot)', { console: true }, {}, false],
   ])('restores the VM from a snapshot %s: %s', (_when, options, env, want) => {
-    const plan = buildPlan({ image: 'i', command: ['true'], ...options }, {}, { ...ctx, hostEnv: env });
+    const plan = buildPlan({ image: 'i', command: ['true'], ...options }, {}, { ...ctx, hostEnv: env, snapshotsAvailable: true });
     expect(plan.snapshot).toBe(want);
+  });
+
+  it('boots cold with a toolbox whose VMM cannot snapshot, or a user kernel', () => {
+    expect(buildPlan({ image: 'i', command: ['true'] }, {}, { ...ctx, snapshotsAvailable: false }).snapshot).toBe(false);
+    const kernel = { kernel: '/k', initrd: '/i', format: 'elf' as const };
+    expect(buildPlan({ image: 'i', command: ['true'] }, {}, { ...ctx, snapshotsAvailable: true, kernel }).snapshot).toBe(false);
   });
 });
 

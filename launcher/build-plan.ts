@@ -23,6 +23,10 @@ export interface PlanContext {
   forwards?: readonly Forward[];
   /** the toolbox carries passt */
   passtAvailable?: boolean;
+  /** the toolbox's VMM can save and restore a booted VM */
+  snapshotsAvailable?: boolean;
+  /** the client holds a lease on the run (a run stops by itself once its client is gone) */
+  lease?: boolean;
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -57,9 +61,21 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
       bootTimeoutMs: options.bootTimeout ?? BOOT_TIMEOUT_MS,
       kernel: ctx.kernel,
     },
-    snapshot: options.snapshot ?? !/^(0|false|no|off)$/i.test(ctx.hostEnv.TESTIN_SNAPSHOT ?? ''),
+    snapshot: usesSnapshots(options, ctx),
+    ...(ctx.lease ? { lease: true } : {}),
     logLevel: options.logLevel ?? 'warn',
   };
+}
+
+/**
+ * Whether the run restores its VM from a snapshot (and saves one when there is none): decided
+ * here once. Not without a VM, with a user's kernel (it lives outside what a snapshot's key
+ * covers), with --console (asked for to see the kernel boot, which a restore skips), nor with a
+ * toolbox whose VMM cannot; --no-snapshot and TESTIN_SNAPSHOT=0 turn it off.
+ */
+function usesSnapshots(options: RunOptions, ctx: PlanContext): boolean {
+  const wanted = options.snapshot ?? !/^(0|false|no|off)$/i.test(ctx.hostEnv.TESTIN_SNAPSHOT ?? '');
+  return wanted && ctx.snapshotsAvailable === true && !options.noVm && !ctx.kernel && !options.console;
 }
 
 /** auto: passt where the toolbox has it; a VM without a NIC, or no VM at all, has no backend to speak of (slirp, the default, stays) */

@@ -58,7 +58,9 @@ export async function main(args: readonly string[]): Promise<number> {
     if (!found) throw new UsageError(`unknown command "${verb}"`, 'see testin --help');
     debug ||= parsed['log-level'] === 'debug';
     return await found.run(parsed, command);
-  } catch (error) {
+  } catch (thrown) {
+    // an engine's refusal that reached here without a name of its own is still the engine's, not a bug of testin
+    const error = (await import('./docker-refusal.js')).engineError(thrown, 'do what testin asked');
     if (error instanceof TestinError) {
       process.stderr.write(`${error.describe()}\n`);
       if (debug && error.cause) process.stderr.write(`${String((error.cause as Error).stack ?? error.cause)}\n`);

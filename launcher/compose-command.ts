@@ -50,7 +50,7 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
   }
 
   const { facts: toolbox } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: process.stderr });
-  const volumes = { ...(await installToolboxVolumes(docker, toolbox)), snapshots: await ensureSnapshotVolume(docker, toolbox) };
+  const volumes = { ...(await installToolboxVolumes(docker, toolbox)), snapshots: toolbox.snapshots ? await ensureSnapshotVolume(docker, toolbox) : undefined };
   // the device, when the engine's host has one; container-init decides whether KVM is used
   const engine = await probeEngineKvm(docker, toolbox);
   const accel = decideAccel('auto', engine.facts).accel;

@@ -13,6 +13,15 @@ function planOf(service: Record<string, unknown> | undefined): RunPlan {
 }
 
 describe('buildComposeOverride', () => {
+  it("read_only: makes the VM's root read-only, never the container's (container-init prepares the VM's root in it)", () => {
+    const override = buildComposeOverride({ services: { t: { command: 'true', read_only: true } }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    const t = override.services.t as Record<string, unknown>;
+    expect(t.read_only).toBe(false);
+    expect(planOf(t).readonlyRoot).toBe(true);
+  });
+
   it("runs the service's own command under container-init, as root, with its user and ports for the VM", () => {
     const override = buildComposeOverride({
       services: { test: { command: 'pytest -x "tests/a b"', user: 'app', ports: ['9000:80', { target: 53, protocol: 'udp' }], expose: [8080] }, db: {} },

@@ -74,7 +74,7 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       ...buildPlan(
         { image: svc.image ?? name, command: argv, user: svc.user, network: svc.network_mode === 'none' ? 'none' : undefined, netBackend: input.passt ? 'passt' : 'slirp', readOnly: svc.read_only },
         image,
-        { runId: '', accel: input.accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: input.kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined },
+        { runId: '', accel: input.accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: input.kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined, snapshotsAvailable: input.volumes.snapshots !== undefined },
       ),
       fromContainer: true,
     };
@@ -83,6 +83,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       command: argv,
       // container-init needs root for its mounts; the command runs as the service's user
       user: 'root',
+      // read_only: is the VM's (the plan's readonlyRoot): the container's own root must stay writable for container-init
+      ...(svc.read_only ? { read_only: false } : {}),
       // compose reads $ in a value as a variable: $$ is a $
       environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
       cap_add: ['SYS_ADMIN'],

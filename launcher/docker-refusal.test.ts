@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dockerRefusal } from './docker-refusal.js';
+import { DockerRefusedError, DockerUnreachableError } from '../contract/errors.js';
+import { dockerRefusal, engineError } from './docker-refusal.js';
 
 const apiError = (statusCode: number, message: string): Error & { statusCode: number; json: { message: string } } =>
   Object.assign(new Error(`(HTTP code ${statusCode}) unexpected - ${message} `), { statusCode, json: { message } });
@@ -17,9 +18,48 @@ describe('dockerRefusal', () => {
     expect(e?.fix).toMatch(/docker network create nope/);
   });
 
-  it("passes docker's own words for another 4xx, and leaves 5xx and other errors alone", () => {
-    expect(dockerRefusal(apiError(400, 'invalid mount config'), {})?.message).toBe('docker refused the run: invalid mount config');
-    expect(dockerRefusal(apiError(500, 'daemon broke'), {})).toBeUndefined();
+  it('names a refusal the engine told through the client, by its status and words', () => {
+    const fromClient = engineError(apiError(409, 'Conflict. The container name "/x" is already in use by container "abc".'), 'create the container');
+    expect(dockerRefusal(fromClient, { name: 'x' })?.message).toBe('the container name "x" is already in use');
+  });
+
+  it("passes the engine's own words for any other answer, and leaves errors not of the engine alone", () => {
+    expect(dockerRefusal(apiError(400, 'invalid mount config'), {})?.message).toBe('the docker engine refused to run the container: invalid mount config');
     expect(dockerRefusal(new Error('socket hang up'), {})).toBeUndefined();
+  });
+});
+
+describe('engineError', () => {
+  it.each([
+    [
+      "an engine that cannot apply its rlimits (Podman's defaults without CAP_SYS_RESOURCE)",
+      apiError(500, 'crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied'),
+      'the docker engine could not start the container: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied',
+      /default_ulimits/,
+    ],
+    [
+      'an engine whose network set-up fails on IPv6',
+      apiError(500, 'failed to set up container networking: failed to create endpoint x: Error response from daemon: IPv6 is disabled'),
+      'the docker engine could not start the container: failed to set up container networking: failed to create endpoint x: Error response from daemon: IPv6 is disabled',
+      /--ipv6=false/,
+    ],
+    [
+      'an image testin made that the engine cannot find',
+      apiError(404, 'no such image: docker.io/library/testin-helper:1: image not known'),
+      'the docker engine refused to start the container: no such image: docker.io/library/testin-helper:1: image not known',
+      /run again/,
+    ],
+    ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the docker engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
+  ])('%s: one line of what the engine said, one fix', (_what, raw, message, fix) => {
+    const e = engineError(raw, 'start the container') as DockerRefusedError;
+    expect(e).toBeInstanceOf(DockerRefusedError);
+    expect([e.message, e.exitCode, e.message.includes('\n')]).toEqual([message, 125, false]);
+    expect(e.fix).toMatch(fix);
+  });
+
+  it('a lost connection is an unreachable engine; other errors stay as they are', () => {
+    expect(engineError(Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' }), 'x')).toBeInstanceOf(DockerUnreachableError);
+    const bug = new TypeError('x is undefined');
+    expect(engineError(bug, 'x')).toBe(bug);
   });
 });

@@ -1,18 +1,60 @@
-import { DockerRefusedError } from '../contract/errors.js';
+/**
+ * Whatever the engine says no to ends as one line saying what it refused and
+ * one line with a fix (exit 125): never as an "internal error", which is kept
+ * for testin's own bugs. The engine client turns every failed call into one of
+ * these (engineError); a run names the refusals a user can fix (dockerRefusal).
+ */
+import { DockerRefusedError, DockerUnreachableError } from '../contract/errors.js';
+
+/** connection errors: the engine went away (or never answered) */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EACCES']);
+
+/** the engine's own words, without docker-modem's "(HTTP code N) unexpected -" prefix */
+function engineWords(error: { json?: { message?: string } | string | null; message?: string }): string {
+  const json = typeof error.json === 'string' ? error.json : error.json?.message;
+  return (json ?? error.message ?? '').trim().replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim();
+}
+
+/** what to do about what the engine said: the known causes first, then a general way on */
+export function fixFor(said: string): string {
+  if (/rlimit|ulimit|RLIMIT_/i.test(said)) {
+    return 'the engine cannot apply its default resource limits here: give it limits it may set (Podman: default_ulimits = ["nofile=20000:20000", "nproc=20000:20000"] under [containers] in /etc/containers/containers.conf; dockerd: --default-ulimit), then run again';
+  }
+  if (/ipv6/i.test(said)) return "the engine's network set-up failed on IPv6: fix the engine's network settings (dockerd: --ipv6=false, or DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1), or run with --network none";
+  if (/no such image|image not known|image.*not found/i.test(said)) return 'an image testin needs is not on the engine (removed meanwhile?): run again, testin makes its own images again; pull or build an image of yours';
+  if (/no space left|disk quota/i.test(said)) return 'free space on the engine (docker system prune; testin toolbox prune removes old toolboxes)';
+  if (/permission denied|operation not permitted|not permitted/i.test(said)) return 'the engine may not give a container what testin needs (CAP_SYS_ADMIN, mounts, /dev/kvm): `testin doctor` says which';
+  return "see the engine's own words above; `testin doctor` checks what a run needs from the engine";
+}
 
 /**
- * A docker API error of the user's making, as a one-line error with a fix;
- * undefined for anything else (a 5xx, a broken connection: those stay internal).
+ * An error of a call to the engine, as testin tells it: a refusal (any HTTP
+ * answer that is not a success) or a lost connection; other errors unchanged.
+ */
+export function engineError(error: unknown, doing: string): unknown {
+  if (error instanceof DockerRefusedError || error instanceof DockerUnreachableError) return error;
+  const e = error as { statusCode?: unknown; code?: unknown; json?: { message?: string } | null; message?: string } | null;
+  if (typeof e?.statusCode === 'number') {
+    const said = engineWords(e);
+    return new DockerRefusedError(`the docker engine ${e.statusCode < 500 ? 'refused to' : 'could not'} ${doing}: ${said}`, fixFor(said), error, { statusCode: e.statusCode, said, doing });
+  }
+  if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code)) return new DockerUnreachableError(error);
+  return error;
+}
+
+/**
+ * The refusals a user can fix by the run's flags, in their terms (a name in
+ * use, a network that does not exist); any other refusal as the engine said it.
  */
 export function dockerRefusal(error: unknown, context: { name?: string | undefined; network?: string | undefined }): DockerRefusedError | undefined {
-  const e = error as { statusCode?: number; json?: { message?: string } | null; message?: string };
-  if (typeof e?.statusCode !== 'number' || e.statusCode < 400 || e.statusCode >= 500) return undefined;
-  const said = (e.json?.message ?? e.message ?? '').trim().replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '');
-  if (e.statusCode === 409 && context.name && /already in use/.test(said)) {
-    return new DockerRefusedError(`the container name "${context.name}" is already in use`, `pick another --name, or remove the old one: docker rm -f ${context.name} (testin down ${context.name} for a session)`, error);
+  const refused = engineError(error, 'run the container');
+  if (!(refused instanceof DockerRefusedError)) return undefined;
+  const { statusCode, said } = refused.engine ?? { said: '' };
+  if (statusCode === 409 && context.name && /already in use/.test(said)) {
+    return new DockerRefusedError(`the container name "${context.name}" is already in use`, `pick another --name, or remove the old one: docker rm -f ${context.name} (testin down ${context.name} for a session)`, error, refused.engine);
   }
-  if (e.statusCode === 404 && context.network && /network/.test(said)) {
-    return new DockerRefusedError(`docker has no network "${context.network}"`, `create it (docker network create ${context.network}) or pick one of docker network ls`, error);
+  if (statusCode === 404 && context.network && /network/.test(said)) {
+    return new DockerRefusedError(`docker has no network "${context.network}"`, `create it (docker network create ${context.network}) or pick one of docker network ls`, error, refused.engine);
   }
-  return new DockerRefusedError(`docker refused the run: ${said}`, 'check the flags against `testin run --help`', error);
+  return refused;
 }

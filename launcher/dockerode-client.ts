@@ -1,12 +1,70 @@
 import Docker from 'dockerode';
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerHandle, DockerClient, ImageConfig, PullProgress } from '../contract/docker-client.js';
+import type { ContainerHandle, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
+import { engineError } from './docker-refusal.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
 
+/** what testin asked the engine to do, by method: the words of an error when it refuses */
+const CLIENT_DOING: { [K in keyof DockerClient]: string | undefined } = {
+  ping: 'answer',
+  engineInfo: 'say what it is (docker info)',
+  inspectImage: 'inspect the image',
+  pullImage: 'pull the image',
+  inspectVolume: 'inspect a volume',
+  createVolume: 'create a volume',
+  removeVolume: 'remove a volume',
+  listVolumes: 'list volumes',
+  createContainer: 'create the container',
+  listContainersWithLabels: 'list containers',
+  removeContainer: 'remove a container',
+  getContainer: undefined,
+  ensureImportedImage: "import testin's helper image",
+};
+
+const CONTAINER_DOING: { [K in keyof ContainerHandle]: string | undefined } = {
+  id: undefined,
+  attach: 'attach to the container',
+  start: 'start the container',
+  wait: 'wait for the container',
+  kill: 'signal the container',
+  stop: 'stop the container',
+  resize: 'resize the container\'s terminal',
+  putArchive: 'copy files into the container',
+  getArchive: 'copy files out of the container',
+  pathExists: 'look into the container',
+  remove: 'remove the container',
+  exec: 'run a process in the container (docker exec)',
+  logs: "read the container's output",
+  waitForOutput: "follow the container's output",
+  inspect: 'inspect the container',
+};
+
+/**
+ * Every engine call of `impl` whose name `doing` lists, with its failure told as
+ * testin tells engine errors (docker-refusal.ts): one line of what the engine
+ * refused or could not do, and a fix; never a raw API error.
+ */
+function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | undefined }): T {
+  const out = { ...impl };
+  for (const key of Object.keys(impl) as (keyof T)[]) {
+    const value = impl[key];
+    const what = doing[key];
+    if (typeof value !== 'function' || what === undefined) continue;
+    out[key] = (async (...args: unknown[]) => {
+      try {
+        return await (value as (...a: unknown[]) => Promise<unknown>).apply(impl, args);
+      } catch (error) {
+        throw engineError(error, what);
+      }
+    }) as T[keyof T];
+  }
+  return out;
+}
+
 export function createDockerClient(docker: Docker = new Docker()): DockerClient {
-  return {
+  return guarded<DockerClient>({
     async ping() {
       await docker.ping();
     },
@@ -92,6 +150,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         HostConfig: {
           ...(spec.binds?.length ? { Binds: spec.binds } : {}),
           ...(spec.init ? { Init: true } : {}),
+          ...(spec.autoRemove ? { AutoRemove: true } : {}),
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
           Tmpfs: spec.tmpfs,
           CapAdd: spec.capAdd,
@@ -125,7 +184,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
       const stream = await docker.importImage((await tar()) as unknown as string, { repo, tag });
       await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     },
-  };
+  }, CLIENT_DOING);
 }
 
 async function removeQuietly(container: Docker.Container): Promise<void> {
@@ -139,7 +198,7 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
 }
 
 function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean): ContainerHandle {
-  return {
+  return guarded<ContainerHandle>({
     id: container.id,
     async attach(io) {
       const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: io.stdin !== undefined, hijack: io.stdin !== undefined })) as NodeJS.ReadWriteStream;
@@ -206,19 +265,20 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         AttachStderr: true,
         Tty: spec.tty,
       });
-      return {
+      return guarded<ExecHandle>({
         async pid() {
           return ((await exec.inspect()) as { Pid: number }).Pid;
         },
         async run(io) {
-          const stream = (await exec.start({ hijack: true, stdin: spec.stdin, Tty: spec.tty })) as NodeJS.ReadWriteStream;
+          const stream = (await exec.start({ hijack: true, stdin: spec.stdin, Tty: spec.tty })) as NodeJS.ReadWriteStream & { unref?: () => void };
+          if (io.background) stream.unref?.();
           const ended = wireStreams(docker, stream, spec.tty, io);
           // asked for stdin but given none: EOF at once
           if (!io.stdin && spec.stdin) (stream as unknown as Writable).end();
           await ended;
           return ((await exec.inspect()) as { ExitCode: number | null }).ExitCode ?? EXIT_TESTIN_FAILED;
         },
-      };
+      }, { pid: 'inspect a process in the container', run: 'run a process in the container (docker exec)' });
     },
     async logs(options = {}) {
       const data = (await container.logs({ stdout: true, stderr: true, follow: false, ...(options.tail ? { tail: options.tail } : {}) })) as unknown as Buffer;
@@ -260,7 +320,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         hostname: info.Config.Hostname ?? '',
       };
     },
-  };
+  }, CONTAINER_DOING);
 }
 
 /** docker's multiplexed log format without a tty: 8-byte headers (stream, size) before each chunk */

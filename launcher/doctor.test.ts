@@ -3,7 +3,7 @@ import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder } from './doctor.js';
 import { parseHostProbe } from './host-probe.js';
 
-const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, testin: '0.1.0' };
+const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, snapshots: true, testin: '0.1.0' };
 const PVM_HOST = 'cpu_virt=\nkvm_modules=kvm,kvm_pvm,\ndevice=present\ndevice_rw=1\ndevice_mode=crw-rw-rw-\ndevice_gid=0\nnested=\nmount=1\nfree_kib=52428800\ntoolbox_kib=400000\nqemu=QEMU emulator version 10.0.13\nvirtiofsd=1.13.1\n';
 
 describe('hostChecks', () => {

@@ -7,6 +7,7 @@ import type { DockerClient, EngineInfo } from '../contract/docker-client.js';
 import { decideAccel } from '../contract/accel.js';
 import { snapshotVolumeName } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
+import { TestinError } from '../contract/errors.js';
 import { kvmFacts, probeHost, type HostProbe } from './host-probe.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -37,7 +38,16 @@ export function engineCheck(info: EngineInfo, dockerHost: string | undefined): C
 }
 
 /** the checks after the engine's, from what the helper saw and the toolbox found */
-export function hostChecks(input: { toolbox?: ToolboxFacts | undefined; base: string; probe?: HostProbe | undefined; probeError?: string | undefined; snapshots?: { volume: boolean } | undefined }): Check[] {
+export function hostChecks(input: {
+  toolbox?: ToolboxFacts | undefined;
+  base: string;
+  probe?: HostProbe | undefined;
+  /** why the look's container did not run, and what to do, as the engine's refusal says */
+  probeError?: { seen: string; fix?: string | undefined } | undefined;
+  /** a container was started to look (with the toolbox, or from its base image) */
+  looked?: boolean;
+  snapshots?: { volume: boolean } | undefined;
+}): Check[] {
   const { toolbox, probe } = input;
   const checks: Check[] = [];
   if (!toolbox) {
@@ -51,8 +61,14 @@ export function hostChecks(input: { toolbox?: ToolboxFacts | undefined; base: st
     checks.push(toolbox.passt ? { name: 'passt', verdict: 'ok', seen: 'in the toolbox: the VM network goes through passt' } : { name: 'passt', verdict: 'warn', seen: `${toolbox.baseImage} has no passt: the VM network is QEMU's slirp (slower)`, fix: 'build the toolbox from debian:trixie-slim (the default)' });
   }
   if (!probe) {
-    if (toolbox) checks.push({ name: 'container', verdict: 'fail', seen: `a container with CAP_SYS_ADMIN did not run: ${input.probeError ?? 'no output'}`, fix: 'check that the engine lets containers add CAP_SYS_ADMIN and run with apparmor=unconfined' });
-    else checks.push({ name: 'kvm', verdict: 'warn', seen: 'not looked at: the look needs the toolbox', fix: 'testin toolbox build, then testin doctor again' });
+    if (input.looked || toolbox) {
+      checks.push({
+        name: 'container',
+        verdict: 'fail',
+        seen: `a container with CAP_SYS_ADMIN did not run: ${input.probeError?.seen ?? 'no output'}`,
+        fix: input.probeError?.fix ?? 'check that the engine lets containers add CAP_SYS_ADMIN and run with apparmor=unconfined',
+      });
+    } else checks.push({ name: 'kvm', verdict: 'warn', seen: `not looked at: neither the toolbox nor its base image ${input.base} is on the engine`, fix: 'testin toolbox build, then testin doctor again' });
     return checks;
   }
   checks.push(probe.mount ? { name: 'container', verdict: 'ok', seen: 'a container with CAP_SYS_ADMIN started and mounted a tmpfs' } : { name: 'container', verdict: 'fail', seen: 'a container with CAP_SYS_ADMIN and apparmor=unconfined could not mount', fix: 'allow CAP_SYS_ADMIN and unconfined AppArmor for containers on this engine (rootless engines may not)' });
@@ -73,7 +89,11 @@ export function hostChecks(input: { toolbox?: ToolboxFacts | undefined; base: st
     checks.push({ name: 'kvm', verdict: 'warn', seen: `${cpu}; ${device}: runs use TCG (software emulation, several times slower)`, fix });
   }
   checks.push({ name: 'accelerator', verdict: accel.accel === 'kvm' ? 'ok' : 'warn', seen: accel.accel === 'kvm' ? 'a run would use KVM' : `a run would use TCG: ${accel.reason ?? ''}` });
-  checks.push({ name: 'network', verdict: 'ok', seen: toolbox?.passt ? 'a run would carry the VM\'s packets through passt (the toolbox has it)' : 'a run would use slirp (the toolbox has no passt)' });
+  checks.push({
+    name: 'network',
+    verdict: 'ok',
+    seen: !toolbox ? 'a run would use passt once the toolbox is built (Debian 12 and 13 have it)' : toolbox.passt ? "a run would carry the VM's packets through passt (the toolbox has it)" : 'a run would use slirp (the toolbox has no passt)',
+  });
   if (probe.freeKiB !== undefined) {
     const free = `${(probe.freeKiB / GiB).toFixed(1)} GiB free where the engine keeps volumes`;
     checks.push(
@@ -112,17 +132,20 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
   const { findToolbox } = await import('../toolbox/ensure-toolbox.js');
   const toolbox = await findToolbox(docker, options.base);
   let probe: HostProbe | undefined;
-  let probeError: string | undefined;
-  if (toolbox) {
+  let probeError: { seen: string; fix?: string | undefined } | undefined;
+  // a container is started even before the toolbox exists (from its Debian base, when the engine has it):
+  // whatever the engine refuses a run's container (rlimits, its network, mounts) shows here first
+  const from = toolbox ? { toolboxVolume: toolbox.volumeName } : (await docker.inspectImage(options.base)) ? { baseImage: options.base } : undefined;
+  if (from) {
     try {
-      probe = await probeHost(docker, toolbox.volumeName, 'doctor');
-      if (!probe) probeError = 'the look printed nothing';
+      probe = await probeHost(docker, from, 'doctor');
+      if (!probe) probeError = { seen: 'the look printed nothing' };
     } catch (error) {
-      probeError = (error as Error).message;
+      probeError = { seen: (error as Error).message, fix: error instanceof TestinError ? error.fix : undefined };
     }
   }
   const snapshots = toolbox ? { volume: (await docker.inspectVolume(snapshotVolumeName(toolbox.hash))) !== undefined } : undefined;
-  return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, snapshots })]);
+  return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, looked: from !== undefined, snapshots })]);
 }
 
 const ORDER = ['engine', 'engine mode', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network'];

@@ -33,7 +33,7 @@ export async function probeEngineKvm(docker: DockerClient, toolbox: ToolboxFacts
     const known = JSON.parse(readFileSync(record, 'utf8')) as EngineKvm;
     if (typeof known.device === 'boolean' && known.facts) return known;
   }
-  const seen = await probeHost(docker, toolbox.volumeName, 'kvm-probe');
+  const seen = await probeHost(docker, { toolboxVolume: toolbox.volumeName }, 'kvm-probe');
   const found: EngineKvm = seen ? { device: seen.deviceGiven, facts: kvmFacts(seen) } : { device: false, facts: { hardwareVirt: false, devKvm: 'the KVM probe printed nothing' } };
   mkdirSync(join(record, '..'), { recursive: true });
   writeFileSync(record, JSON.stringify(found));

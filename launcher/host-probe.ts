@@ -32,15 +32,16 @@ export interface HostProbe {
 }
 
 const B = `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.busybox}`;
-/** the probe: key=value lines, read by parseHostProbe */
-export const HOST_PROBE = `B=${B}
+/** the probe: key=value lines, read by parseHostProbe; B is the toolbox's busybox, or empty for the commands of a Debian image */
+export const HOST_PROBE = `
 echo "cpu_virt=$($B grep -m1 -owE 'vmx|svm' /proc/cpuinfo)"
 echo "kvm_modules=$(for m in kvm kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && printf '%s,' $m; done)"
 if [ -c /dev/kvm ]; then echo device=present; if (exec 3<>/dev/kvm) 2>/dev/null; then echo device_rw=1; else echo device_rw=0; fi; echo "device_mode=$($B stat -c %A /dev/kvm)"; echo "device_gid=$($B stat -c %g /dev/kvm)"; else echo device=none; fi
 echo "nested=$($B cat /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested 2>/dev/null | $B head -1)"
 if $B mkdir -p /tmp/testin-m && $B mount -t tmpfs t /tmp/testin-m; then echo mount=1; else echo mount=0; fi
-echo "free_kib=$($B df -k ${TOOLBOX_MOUNT} | $B tail -1 | $B awk '{print $4}')"
-echo "toolbox_kib=$($B du -sk ${TOOLBOX_MOUNT} | $B cut -f1)"
+D=${TOOLBOX_MOUNT}; [ -d $D ] || D=/
+echo "free_kib=$($B df -k $D | $B tail -1 | $B awk '{print $4}')"
+[ -d ${TOOLBOX_MOUNT} ] && echo "toolbox_kib=$($B du -sk ${TOOLBOX_MOUNT} | $B cut -f1)"
 echo "qemu=$($B grep -o '"qemu": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
 echo "virtiofsd=$($B grep -o '"virtiofsd": *"[^"]*"' ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.manifest} | $B head -1 | $B cut -d'"' -f4)"
 `;
@@ -84,13 +85,18 @@ export function kvmFacts(probe: HostProbe): HostKvmFacts {
   };
 }
 
-/** Runs the look in a helper container with the toolbox (for its busybox); with /dev/kvm when the engine has one to give. */
-export async function probeHost(docker: DockerClient, toolboxVolume: string, purpose: string): Promise<HostProbe | undefined> {
+/**
+ * Runs the look in a helper container with the toolbox (for its busybox), or, before a toolbox
+ * exists, in the toolbox's Debian base image (its own commands); with /dev/kvm when the engine
+ * has one to give. A container the engine will not start throws its refusal.
+ */
+export async function probeHost(docker: DockerClient, from: { toolboxVolume: string } | { baseImage: string }, purpose: string): Promise<HostProbe | undefined> {
   const look = async (device: boolean): Promise<HostProbe | undefined> => {
     const r = await runHelper(docker, {
       purpose,
-      argv: [B, 'sh', '-c', HOST_PROBE],
-      mounts: [{ type: 'volume', source: toolboxVolume, target: TOOLBOX_MOUNT, readOnly: true }],
+      ...('toolboxVolume' in from
+        ? { argv: [B, 'sh', '-c', `B=${B}\n${HOST_PROBE}`], mounts: [{ type: 'volume' as const, source: from.toolboxVolume, target: TOOLBOX_MOUNT, readOnly: true }] }
+        : { image: from.baseImage, argv: ['sh', '-c', `B=\n${HOST_PROBE}`], mounts: [] }),
       devices: device ? [KVM_DEVICE] : [],
       capAdd: ['SYS_ADMIN'],
       securityOpt: ['apparmor=unconfined'],

@@ -8,13 +8,14 @@ import { EXIT_TIMED_OUT, SESSION_READY_TIMEOUT_MS } from '../contract/exit-codes
 import { LABELS } from '../contract/labels.js';
 import { CONSOLE_LOG, CONTAINER_INIT_PATH, SESSION_SOCKET, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, parseMemoryMiB } from '../contract/run-plan.js';
-import { SESSION_READY, sessionExec, type SessionExecRequest } from '../contract/session-protocol.js';
+import { SESSION_ENDED, SESSION_READY, sessionExec, type SessionExecRequest } from '../contract/session-protocol.js';
 import { terminate } from '../contract/terminate.js';
 import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { createLogger } from './logger.js';
 import { collectInto } from './output-sinks.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
+import { takeLease, type RunLease } from './run-lease.js';
 import { createRunContainer } from './run-container.js';
 import type { RunOptions } from './run-options.js';
 import { signalName, type RunResult } from './run-result.js';
@@ -69,6 +70,8 @@ export class Machine implements AsyncDisposable {
   constructor(
     readonly name: string,
     private readonly container: ContainerHandle,
+    /** a session of this process (not persistent): its lease, let go at stop() */
+    private readonly lease?: RunLease,
   ) {}
 
   /** Runs one command in the VM and waits for it; several may run at once. */
@@ -201,8 +204,12 @@ export class Machine implements AsyncDisposable {
     if (this.#stopped) return;
     this.#stopped = true;
     // the guest powers off (a booted system through its own shutdown) before the container goes
-    await this.container.stop();
-    await this.container.remove();
+    try {
+      await this.container.stop();
+      await this.container.remove();
+    } finally {
+      this.lease?.release();
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -240,11 +247,16 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
     io.signal?.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
+  let lease: RunLease | undefined;
   try {
     await Promise.race([container.start(), aborted]);
+    // the session is leased while it starts (a persistent one) or as long as this process lives: should the
+    // process die, the session goes too, on any engine
+    lease = await takeLease(container, (error) => (io.stderr ?? process.stderr).write(`testin: the lease on session ${name} was refused (${error.message}): if this process dies, the session stays\n`));
     // the log is read from its beginning: a marker printed before we look is still seen
     await Promise.race([container.waitForOutput(SESSION_READY, SESSION_READY_TIMEOUT_MS), aborted]);
   } catch (error) {
+    lease?.release();
     // the first error is the one to tell: a failed removal must not hide it
     await container.remove().catch(() => undefined);
     if (error instanceof CanceledError) throw error;
@@ -252,7 +264,12 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
   }
-  return new Machine(name, container);
+  if (options.persistent) {
+    // up: from here on the session outlives this process, until testin down
+    await lease.persist();
+    return new Machine(name, container);
+  }
+  return new Machine(name, container, lease);
 }
 
 /** A running session by name (CLI exec/down). */
@@ -274,6 +291,8 @@ export interface SessionInfo {
   cpus: string;
   memory: string;
   running: boolean;
+  /** its VM ended by itself (the container stays until testin down): why */
+  ended?: string | undefined;
   createdAt: Date;
 }
 
@@ -285,10 +304,11 @@ export async function listSessions(docker: DockerClient = createDockerClient()):
       const handle = docker.getContainer(c.id);
       // the session's ready line says which accelerator its VM runs on
       const logs = await handle.logs({ tail: 200 }).catch(() => '');
-      return { c, info: await handle.inspect().catch(() => undefined), accel: new RegExp(`${SESSION_READY} \\((\\w+)\\)`).exec(logs)?.[1] };
+      const ended = logs.split('\n').find((l) => l.startsWith(SESSION_ENDED))?.slice(SESSION_ENDED.length).trim();
+      return { c, info: await handle.inspect().catch(() => undefined), accel: new RegExp(`${SESSION_READY} \\((\\w+)\\)`).exec(logs)?.[1], ended };
     }),
   );
-  return infos.flatMap(({ c, info, accel }) =>
+  return infos.flatMap(({ c, info, accel, ended }) =>
     info
       ? [
           {
@@ -298,6 +318,7 @@ export async function listSessions(docker: DockerClient = createDockerClient()):
             cpus: c.labels[LABELS.sessionCpus] ?? '?',
             memory: c.labels[LABELS.sessionMemory] ?? '?',
             running: info.running,
+            ended,
             createdAt: new Date(info.created),
           },
         ]

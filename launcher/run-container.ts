@@ -95,6 +95,9 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
   const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.config.ExposedPorts ?? {}), options.publishAll ?? false);
   const runId = randomBytes(8).toString('hex');
+  // the client holds a lease on its run (a persistent session's only while it starts), and the engine removes
+  // the container once it ends: a client that dies leaves nothing, even on a remote engine
+  const leased = true;
   const plan = buildPlan(options, image.config, {
     session: ctx.session !== undefined,
     runId,
@@ -106,6 +109,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     kernel: custom && { kernel: `${KERNEL_STAGING}/${KERNEL_VOLUME.kernel}`, initrd: `${KERNEL_STAGING}/${KERNEL_VOLUME.initrd}`, format: custom.format },
     forwards: ports.forwards,
     passtAvailable: toolbox.passt,
+    snapshotsAvailable: toolbox.snapshots,
+    lease: leased,
   });
   phase('plan');
   const reapedIds = await reaped;
@@ -118,7 +123,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     ...(custom ? [{ type: 'volume' as const, source: custom.volume, target: KERNEL_STAGING, readOnly: true }] : []),
     ...(kernelModules && !custom ? [{ type: 'volume' as const, source: toolbox.modulesVolume, target: MODULES_STAGING, readOnly: true }] : []),
     // read-write: the first run of each VM shape saves its snapshot there
-    ...(plan.snapshot && !options.noVm && !custom ? [{ type: 'volume' as const, source: await ensureSnapshotVolume(docker, toolbox), target: SNAPSHOT_DIR, readOnly: false }] : []),
+    ...(plan.snapshot ? [{ type: 'volume' as const, source: await ensureSnapshotVolume(docker, toolbox), target: SNAPSHOT_DIR, readOnly: false }] : []),
     ...volumes.container,
   ];
   let container: ContainerHandle;
@@ -141,6 +146,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       capAdd: ['SYS_ADMIN'],
       // container-init is not PID 1: a signal before its handlers are set ends it (exit 128+N), never vanishes
       init: true,
+      autoRemove: leased,
       devices: accel.accel === 'kvm' ? [KVM_DEVICE] : [],
       // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN;
       // passt sandboxes itself with pivot_root, which docker's default seccomp profile refuses

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
 import type { Logger } from 'pino';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import type { AbnormalEnd } from '../contract/run-report.js';
+import { VM_STEPS, parseTimeline, type VmStep, type VmTimeline } from '../contract/timeline.js';
 import { EXIT_TIMED_OUT, stopGraceMs } from '../contract/exit-codes.js';
 import { TIMELINE_FILE } from '../contract/layout.js';
 import { terminate } from '../contract/terminate.js';
@@ -16,6 +16,7 @@ import { createRunContainer } from './run-container.js';
 import type { RunOptions } from './run-options.js';
 import { resultOfSignal, signalName, type RunResult } from './run-result.js';
 import { RunStopper } from './run-stopper.js';
+import { takeLease, type RunLease } from './run-lease.js';
 import { testHook } from './test-hook.js';
 
 
@@ -56,6 +57,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const stopper = new RunStopper({ signal: io.signal, processSignals: io.forwardProcessSignals === true });
   const hookOut = io.stderr ?? process.stderr;
   let container: ContainerHandle | undefined;
+  let lease: RunLease | undefined;
   try {
     let created: Awaited<ReturnType<typeof createRunContainer>>;
     try {
@@ -86,12 +88,13 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     let exitCode: number;
     const startedAt = Date.now();
     try {
-      exitCode = await runContainer(container, stopper, hookOut, {
-        stdout,
-        stderr,
-        stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined,
-        tty: options.tty ?? false,
-      });
+      exitCode = await runContainer(
+        container,
+        stopper,
+        hookOut,
+        { stdout, stderr, stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined, tty: options.tty ?? false },
+        created.plan.lease ? async () => void (lease = await takeLease(ran, (error) => logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on'))) : undefined,
+      );
     } catch (error) {
       // docker checks some things only at start (the network exists...)
       throw dockerRefusal(error, options) ?? error;
@@ -99,13 +102,15 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     phase('run');
     // a stop from here on changes nothing: the command's code is known; the teardown still happens in full
     await testHook('teardown', () => stopper.stopped !== undefined, hookOut);
-    const timeline = await readTimeline(container);
+    // the result came on the lease before the container exited (and the engine removed it)
+    const leased = await lease?.result(LEASE_RESULT_WAIT_MS);
+    lease?.release();
+    const timeline = leased ? parseTimeline(leased) : await readTimeline(container);
     const plan = created.plan;
-    const abnormal = timeline.abnormal as AbnormalEnd | undefined;
     return {
       exitCode,
       signal: signalName(exitCode),
-      timedOut: Boolean(timeline.timedOut) && exitCode === EXIT_TIMED_OUT,
+      timedOut: timeline.timedOut === true && exitCode === EXIT_TIMED_OUT,
       canceled: stopper.stopped !== undefined,
       durationMs: Date.now() - started,
       // by reference: the teardown below adds `remove`
@@ -120,23 +125,28 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
         toolbox: created.toolbox.hash,
         startedFrom: plan.noVm ? 'no-vm' : timeline.restored ? 'snapshot' : typeof timeline.initUp === 'number' ? 'cold' : 'unknown',
       },
-      ...(abnormal && typeof abnormal.reason === 'string' ? { abnormal: { reason: abnormal.reason, consoleTail: Array.isArray(abnormal.consoleTail) ? abnormal.consoleTail : [] } } : {}),
-      ...(Array.isArray(timeline.console) ? { console: timeline.console.map(String) } : {}),
+      ...(timeline.abnormal ? { abnormal: timeline.abnormal } : {}),
+      ...(timeline.console ? { console: timeline.console } : {}),
       ...output(),
     };
   } finally {
     stopper.close();
+    lease?.release();
     // a failed removal is said, never put in the place of how the run ended
     if (container) await container.remove().catch((error: unknown) => logger.warn({ container: container?.id, error: (error as Error).message }, 'could not remove the container'));
     phases.remove = Date.now() - mark;
   }
 }
 
+/** how long the run's result may lag behind the container's exit on the lease (it normally comes before) */
+const LEASE_RESULT_WAIT_MS = 2000;
+
 async function runContainer(
   container: ContainerHandle,
   stopper: RunStopper,
   hookOut: Writable,
   io: { stdout: Writable; stderr: Writable; stdin?: Readable | undefined; tty: boolean },
+  onStarted?: () => Promise<void>,
 ): Promise<number> {
   const { ended } = await container.attach(io);
   const exit = container.wait();
@@ -150,6 +160,7 @@ async function runContainer(
     await container.start();
     // a signal that came while the container was being started reaches it now
     stopper.started();
+    await onStarted?.();
     await testHook('started', () => stopper.stopped !== undefined, hookOut);
     if (io.tty) resize();
     code = await exit;
@@ -166,11 +177,11 @@ async function runContainer(
 }
 
 /** What container-init wrote of the VM's life (ms after it started); {} when it wrote nothing. */
-async function readTimeline(container: ContainerHandle): Promise<Record<string, unknown>> {
+async function readTimeline(container: ContainerHandle): Promise<VmTimeline> {
   try {
     const tar = await container.getArchive(TIMELINE_FILE);
     const data = tar && (await readFileFromTar(tar, 'timeline.json'));
-    return data ? (JSON.parse(data.toString('utf8')) as Record<string, unknown>) : {};
+    return data ? parseTimeline(data.toString('utf8')) : {};
   } catch {
     // an optional timing file never changes how a run ended
     return {};
@@ -181,18 +192,26 @@ async function readTimeline(container: ContainerHandle): Promise<Record<string, 
  * The VM's steps as durations: VMM start, kernel to init, root mounted,
  * command started, the command, VM down.
  */
-function vmPhases(t: Record<string, unknown>): Record<string, number> {
-  const steps = ['vmmStarted', 'initUp', 'rootMounted', 'systemUp', 'commandStarted', 'commandEnded', 'vmDown'] as const;
+function vmPhases(t: VmTimeline): Record<string, number> {
   // a VM restored from its snapshot has no kernel boot: the time to a guest that takes its command is the restore's
-  const names = { vmmStarted: 'vmmStart', initUp: t.restored ? 'restore' : 'kernelToInit', rootMounted: 'rootMounted', systemUp: 'systemUp', commandStarted: 'commandStarted', commandEnded: 'command', vmDown: 'vmDown' };
+  const names: Record<VmStep, string | undefined> = {
+    virtiofsdUp: undefined,
+    vmmStarted: 'vmmStart',
+    initUp: t.restored ? 'restore' : 'kernelToInit',
+    rootMounted: 'rootMounted',
+    systemUp: 'systemUp',
+    commandStarted: 'commandStarted',
+    commandEnded: 'command',
+    vmDown: 'vmDown',
+  };
   const out: Record<string, number> = {};
   // the first run of a VM shape saves its snapshot (the guest stands still meanwhile); a snapshot that did not restore cost a cold boot's worth more
-  if (typeof t.snapshotSaveMs === 'number') out['vm.snapshotSave'] = t.snapshotSaveMs;
-  if (typeof t.restoreFailed === 'number') out['vm.restoreFailed'] = t.restoreFailed;
+  if (t.snapshotSaveMs !== undefined) out['vm.snapshotSave'] = t.snapshotSaveMs;
+  if (t.restoreFailed !== undefined) out['vm.restoreFailed'] = t.restoreFailed;
   let previous = 0;
-  for (const step of steps) {
+  for (const step of VM_STEPS) {
     const at = t[step];
-    if (typeof at !== 'number') continue;
+    if (at === undefined || names[step] === undefined) continue;
     out[`vm.${names[step]}`] = Math.max(0, at - previous);
     previous = at;
   }
@@ -206,9 +225,8 @@ function vmPhases(t: Record<string, unknown>): Record<string, number> {
  * starting the helpers and QEMU (the rest). Wall clocks of one machine: a remote
  * engine's clock may differ, so only sane values are kept.
  */
-function startPhases(t: Record<string, unknown>, startedAt: number): Record<string, number> {
-  const num = (k: string): number | undefined => (typeof t[k] === 'number' ? (t[k] as number) : undefined);
-  const [proc, main, vmm] = [num('processStartedAt'), num('mainAt'), num('vmmStartedAt')];
+function startPhases(t: VmTimeline, startedAt: number): Record<string, number> {
+  const [proc, main, vmm] = [t.processStartedAt, t.mainAt, t.vmmStartedAt];
   if (vmm === undefined || vmm < startedAt) return {};
   const out: Record<string, number> = { 'vm.startToVmm': vmm - startedAt };
   if (proc !== undefined && main !== undefined && proc >= startedAt && main >= proc && vmm >= main) {

@@ -4,7 +4,8 @@
  * when it gets there and waits (at most 10 s) for a stop before it goes on.
  * Moments: create (before the container exists), start (created, not
  * started), started, teardown (the command ended, the container is not yet
- * removed); container-init has `boot` (the guest is up, the command not yet).
+ * removed); container-init has `init` (it runs, its signal handlers are not
+ * set yet) and `boot` (the guest is up, the command not yet).
  */
 import type { Writable } from 'node:stream';
 

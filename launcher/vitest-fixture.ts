@@ -7,6 +7,7 @@
  */
 import { test as base, type TestAPI } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { failInCI } from './ci-detect.js';
 import { createDockerClient } from './dockerode-client.js';
 import { start, type Machine, type StartOptions } from './machine.js';
 
@@ -36,12 +37,12 @@ async function missing(): Promise<string> {
 /**
  * A vitest `test` whose tests get a booted VM as `vm`. Where Docker cannot be
  * reached the tests are skipped with one line saying why, except in CI
- * (CI=true), where that is an error.
+ * (see isCI), where that is an error.
  */
 export async function createVmTest(options: VmFixtureOptions): Promise<TestAPI<{ vm: Machine }>> {
   const { scope = 'test', ...startOptions } = options;
   const why = await missing();
-  if (why && process.env.CI === 'true') throw new Error(`testin: ${why}`);
+  failInCI(why);
   const test = base.extend<{ vm: Machine }>({
     vm: [
       // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern

@@ -3,6 +3,7 @@
  * an image (here a Debian image with iproute2; use your own).
  * Run with vitest; with `npm i -D testin vitest` the import below resolves as it does here.
  */
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { createVmTest } from 'testin/vitest';
 
@@ -34,6 +35,10 @@ test('the namespace from the first test is still there (same VM, scope "file")',
 });
 
 test('a sysctl written in the VM does not touch the host', async ({ vm }) => {
-  const r = await vm.exec(['sh', '-c', 'sysctl -w net.ipv4.ip_forward=1 >/dev/null && cat /proc/sys/net/ipv4/ip_forward']);
-  expect(r.stdout.toString()).toBe('1\n');
+  // the host this test runs on (here the engine's host too): read it first, write the other value in the VM
+  const host = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  const other = host === '1' ? '0' : '1';
+  const r = await vm.exec(['sh', '-c', `sysctl -w net.ipv4.ip_forward=${other} >/dev/null && cat /proc/sys/net/ipv4/ip_forward`]);
+  expect(r.stdout.toString()).toBe(`${other}\n`);
+  expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe(host);
 });

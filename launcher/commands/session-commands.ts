@@ -9,22 +9,25 @@ import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 /** the sessions' machinery, loaded when a verb runs (not for --help) */
 const sessions = (): Promise<typeof import('../machine.js')> => import('../machine.js');
 
-/** Ctrl-C or SIGTERM aborts what a verb waits for; `by()` names the signal once one came. */
-function abortOnStop(): { signal: AbortSignal; by(): NodeJS.Signals | undefined; dispose(): void } {
+/** the signals that stop what a verb waits for: Ctrl-C, SIGTERM, and SIGHUP (the terminal closed) */
+const STOPS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** A stop signal aborts what a verb waits for; `by()` names the signal once one came, `onStop` hears each one. */
+function abortOnStop(onStop: (sig: NodeJS.Signals, count: number) => void = () => undefined): { signal: AbortSignal; by(): NodeJS.Signals | undefined; dispose(): void } {
   const controller = new AbortController();
   let by: NodeJS.Signals | undefined;
+  let count = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
-    by = sig;
+    by ??= sig;
+    onStop(sig, ++count);
     controller.abort();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const sig of STOPS) process.on(sig, onSignal);
   return {
     signal: controller.signal,
     by: () => by,
     dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of STOPS) process.off(sig, onSignal);
     },
   };
 }
@@ -73,11 +76,13 @@ export const execCommand: CliCommand = {
 async function execInSession(args: Record<string, unknown>, command: string[] | undefined): Promise<ExecResult> {
   if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
   const machine = await (await sessions()).attachSession(String(args.name));
-  const stop = abortOnStop();
+  // a stop goes to the command as the signal it is (Ctrl-C as SIGINT, a closed terminal as SIGHUP); a second one kills it
+  let running: { kill(signal?: NodeJS.Signals): void } | undefined;
+  const stop = abortOnStop((sig, count) => running?.kill(count > 1 ? 'SIGKILL' : sig));
   const tty = args.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined;
   const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
   try {
-    const result = await machine.exec(command, {
+    const spawned = machine.spawn(command, {
       env: args.env as string[] | undefined,
       cwd: args.workdir as string | undefined,
       user: args.user as string | undefined,
@@ -85,9 +90,13 @@ async function execInSession(args: Record<string, unknown>, command: string[] | 
       stdin: args.interactive ? process.stdin : undefined,
       stdout: process.stdout,
       stderr: process.stderr,
-      signal: stop.signal,
     });
-    return result;
+    running = spawned;
+    // a stop that came while the session was being found
+    const early = stop.by();
+    if (early) spawned.kill(early);
+    const result = await spawned.result;
+    return { ...result, canceled: stop.by() !== undefined };
   } finally {
     stop.dispose();
     restore?.();
@@ -102,7 +111,7 @@ export const lsCommand: CliCommand = {
     const rows = await (await sessions()).listSessions();
     const table = [
       ['NAME', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'],
-      ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.running ? 'running' : 'stopped']),
+      ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.ended ? `ended: ${r.ended}` : r.running ? 'running' : 'stopped']),
     ];
     const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
     process.stdout.write(`${table.map((row) => row.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n')}\n`);

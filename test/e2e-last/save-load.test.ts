@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -34,10 +34,18 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
     const built = await execa('node', [TESTIN_BIN, 'toolbox', 'build']);
     const volume = /^\s+volume\s+(\S+)$/m.exec(built.stdout)?.[1] as string;
     const modules = /^\s+modules (\S+) /m.exec(built.stdout)?.[1] as string;
-    const file = join(dir, 'toolbox.tar.gz');
-    const saved = await execa('node', [TESTIN_BIN, 'toolbox', 'save', file]);
-    expect(saved.stdout).toMatch(new RegExp(`^saved ${volume} `));
-    expect(statSync(file).size).toBeGreaterThan(50 * 1024 * 1024);
+    // gzip (.tar.gz) and plain (.tar): the gzip one is loaded by the e2e-engines set-up into the remote engine, the plain one here
+    const gz = join(dir, 'toolbox.tar.gz');
+    const file = join(dir, 'toolbox.tar');
+    for (const f of [gz, file]) {
+      const saved = await execa('node', [TESTIN_BIN, 'toolbox', 'save', f]);
+      expect(saved.stdout).toMatch(new RegExp(`^saved ${volume} `));
+      expect(statSync(f).size).toBeGreaterThan(50 * 1024 * 1024);
+    }
+    const head = (f: string): Buffer => readFileSync(f).subarray(0, 512);
+    expect(head(gz).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(head(file).subarray(257, 262).toString()).toBe('ustar');
+    expect(statSync(file).size).toBeGreaterThan(statSync(gz).size);
 
     // the engine forgets the toolbox (its recipe volume too) and the base image
     const recipes = (await execa('docker', ['volume', 'ls', '-q', '--filter', `label=testin.toolbox.volume=${volume}`])).stdout.split('\n').filter(Boolean);
@@ -57,9 +65,20 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
     expect(await leftovers()).toEqual([]);
   });
 
-  it('refuses a file that is not a saved toolbox, with a fix', async () => {
-    const r = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, 'nothing-here.tar')], { reject: false });
-    expect(r.exitCode).toBe(125);
-    expect(r.stderr).toMatch(/^testin: cannot read .*nothing-here\.tar: ENOENT\n {2}fix: give the file that `testin toolbox save FILE` wrote$/);
+  it('refuses a missing file, and a real tar (plain or gzip) that is not a saved toolbox, with a fix and nothing made', async () => {
+    const missing = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, 'nothing-here.tar')], { reject: false });
+    expect(missing.exitCode).toBe(125);
+    expect(missing.stderr).toMatch(/^testin: cannot read .*nothing-here\.tar: ENOENT\n {2}fix: give the file that `testin toolbox save FILE` wrote$/);
+    const content = join(dir, 'content');
+    mkdirSync(content);
+    writeFileSync(join(content, 'notes.txt'), 'not a toolbox\n');
+    const volumesBefore = (await execa('docker', ['volume', 'ls', '-q'])).stdout;
+    for (const [name, flags] of [['other.tar', '-cf'], ['other.tgz', '-czf']] as const) {
+      await execa('tar', [flags, join(dir, name), '-C', content, '.']);
+      const r = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, name)], { reject: false });
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toBe(`testin: ${join(dir, name)} is not a toolbox saved by \`testin toolbox save\`\n  fix: give the file that \`testin toolbox save FILE\` wrote\n`);
+    }
+    expect((await execa('docker', ['volume', 'ls', '-q'])).stdout).toBe(volumesBefore);
   });
 });

@@ -7,7 +7,8 @@ import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.j
 import { reportErrors } from '../helpers/report-schema.js';
 // the library as users import it: the built package
 import { attachSession } from '../../dist/launcher/index.js';
-import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
+import { leftovers, readyStream, testin, testinSignalledWhenReady } from '../helpers/testin.js';
+import { SESSION_READY } from '../../contract/session-protocol.js';
 
 const skip = inject('e2eSkip');
 const IMAGE = 'testin-test/systemd:13-3';
@@ -62,19 +63,33 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
   });
 
   it('without a command the system runs until it powers off: `systemctl poweroff` in a unit ends the run with 0', async () => {
-    const r = await testin(['run', '--boot', '-v', `${join(dir, 'on')}:/etc/testin-poweroff:ro`, '--image', IMAGE]);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toBe('');
+    const out = mkdtempSync(join(tmpdir(), 'testin-e2e-poweroff-'));
+    try {
+      const r = await testin(['run', '--boot', '--report', join(out, 'report.json'), '-v', `${join(dir, 'on')}:/etc/testin-poweroff:ro`, '-v', `${out}:/out`, '--image', IMAGE]);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.toString()).toBe('');
+      // the unit powered the system off through systemd: the shutdown stopped the units (one left its mark)
+      expect(readFileSync(join(out, 'stop-mark'), 'utf8')).toBe('stopped by systemd\n');
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { console?: string[]; abnormal?: unknown };
+      expect(report.abnormal).toBeNull();
+      expect(report.console?.join('\n')).toMatch(/testin-poweroff[\s\S]*System Power Off/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('Ctrl-C while `testin up --boot` waits for the system: 130, and nothing of the session is left', async () => {
     const name = `testin-e2e-boot-int-${process.pid}`;
     const up = execa('node', [TESTIN_BIN, 'up', '--boot', '--name', name, '--image', IMAGE], { reject: false });
     // once its container exists (the system then takes seconds even under KVM)
-    for (let i = 0; i < 300; i++) {
-      if ((await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout.trim()) break;
-      await new Promise((r) => setTimeout(r, 100));
+    let container = '';
+    for (let i = 0; i < 300 && !container; i++) {
+      container = (await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout.trim();
+      if (!container) await new Promise((r) => setTimeout(r, 100));
     }
+    // the moment this test is about: the session exists and is not ready yet (its system is starting)
+    expect(container).not.toBe('');
+    expect((await execa('docker', ['logs', container], { all: true })).all).not.toContain(SESSION_READY);
     up.kill('SIGINT');
     const r = await up;
     expect(r.exitCode).toBe(130);
@@ -130,11 +145,12 @@ describe.skipIf(skip !== '')('a booted session: testin up --boot, exec, logs, do
     await vm.writeFile('/tmp/from-the-host', Buffer.from('written beside systemd'));
     expect((await vm.readFile('/tmp/from-the-host')).toString()).toBe('written beside systemd');
     expect(await vm.dmesg()).toMatch(/Linux version/);
-    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done']);
-    await new Promise((r) => setTimeout(r, 1500));
+    const out = readyStream();
+    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done'], { stdout: out.stream });
+    await out.ready;
     target.kill('SIGUSR1');
     const t = await target.result;
-    expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
+    expect([out.text(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
     // the agent: a child of systemd, named with '@' (spared by its shutdown's kill), in PID 1's own
     // init.scope (where systemd moves what it finds in the root cgroup), which no unit stop takes down
     const agent = await exec('sh', '-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = testin-agent ] && { cut -d" " -f4 $p/stat; head -c1 $p/cmdline; echo; cat $p/cgroup; }; done; true');

@@ -10,7 +10,9 @@ import { leftovers, testin } from '../helpers/testin.js';
 const skip = inject('e2eSkip');
 const FILE = join(ROOT, 'test/fixtures/compose-parity/docker-compose.yml');
 const VOLUME = 'testin-e2e-parity';
-const SCRIPT = "id -u; nproc; grep MemTotal /proc/meminfo | awk '{print int($2/1024)}'; cat /data/seed; echo from-compose > /data/compose";
+const SCRIPT = "id -u; nproc; grep MemTotal /proc/meminfo | awk '{print int($2/1024)}'; cat /data/seed; echo from-compose > /data/compose; touch /scratch/probe 2>/dev/null && echo root-writable || echo root-read-only";
+/** busybox with EXPOSE 9090 and /scratch, a folder uid 1000 may write (unless the root is read-only) */
+const IMAGE = 'testin-test/parity:1';
 
 /** the plan container-init decoded, as it says at debug level */
 function planIn(stderr: string): RunPlan {
@@ -46,6 +48,7 @@ describe.skipIf(skip !== '')('a compose service runs with the plan testin run ma
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'testin-e2e-parity-'));
     await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), ['testin-example/busybox:1', 'testin-example/busybox-entry:1']);
+    await execa('docker', ['build', '-q', '-t', IMAGE, '-'], { input: 'FROM testin-example/busybox:1\nRUN mkdir /scratch && chown 1000:1000 /scratch\nEXPOSE 9090\n' });
     await execa('docker', ['volume', 'create', VOLUME]);
     await execa('docker', ['run', '--rm', '-v', `${VOLUME}:/data`, 'testin-example/busybox:1', 'sh', '-c', 'echo seeded > /data/seed && chown 1000:1000 /data']);
   });
@@ -53,24 +56,26 @@ describe.skipIf(skip !== '')('a compose service runs with the plan testin run ma
   afterAll(async () => {
     await execa('docker-compose', ['-p', project, '-f', FILE, '-f', join(dir, 'compose.testin.yml'), 'down'], { reject: false });
     await execa('docker', ['volume', 'rm', VOLUME], { reject: false });
+    await execa('docker', ['rmi', IMAGE], { reject: false });
     rmSync(dir, { recursive: true, force: true });
     expect(await leftovers()).toEqual([]);
   });
 
-  it('user:, TESTIN_CPUS and TESTIN_MEMORY, a volume and an exposed port: the same plan and the same behaviour as the flags', async () => {
+  it("user:, TESTIN_CPUS and TESTIN_MEMORY, read_only:, a volume, expose:, ports: and the image's EXPOSE: the same plan and the same behaviour as the flags", async () => {
     const override = join(dir, 'compose.testin.yml');
     await execa('node', [TESTIN_BIN, 'compose', '-f', FILE, '--service', 'probe', '-o', override]);
     const composed = await execa('docker-compose', ['-p', project, '-f', FILE, '-f', override, 'run', '--rm', '-T', 'probe'], { reject: false, timeout: 120_000 });
     expect(composed.exitCode).toBe(0);
-    const ran = await testin(['run', '--log-level', 'debug', '--image', 'testin-example/busybox:1', '-u', '1000:1000', '--cpus', '1', '--memory', '512m', '-v', `${VOLUME}:/data`, '--expose', '8080', '--', 'sh', '-c', SCRIPT]);
+    const ran = await testin(['run', '--log-level', 'debug', '--image', IMAGE, '-u', '1000:1000', '--cpus', '1', '--memory', '512m', '--read-only', '-v', `${VOLUME}:/data`, '--expose', '8080', '-p', '8081', '--', 'sh', '-c', SCRIPT]);
     expect(ran.exitCode).toBe(0);
 
     expect(comparable(planIn(composed.stderr))).toEqual(comparable(planIn(ran.stderr)));
-    expect(planIn(ran.stderr)).toMatchObject({ user: '1000:1000', vm: { cpus: 1, memoryMiB: 512 }, network: { forwards: [{ port: 8080, proto: 'tcp' }] } });
+    expect(planIn(ran.stderr)).toMatchObject({ user: '1000:1000', readonlyRoot: true, vm: { cpus: 1, memoryMiB: 512 } });
+    expect(planIn(composed.stderr).network.forwards.map((f) => f.port).sort()).toEqual([8080, 8081, 9090]);
     // uid 1000, one CPU, a bit under 512 MiB for the guest, the volume's file, and a write to it
     expect(composed.stdout.split('\n')).toEqual(ran.stdout.toString().trim().split('\n'));
-    const [uid, cpus, mib, seed] = composed.stdout.split('\n');
-    expect([uid, cpus, seed]).toEqual(['1000', '1', 'seeded']);
+    const [uid, cpus, mib, seed, root] = composed.stdout.split('\n');
+    expect([uid, cpus, seed, root]).toEqual(['1000', '1', 'seeded', 'root-read-only']);
     expect(Number(mib)).toBeGreaterThan(400);
     expect(Number(mib)).toBeLessThanOrEqual(512);
     const written = await execa('docker', ['run', '--rm', '-v', `${VOLUME}:/data`, 'testin-example/busybox:1', 'cat', '/data/compose']);

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineCoreCases } from '../helpers/core-cases.js';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
@@ -46,18 +46,27 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     for (const name of r.stdout.split('\n')) expect((await execa('docker', ['volume', 'inspect', name])).exitCode).toBe(0);
   });
 
-  it('toolbox prune removes the volumes of other builds and keeps the current ones', async () => {
+  it('toolbox prune removes the volumes of other builds and keeps every volume of the current one', async () => {
     const stale = `testin-toolbox-e2e-stale-${process.pid}`;
     await execa('docker', ['volume', 'create', '--label', 'testin.toolbox=0000', stale]);
-    const current = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.toolbox'])).stdout.split('\n').filter((v) => v !== stale);
+    // the current toolbox: its tree, its modules, its recipe (facts), its snapshots, and the stable names `toolbox install` fills
+    const built = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'build'])).stdout;
+    const tree = /^\s+volume\s+(\S+)$/m.exec(built)?.[1] as string;
+    const modules = /^\s+modules\s+(\S+) /m.exec(built)?.[1] as string;
+    const recipe = (await execa('docker', ['volume', 'ls', '-q', '--filter', `label=testin.toolbox.volume=${tree}`])).stdout.trim();
+    const installed = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n');
+    const current = [tree, modules, recipe, await snapshotVolume(), ...installed];
+    expect(current.every(Boolean)).toBe(true);
+    for (const name of current) expect((await execa('docker', ['volume', 'inspect', name], { reject: false })).exitCode, name).toBe(0);
+
     const r = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'prune']);
     expect(r.stdout).toMatch(new RegExp(`^removed ${stale}$`, 'm'));
-    const after = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.toolbox'])).stdout.split('\n');
+    const after = (await execa('docker', ['volume', 'ls', '-q'])).stdout.split('\n');
     expect(after).not.toContain(stale);
+    for (const name of current) expect(after, `${name} was pruned`).toContain(name);
     const run = await testin(['run', '--log-level', 'info', '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toMatch(/toolbox volume reused/);
-    expect(current.length).toBeGreaterThan(0);
   });
 
   describe('bad input: one clear line and a fix, exit 125, nothing left behind', () => {

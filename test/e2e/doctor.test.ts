@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { leftovers, testin } from '../helpers/testin.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { hostHasKvm, leftovers, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
@@ -8,16 +12,28 @@ describe.skipIf(skip !== '')('testin doctor', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('checks this machine: the paravirtual /dev/kvm is why runs use TCG, and a run would work (exit 0)', async () => {
+  it('checks this machine, says which accelerator a run would use and why, and a run then uses that one', async () => {
     const r = await testin(['doctor']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const out = r.stdout.toString();
     for (const name of ['engine', 'container', 'kvm', 'toolbox', 'passt', 'space', 'accelerator', 'network']) expect(out).toMatch(new RegExp(`^(ok|warn) +${name} `, 'm'));
-    // this project's machine: kvm_pvm, no vmx/svm (DESIGN.md)
-    expect(out).toMatch(/^warn +kvm +.*kvm_pvm \(paravirtual\)/m);
-    expect(out).toMatch(/a run would use TCG/);
     expect(out).toMatch(/^a run would work here$/m);
+    // what this machine has (the local engine's host): KVM, or TCG and why (on this project's machine a paravirtual kvm_pvm)
+    const kvm = hostHasKvm();
+    expect(out).toMatch(kvm ? /^ok +kvm +CPU has (vmx|svm)/m : /^warn +kvm +.*runs use TCG/m);
+    if (existsSync('/sys/module/kvm_pvm') && !kvm) expect(out).toMatch(/^warn +kvm +.*kvm_pvm \(paravirtual\)/m);
+    const predicted = /^(?:ok|warn) +accelerator +a run would use (KVM|TCG)/m.exec(out)?.[1];
+    expect(predicted).toBe(kvm ? 'KVM' : 'TCG');
+    // ...and a run picks what doctor said
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-doctor-'));
+    try {
+      expect((await testin(['run', '--report', join(dir, 'r.json'), '--image', BUSYBOX_IMAGE, '--', 'true'])).exitCode).toBe(0);
+      const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as { vm: { accel: string } };
+      expect(report.vm.accel.toUpperCase()).toBe(predicted);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--json: one document with every check', async () => {

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin, testinSignalledWhenReady } from '../helpers/testin.js';
+import { leftovers, testin, testinSignalledWhenReady, testinWhen } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
@@ -39,10 +39,18 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     expect(r.exitCode).toBe(137);
   });
 
-  it('a later run removes what a launcher killed with SIGKILL left behind', async () => {
+  it('a run whose launcher is killed with SIGKILL stops by itself (its lease ends): nothing is left within 10 s', async () => {
     const killed = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], 'SIGKILL');
     expect(killed.exitCode).toBe(-1);
-    const orphans = (await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim();
+    const killedAt = Date.now();
+    while ((await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim() !== '' && Date.now() - killedAt < 10_000) await new Promise((r) => setTimeout(r, 200));
+    expect((await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim()).toBe('');
+  });
+
+  it('a later run removes the container of a launcher killed with SIGKILL before it started it (no lease yet)', async () => {
+    const killed = await testinWhen(['run', '--image', BUSYBOX_IMAGE, '--', 'true'], 'testin-hook start', (child) => child.kill('SIGKILL'), { TESTIN_TEST_HOOK: 'start' });
+    expect(killed.exitCode).toBe(-1);
+    const orphans = (await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run', '--filter', 'status=created'])).stdout.trim();
     expect(orphans).not.toBe('');
     const next = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(next.exitCode).toBe(0);
@@ -74,9 +82,16 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
   });
 
   it('passes --kernel-cmdline to the guest kernel and --entrypoint/--name to the container', async () => {
-    const r = await testin(['run', '--kernel-cmdline', 'testin.probe=42 quiet', '--entrypoint', '/bin/cat', '--name', 'testin-e2e-named', '--image', BUSYBOX_IMAGE, '--', '/proc/cmdline']);
+    const r = await testin(['run', '--kernel-cmdline', 'testin.probe=42 quiet', '--entrypoint', '/bin/cat', '--image', BUSYBOX_IMAGE, '--', '/proc/cmdline']);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toMatch(/\btestin\.probe=42 quiet$/m);
+    // the container carries the name while the run lasts
+    let named: Promise<string> = Promise.resolve('');
+    const n = await testinWhen(['run', '--name', 'testin-e2e-named', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 3'], 'ready', () => {
+      named = execa('docker', ['ps', '--filter', 'name=^testin-e2e-named$', '--format', '{{.Names}} {{.Label "testin.run"}}']).then((p) => p.stdout.trim());
+    });
+    expect(n.exitCode).toBe(0);
+    expect(await named).toMatch(/^testin-e2e-named [0-9a-f]{16}$/);
   });
 
   it('sizes the VM with --cpus and --memory, and starts the guest clock at the host time', async () => {
@@ -89,7 +104,8 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     expect(kib).toBeGreaterThan(500 * 1024);
     expect(kib).toBeLessThanOrEqual(600 * 1024);
     expect(Math.abs(Number(date) - Date.now() / 1000)).toBeLessThan(2);
-    const two = await testin(['run', '--cpus', '2', '--image', BUSYBOX_IMAGE, '--', 'nproc']);
-    expect(two.stdout.toString()).toBe('2\n');
+    // more vCPUs than this 2-core host has: the count is the VM's, not the host's
+    const three = await testin(['run', '--cpus', '3', '--image', BUSYBOX_IMAGE, '--', 'nproc']);
+    expect(three.stdout.toString()).toBe('3\n');
   });
 });

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { leftovers, testin, testinWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -44,17 +44,21 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(readFileSync(join(dir, 'rw', 'out.txt'), 'utf8')).toBe('written-in-vm\n');
   });
 
-  it('--fs-cache never shows a host edit made while the command runs', async () => {
-    writeFileSync(join(dir, 'rw', 'live'), 'before\n');
-    const r = await testinWhenReady(
-      ['run', '--fs-cache', 'never', '--image', BUSYBOX_IMAGE, '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
-        'cat /data/live; echo ready; while [ ! -e /data/go ]; do sleep 0.1; done; cat /data/live'],
-      () => {
-        writeFileSync(join(dir, 'rw', 'live'), 'after, from the host\n');
-        writeFileSync(join(dir, 'rw', 'go'), '');
-      },
-    );
-    expect(r.stdout.toString()).toBe('before\nready\nafter, from the host\n');
+  it.each([
+    ['never', 'shows a host edit at once', 'after!'],
+    ['always', 'keeps what the VM read before: a host edit read at once is stale', 'before'],
+  ])('--fs-cache %s %s', async (cache, _what, seen) => {
+    // the same size before and after; the VM reads the file again the moment the host has edited it (told on stdin)
+    writeFileSync(join(dir, 'rw', `live-${cache}`), 'before\n');
+    const child = execa('node', [TESTIN_BIN, 'run', '-i', '--fs-cache', cache, '--image', BUSYBOX_IMAGE, '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
+      `cat /data/live-${cache}; echo ready; read go; cat /data/live-${cache}`], { reject: false, stdin: 'pipe' });
+    child.stdout?.on('data', (d: Buffer) => {
+      if (!d.toString().includes('ready')) return;
+      writeFileSync(join(dir, 'rw', `live-${cache}`), 'after!\n');
+      child.stdin?.end('go\n');
+    });
+    const r = await child;
+    expect([r.exitCode, r.stdout]).toEqual([0, `before\nready\n${seen}`]);
   });
 
   it('by default a bind mount shows a host edit made while the command runs (the image root alone is cached hard)', async () => {

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin, testinWhenReady } from '../helpers/testin.js';
+import { leftovers, testin, testinWhen, testinWhenReady } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 const NET = `testin-e2e-net-${process.pid}`;
@@ -33,6 +33,29 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
       `exec 3<>/dev/tcp/${WEB}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -1 <&3`]);
     expect(r.stdout.toString()).toBe(`${mtu}\nresolved\n192.0.2.7       extra.example\nvm-host\nhello-from-a-sibling\n`);
     expect(r.exitCode).toBe(0);
+  });
+
+  it.each([
+    ['passt', true],
+    ['slirp', false],
+  ])("a run through %s gets testin's seccomp profile (passt's sandbox needs pivot_root): %s", async (backend, profiled) => {
+    const name = `testin-e2e-seccomp-${backend}-${process.pid}`;
+    let securityOpt: Promise<string[]> = Promise.resolve([]);
+    const r = await testinWhen(['run', '--net-backend', backend, '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], 'ready', (child) => {
+      securityOpt = execa('docker', ['inspect', '--format', '{{json .HostConfig.SecurityOpt}}', name]).then((i) => JSON.parse(i.stdout) as string[]);
+      void securityOpt.finally(() => child.kill('SIGTERM'));
+    });
+    expect(r.exitCode).toBe(143);
+    const opts = await securityOpt;
+    expect(opts).toContain('apparmor=unconfined');
+    const seccomp = opts.find((o) => o.startsWith('seccomp='));
+    if (!profiled) return void expect(seccomp).toBeUndefined();
+    const profile = JSON.parse((seccomp as string).slice('seccomp='.length)) as { defaultAction: string; syscalls: { names: string[]; action: string }[] };
+    // everything allowed but what reaches into the host kernel, which is refused as docker's own profile refuses it
+    expect(profile.defaultAction).toBe('SCMP_ACT_ALLOW');
+    const refused = profile.syscalls.filter((c) => c.action !== 'SCMP_ACT_ALLOW').flatMap((c) => c.names);
+    expect(refused).toEqual(expect.arrayContaining(['kexec_load', 'init_module', 'bpf', 'reboot']));
+    expect(refused).not.toContain('pivot_root');
   });
 
   it('publishes a server in the VM with -p: reached from the host and from a sibling container', async () => {

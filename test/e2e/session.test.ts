@@ -1,12 +1,13 @@
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, ROOT } from '../helpers/paths.js';
-import { leftovers } from '../helpers/testin.js';
+import { leftovers, readyStream } from '../helpers/testin.js';
 // the library as users import it: the built package
 import { attachSession, run, start, type Machine } from '../../dist/launcher/index.js';
 import { PassThrough } from 'node:stream';
 
 const skip = inject('e2eSkip');
+
 
 describe.skipIf(skip !== '')('sessions through the library: one VM, many commands', () => {
   let vm: Machine;
@@ -49,9 +50,10 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
   it('stops one command (abort, timeout) and leaves the others running', async () => {
     const controller = new AbortController();
     const survivor = vm.exec(['sh', '-c', 'sleep 3; echo survived']);
-    const aborted = vm.exec(['sh', '-c', 'echo started; sleep 100'], { signal: controller.signal });
+    const started = readyStream('started');
+    const aborted = vm.exec(['sh', '-c', 'echo started; sleep 100'], { signal: controller.signal, stdout: started.stream });
     const timed = vm.exec(['sleep', '100'], { timeout: 1500 });
-    setTimeout(() => controller.abort(), 1000);
+    void started.ready.then(() => controller.abort());
     const [s, a, t] = await Promise.all([survivor, aborted, timed]);
     expect([a.canceled, a.exitCode]).toEqual([true, 143]);
     expect([t.timedOut, t.exitCode]).toEqual([true, 124]);
@@ -60,13 +62,14 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
 
   it('sends a signal to one command (spawn + kill) and leaves the others running', async () => {
     const other = vm.exec(['sh', '-c', 'sleep 2; echo other-done']);
-    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done']);
-    await new Promise((r) => setTimeout(r, 1000));
+    const out = readyStream();
+    const target = vm.spawn(['sh', '-c', 'trap "echo got-usr1; exit 9" USR1; echo ready; while :; do sleep 0.1; done'], { stdout: out.stream });
+    await out.ready;
     // from this host the library talks to the session socket itself: no docker exec in the container
     expect((await execa('docker', ['top', vm.name, '-o', 'pid,args'])).stdout).not.toMatch(/--exec/);
     target.kill('SIGUSR1');
     const [o, t] = await Promise.all([other, target.result]);
-    expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
+    expect([out.text(), t.exitCode]).toEqual(['ready\ngot-usr1\n', 9]);
     expect([o.stdout.toString(), o.exitCode]).toEqual(['other-done\n', 0]);
   });
 
@@ -83,13 +86,14 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
       const other = await attachSession(vm.name);
       const r = await other.exec(['sh', '-c', 'cat; echo err >&2; exit 3'], { stdin: 'in' });
       expect([r.stdout.toString(), r.stderr.toString(), r.exitCode]).toEqual(['in', 'err\n', 3]);
-      const target = other.spawn(['sh', '-c', 'trap "echo got-usr2; exit 7" USR2; echo ready; while :; do sleep 0.1; done']);
-      await new Promise((r) => setTimeout(r, 1000));
+      const out = readyStream();
+      const target = other.spawn(['sh', '-c', 'trap "echo got-usr2; exit 7" USR2; echo ready; while :; do sleep 0.1; done'], { stdout: out.stream });
+      await out.ready;
       // the command's client is a process in the container
       expect((await execa('docker', ['top', vm.name, '-o', 'pid,args'])).stdout).toMatch(/container-init\.js --exec/);
       target.kill('SIGUSR2');
       const t = await target.result;
-      expect([t.stdout.toString(), t.exitCode]).toEqual(['ready\ngot-usr2\n', 7]);
+      expect([out.text(), t.exitCode]).toEqual(['ready\ngot-usr2\n', 7]);
     } finally {
       delete process.env.TESTIN_SESSION_VIA;
     }

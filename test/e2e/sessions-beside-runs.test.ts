@@ -1,10 +1,10 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
 // the library as users import it: the built package
 import { start, type Machine } from '../../dist/launcher/index.js';
 
@@ -15,8 +15,7 @@ const skip = inject('e2eSkip');
  * inode, size and mtime, each description's creation time (its mtime says when it was last used)
  */
 async function snapshotFiles(): Promise<Record<string, string>> {
-  const volume = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.snapshots'])).stdout.split('\n').filter(Boolean)[0];
-  if (!volume) return {};
+  const volume = await snapshotVolume();
   const dir = (await execa('docker', ['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).stdout.trim();
   const { stdout } = await execa('sh', ['-c', `cd '${dir}' && for f in *.state; do [ -e "$f" ] && stat -c '%n %i %s %Y' "$f"; done; for f in *.json; do [ -e "$f" ] && echo "$f $(grep -o '"createdAt":"[^"]*"' "$f")"; done; true`]);
   return Object.fromEntries(stdout.split('\n').filter(Boolean).map((l) => [l.split(' ')[0] as string, l]));

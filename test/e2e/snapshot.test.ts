@@ -3,16 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineCoreCases } from '../helpers/core-cases.js';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
-
-/** the snapshots volume (one per toolbox; the suite has one toolbox here) */
-async function snapshotVolume(): Promise<string> {
-  const names = (await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.snapshots'])).stdout.split('\n').filter(Boolean);
-  expect(names.length).toBeGreaterThan(0);
-  return names[0] as string;
-}
 
 /** runs a shell line in a container with the snapshots volume at /s */
 async function inSnapshots(script: string): Promise<string> {
@@ -79,6 +72,17 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
     expect(env.exitCode).toBe(0);
   });
 
+  it('a restored guest slow to answer (held 12 s by a test hook, past the 10 s check) is waited for: the run succeeds, the snapshot is kept as it was', async () => {
+    const stat = `stat -c '%i %s %Y' /s/${key}.state; cat /s/${key}.json`;
+    const before = await inSnapshots(stat);
+    const r = await testin(['run', '--debug', ...shape, '-e', 'TESTIN_TEST_HOLD_GUEST_MS=12000', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo answered; exit 5']);
+    expect([r.exitCode, r.stdout.toString()]).toEqual([5, 'answered\n']);
+    expect(startedFrom(r.stderr)).toBe('snapshot');
+    expect(r.stderr).toMatch(/has not answered for 10 s but runs \(a busy machine\?\): waiting for it/);
+    expect(r.stderr).not.toMatch(/did not restore|booting cold|saved in/);
+    expect(await inSnapshots(stat)).toBe(before);
+  });
+
   it.each([
     ['removed', 'rm -f'],
     ['damaged', 'dd if=/dev/urandom bs=4096 count=1 conv=notrunc of='],
@@ -107,5 +111,6 @@ describe.skipIf(skip !== '')('the core cases, booted cold (--no-snapshot)', () =
     const built = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'build']);
     kernelRelease = /^\s+modules \S+ \(kernel (\S+)\)$/m.exec(built.stdout)?.[1] as string;
   });
-  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease });
+  // each case's report must say its VM booted cold
+  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease, startedFrom: 'cold' });
 });

@@ -1,15 +1,34 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE } from './paths.js';
-import { KERNEL_LINE, testin } from './testin.js';
+import { KERNEL_LINE, leftovers, testin } from './testin.js';
 
 /**
  * The core cases of `testin run`: kernel and init, streams, exit codes, the
  * image's files, ENTRYPOINT/CMD, FROM scratch, 16 MiB byte-exact. Run with the
  * default toolbox (core-run.test.ts) and with each other base (e2e-toolbox/).
  */
-export function defineCoreCases(options: { env?: Record<string, string>; kernelRelease: () => string }): void {
-  const run = (args: readonly string[]): ReturnType<typeof testin> => testin(args, { env: options.env });
+export function defineCoreCases(options: { env?: Record<string, string>; kernelRelease: () => string; startedFrom?: 'cold' | 'snapshot' }): void {
+  let runs = 0;
+  /** a run of the case; with `startedFrom`, its report must say the VM started so */
+  const run = async (args: readonly string[]): ReturnType<typeof testin> => {
+    if (!options.startedFrom) return testin(args, { env: options.env });
+    const report = join(tmpdir(), `testin-e2e-core-${process.pid}-${runs++}.json`);
+    try {
+      const r = await testin(args, { env: { ...options.env, TESTIN_REPORT: report } });
+      expect((JSON.parse(readFileSync(report, 'utf8')) as { vm?: { startedFrom?: string } }).vm?.startedFrom).toBe(options.startedFrom);
+      return r;
+    } finally {
+      rmSync(report, { force: true });
+    }
+  };
+
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
 
   describe.each([
     ['static busybox, no libc', BUSYBOX_IMAGE],
@@ -49,6 +68,26 @@ export function defineCoreCases(options: { env?: Record<string, string>; kernelR
       expect(notExecutable.exitCode).toBe(126);
       expect(notExecutable.stderr).toMatch(/\/etc\/passwd: Permission denied/);
     });
+  });
+
+  it('exits 126 with "exec format error" for a binary of another architecture (an arm64 ELF), by path and through PATH', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-arch-'));
+    try {
+      // an ELF header for aarch64 (e_machine 183): the x86-64 kernel refuses it with ENOEXEC
+      const elf = Buffer.alloc(64);
+      Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(elf);
+      elf.writeUInt16LE(2, 16);
+      elf.writeUInt16LE(183, 18);
+      elf.writeUInt32LE(1, 20);
+      writeFileSync(join(dir, 'arm64-prog'), elf, { mode: 0o755 });
+      for (const command of [['/x/arm64-prog'], ['arm64-prog']]) {
+        const r = await run(['run', '-v', `${dir}:/x:ro`, '-e', 'PATH=/x:/bin', '--image', BUSYBOX_IMAGE, '--', ...command]);
+        expect(r.exitCode).toBe(126);
+        expect(r.stderr).toMatch(new RegExp(`exec ${command[0]}: exec format error \\(not a program this VM \\(linux/amd64\\) can run`));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a file baked into the image, and a write on / does not reach the next run', async () => {

@@ -1,6 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { TESTIN_BIN } from './paths.js';
 
 export interface TestinResult {
@@ -30,14 +31,18 @@ export async function testin(args: readonly string[], options: { input?: string 
 /** no single testin run in these tests may take longer (TCG boots take seconds) */
 const RUN_DEADLINE_MS = 90_000;
 
-/** What a run may leave behind by mistake: containers, helper containers and scratch volumes, VMM or virtiofsd processes, temp dirs. */
-export async function leftovers(): Promise<string[]> {
+/**
+ * What a run may leave behind by mistake: containers, helper containers and scratch volumes (on the
+ * local engine, or the one `dockerHost` names), VMM or virtiofsd processes, temp dirs.
+ */
+export async function leftovers(dockerHost?: string): Promise<string[]> {
   const found: string[] = [];
+  const engine = dockerHost ? ['-H', dockerHost] : [];
   for (const label of ['testin.run', 'testin.helper']) {
-    const ps = await execa('docker', ['ps', '-aq', '--filter', `label=${label}`]);
+    const ps = await execa('docker', [...engine, 'ps', '-aq', '--filter', `label=${label}`]);
     if (ps.stdout.trim()) found.push(`containers labelled ${label}: ${ps.stdout.trim().replace(/\n/g, ' ')}`);
   }
-  const scratch = await execa('docker', ['volume', 'ls', '-q', '--filter', 'label=testin.helper']);
+  const scratch = await execa('docker', [...engine, 'volume', 'ls', '-q', '--filter', 'label=testin.helper']);
   if (scratch.stdout.trim()) found.push(`volumes labelled testin.helper: ${scratch.stdout.trim().replace(/\n/g, ' ')}`);
   const procs = await execa('pgrep', ['-af', 'testin/toolbox/bin/(qemu-system|virtiofsd|passt)'], { reject: false });
   if (procs.stdout.trim()) found.push(`processes: ${procs.stdout.trim()}`);
@@ -103,4 +108,43 @@ export async function testinWhenReady(args: readonly string[], onReady: (child: 
 /** Starts the CLI and sends `signal` once the command has printed `ready`. */
 export function testinSignalledWhenReady(args: readonly string[], signal: NodeJS.Signals): Promise<TestinResult & { ms: number }> {
   return testinWhenReady(args, (child) => child.kill(signal));
+}
+
+let toolboxHash: string | undefined;
+/** the hash of the toolbox this checkout's testin uses (built by the global set-up; `toolbox build` finds it in a few ms) */
+export async function currentToolboxHash(): Promise<string> {
+  if (toolboxHash) return toolboxHash;
+  const built = await execa('node', [TESTIN_BIN, 'toolbox', 'build']);
+  const hash = /^toolbox ([0-9a-f]{64})$/m.exec(built.stdout)?.[1];
+  if (!hash) throw new Error(`testin toolbox build named no toolbox:\n${built.stdout}`);
+  return (toolboxHash = hash);
+}
+
+/** the snapshots volume of this checkout's toolbox (an engine may hold other toolboxes' too) */
+export async function snapshotVolume(): Promise<string> {
+  return `testin-snapshots-${(await currentToolboxHash()).slice(0, 16)}`;
+}
+
+/** whether this machine (the local engine's host) offers KVM a run would use: vmx/svm in the CPU and a /dev/kvm that opens */
+export function hostHasKvm(): boolean {
+  try {
+    if (!/\b(vmx|svm)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))) return false;
+    closeSync(openSync('/dev/kvm', 'r+'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** a stream for a command's stdout: `ready` resolves once the command printed `marker` on a line (its trap is set, it started) */
+export function readyStream(marker = 'ready'): { stream: PassThrough; ready: Promise<void>; text: () => string } {
+  const stream = new PassThrough();
+  let seen = '';
+  const ready = new Promise<void>((resolve) => {
+    stream.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(`${marker}\n`)) resolve();
+    });
+  });
+  return { stream, ready, text: () => seen };
 }

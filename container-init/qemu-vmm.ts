@@ -1,0 +1,123 @@
+/**
+ * QEMU as the VMM: the toolbox's binary (its own loader, its TCG module, its
+ * firmware), a snapshot saved and restored through its monitor (QMP) as a
+ * migration to and from a file with mapped-ram: the RAM sits at fixed offsets,
+ * zero pages are holes, so a restore reads only what the guest had touched.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
+import { startHelper } from './child-process.js';
+import { Qmp } from './qmp.js';
+import { buildQemuArgs, qemuControlArgs } from './qemu-args.js';
+import { SnapshotLoadError, type Vmm, type VmmInstance } from './vmm.js';
+
+/** how long QEMU's monitor may take to appear: a busy machine starts QEMU slowly, which is no failure */
+const MONITOR_WAIT_MS = 60_000;
+const RUN_STATE_WAIT_MS = 5000;
+
+const CAPABILITIES = [
+  { capability: 'events', state: true },
+  { capability: 'mapped-ram', state: true },
+];
+
+export function qemuVmm(toolbox: string): Vmm {
+  const tb = (p: string): string => join(toolbox, p);
+  return {
+    name: 'QEMU',
+    argv(spec) {
+      return buildQemuArgs(
+        spec.vm,
+        { kernel: spec.kernel, initrd: spec.initrd, firmwareDir: tb(TOOLBOX_LAYOUT.firmware), fsSocket: spec.fsSocket, volSocket: spec.volSocket, ctlSocket: spec.ctlSocket, consoleLog: spec.consoleLog },
+        spec.network,
+        spec.netdev,
+      );
+    },
+    start(spec, options) {
+      const qmpSocket = join(options.work, 'qmp.sock');
+      rmSync(qmpSocket, { force: true });
+      const argv = [...this.argv(spec), ...(options.control ? qemuControlArgs({ qmpSocket, incoming: options.incoming }) : [])];
+      const helper = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, toolbox), ...argv], { ...process.env, QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules) });
+      const gone = (): boolean => helper.child.exitCode !== null || helper.child.signalCode !== null;
+      let monitor: Promise<Qmp> | undefined;
+      const qmp = (): Promise<Qmp> => {
+        if (!options.control) return Promise.reject(new Error('QEMU was started without its monitor'));
+        monitor ??= Qmp.connect(qmpSocket, MONITOR_WAIT_MS, gone);
+        return monitor;
+      };
+      const instance: VmmInstance = {
+        argv,
+        exited: helper.exited,
+        helper,
+        kill: () => void helper.child.kill('SIGKILL'),
+        describeExit(exit) {
+          const said = helper.output().trim().split('\n').at(-1);
+          return `QEMU exited with ${exit.signal ?? `code ${exit.code}`}${said ? `: ${said}` : ''}`;
+        },
+        async save(file) {
+          const q = await qmp();
+          await q.execute('stop');
+          try {
+            await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
+            await migrationEnd(q, () => q.execute('migrate', { uri: `file:${file}` }), Error);
+          } finally {
+            await cont(q);
+          }
+        },
+        async restore(file) {
+          const q = await qmp();
+          await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
+          // a refusal of the file itself (missing, unreadable, not a migration stream) is the snapshot's
+          await migrationEnd(q, () => q.execute('migrate-incoming', { uri: `file:${file}` }).catch((e: Error) => Promise.reject(new SnapshotLoadError(e.message))), SnapshotLoadError);
+          // saved while stopped, it comes back stopped
+          await cont(q);
+        },
+        async runState() {
+          if (gone()) return undefined;
+          const q = await Promise.race([qmp(), nothingAfter(RUN_STATE_WAIT_MS)]).catch(() => undefined);
+          const status = q && ((await Promise.race([q.execute('query-status'), nothingAfter(RUN_STATE_WAIT_MS)]).catch(() => undefined)) as { status?: string } | undefined);
+          return status?.status;
+        },
+        close() {
+          void monitor?.then((q) => q.close(), () => undefined);
+        },
+      };
+      return instance;
+    },
+  };
+}
+
+/** resolves with undefined after `ms` (a bound on a question to a busy VMM); does not keep the process alive */
+function nothingAfter(ms: number): Promise<undefined> {
+  return new Promise((resolve) => {
+    setTimeout(() => resolve(undefined), ms).unref();
+  });
+}
+
+/** runs a migration and waits for its end; a failed one throws `failure` (for a restore: the stream did not load) */
+async function migrationEnd(qmp: Qmp, run: () => Promise<unknown>, failure: new (message: string) => Error): Promise<void> {
+  const ended = qmp.event('MIGRATION', (d) => d.status === 'completed' || d.status === 'failed');
+  await run();
+  const { status } = await ended;
+  if (status === 'completed') return;
+  const info = (await qmp.execute('query-migrate').catch(() => ({}))) as { 'error-desc'?: string };
+  throw new failure(`the migration failed${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+}
+
+/**
+ * Lets the guest run again. Right after a migration's "completed" event QEMU may
+ * still be finishing it and refuse ("Migration is not finalized yet"): asked
+ * again until it takes, within a bound.
+ */
+async function cont(qmp: Qmp, boundMs = 5000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      await qmp.execute('cont');
+      return;
+    } catch (error) {
+      if (!/not finalized/i.test((error as Error).message) || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * How a VM run ended, decided once by one pure function from what happened
+ * (execa's terminationReason and result.js are the model): the event that ended
+ * the run, and what was true at that moment.
+ */
+import { EXIT_TIMED_OUT, exitCodeForSignal } from '../contract/exit-codes.js';
+import type { VmmExit } from './vmm.js';
+
+/** the event that ends a run */
+export type EndTrigger =
+  /** the command's EXIT (a --boot run ends later, when its system has shut down: then 'vmmExited') */
+  | { kind: 'commandExited'; code: number; signal?: number | undefined }
+  /** the VMM process (or --no-vm's agent) ended */
+  | { kind: 'vmmExited'; exit: VmmExit; description: string }
+  /** the guest did not take its command within the boot's deadline */
+  | { kind: 'bootDeadline'; ms: number; restored: boolean }
+  /** a helper the VM cannot do without ended while the VM ran (passt: the VM's network) */
+  | { kind: 'helperEnded'; reason: string }
+  /** the helpers did not start, or --boot's system did not come up */
+  | { kind: 'failed'; reason: string }
+  /** the snapshot did not come back to life: nothing of the command ran; boot cold instead */
+  | { kind: 'restoreFailed'; reason: string; damaged: boolean };
+
+/** what was true when the run ended */
+export interface EndFacts {
+  /** the command's own status, when its EXIT came */
+  commandExit?: { code: number; signal?: number | undefined } | undefined;
+  /** --timeout ran out (the run ends 124 whatever the command then did) */
+  timedOut: boolean;
+  /** testin stopped the VM hard (the stop timeout after Ctrl-C or --timeout) */
+  killed: boolean;
+  /** a stop (HUP, INT, QUIT, TERM) came before the command started: the run ends as the command would have */
+  stoppedBeforeCommand?: number | undefined;
+  /** a session was taken down (docker stop): its VM powering off is its end */
+  shuttingDown: boolean;
+  /** --boot with no command: the system runs until it powers off, which is the run's success */
+  untilPoweroff: boolean;
+}
+
+/** How a VM run ended: the command's status, or an abnormal end with a reason (the caller adds the console). */
+export type RunEnd =
+  | { kind: 'exited'; code: number; signal?: number | undefined }
+  | { kind: 'abnormal'; reason: string }
+  | { kind: 'restoreFailed'; reason: string; damaged: boolean };
+
+const signalled = (signo: number): RunEnd => ({ kind: 'exited', code: exitCodeForSignal(signo), signal: signo });
+
+/** Pure: the run's end. */
+export function judgeRunEnd(trigger: EndTrigger, facts: EndFacts): RunEnd {
+  switch (trigger.kind) {
+    case 'commandExited':
+      if (facts.timedOut) return { kind: 'exited', code: EXIT_TIMED_OUT };
+      return trigger.signal !== undefined ? signalled(trigger.signal) : { kind: 'exited', code: trigger.code };
+    case 'restoreFailed':
+      return { kind: 'restoreFailed', reason: trigger.reason, damaged: trigger.damaged };
+    case 'bootDeadline':
+      return {
+        kind: 'abnormal',
+        reason: trigger.restored ? `the VM restored from its snapshot did not answer within ${trigger.ms / 1000} s` : `the VM did not start its init within ${trigger.ms / 1000} s`,
+      };
+    case 'helperEnded':
+    case 'failed':
+      return { kind: 'abnormal', reason: trigger.reason };
+    case 'vmmExited': {
+      if (facts.commandExit) return facts.timedOut ? { kind: 'exited', code: EXIT_TIMED_OUT } : { kind: 'exited', ...facts.commandExit };
+      if (facts.shuttingDown) return { kind: 'exited', code: 0 };
+      if (facts.untilPoweroff && trigger.exit.code === 0) return { kind: 'exited', code: 0 };
+      if (facts.stoppedBeforeCommand !== undefined) return signalled(facts.stoppedBeforeCommand);
+      if (facts.timedOut) return { kind: 'exited', code: EXIT_TIMED_OUT };
+      if (facts.killed) return signalled(9);
+      return { kind: 'abnormal', reason: trigger.exit.code === 0 && trigger.exit.signal === null ? 'the VM powered off before the command ended' : trigger.description };
+    }
+  }
+}

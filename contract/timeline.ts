@@ -1,0 +1,54 @@
+/**
+ * What container-init writes of a VM's life (TIMELINE_FILE) and the launcher
+ * reads back for the run's phases and report: one type for both sides.
+ */
+
+/** the VM's steps, in the order they happen: ms since container-init's code began */
+export const VM_STEPS = ['virtiofsdUp', 'vmmStarted', 'initUp', 'rootMounted', 'systemUp', 'commandStarted', 'commandEnded', 'vmDown'] as const;
+export type VmStep = (typeof VM_STEPS)[number];
+
+export interface VmTimeline extends Partial<Record<VmStep, number>> {
+  /** wall clock (ms since the epoch) of container-init's node process start, its code's start, and the VMM's start */
+  processStartedAt?: number;
+  mainAt?: number;
+  vmmStartedAt?: number;
+  /** the guest came from the VM's snapshot */
+  restored?: boolean;
+  /** ms the guest stood still while its snapshot was saved */
+  snapshotSaveMs?: number;
+  /** ms a snapshot that did not restore cost before the cold boot */
+  restoreFailed?: number;
+  /** --timeout ran out */
+  timedOut?: boolean;
+  /** an abnormal end: the reason and the console's tail */
+  abnormal?: { reason: string; consoleTail: string[] };
+  /** --boot: the last lines of the system's console */
+  console?: string[];
+}
+
+/** A timeline read back from a file: only fields of the right type are kept (an old or foreign file cannot mislead the report). */
+export function parseTimeline(text: string): VmTimeline {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (typeof raw !== 'object' || raw === null) return {};
+  const r = raw as Record<string, unknown>;
+  const out: VmTimeline = {};
+  const num = (k: string): number | undefined => (typeof r[k] === 'number' && Number.isFinite(r[k]) ? (r[k] as number) : undefined);
+  for (const key of [...VM_STEPS, 'processStartedAt', 'mainAt', 'vmmStartedAt', 'snapshotSaveMs', 'restoreFailed'] as const) {
+    const v = num(key);
+    if (v !== undefined) out[key] = v;
+  }
+  // earlier versions wrote 1 for these flags
+  if (r.restored === true || r.restored === 1) out.restored = true;
+  if (r.timedOut === true || r.timedOut === 1) out.timedOut = true;
+  const abnormal = r.abnormal as { reason?: unknown; consoleTail?: unknown } | undefined;
+  if (abnormal && typeof abnormal.reason === 'string') {
+    out.abnormal = { reason: abnormal.reason, consoleTail: Array.isArray(abnormal.consoleTail) ? abnormal.consoleTail.map(String) : [] };
+  }
+  if (Array.isArray(r.console)) out.console = r.console.map(String);
+  return out;
+}

@@ -1,0 +1,46 @@
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { prepareLocalEngine } from './global-setup.js';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ROOT, TESTIN_BIN } from './paths.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** DOCKER_HOST of Debian 13's dockerd, started in a container and reached over TCP; '' when the e2e tests are skipped */
+    remoteDocker: string;
+  }
+}
+
+/** the remote engine's container, its port on loopback */
+const REMOTE = { name: 'testin-e2e-dockerd-trixie', port: '23750' };
+
+/**
+ * The engines users run besides the local one: Debian 13's dockerd 26, in a
+ * container, reached over TCP (it shares no file with the client). It gets the
+ * toolbox and the test images from the local engine (toolbox save/load, docker
+ * save/load): no registry, no package mirror needed on its side.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if ((await prepareLocalEngine(project)) !== '') {
+    project.provide('remoteDocker', '');
+    return async () => undefined;
+  }
+  const started = await execa(join(ROOT, 'test/fixtures/start-dockerd-trixie.sh'), [REMOTE.name, REMOTE.port], { stderr: 'inherit' });
+  const host = started.stdout.trim();
+  const work = mkdtempSync(join(tmpdir(), 'testin-e2e-engines-'));
+  try {
+    const file = join(work, 'toolbox.tgz');
+    await execa('node', [TESTIN_BIN, 'toolbox', 'save', file]);
+    await execa('node', [TESTIN_BIN, 'toolbox', 'load', file], { env: { DOCKER_HOST: host } });
+    for (const image of [BUSYBOX_IMAGE, DEBIAN_IMAGE]) await execa('sh', ['-c', `docker save '${image}' | docker -H '${host}' load -q`]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  project.provide('remoteDocker', host);
+  return async () => {
+    await execa('docker', ['rm', '-f', REMOTE.name], { reject: false });
+    await execa('docker', ['volume', 'rm', `${REMOTE.name}-data`], { reject: false });
+  };
+}
