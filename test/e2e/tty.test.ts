@@ -65,6 +65,17 @@ describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty'
     expect((await execa('docker', ['ps', '-aq', '--filter', `label=testin.session=${name}`])).stdout).toBe('');
   });
 
+  it.each([
+    ['-t', 'the terminal stays cooked: Ctrl-C is a SIGINT of testin, forwarded'],
+    ['-it', "the terminal is raw: Ctrl-C is a byte, the VM's pty makes it a SIGINT"],
+  ])('Ctrl-C on a terminal ends `run %s` with 130 promptly and leaves nothing (%s)', async (flags, _how) => {
+    const started = Date.now();
+    const r = await onPty(24, 80, [{ expect: 'ready' }, { send: '\u0003' }], ['run', flags, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600']);
+    expect(r.failed).toBeNull();
+    expect(r.exit).toBe(130);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it('-t without -i runs a command on a pty and merges its stderr into the output', async () => {
     const r = await execa('node', [TESTIN_BIN, 'run', '-t', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'test -t 1 && echo on-a-tty; echo to-stderr >&2'], { reject: false });
     expect(r.exitCode).toBe(0);

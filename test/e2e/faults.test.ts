@@ -1,0 +1,154 @@
+import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
+import { leftovers, testin, testinWhen } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+
+/** polls `check` every 100 ms until it is true or `ms` passed; resolves with whether it became true */
+async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const containersOf = async (label: string): Promise<string> => (await execa('docker', ['ps', '-aq', '--filter', `label=${label}`])).stdout.trim();
+
+/** a fault at each place a run or a session can meet one: each ends with the right code, promptly, and leaves nothing */
+describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed terminals, compose stops', () => {
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("passt killed while the command runs: 125, one line saying the VM's network is gone, nothing left", async () => {
+    const r = await testinWhen(['run', '--net-backend', 'passt', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], 'ready', () => {
+      void execa('pkill', ['-KILL', '-f', 'testin/toolbox/bin/passt']);
+    });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/^testin: passt, which carries the VM's network, ended \(SIGKILL\)/m);
+    expect(r.endedAt - r.markedAt).toBeLessThan(10_000);
+  });
+
+  it.each([
+    ['run', 129],
+    ['exec', 129],
+  ])('SIGHUP (the terminal closed) to `testin %s`: the command gets it, %i', async (verb, code) => {
+    const name = `testin-e2e-hup-${process.pid}`;
+    if (verb === 'exec') expect((await testin(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    try {
+      const args = verb === 'run' ? ['run', '--image', BUSYBOX_IMAGE, '--'] : ['exec', name, '--'];
+      const r = await testinWhen([...args, 'sh', '-c', 'trap "echo got-hup; exit 129" HUP; echo ready; sleep 600 & wait'], 'ready', (child) => child.kill('SIGHUP'));
+      expect([r.exitCode, r.stdout.toString()]).toEqual([code, 'ready\ngot-hup\n']);
+      expect(r.endedAt - r.markedAt).toBeLessThan(10_000);
+      // the session itself is untouched
+      if (verb === 'exec') expect((await testin(['exec', name, '--', 'echo', 'still'])).stdout.toString()).toBe('still\n');
+    } finally {
+      if (verb === 'exec') await testin(['down', name]);
+    }
+  });
+
+  it('SIGHUP to `testin up` while the VM starts: 129, nothing of the session left', async () => {
+    const name = `testin-e2e-hupup-${process.pid}`;
+    const up = execa('node', [TESTIN_BIN, 'up', '--name', name, '--image', BUSYBOX_IMAGE], { reject: false });
+    // the moment: the session's container runs, the session is not up yet
+    expect(await within(60_000, async () => (await containersOf(`testin.session=${name}`)) !== '')).toBe(true);
+    up.kill('SIGHUP');
+    const r = await up;
+    expect([r.exitCode, r.stdout]).toEqual([129, '']);
+    expect(await within(10_000, async () => (await containersOf(`testin.session=${name}`)) === '')).toBe(true);
+  });
+
+  it('`testin up` killed with -9 once its session is leased: the half-started session goes by itself within 10 s', async () => {
+    const name = `testin-e2e-killup-${process.pid}`;
+    const up = execa('node', [TESTIN_BIN, 'up', '--name', name, '--image', BUSYBOX_IMAGE], { reject: false });
+    // the moment: the lease is held (its process runs in the container), the session is not up yet
+    const leased = await within(60_000, async () => {
+      const id = await containersOf(`testin.session=${name}`);
+      return id !== '' && (await execa('docker', ['top', id, '-o', 'pid,args'], { reject: false })).stdout.includes('--lease');
+    });
+    expect(leased).toBe(true);
+    up.kill('SIGKILL');
+    await up;
+    expect(await within(10_000, async () => (await containersOf(`testin.session=${name}`)) === '')).toBe(true);
+  });
+
+  it("a session's container killed from outside: exec and ls say it is gone (125), nothing is left", async () => {
+    const name = `testin-e2e-killed-${process.pid}`;
+    expect((await testin(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    await execa('docker', ['kill', name]);
+    expect(await within(10_000, async () => (await containersOf(`testin.session=${name}`)) === '')).toBe(true);
+    const exec = await testin(['exec', name, '--', 'true']);
+    expect(exec.exitCode).toBe(125);
+    expect(exec.stderr).toMatch(new RegExp(`^testin: no session named ${name}`, 'm'));
+    expect((await testin(['ls'])).stdout.toString()).not.toContain(name);
+  });
+
+  it('a session whose VM crashes stays until down: ls says ended and why, exec is told (125), logs show the panic', async () => {
+    const name = `testin-e2e-crash-${process.pid}`;
+    expect((await testin(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    try {
+      await testin(['exec', name, '--', 'sh', '-c', 'echo c > /proc/sysrq-trigger']);
+      const ended = await within(10_000, async () => /ended: the guest kernel panicked/.test((await testin(['ls'])).stdout.toString()));
+      expect(ended).toBe(true);
+      const exec = await testin(['exec', name, '--', 'echo', 'hi']);
+      expect([exec.exitCode, exec.stdout.toString()]).toEqual([125, '']);
+      expect(exec.stderr).toMatch(/^testin: the VM of this session ended: the guest kernel panicked: .*sysrq triggered crash; `testin logs` shows its console/m);
+      expect((await testin(['logs', name])).stdout.toString()).toMatch(/Kernel panic - not syncing: sysrq triggered crash/);
+    } finally {
+      expect((await testin(['down', name])).exitCode).toBe(0);
+    }
+    expect(await containersOf(`testin.session=${name}`)).toBe('');
+  });
+});
+
+describe.skipIf(skip !== '')('faults: docker-compose stopping a service that runs in a VM', () => {
+  let dir: string;
+  const project = `testin-e2e-composefault-${process.pid}`;
+  let compose: (...args: string[]) => ResultPromise;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'testin-e2e-composefault-'));
+    const file = join(dir, 'docker-compose.yml');
+    writeFileSync(file, `services:\n  job:\n    image: ${BUSYBOX_IMAGE}\n    command: ["sh", "-c", "trap 'echo job-got-term; exit 0' TERM; echo job-ready; sleep 600 & wait"]\n`);
+    const override = join(dir, 'compose.testin.yml');
+    await execa('node', [TESTIN_BIN, 'compose', '-f', file, '--service', 'job', '-o', override]);
+    compose = (...args) => execa('docker-compose', ['-p', project, '-f', file, '-f', override, ...args], { reject: false, all: true, timeout: 120_000 });
+  });
+
+  afterAll(async () => {
+    await compose('down', '--remove-orphans');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const vmProcesses = async (): Promise<string> => (await execa('pgrep', ['-af', 'testin/toolbox/bin/(qemu-system|virtiofsd|passt)'], { reject: false })).stdout.trim();
+  const jobReady = async (): Promise<boolean> => ((await compose('logs', 'job')).all ?? '').includes('job-ready');
+
+  it('Ctrl-C of `docker-compose up`: the command gets SIGTERM in the VM, the VM is gone', async () => {
+    const up = compose('up');
+    expect(await within(60_000, jobReady)).toBe(true);
+    up.kill('SIGINT');
+    await up;
+    // compose stopped the container (docker stop): container-init passed SIGTERM to the command in the VM
+    expect((await compose('logs', 'job')).all).toMatch(/job-got-term/);
+    expect(await vmProcesses()).toBe('');
+    await compose('down', '--remove-orphans');
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('`docker-compose kill`: the container and every process of its VM are gone at once', async () => {
+    await compose('up', '-d');
+    expect(await within(60_000, jobReady)).toBe(true);
+    expect(await vmProcesses()).not.toBe('');
+    const killed = await compose('kill');
+    expect(killed.exitCode).toBe(0);
+    expect(await within(5_000, async () => (await vmProcesses()) === '')).toBe(true);
+    await compose('down', '--remove-orphans');
+    expect(await leftovers()).toEqual([]);
+  });
+});
