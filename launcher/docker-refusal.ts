@@ -22,6 +22,7 @@ export function fixFor(said: string): string {
   }
   if (/ipv6/i.test(said)) return "the engine's network set-up failed on IPv6: fix the engine's network settings (dockerd: --ipv6=false, or DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1), or run with --network none";
   if (/no such image|image not known|image.*not found/i.test(said)) return 'an image testin needs is not on the engine (removed meanwhile?): run again, testin makes its own images again; pull or build an image of yours';
+  if (/bind source path does not exist/i.test(said)) return "make the folder on the engine's host first, or use -v SRC:DST (docker makes a missing -v folder)";
   if (/no space left|disk quota/i.test(said)) return 'free space on the engine (docker system prune; testin toolbox prune removes old toolboxes)';
   if (/permission denied|operation not permitted|not permitted/i.test(said)) return 'the engine may not give a container what testin needs (CAP_SYS_ADMIN, mounts, /dev/kvm): `testin doctor` says which';
   return "see the engine's own words above; `testin doctor` checks what a run needs from the engine";

@@ -40,6 +40,13 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.fsCache !== undefined && !FS_CACHES.includes(options.fsCache)) {
     throw new UsageError(`invalid --fs-cache ${String(options.fsCache)}`, `use one of ${FS_CACHES.join(', ')}`);
   }
+  // docker's own rules, checked before the engine is asked (it would refuse them after the toolbox and the plan)
+  if (options.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(options.name)) {
+    throw new UsageError(`invalid --name "${options.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
+  }
+  if (options.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(options.hostname)) {
+    throw new UsageError(`invalid --hostname "${options.hostname}"`, 'use at most 64 letters, digits, . and -, starting with a letter or digit');
+  }
   if (options.netBackend !== undefined && !NET_BACKENDS.includes(options.netBackend)) {
     throw new UsageError(`invalid --net-backend ${String(options.netBackend)}`, `use one of ${NET_BACKENDS.join(', ')}`);
   }

@@ -25,6 +25,13 @@ describe('--mount and --tmpfs', () => {
     expect(() => parseMountFlag('type=nfs,target=/b', '/')).toThrow(/unknown type "nfs"/);
   });
 
+  it("refuses docker's keys it does not take, by name, and unknown keys, instead of dropping them", () => {
+    expect(() => parseMountFlag('type=volume,src=v,dst=/v,volume-driver=local', '/')).toThrow(/testin does not take volume-driver= \(yet\)/);
+    expect(() => parseMountFlag('type=bind,src=/a,dst=/b,bind-propagation=rshared', '/')).toThrow(/bind-propagation=/);
+    expect(() => parseMountFlag('type=bind,src=/a,dst=/b,colour=blue', '/')).toThrow(/unknown key "colour"/);
+    expect(parseMountFlag('type=bind,src=/a,dst=/b,consistency=cached', '/')).toMatchObject({ source: '/a', target: '/b' });
+  });
+
   it('adds docker tmpfs defaults before the user options', () => {
     expect(parseTmpfsFlag('/run/x:size=1m,exec')).toEqual({ type: 'tmpfs', target: '/run/x', options: 'nosuid,nodev,noexec,size=1m,exec' });
   });

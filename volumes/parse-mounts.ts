@@ -34,12 +34,21 @@ export function parseVolumeFlag(text: string, cwd: string): MountSpec {
   return { type: 'volume', source, target: checkTarget(target, '-v'), readOnly };
 }
 
+/** the --mount keys testin takes (consistency: docker's too, and as meaningless on Linux) */
+const MOUNT_KEYS = new Set(['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode', 'consistency']);
+/** docker's keys that testin does not take (yet): refused by name rather than dropped in silence */
+const DOCKER_ONLY_KEYS = new Set(['volume-driver', 'volume-opt', 'volume-label', 'volume-nocopy', 'volume-subpath', 'bind-propagation', 'bind-nonrecursive', 'bind-recursive', 'bind-create-src']);
+
 /** `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]` */
 export function parseMountFlag(text: string, cwd: string): MountSpec {
   const fields = new Map<string, string>();
   for (const item of text.split(',')) {
     const eq = item.indexOf('=');
     const key = (eq < 0 ? item : item.slice(0, eq)).trim();
+    if (DOCKER_ONLY_KEYS.has(key)) {
+      throw new UsageError(`--mount ${text}: testin does not take ${key}= (yet)`, key.startsWith('volume-') ? 'make the volume first (docker volume create --driver ... --opt ... NAME) and mount it by name' : `drop ${key}=`);
+    }
+    if (!MOUNT_KEYS.has(key)) throw new UsageError(`--mount ${text}: unknown key "${key}"`, 'use type, source, target, readonly, tmpfs-size, tmpfs-mode');
     fields.set(key, eq < 0 ? 'true' : item.slice(eq + 1));
   }
   const get = (...keys: string[]): string | undefined => keys.map((k) => fields.get(k)).find((v) => v !== undefined);

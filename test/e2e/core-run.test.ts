@@ -86,6 +86,14 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
       ['an empty command after --', ['run', '--image', BUSYBOX_IMAGE, '--'], /the command after -- is empty/],
       ['an empty string as command', ['run', '--image', BUSYBOX_IMAGE, '--', ''], /the command after -- is an empty string/],
       ['a bad memory size', ['run', '--image', BUSYBOX_IMAGE, '--memory', 'lots', '--', 'true'], /invalid memory size "lots"/],
+      // the engine's own refusal at create, in its words
+      [
+        'a bind mount of a folder the engine host does not have',
+        ['run', '--mount', 'type=bind,src=/testin-e2e-no-such-dir,dst=/d', '--image', BUSYBOX_IMAGE, '--', 'true'],
+        /^testin: the docker engine refused to create the container: invalid mount config for type "bind": bind source path does not exist: \/testin-e2e-no-such-dir$/,
+      ],
+      ['a --mount key testin does not take', ['run', '--mount', 'type=volume,src=v,dst=/d,volume-driver=x', '--image', BUSYBOX_IMAGE, '--', 'true'], /testin does not take volume-driver= \(yet\)/],
+      ['an invalid container name', ['run', '--name', 'bad name!', '--image', BUSYBOX_IMAGE, '--', 'true'], /invalid --name "bad name!"/],
     ])('%s', async (_what, args, message) => {
       const containersBefore = (await execa('docker', ['ps', '-aq'])).stdout;
       const r = await testin(args);

@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,14 @@ describe.skipIf(skip !== '')('testin doctor', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("an image of testin's own removed under it (the helper image) is made again, not an error", async () => {
+    await execa('docker', ['rmi', '-f', 'testin-helper:1']);
+    const r = await testin(['doctor']);
+    expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    expect(r.stdout.toString()).toMatch(/^ok +container +/m);
+    expect((await execa('docker', ['image', 'inspect', 'testin-helper:1'], { reject: false })).exitCode).toBe(0);
   });
 
   it('--json: one document with every check', async () => {
