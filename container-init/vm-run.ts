@@ -448,7 +448,8 @@ export class VmRun {
       this.#stoppedMs = Date.now() - t;
       this.timeline.snapshotSaveMs = this.#stoppedMs;
     } catch (error) {
-      process.stderr.write(`testin: the VM snapshot could not be saved (${(error as Error).message}); runs boot cold until one is\n`);
+      const full = /no space left/i.test((error as Error).message);
+      process.stderr.write(`testin: the VM snapshot could not be saved (${(error as Error).message}); runs boot cold until one is${full ? "\n  fix: free space where the engine keeps its volumes (docker system df; testin toolbox prune)" : ''}\n`);
       this.#stoppedMs = Date.now() - t;
       // a guest the VMM would not let go on again cannot run the command: end the run as a failed boot, not a hang
       if ((await vmm.runState()) !== 'running') vmm.kill();

@@ -55,6 +55,19 @@ export class DockerUnreachableError extends TestinError {
   }
 }
 
+/** The engine went away while a run used it (stopped, restarted, its connection cut): every container on it stopped with it */
+export class EngineLostError extends TestinError {
+  override readonly name = 'EngineLostError';
+  constructor(cause?: unknown) {
+    super(
+      'TESTIN_ENGINE_LOST',
+      `lost the docker engine during the run (${cause instanceof Error ? cause.message : String(cause)}): it stopped or restarted, and its containers with it`,
+      'run again once the engine is back (docker info); an engine restart stops every container on it, testin\'s VMs too, unless dockerd runs with live-restore',
+      { cause },
+    );
+  }
+}
+
 export class KvmUnusableError extends TestinError {
   override readonly name = 'KvmUnusableError';
   constructor(reason: string) {

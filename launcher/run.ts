@@ -7,11 +7,11 @@ import { EXIT_TIMED_OUT, stopGraceMs } from '../contract/exit-codes.js';
 import { TIMELINE_FILE } from '../contract/layout.js';
 import { terminate } from '../contract/terminate.js';
 import { readFileFromTar } from '../toolbox/tar.js';
-import { dockerRefusal } from './docker-refusal.js';
+import { dockerRefusal, engineError } from './docker-refusal.js';
 import { createLogger } from './logger.js';
 import { collectInto } from './output-sinks.js';
 import { makeTerminalRaw } from './raw-terminal.js';
-import { CanceledError } from '../contract/errors.js';
+import { CanceledError, DockerUnreachableError, EngineLostError } from '../contract/errors.js';
 import { createRunContainer } from './run-container.js';
 import type { RunOptions } from './run-options.js';
 import { resultOfSignal, signalName, type RunResult } from './run-result.js';
@@ -96,8 +96,9 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
         created.plan.lease ? async () => void (lease = await takeLease(ran, (error) => logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on'))) : undefined,
       );
     } catch (error) {
-      // docker checks some things only at start (the network exists...)
-      throw dockerRefusal(error, options) ?? error;
+      // docker checks some things only at start (the network exists...); a connection lost after the start is the engine gone
+      const told = dockerRefusal(error, options) ?? engineError(error, 'run the container');
+      throw told instanceof DockerUnreachableError && lease !== undefined ? new EngineLostError(error) : told;
     }
     phase('run');
     // a stop from here on changes nothing: the command's code is known; the teardown still happens in full

@@ -178,11 +178,14 @@ async function runBuilder(builder: ContainerHandle, progress: BuildProgress): Pr
   const lines = (failed?.tail.length ? failed.tail : tail).filter((l) => l.trim()).slice(-APT_TAIL_SHOWN);
   const what = failed ? `${failed.message} (stage: ${failed.stage})` : `the builder exited with code ${code}`;
   const network = failed?.stage === 'index' || failed?.stage === 'download';
+  const full = [...lines, ...tail].some((l) => /no space left on device/i.test(l));
   throw new ToolboxBuildError(
-    `the toolbox build failed: ${what}${lines.length ? `; its last lines:\n${lines.map((l) => `  | ${l}`).join('\n')}` : ''}`,
-    network
-      ? "let the engine's containers reach Debian's mirrors (deb.debian.org; a proxy: HTTP_PROXY is passed on to the build), or load a built toolbox: testin toolbox load FILE"
-      : 'build from a Debian base image (--toolbox-base debian:trixie-slim or debian:bookworm-slim); if it still fails, report it with this output',
+    `the toolbox build failed: ${what}${full ? ": the engine's disk is full" : ''}${lines.length ? `; its last lines:\n${lines.map((l) => `  | ${l}`).join('\n')}` : ''}`,
+    full
+      ? 'free space where the engine keeps its data (docker system df; docker system prune; testin toolbox prune removes old toolboxes: a build needs about 1 GiB), then run again'
+      : network
+        ? "let the engine's containers reach Debian's package mirror (a proxy: HTTP_PROXY is passed on to the build), or load a built toolbox: testin toolbox load FILE"
+        : 'build from a Debian base image (--toolbox-base debian:trixie-slim or debian:bookworm-slim); if it still fails, report it with this output',
   );
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
+import { REMOTE } from '../helpers/engines-setup.js';
 import { leftovers, testin } from '../helpers/testin.js';
 
 const remote = inject('remoteDocker');
@@ -101,5 +102,32 @@ describe.skipIf(remote === '')('a remote engine: Debian 13\'s dockerd over TCP',
       if (!gone) await new Promise((r) => setTimeout(r, 200));
     }
     expect(gone).toBe(true);
+  });
+
+  // last: it takes the engine away for a while
+  it("the engine restarted under a run and a session: the run ends at once (143 as docker stop gives it, or 125 when the connection went first); the session is gone, as docker's containers are", async () => {
+    const name = `testin-e2e-restart-${process.pid}`;
+    expect((await on(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    const child = execa('node', [TESTIN_BIN, 'run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], { env, reject: false });
+    await new Promise<void>((resolve) => child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const restartedAt = Date.now();
+    const restarted = execa('docker', ['restart', REMOTE.name]);
+    const r = await child;
+    const endedAfter = Date.now() - restartedAt;
+    await restarted;
+    // the engine's shutdown stops its containers (SIGTERM, passed to the command in the VM): 143, as `docker run` gives;
+    // when the engine's connection goes first, testin says it lost the engine
+    expect([143, 125]).toContain(r.exitCode);
+    if (r.exitCode === 125) expect(r.stderr).toMatch(/^testin: lost the docker engine during the run/m);
+    // as soon as the engine went down, not after a timeout of testin's
+    expect(endedAfter).toBeLessThan(30_000);
+    // the engine stopped its containers, and removes them as it comes back (they are --rm)
+    for (let i = 0; i < 120 && (await engine('info')).exitCode !== 0; i++) await new Promise((res) => setTimeout(res, 500));
+    expect((await on(['ls'])).stdout.toString()).not.toContain(name);
+    const exec = await on(['exec', name, '--', 'true']);
+    expect(exec.exitCode).toBe(125);
+    expect(exec.stderr).toMatch(new RegExp(`^testin: no session named ${name}`, 'm'));
+    // and the engine works as before
+    expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'echo', 'back'])).stdout.toString()).toBe('back\n');
   });
 });

@@ -14,7 +14,7 @@ declare module 'vitest' {
 }
 
 /** the remote engine's container, its port on loopback */
-const REMOTE = { name: 'testin-e2e-dockerd-trixie', port: '23750' };
+export const REMOTE = { name: 'testin-e2e-dockerd-trixie', port: '23750' };
 
 /**
  * The engines users run besides the local one: Debian 13's dockerd 26, in a

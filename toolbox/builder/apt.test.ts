@@ -10,9 +10,9 @@ describe("reading apt's output for the build's progress", () => {
   });
 
   it('takes each downloaded package, with and without a component before the architecture', () => {
-    expect(parseGetLine('Get:12 http://deb.debian.org/debian trixie/main amd64 qemu-system-x86 amd64 1:10.0.13+ds-0+deb13u1 [12.3 MB]')).toEqual({ name: 'qemu-system-x86', bytes: 12_300_000 });
-    expect(parseGetLine('Get:1 http://deb.debian.org/debian trixie/main amd64 linux-image-6.12.117+deb13-amd64 amd64 6.12.117-1 [108 MB]')).toEqual({ name: 'linux-image-6.12.117+deb13-amd64', bytes: 108_000_000 });
-    expect(parseGetLine('Get:3 http://deb.debian.org/debian trixie/main Translation-en [6486 kB]')).toBeUndefined();
+    expect(parseGetLine('Get:12 http://mirror.example/debian trixie/main amd64 qemu-system-x86 amd64 1:10.0.13+ds-0+deb13u1 [12.3 MB]')).toEqual({ name: 'qemu-system-x86', bytes: 12_300_000 });
+    expect(parseGetLine('Get:1 http://mirror.example/debian trixie/main amd64 linux-image-6.12.117+deb13-amd64 amd64 6.12.117-1 [108 MB]')).toEqual({ name: 'linux-image-6.12.117+deb13-amd64', bytes: 108_000_000 });
+    expect(parseGetLine('Get:3 http://mirror.example/debian trixie/main Translation-en [6486 kB]')).toBeUndefined();
     expect(parseGetLine('Fetched 108 MB in 0s (256 MB/s)')).toBeUndefined();
   });
 
