@@ -3,14 +3,14 @@
 // one run (each level runs for --seconds, a new run starting as soon as one ends), with every exit
 // code and output checked and how each VM started (restored or booted); and the host memory one idle
 // VM costs, resident, by process (QEMU, virtiofsd, passt, container-init's node).
-// Usage: node bench/load.mjs [--levels 1,4,8,16] [--seconds 60]
+// Usage: node bench/load.mjs [--levels 1,4,8,16] [--seconds 60]   (--levels '' measures the memory alone)
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, median, option, root, testin } from './common.mjs';
 
-const levels = option('--levels', '1,4,8,16').split(',').map(Number);
+const levels = option('--levels', '1,4,8,16').split(',').filter(Boolean).map(Number);
 const seconds = Number(option('--seconds', '60'));
 const image = 'testin-test/busybox:1';
 fixture('busybox', image, 'testin-test/busybox-entry:1');
@@ -56,11 +56,12 @@ async function load(level) {
 
 /** RSS in MiB of each process of the container, by the binary's name */
 function rssByProcess(name) {
-  const lines = execFileSync('docker', ['top', name, '-o', 'rss,args'], { encoding: 'utf8' }).trim().split('\n').slice(1);
+  const lines = execFileSync('docker', ['top', name, '-o', 'pid,rss,args'], { encoding: 'utf8' }).trim().split('\n').slice(1);
   const by = {};
   for (const line of lines) {
-    const [rss, ...argv] = line.trim().split(/\s+/);
-    const bin = (argv.find((a) => a.includes('/toolbox/bin/') || a.endsWith('container-init.js')) ?? argv[0] ?? '?').split('/').at(-1);
+    const [, rss, ...argv] = line.trim().split(/\s+/);
+    // docker's init names container-init's launcher script; node runs container-init itself
+    const bin = argv[0] === '/sbin/docker-init' ? 'docker-init' : (argv.find((a) => a.includes('/toolbox/bin/')) ?? argv[0] ?? '?').split('/').at(-1)?.replace(/^node$/, 'container-init (node)');
     by[bin] = (by[bin] ?? 0) + Number(rss) / 1024;
   }
   return by;
@@ -89,6 +90,6 @@ console.log(`\nload benchmark: ${seconds} s per level, ${new Date().toISOString(
 const base = rows[0]?.perMinute ?? 1;
 console.log(['at once', 'runs', 'runs/min', 'vs 1 at once', 'wrong', 'restored', 'restore waits'].join(' | '));
 for (const r of rows) console.log([r.level, r.runs, r.perMinute.toFixed(1), `${(r.perMinute / base).toFixed(2)}x`, r.failed, `${r.restored}/${r.runs}`, r.trouble].join(' | '));
-const names = [...new Set(idle.flatMap((b) => Object.keys(b)))].filter((n) => /qemu|virtiofsd|passt|container-init|node/.test(n));
+const names = [...new Set(idle.flatMap((b) => Object.keys(b)))].filter((n) => /qemu|virtiofsd|passt|container-init|testin-agent|docker-init/.test(n));
 const total = median(idle.map((b) => names.reduce((sum, n) => sum + (b[n] ?? 0), 0)));
 console.log(`one idle VM (session, 1 GiB, after one exec), resident MiB, median of 3: ${names.map((n) => `${n} ${median(idle.map((b) => b[n] ?? 0)).toFixed(0)}`).join(', ')}; together ${total.toFixed(0)}`);
