@@ -1,4 +1,4 @@
-import { PlanError } from '../contract/run-plan.js';
+import { PlanError } from '../contract/errors.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
 import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, PLAN_VERSION, parseExposed, parseMemoryMiB, type AccelChoice, type FsCache, type RunPlan } from '../contract/run-plan.js';

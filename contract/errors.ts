@@ -121,3 +121,77 @@ export class CanceledError extends TestinError {
     super('TESTIN_CANCELED', `${what} was stopped before it was done`, 'run it again');
   }
 }
+
+/** a plan that cannot be read: another testin version wrote it, or a hand-made TESTIN_PLAN is wrong */
+export class PlanError extends TestinError {
+  override readonly name = 'PlanError';
+  constructor(message: string) {
+    super('TESTIN_PLAN', `bad run plan: ${message}`, 'use the same testin version for the launcher and the toolbox (testin toolbox build), or fix TESTIN_PLAN');
+  }
+}
+
+/** the toolbox's base image is not on the engine and cannot be pulled */
+export class ToolboxBaseError extends TestinError {
+  override readonly name = 'ToolboxBaseError';
+  constructor(base: string, said: string, cause?: unknown) {
+    super(
+      'TESTIN_TOOLBOX_BASE',
+      `the toolbox's base image ${base} is not on the docker engine and cannot be pulled: ${said}`,
+      `pull or build it (docker pull ${base}), pick another with --toolbox-base IMAGE (or TESTIN_TOOLBOX_BASE), or load a built toolbox: testin toolbox load FILE`,
+      { cause },
+    );
+  }
+}
+
+/** a toolbox volume of a stable name (testin toolbox install) that another build holds and a container still uses */
+export class VolumeInUseError extends TestinError {
+  override readonly name = 'VolumeInUseError';
+  constructor(volume: string, cause: unknown) {
+    super(
+      'TESTIN_VOLUME_IN_USE',
+      `volume ${volume} holds another build and cannot be replaced: ${(cause as Error).message}`,
+      'stop the containers that use it (docker-compose down) and run `testin toolbox install` again',
+      { cause },
+    );
+  }
+}
+
+/** a toolbox that cannot be saved */
+export class ToolboxSaveError extends TestinError {
+  override readonly name = 'ToolboxSaveError';
+  constructor(message: string, fix: string) {
+    super('TESTIN_TOOLBOX_SAVE', message, fix);
+  }
+}
+
+/** a user's kernel (--kernel, --modules, --initrd) that cannot be prepared or booted */
+export class CustomKernelError extends TestinError {
+  override readonly name = 'CustomKernelError';
+  constructor(code: 'TESTIN_CUSTOM_KERNEL' | 'TESTIN_KERNEL_MODULES', message: string, fix: string) {
+    super(code, message, fix);
+  }
+}
+
+/** no session of that name on the engine */
+export class NoSessionError extends TestinError {
+  override readonly name = 'NoSessionError';
+  constructor(name: string, cause: unknown) {
+    super('TESTIN_NO_SESSION', `no session named ${name}: ${(cause as Error).message}`, 'list them with `testin ls`, start one with `testin up`', { cause });
+  }
+}
+
+/** a session that did not start, or that was stopped before a command was asked of it */
+export class SessionError extends TestinError {
+  override readonly name = 'SessionError';
+  constructor(code: 'TESTIN_SESSION_START' | 'TESTIN_SESSION_STOPPED', message: string, fix: string, cause?: unknown) {
+    super(code, message, fix, { cause });
+  }
+}
+
+/** a file or the kernel log of a session's VM that could not be read or written */
+export class VmFileError extends TestinError {
+  override readonly name = 'VmFileError';
+  constructor(code: 'TESTIN_FILE' | 'TESTIN_DMESG', message: string, fix: string) {
+    super(code, message, fix);
+  }
+}

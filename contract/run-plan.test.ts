@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PLAN_VERSION, PlanError, decodePlan, encodePlan, parseMemoryMiB, type RunPlan } from './run-plan.js';
+import { PlanError } from './errors.js';
+import { PLAN_VERSION, decodePlan, encodePlan, parseMemoryMiB, type RunPlan } from './run-plan.js';
 
 const plan: RunPlan = {
   version: PLAN_VERSION,

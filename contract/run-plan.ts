@@ -3,7 +3,7 @@
  * put into the container before it starts; compose: the TESTIN_PLAN variable).
  * Every later stage only reads it. Its types, defaults, parsers and codec live here.
  */
-import { TestinError, UsageError } from './errors.js';
+import { PlanError, UsageError } from './errors.js';
 
 export const PLAN_VERSION = 2;
 /** compose carries the plan in this variable (a run puts it in a file: layout.ts PLAN_FILE) */
@@ -106,14 +106,6 @@ export interface RunPlan {
    * container (argv, environment, /proc/self/mountinfo) and the plan's are not used
    */
   fromContainer?: boolean | undefined;
-}
-
-/** a plan that cannot be read: another testin version wrote it, or a hand-made TESTIN_PLAN is wrong */
-export class PlanError extends TestinError {
-  override readonly name = 'PlanError';
-  constructor(message: string) {
-    super('TESTIN_PLAN', `bad run plan: ${message}`, 'use the same testin version for the launcher and the toolbox (testin toolbox build), or fix TESTIN_PLAN');
-  }
 }
 
 export function encodePlan(plan: RunPlan): string {

@@ -119,14 +119,14 @@ void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void power_off(void);
 /* set when the image's init is PID 1 and this init serves beside it (--boot) */
 extern int beside_init;
-/* main.c */
-void start_image_init(const char *path);
-/* lease.c */
-int run_lease(const char *path);
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uint32_t uptime_ms(void);
 void sleep_ms(long ms);
 int mkdir_p(const char *path);
+/* main.c */
+void start_image_init(const char *path);
+/* lease.c */
+int run_lease(const char *path);
 
 /* channel.c: frames out (send_msg), frames in (inbox_*), the EXEC request */
 void buf_reserve(struct buf *b, size_t extra);
@@ -151,7 +151,6 @@ int inbox_frame(struct frame *f);
 void inbox_drop(const struct frame *f);
 int inbox_fill(void);
 void parse_exec(const struct frame *f, struct request *r);
-void test_hold_guest(const struct request *r);
 void free_request(struct request *r);
 
 /* boot.c */
@@ -176,6 +175,7 @@ void forward_scan(void);
 void forward_dial(const struct frame *f);
 
 /* commands.c */
+void test_hold_guest(const struct request *r);
 void run_exec(struct request *r, uint32_t id, uint32_t root_ms);
 void serve(int sigfd, uint32_t root_ms) __attribute__((noreturn));
 struct frame wait_frame(void);

@@ -1,6 +1,6 @@
 /*
  * The control protocol between container-init (host side) and the in-VM init.
- * Mirrored in container-init/control-protocol.ts: change both together.
+ * Mirrored in contract/control-protocol.ts: change both together.
  *
  * One virtio-serial port ("testin.ctl") carries every message, so the order in
  * which the guest sends them is the order in which the host sees them: the exit

@@ -9,12 +9,22 @@ export {
   UsageError,
   ImageNotFoundError,
   DockerUnreachableError,
+  DockerRefusedError,
+  EngineLostError,
   KvmUnusableError,
   HostPackageMissingError,
   ToolboxBuildError,
+  ToolboxBaseError,
+  ToolboxSaveError,
+  VolumeInUseError,
+  CustomKernelError,
   CanceledError,
+  PlanError,
+  NoSessionError,
+  SessionError,
+  VmFileError,
+  type EngineAnswer,
 } from '../contract/errors.js';
 export { ensureToolbox, findToolbox, toolboxBase, DEFAULT_TOOLBOX_BASE } from '../toolbox/ensure-toolbox.js';
-export { ToolboxBaseError } from '../toolbox/engine-build.js';
 export type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 export { start, attachSession, Machine, SESSION_LABEL, type StartOptions, type ExecOptions, type ExecResult, type RunningExec } from './machine.js';

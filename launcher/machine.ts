@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import { CanceledError, TestinError, UsageError } from '../contract/errors.js';
+import { CanceledError, NoSessionError, SessionError, UsageError, VmFileError } from '../contract/errors.js';
 import { EXIT_TIMED_OUT, SESSION_READY_TIMEOUT_MS } from '../contract/exit-codes.js';
 import { LABELS } from '../contract/labels.js';
 import { CONSOLE_LOG, CONTAINER_INIT_PATH, SESSION_SOCKET, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
@@ -100,7 +100,7 @@ export class Machine implements AsyncDisposable {
    * `docker exec container-init --exec`.
    */
   async #request(request: SessionExecRequest, options: ExecOptions, onStarted: (command: Signalable) => void = () => undefined): Promise<ExecResult> {
-    if (this.#stopped) throw new TestinError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
+    if (this.#stopped) throw new SessionError('TESTIN_SESSION_STOPPED', `session ${this.name} is stopped`, 'start a new one');
     const started = Date.now();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -175,19 +175,19 @@ export class Machine implements AsyncDisposable {
   /** Writes a file in the VM (through `sh -c 'cat > path'`, so the image needs a shell). */
   async writeFile(path: string, data: string | Buffer): Promise<void> {
     const r = await this.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
-    if (r.exitCode !== 0) throw new TestinError('TESTIN_FILE', `cannot write ${path} in the VM: ${r.stderr.toString().trim()}`, 'check that the folder exists and is writable');
+    if (r.exitCode !== 0) throw new VmFileError('TESTIN_FILE', `cannot write ${path} in the VM: ${r.stderr.toString().trim()}`, 'check that the folder exists and is writable');
   }
 
   async readFile(path: string): Promise<Buffer> {
     const r = await this.exec(['cat', path]);
-    if (r.exitCode !== 0) throw new TestinError('TESTIN_FILE', `cannot read ${path} in the VM: ${r.stderr.toString().trim()}`, 'check the path');
+    if (r.exitCode !== 0) throw new VmFileError('TESTIN_FILE', `cannot read ${path} in the VM: ${r.stderr.toString().trim()}`, 'check the path');
     return r.stdout;
   }
 
   /** The guest kernel's whole log buffer, as `dmesg` prints it (served by the VM's init: needs no dmesg in the image). */
   async dmesg(): Promise<string> {
     const r = await this.#request({ argv: [], dmesg: true }, {});
-    if (r.exitCode !== 0) throw new TestinError('TESTIN_DMESG', `cannot read the kernel log of ${this.name}: ${r.stderr.toString().trim()}`, 'a --no-vm session has no kernel of its own');
+    if (r.exitCode !== 0) throw new VmFileError('TESTIN_DMESG', `cannot read the kernel log of ${this.name}: ${r.stderr.toString().trim()}`, 'a --no-vm session has no kernel of its own');
     return r.stdout.toString();
   }
 
@@ -260,7 +260,7 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
     // the first error is the one to tell: a failed removal must not hide it
     await container.remove().catch(() => undefined);
     if (error instanceof CanceledError) throw error;
-    throw dockerRefusal(error, options) ?? new TestinError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', { cause: error });
+    throw dockerRefusal(error, options) ?? new SessionError('TESTIN_SESSION_START', `session ${name} did not start: ${(error as Error).message}`, 'run the same image with `testin run` to see why', error);
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
   }
@@ -279,7 +279,7 @@ export async function attachSession(name: string, docker: DockerClient = createD
     const info = await container.inspect();
     if (info.labels[SESSION_LABEL] !== name) throw new Error('not a testin session');
   } catch (error) {
-    throw new TestinError('TESTIN_NO_SESSION', `no session named ${name}: ${(error as Error).message}`, 'list them with `testin ls`, start one with `testin up`', { cause: error });
+    throw new NoSessionError(name, error);
   }
   return new Machine(name, container);
 }

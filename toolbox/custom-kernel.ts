@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { DockerClient } from '../contract/docker-client.js';
-import { TestinError, UsageError } from '../contract/errors.js';
+import { CustomKernelError, UsageError } from '../contract/errors.js';
 import { createLabels } from '../contract/labels.js';
 import { KERNEL_VOLUME, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, toolboxExec } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -93,7 +93,7 @@ export async function prepareCustomKernel(docker: DockerClient, facts: ToolboxFa
     });
     const said = prepared.output.trim().split('\n');
     if (prepared.code !== 0) {
-      throw new TestinError('TESTIN_CUSTOM_KERNEL', `cannot prepare --kernel ${options.kernel}: ${said.at(-1) ?? `exit ${prepared.code}`}`, 'give a Linux x86-64 kernel (bzImage or vmlinux) and, when its virtio drivers are modules, --modules with its /lib/modules/<release>');
+      throw new CustomKernelError('TESTIN_CUSTOM_KERNEL', `cannot prepare --kernel ${options.kernel}: ${said.at(-1) ?? `exit ${prepared.code}`}`, 'give a Linux x86-64 kernel (bzImage or vmlinux) and, when its virtio drivers are modules, --modules with its /lib/modules/<release>');
     }
     const meta = JSON.parse(said.filter((l) => l.startsWith('{')).at(-1) ?? '{}') as Omit<CustomKernel, 'volume'>;
     const kernel: CustomKernel = { volume, release: meta.release, format: meta.format, hasModules: meta.hasModules };

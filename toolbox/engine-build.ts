@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeBuildEvent, type BuildEvent } from '../contract/build-events.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { recipeVolumeName, toolboxVolumeName } from '../contract/docker-names.js';
-import { CanceledError, TestinError, ToolboxBuildError } from '../contract/errors.js';
+import { CanceledError, ToolboxBaseError, ToolboxBuildError } from '../contract/errors.js';
 import { createLabels } from '../contract/labels.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { factsOf, toolboxLabels, type ToolboxFacts, type ToolboxManifest } from '../contract/toolbox-manifest.js';
@@ -26,18 +26,6 @@ const OUT = '/out';
 /** the client's proxy settings reach apt in the builder */
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'];
 const APT_TAIL_SHOWN = 12;
-
-export class ToolboxBaseError extends TestinError {
-  override readonly name = 'ToolboxBaseError';
-  constructor(base: string, said: string, cause?: unknown) {
-    super(
-      'TESTIN_TOOLBOX_BASE',
-      `the toolbox's base image ${base} is not on the docker engine and cannot be pulled: ${said}`,
-      `pull or build it (docker pull ${base}), pick another with --toolbox-base IMAGE (or TESTIN_TOOLBOX_BASE), or load a built toolbox: testin toolbox load FILE`,
-      { cause },
-    );
-  }
-}
 
 export interface EngineBuildOptions {
   base: string;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { TestinError } from '../contract/errors.js';
+import { ToolboxBuildError } from '../contract/errors.js';
 
 export interface SharedLibrary {
   /** the name the binary asks for (libc.so.6), which is the name it gets in the toolbox's lib/ */
@@ -16,7 +16,7 @@ export function parseLddOutput(text: string, binary: string): SharedLibrary[] {
     const arrow = /^(\S+)\s+=>\s+(.*?)(?:\s+\(0x[0-9a-f]+\))?$/.exec(line);
     if (!arrow) continue;
     const [, name, target] = arrow as unknown as [string, string, string];
-    if (target === 'not found') throw new TestinError('TESTIN_TOOLBOX_BUILD', `${binary} needs ${name}, which is not installed`, 'build the toolbox from a Debian base image (--toolbox-base debian:trixie-slim)');
+    if (target === 'not found') throw new ToolboxBuildError(`${binary} needs ${name}, which is not installed`, 'build the toolbox from a Debian base image (--toolbox-base debian:trixie-slim)');
     if (target === '' || !target.startsWith('/')) continue; // linux-vdso.so.1 => (nothing)
     libs.push({ name, path: target });
   }

@@ -1,4 +1,4 @@
-import { TestinError } from '../contract/errors.js';
+import { CustomKernelError } from '../contract/errors.js';
 
 /**
  * Load order for kernel modules from the kernel's modules.dep, so the in-VM init
@@ -40,7 +40,7 @@ export function moduleLoadOrder(deps: ModulesDep, wanted: readonly string[], bui
     const path = byName.get(name.replace(/-/g, '_'));
     if (path === undefined) {
       if (builtin.has(name.replace(/-/g, '_'))) continue;
-      throw new TestinError(
+      throw new CustomKernelError(
         'TESTIN_KERNEL_MODULES',
         `kernel module ${name} is neither in modules.dep nor built in (modules.builtin)`,
         'give --modules the /lib/modules/<release> folder of --kernel (with its virtio drivers), or boot a kernel with virtio built in',

@@ -11,7 +11,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import type { DockerClient } from '../contract/docker-client.js';
 import { recipeVolumeName } from '../contract/docker-names.js';
-import { TestinError, UsageError } from '../contract/errors.js';
+import { TestinError, ToolboxSaveError, UsageError } from '../contract/errors.js';
 import { createLabels } from '../contract/labels.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { readToolboxFacts, toolboxLabels, type ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -32,7 +32,7 @@ export async function saveToolbox(docker: DockerClient, facts: ToolboxFacts, fil
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     const archive = await holder.getArchive('/x');
-    if (!archive) throw new TestinError('TESTIN_TOOLBOX_SAVE', `the engine gave no archive of ${facts.volumeName}`, 'run testin toolbox build, then save again');
+    if (!archive) throw new ToolboxSaveError(`the engine gave no archive of ${facts.volumeName}`, 'run testin toolbox build, then save again');
     const pack = tarStream.pack();
     pack.entry({ name: FACTS_ENTRY }, JSON.stringify({ format: FORMAT, facts, labels: toolboxLabels(facts) }, null, 2));
     const extract = tarStream.extract();

@@ -5,7 +5,7 @@
  */
 import type { DockerClient } from '../contract/docker-client.js';
 import { dockerName, recipeVolumeName } from '../contract/docker-names.js';
-import { TestinError, ToolboxBuildError } from '../contract/errors.js';
+import { ToolboxBuildError, VolumeInUseError } from '../contract/errors.js';
 import { LABELS, createLabels } from '../contract/labels.js';
 import { TOOLBOX_LAYOUT, snapshotVolumeName } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -38,12 +38,7 @@ export async function installToolboxVolumes(docker: DockerClient, facts: Toolbox
       try {
         await docker.removeVolume(volume.name);
       } catch (error) {
-        throw new TestinError(
-          'TESTIN_VOLUME_IN_USE',
-          `volume ${volume.name} holds another build and cannot be replaced: ${(error as Error).message}`,
-          'stop the containers that use it (docker-compose down) and run `testin toolbox install` again',
-          { cause: error },
-        );
+        throw new VolumeInUseError(volume.name, error);
       }
     }
     await docker.createVolume(volume.name, volume.labels);
