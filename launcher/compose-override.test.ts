@@ -61,7 +61,7 @@ describe('buildComposeOverride', () => {
 
   it('sends the VM through passt, with the seccomp profile passt needs, when the toolbox has it (not for network_mode none)', () => {
     type Override = { services: Record<string, { environment: Record<string, string>; security_opt: string[] }> };
-    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, ...engine, passt: { seccompOpt: 'seccomp=/p/compose.testin.seccomp.json' } }) as Override;
+    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, ...engine, passt: { seccompFile: '/p/compose.testin.seccomp.json' } }) as Override;
     expect(planOf(on.services.t).network).toMatchObject({ nic: true, backend: 'passt' });
     expect(on.services.t?.security_opt).toEqual(['apparmor=unconfined', 'seccomp=/p/compose.testin.seccomp.json']);
     expect(planOf(on.services.n).network).toMatchObject({ nic: false, backend: 'slirp' });

@@ -1,11 +1,10 @@
-import { stopGraceMs } from '../contract/exit-codes.js';
 import type { ImageConfig } from '../contract/docker-client.js';
 import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { buildPlan } from './build-plan.js';
 import { UsageError } from '../contract/errors.js';
-import { LABELS } from '../contract/labels.js';
-import { CONTAINER_INIT_PATH, MODULES_STAGING, SNAPSHOT_DIR, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { MODULES_STAGING, WORK_DIR } from '../contract/layout.js';
 import { shellWords } from './shell-words.js';
+import { securityOptions, vmContainer } from './vm-container.js';
 
 /** The part of a (normalized) compose service that decides how testin runs it. */
 export interface ComposeService {
@@ -34,9 +33,9 @@ export interface OverrideInput {
   kernelRelease: string;
   /**
    * the toolbox carries passt: the VMs' packets go through it, with the seccomp profile it needs
-   * (docker-compose 1.x takes a file: `seccomp=PATH`, the profile written by seccompProfile())
+   * (compose takes a file: `seccomp=PATH`, where the profile is written)
    */
-  passt?: { seccompOpt: string } | undefined;
+  passt?: { seccompFile: string } | undefined;
   /** the base file's `version:`, which compose 1.x wants repeated in an override */
   version?: string | undefined;
 }
@@ -49,6 +48,13 @@ export function containerPort(port: string | number | { target: number; protocol
   if (typeof port === 'object') return `${port.target}/${port.protocol ?? 'tcp'}`;
   const [spec = '', proto = 'tcp'] = String(port).split('/');
   return `${spec.split(':').at(-1) as string}/${proto}`;
+}
+
+/** `init:` is in compose files from 2.2 and 3.7 on (and in every file without a version) */
+export function composeHasInit(version: string | undefined): boolean {
+  if (version === undefined) return true;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major === 2 ? minor >= 2 : major === 3 ? minor >= 7 : major > 3;
 }
 
 /**
@@ -78,23 +84,26 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       ),
       fromContainer: true,
     };
+    // what every VM's container has (vm-container.ts), as a compose service says it
+    const vm = vmContainer(plan, { kvm: input.kvm, volumes: input.volumes, owner: { kind: 'compose' } });
     services[name] = {
-      entrypoint: [CONTAINER_INIT_PATH],
+      entrypoint: vm.entrypoint,
       command: argv,
       // container-init needs root for its mounts; the command runs as the service's user
       user: 'root',
       // read_only: is the VM's (the plan's readonlyRoot): the container's own root must stay writable for container-init
       ...(svc.read_only ? { read_only: false } : {}),
+      ...(composeHasInit(input.version) ? { init: vm.init } : {}),
       // compose reads $ in a value as a variable: $$ is a $
       environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
-      cap_add: ['SYS_ADMIN'],
-      security_opt: ['apparmor=unconfined', ...(input.passt && svc.network_mode !== 'none' ? [input.passt.seccompOpt] : [])],
-      ...(input.kvm ? { devices: ['/dev/kvm'] } : {}),
+      cap_add: vm.capAdd,
+      security_opt: securityOptions(vm, input.passt?.seccompFile),
+      ...(vm.devices.length ? { devices: vm.devices } : {}),
       tmpfs: [`${WORK_DIR}:exec,mode=755`],
-      volumes: [`${input.volumes.toolbox}:${TOOLBOX_MOUNT}:ro`, `${input.volumes.modules}:${MODULES_STAGING}:ro`, ...(input.volumes.snapshots ? [`${input.volumes.snapshots}:${SNAPSHOT_DIR}`] : [])],
+      volumes: vm.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       // compose down passes its own timeout to docker stop: the same grace as a run's container
-      stop_grace_period: `${Math.ceil(stopGraceMs(plan) / 1000)}s`,
-      labels: { [LABELS.compose]: '1' },
+      stop_grace_period: `${vm.stopTimeoutS}s`,
+      labels: vm.labels,
     };
   }
   return {

@@ -10,8 +10,8 @@ import type { HostKvmFacts } from '../contract/accel.js';
 import type { DockerClient } from '../contract/docker-client.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
 import { runHelper } from '../toolbox/helper-container.js';
+import { KVM_DEVICE, VM_CONTAINER_APPARMOR, VM_CONTAINER_CAPS } from './vm-container.js';
 
-export const KVM_DEVICE = '/dev/kvm';
 
 /** what the helper container saw of the engine's host */
 export interface HostProbe {
@@ -98,8 +98,9 @@ export async function probeHost(docker: DockerClient, from: { toolboxVolume: str
         ? { argv: [B, 'sh', '-c', `B=${B}\n${HOST_PROBE}`], mounts: [{ type: 'volume' as const, source: from.toolboxVolume, target: TOOLBOX_MOUNT, readOnly: true }] }
         : { image: from.baseImage, argv: ['sh', '-c', `B=\n${HOST_PROBE}`], mounts: [] }),
       devices: device ? [KVM_DEVICE] : [],
-      capAdd: ['SYS_ADMIN'],
-      securityOpt: ['apparmor=unconfined'],
+      // the rights a run's container gets: the look sees what a run would meet
+      capAdd: [...VM_CONTAINER_CAPS],
+      securityOpt: [VM_CONTAINER_APPARMOR],
     });
     return parseHostProbe(r.output, device);
   };

@@ -9,11 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
+import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
-import { stopGraceMs } from '../contract/exit-codes.js';
-import { createLabels } from '../contract/labels.js';
-import { CONTAINER_INIT_PATH, KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, SNAPSHOT_DIR, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
+import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 import { encodePlan, type RunPlan } from '../contract/run-plan.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -25,12 +23,11 @@ import { buildPlan } from './build-plan.js';
 import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
-import { KVM_DEVICE } from './host-probe.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
-import { seccompSecurityOpt } from './seccomp-profile.js';
+import { securityOptions, vmContainer } from './vm-container.js';
 import { TEST_HOOK_ENV } from './test-hook.js';
 import { validateRunOptions } from './validate-options.js';
 
@@ -118,39 +115,34 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   await ctx.beforeCreate?.();
   if (ctx.signal?.aborted) throw new CanceledError('the run');
 
-  const mounts: ContainerMount[] = [
-    { type: 'volume', source: toolbox.volumeName, target: TOOLBOX_MOUNT, readOnly: true },
-    ...(custom ? [{ type: 'volume' as const, source: custom.volume, target: KERNEL_STAGING, readOnly: true }] : []),
-    ...(kernelModules && !custom ? [{ type: 'volume' as const, source: toolbox.modulesVolume, target: MODULES_STAGING, readOnly: true }] : []),
-    // read-write: the first run of each VM shape saves its snapshot there
-    ...(plan.snapshot ? [{ type: 'volume' as const, source: await ensureSnapshotVolume(docker, toolbox), target: SNAPSHOT_DIR, readOnly: false }] : []),
-    ...volumes.container,
-  ];
+  const vm = vmContainer(plan, {
+    kvm: accel.accel === 'kvm',
+    volumes: {
+      toolbox: toolbox.volumeName,
+      kernel: custom?.volume,
+      modules: kernelModules && !custom ? toolbox.modulesVolume : undefined,
+      snapshots: plan.snapshot ? await ensureSnapshotVolume(docker, toolbox) : undefined,
+    },
+    owner: ctx.session ? { kind: 'session', ...ctx.session } : { kind: 'run', runId },
+  });
   let container: ContainerHandle;
   try {
     container = await docker.createContainer({
       image: options.image,
       name: options.name,
-      entrypoint: [CONTAINER_INIT_PATH],
+      entrypoint: vm.entrypoint,
       cmd: [],
       // container-init's own test hook (the `boot` moment), when the tests ask for one
       env: process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : [],
-      // composed in one call: a persistent session carries no owner, which a later run's reaper would judge
-      labels: createLabels(
-        ctx.session ? { run: ctx.session.name, session: ctx.session.name, sessionCpus: ctx.session.cpus, sessionMemory: ctx.session.memory } : { run: runId },
-        { owner: !ctx.session?.persistent },
-      ),
-      mounts,
+      labels: vm.labels,
+      mounts: [...vm.mounts, ...volumes.container],
       binds: volumes.binds,
       tmpfs: {},
-      capAdd: ['SYS_ADMIN'],
-      // container-init is not PID 1: a signal before its handlers are set ends it (exit 128+N), never vanishes
-      init: true,
+      capAdd: vm.capAdd,
+      init: vm.init,
       autoRemove: leased,
-      devices: accel.accel === 'kvm' ? [KVM_DEVICE] : [],
-      // the default AppArmor profile forbids mount even with CAP_SYS_ADMIN;
-      // passt sandboxes itself with pivot_root, which docker's default seccomp profile refuses
-      securityOpt: ['apparmor=unconfined', ...(plan.network.nic && plan.network.backend === 'passt' ? [seccompSecurityOpt()] : [])],
+      devices: vm.devices,
+      securityOpt: securityOptions(vm),
       openStdin: options.interactive ?? false,
       tty: options.tty ?? false,
       hostname: options.hostname,
@@ -158,8 +150,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       exposedPorts: ports.exposedPorts,
       portBindings: ports.portBindings,
       extraHosts: options.addHost,
-      // docker stop (and compose down, and a session's down) must leave container-init its own grace first
-      stopTimeout: Math.ceil(stopGraceMs(plan) / 1000),
+      stopTimeout: vm.stopTimeoutS,
     });
   } catch (error) {
     throw dockerRefusal(error, options) ?? error;

@@ -32,8 +32,3 @@ const EPERM = 1;
 export function seccompProfile(): { defaultAction: string; syscalls: { names: string[]; action: string; errnoRet: number }[] } {
   return { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [...DENIED_SYSCALLS], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM }] };
 }
-
-/** the profile as docker's API takes it in SecurityOpt (the docker CLI reads a file into this) */
-export function seccompSecurityOpt(): string {
-  return `seccomp=${JSON.stringify(seccompProfile())}`;
-}
