@@ -20,7 +20,7 @@ import { bindRoot, prepareContainerRoot } from './prepare-root.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
-import { VmRun } from './vm-run.js';
+import { VmRun, type VmOutcome } from './vm-run.js';
 import { ClientLease } from './client-lease.js';
 import { guestCommand } from './guest-command.js';
 import type { SnapshotMode } from './snapshot-controller.js';
@@ -84,65 +84,95 @@ function stoppedEarly(): number | undefined {
   return stop ? exitCodeForSignal(FORWARDED_SIGNALS[stop] as number) : undefined;
 }
 
+/** an early end of the run: its exit code, the reason already said */
+class RunEnded {
+  constructor(readonly code: number) {}
+}
+
+/** The run, as its steps: the plan, the client's lease, the command, the root, the VM, how it ended. */
 async function main(): Promise<number> {
   if (process.argv[2] === '--exec') {
     return runSessionClient(SESSION_SOCKET, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), JSON.parse(process.env.TESTIN_EXEC ?? '{}') as SessionExecRequest);
   }
   const manifest = JSON.parse(readFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
   mkdirSync(WORK_DIR, { recursive: true });
-  let plan: RunPlan;
-  let mirror: { path: string; readOnly: boolean }[];
-  let accel: Accel;
   try {
-    ({ plan, mirror } = readPlan(process.argv.slice(2), process.env, manifest.modules.release));
-    if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] plan ${encodePlan(plan)}\n`);
-    // `testin run` decided from the engine's host already; a plan that says 'auto' (compose) is decided here
-    if (plan.vm.accel !== 'auto' || plan.noVm) accel = plan.noVm ? 'tcg' : plan.vm.accel === 'kvm' ? 'kvm' : 'tcg';
-    else {
-      const decision = decideAccel('auto', readHostKvmFacts());
-      accel = decision.accel;
-      if (decision.reason) process.stderr.write(`${describeTcgNotice(decision.reason)}\n`);
-    }
+    const { plan, mirror, accel } = readRun(manifest);
+    if (plan.lease) takeClientLease();
+    const root = SHARED_ROOT ?? '/';
+    const exec = guestRequest(plan, root, mirror);
+    const newRoot = prepareRoot(plan, mirror);
+    const early = stoppedEarly();
+    if (early !== undefined) return early;
+    const { vm, outcome } = await runVm(plan, accel, manifest, exec, root, newRoot);
+    if (plan.session && vm.servedSession && !vm.shutDown) await outliveSessionVm(vm, outcome, (stop) => (onSignal = stop));
+    return reportOutcome(plan, vm, outcome);
   } catch (error) {
-    if (error instanceof TestinError) return fail(error.message, error.fix);
+    if (error instanceof RunEnded) return error.code;
     throw error;
   }
-  if (plan.lease) {
-    lease = new ClientLease(LEASE_SOCKET, (why) => {
-      // nobody reads the output any more: the run stops as after docker stop, with a short grace
-      process.stderr.write(`testin: the client of this run went away (${why}): stopping it\n`);
-      if (onSignal) onSignal('client-gone');
-      else held.push('SIGTERM');
-    });
-  }
-  const root = SHARED_ROOT ?? '/';
-  let exec: ReturnType<typeof commandRequest>;
+}
+
+/** The plan (from the launcher, or compose's container), and the accelerator: decided by the launcher from the engine's host, or here ('auto': compose). */
+function readRun(manifest: ToolboxManifest): { plan: RunPlan; mirror: { path: string; readOnly: boolean }[]; accel: Accel } {
   try {
-    exec = commandRequest(plan, {
+    const { plan, mirror } = readPlan(process.argv.slice(2), process.env, manifest.modules.release);
+    if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] plan ${encodePlan(plan)}\n`);
+    if (plan.vm.accel !== 'auto' || plan.noVm) return { plan, mirror, accel: plan.noVm ? 'tcg' : plan.vm.accel === 'kvm' ? 'kvm' : 'tcg' };
+    const decision = decideAccel('auto', readHostKvmFacts());
+    if (decision.reason) process.stderr.write(`${describeTcgNotice(decision.reason)}\n`);
+    return { plan, mirror, accel: decision.accel };
+  } catch (error) {
+    if (error instanceof TestinError) throw new RunEnded(fail(error.message, error.fix));
+    throw error;
+  }
+}
+
+/** The client's lease (plan.lease): when the client goes, the run stops as after docker stop, with a short grace. */
+function takeClientLease(): void {
+  lease = new ClientLease(LEASE_SOCKET, (why) => {
+    process.stderr.write(`testin: the client of this run went away (${why}): stopping it\n`);
+    if (onSignal) onSignal('client-gone');
+    else held.push('SIGTERM');
+  });
+}
+
+/** The command as the guest's init takes it: argv, env, the user looked up in the image, the mounts. */
+function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readOnly: boolean }[]): ReturnType<typeof commandRequest> {
+  try {
+    return commandRequest(plan, {
       root,
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
       volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror),
     });
   } catch (error) {
-    if (error instanceof UserLookupError) return fail(error.message, 'pick a user that the image has, or a numeric uid:gid');
+    if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, 'pick a user that the image has, or a numeric uid:gid'));
     throw error;
   }
+}
 
+/** The image's root for the VM: bound (non-recursively) where virtiofsd shares it, the volumes moved under it; returns where. */
+function prepareRoot(plan: RunPlan, mirror: { path: string; readOnly: boolean }[]): string {
   const newRoot = SHARED_ROOT ?? NEW_ROOT;
   try {
     if (plan.noVm) prepareContainerRoot(plan, TOOLBOX_DIR);
     else if (!SHARED_ROOT) bindRoot(plan, { toolbox: TOOLBOX_DIR, newRoot }, mirror);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    return fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)');
+    throw new RunEnded(fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)'));
   }
   if (plan.network.nic && plan.network.backend === 'passt' && !plan.noVm && !ensureTmp()) {
-    return fail('the image has no /tmp and none can be made, which passt (the VM network) needs', 'run with --net-backend slirp');
+    throw new RunEnded(fail('the image has no /tmp and none can be made, which passt (the VM network) needs', 'run with --net-backend slirp'));
   }
-  const early = stoppedEarly();
-  if (early !== undefined) return early;
+  return newRoot;
+}
 
+/**
+ * The VM, with every stop taken from here on (the command gets the signal, then the VM
+ * is stopped hard after its grace); a snapshot that did not restore costs a cold boot.
+ */
+async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
   // the launcher decided whether this run uses snapshots (plan.snapshot); the volume is there when it mounted one
   const snapshots = plan.snapshot === true && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
@@ -178,7 +208,11 @@ async function main(): Promise<number> {
     outcome = await run;
     vm.timeline.restoreFailed = first.vmDown ?? 1;
   }
-  if (plan.session && vm.servedSession && !vm.shutDown) await outliveSessionVm(vm, outcome, (stop) => (onSignal = stop));
+  return { vm, outcome };
+}
+
+/** How the run ended, to the user (the code; an abnormal end's reason and console tail) and to the timeline. */
+function reportOutcome(plan: RunPlan, vm: VmRun, outcome: VmOutcome): number {
   if (outcome.kind === 'exited') {
     // --boot: the system's console (its units starting and stopping) goes into the run's report
     writeTimeline(vm.timeline, plan.boot ? { console: readConsoleTail(vm.consoleLog, BOOT_CONSOLE_LINES) } : {});
@@ -199,7 +233,7 @@ async function main(): Promise<number> {
  * every command sent to it is told why; it goes at `testin down` (docker stop), or when the
  * client that leased it is gone.
  */
-async function outliveSessionVm(vm: VmRun, outcome: Awaited<ReturnType<VmRun['run']>>, onStop: (stop: () => void) => void): Promise<void> {
+async function outliveSessionVm(vm: VmRun, outcome: VmOutcome, onStop: (stop: () => void) => void): Promise<void> {
   const reason = outcome.kind === 'exited' ? `it powered off (code ${outcome.code})` : outcome.reason;
   vm.endSession(`the VM of this session ended: ${reason}; \`testin logs\` shows its console, \`testin down\` removes it`);
   process.stderr.write(`${SESSION_ENDED} ${reason}\n`);
