@@ -2,35 +2,13 @@ import { constants as osConstants } from 'node:os';
 import { UsageError } from '../../contract/errors.js';
 import { exitCodeForSignal } from '../../contract/exit-codes.js';
 import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
+import { abortOnStop } from './abort-on-stop.js';
 import type { ExecResult } from '../machine.js';
 import type { CliCommand } from './command.js';
 import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 
 /** the sessions' machinery, loaded when a verb runs (not for --help) */
 const sessions = (): Promise<typeof import('../machine.js')> => import('../machine.js');
-
-/** the signals that stop what a verb waits for: Ctrl-C, SIGTERM, and SIGHUP (the terminal closed) */
-const STOPS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/** A stop signal aborts what a verb waits for; `by()` names the signal once one came, `onStop` hears each one. */
-function abortOnStop(onStop: (sig: NodeJS.Signals, count: number) => void = () => undefined): { signal: AbortSignal; by(): NodeJS.Signals | undefined; dispose(): void } {
-  const controller = new AbortController();
-  let by: NodeJS.Signals | undefined;
-  let count = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    by ??= sig;
-    onStop(sig, ++count);
-    controller.abort();
-  };
-  for (const sig of STOPS) process.on(sig, onSignal);
-  return {
-    signal: controller.signal,
-    by: () => by,
-    dispose: () => {
-      for (const sig of STOPS) process.off(sig, onSignal);
-    },
-  };
-}
 
 export const upCommand: CliCommand = {
   command: 'up',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
-import { leftovers } from '../helpers/testin.js';
+import { leftovers, testin, testinWhen } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 const BROKEN_APT = 'testin-test/broken-apt:1';
@@ -42,11 +42,23 @@ describe.skipIf(skip !== '')('building the toolbox on the engine: failures leave
     expect(lines[error]).toMatch(/apt-get update failed .*\(stage: index\); its last lines:$/);
     expect(lines.slice(error + 1, -1).every((l) => l.startsWith('  | '))).toBe(true);
     expect(lines.slice(error + 1, -1).join('\n')).toMatch(/127\.0\.0\.1/);
-    expect(lines.at(-1)).toMatch(/^ {2}fix: let the engine's containers reach Debian's mirrors/);
+    expect(lines.at(-1)).toMatch(/^ {2}fix: let the engine's containers reach Debian's package mirror/);
     expect(await toolboxVolumes()).toEqual(before);
     const again = await execa('node', [TESTIN_BIN, 'toolbox', 'build', '--toolbox-base', BROKEN_APT], { reject: false });
     expect(again.exitCode).toBe(125);
     expect(again.stderr).toMatch(/\[2\/7\] package index/);
+  });
+
+  it('Ctrl-C during a build (--force, while apt downloads): 130 at once, the builder and its volumes gone, the toolbox there before still used', async () => {
+    const before = await toolboxVolumes();
+    const r = await testinWhen(['toolbox', 'build', '--force'], '[3/7]', (child) => child.kill('SIGINT'));
+    expect(r.markedAt).toBeGreaterThan(0);
+    expect(r.exitCode).toBe(130);
+    expect(r.endedAt - r.markedAt).toBeLessThan(10_000);
+    expect(await toolboxVolumes()).toEqual(before);
+    const run = await testin(['run', '--log-level', 'info', '--image', TRIXIE_BASE, '--', 'true']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/toolbox volume reused/);
   });
 
   it('a base image that is not there and cannot be pulled: named, with --toolbox-base in the fix', async () => {

@@ -36,15 +36,17 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
   });
 
   it.each([
-    ['run', 129],
-    ['exec', 129],
-  ])('SIGHUP (the terminal closed) to `testin %s`: the command gets it, %i', async (verb, code) => {
-    const name = `testin-e2e-hup-${process.pid}`;
+    ['run', 'SIGHUP', 129],
+    ['exec', 'SIGHUP', 129],
+    ['exec', 'SIGINT', 130],
+  ] as const)('%s, then %s (the terminal closed, Ctrl-C): the command gets it, %i', async (verb, signal, code) => {
+    const name = `testin-e2e-stop-${process.pid}`;
     if (verb === 'exec') expect((await testin(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
       const args = verb === 'run' ? ['run', '--image', BUSYBOX_IMAGE, '--'] : ['exec', name, '--'];
-      const r = await testinWhen([...args, 'sh', '-c', 'trap "echo got-hup; exit 129" HUP; echo ready; sleep 600 & wait'], 'ready', (child) => child.kill('SIGHUP'));
-      expect([r.exitCode, r.stdout.toString()]).toEqual([code, 'ready\ngot-hup\n']);
+      const trap = signal.slice(3);
+      const r = await testinWhen([...args, 'sh', '-c', `trap "echo got-${trap}; exit ${code}" ${trap}; echo ready; sleep 600 & wait`], 'ready', (child) => child.kill(signal));
+      expect([r.exitCode, r.stdout.toString()]).toEqual([code, `ready\ngot-${trap}\n`]);
       expect(r.endedAt - r.markedAt).toBeLessThan(10_000);
       // the session itself is untouched
       if (verb === 'exec') expect((await testin(['exec', name, '--', 'echo', 'still'])).stdout.toString()).toBe('still\n');
