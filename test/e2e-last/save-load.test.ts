@@ -77,7 +77,7 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
       await execa('tar', [flags, join(dir, name), '-C', content, '.']);
       const r = await execa('node', [TESTIN_BIN, 'toolbox', 'load', join(dir, name)], { reject: false });
       expect(r.exitCode).toBe(125);
-      expect(r.stderr).toBe(`testin: ${join(dir, name)} is not a toolbox saved by \`testin toolbox save\`\n  fix: give the file that \`testin toolbox save FILE\` wrote\n`);
+      expect(r.stderr).toBe(`testin: ${join(dir, name)} is not a toolbox saved by \`testin toolbox save\`\n  fix: give the file that \`testin toolbox save FILE\` wrote`);
     }
     expect((await execa('docker', ['volume', 'ls', '-q'])).stdout).toBe(volumesBefore);
   });

@@ -24,5 +24,5 @@ describe.skipIf(skip !== '')('a toolbox from debian:bookworm-slim (Debian 12)', 
   });
 
   // Debian 12's QEMU cannot snapshot: every case boots cold, as its report says
-  defineCoreCases({ env, kernelRelease: () => kernelRelease, startedFrom: 'cold' });
+  defineCoreCases({ env, kernelRelease: () => kernelRelease, startedFrom: 'cold', images: 'busybox' });
 });

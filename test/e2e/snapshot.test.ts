@@ -112,5 +112,5 @@ describe.skipIf(skip !== '')('the core cases, booted cold (--no-snapshot)', () =
     kernelRelease = /^\s+modules \S+ \(kernel (\S+)\)$/m.exec(built.stdout)?.[1] as string;
   });
   // each case's report must say its VM booted cold
-  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease, startedFrom: 'cold' });
+  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease, startedFrom: 'cold', images: 'busybox' });
 });
