@@ -7,6 +7,8 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface DockerClient {
   ping(): Promise<void>;
+  /** which engine this is: product, version, API version, rootless, local or remote (asked once) */
+  engine(): Promise<EngineIdentity>;
   /** what the engine says of itself (docker info) */
   engineInfo(): Promise<EngineInfo>;
   /** .Config and .Id of a local image; undefined when the engine has none of that name */
@@ -26,6 +28,18 @@ export interface DockerClient {
   getContainer(idOrName: string): ContainerHandle;
   /** makes sure a local image exists, importing it from a tar stream when it does not */
   ensureImportedImage(name: string, tar: () => Promise<NodeJS.ReadableStream>): Promise<void>;
+}
+
+/** The engine testin talks to. Every difference between engines is handled behind this interface, never by its callers. */
+export interface EngineIdentity {
+  product: 'docker' | 'podman';
+  version: string;
+  apiVersion: string;
+  rootless: boolean;
+  /** reached over TCP or SSH: it shares no file with this client */
+  remote: boolean;
+  /** where: DOCKER_HOST, or the local socket */
+  endpoint: string;
 }
 
 export interface EngineInfo {
@@ -67,6 +81,8 @@ export interface VolumeInfo {
   name: string;
   createdAt: string;
   labels: Record<string, string>;
+  /** where the volume's files are on the engine's host */
+  mountpoint?: string | undefined;
 }
 
 export interface ContainerMount {
@@ -91,6 +107,11 @@ export interface ContainerSpec {
   capAdd: string[];
   devices: string[];
   securityOpt: string[];
+  /**
+   * a seccomp profile: given inline to an engine that takes it so (Docker), by path to one that
+   * takes a file of its host (Podman), where `file` is that profile inside a volume
+   */
+  seccomp?: { profile: object; file: { volume: string; path: string } } | undefined;
   openStdin: boolean;
   tty?: boolean | undefined;
   hostname?: string | undefined;
@@ -104,8 +125,6 @@ export interface ContainerSpec {
   user?: string | undefined;
   /** docker run --rm: the engine removes the container once it has exited (a client that died leaves nothing) */
   autoRemove?: boolean | undefined;
-  /** docker's --init: a tiny init as PID 1 passes signals on, so one sent before the entrypoint set its handlers is not lost */
-  init?: boolean | undefined;
 }
 
 export interface ContainerHandle {

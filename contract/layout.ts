@@ -65,6 +65,8 @@ export const TOOLBOX_LAYOUT = {
   bundle: 'container-init.js',
   /** the toolbox builder's bundle: prepares a user's kernel in a helper container too */
   builderBundle: 'toolbox-builder.js',
+  /** the seccomp profile of a run with passt (contract/seccomp-profile.ts), for engines that take a profile by path (Podman) */
+  seccomp: 'share/testin/seccomp.json',
 } as const;
 
 export const CONTAINER_INIT_PATH = `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.containerInit}`;

@@ -16,7 +16,8 @@
  * `init --agent` is the same program without a VM (testin run --no-vm): it
  * speaks the protocol on fd 3, runs the command in the container it is in, and
  * leaves the machine alone (no boot, no clock, no modprobe, no power-off).
- * `init --lease SOCKET` is the client's lease on a run, in the container (lease.c).
+ * `init --lease SOCKET` is the client's lease on a run, in the container (lease.c);
+ * `init --init CMD...` is PID 1 of the container, before container-init (pid1.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -127,6 +128,8 @@ int mkdir_p(const char *path);
 void start_image_init(const char *path);
 /* lease.c */
 int run_lease(const char *path);
+/* pid1.c */
+int run_init(char **argv);
 
 /* channel.c: frames out (send_msg), frames in (inbox_*), the EXEC request */
 void buf_reserve(struct buf *b, size_t extra);

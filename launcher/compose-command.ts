@@ -8,7 +8,7 @@ import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
 import { ensureSnapshotVolume, installToolboxVolumes } from '../toolbox/toolbox-volume.js';
 import { buildComposeOverride, type ComposeService } from './compose-override.js';
 import { probeEngineKvm } from './engine-kvm.js';
-import { seccompProfile } from './seccomp-profile.js';
+import { seccompProfile } from '../contract/seccomp-profile.js';
 import { decideAccel } from '../contract/accel.js';
 
 export interface ComposeOptions {

@@ -35,7 +35,7 @@ describe('buildComposeOverride', () => {
     expect(override.version).toBe('3.8');
     expect(Object.keys(override.services)).toEqual(['test']);
     const test = override.services.test as Record<string, unknown>;
-    expect(test.entrypoint).toEqual(['/run/testin/toolbox/bin/container-init']);
+    expect(test.entrypoint).toEqual(['/run/testin/toolbox/bin/testin-agent', '--init', '/run/testin/toolbox/bin/container-init']);
     expect(test.command).toEqual(['/entry', 'pytest', '-x', 'tests/a b']);
     expect(test.user).toBe('root');
     // the plan testin run would make: its user, the ports forwarded into the VM; the rest docker decides at start

@@ -50,13 +50,6 @@ export function containerPort(port: string | number | { target: number; protocol
   return `${spec.split(':').at(-1) as string}/${proto}`;
 }
 
-/** `init:` is in compose files from 2.2 and 3.7 on (and in every file without a version) */
-export function composeHasInit(version: string | undefined): boolean {
-  if (version === undefined) return true;
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major === 2 ? minor >= 2 : major === 3 ? minor >= 7 : major > 3;
-}
-
 /**
  * An override file for `docker-compose -f compose.yml -f <override>` that runs
  * the chosen services' commands in a VM: container-init as entrypoint, the
@@ -93,7 +86,6 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       user: 'root',
       // read_only: is the VM's (the plan's readonlyRoot): the container's own root must stay writable for container-init
       ...(svc.read_only ? { read_only: false } : {}),
-      ...(composeHasInit(input.version) ? { init: vm.init } : {}),
       // compose reads $ in a value as a variable: $$ is a $
       environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
       cap_add: vm.capAdd,

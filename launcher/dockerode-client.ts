@@ -1,14 +1,33 @@
 import Docker from 'dockerode';
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerHandle, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
+import type { ContainerHandle, ContainerSpec, DockerClient, EngineIdentity, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { engineError } from './docker-refusal.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
 
+/** Which engine answers: Podman says so in its version's components; rootless in its security options. */
+async function identify(docker: Docker, env: NodeJS.ProcessEnv): Promise<EngineIdentity> {
+  const [version, info] = await Promise.all([
+    docker.version() as Promise<{ Version?: string; ApiVersion?: string; Components?: { Name?: string; Version?: string }[] }>,
+    docker.info() as Promise<{ SecurityOptions?: string[] }>,
+  ]);
+  const podman = (version.Components ?? []).find((c) => /podman/i.test(c.Name ?? ''));
+  const host = env.DOCKER_HOST ?? '';
+  return {
+    product: podman ? 'podman' : 'docker',
+    version: podman?.Version ?? version.Version ?? '?',
+    apiVersion: version.ApiVersion ?? '?',
+    rootless: (info.SecurityOptions ?? []).some((o) => /rootless/.test(o)),
+    remote: /^(tcp|ssh|https?):/.test(host),
+    endpoint: host || 'unix:///var/run/docker.sock',
+  };
+}
+
 /** what testin asked the engine to do, by method: the words of an error when it refuses */
 const CLIENT_DOING: { [K in keyof DockerClient]: string | undefined } = {
   ping: 'answer',
+  engine: 'say what it is (docker version)',
   engineInfo: 'say what it is (docker info)',
   inspectImage: 'inspect the image',
   pullImage: 'pull the image',
@@ -63,11 +82,25 @@ function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | un
   return out;
 }
 
-export function createDockerClient(docker: Docker = new Docker()): DockerClient {
+export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.ProcessEnv = process.env): DockerClient {
+  let identity: Promise<EngineIdentity> | undefined;
+  const engine = (): Promise<EngineIdentity> => {
+    identity ??= identify(docker, env);
+    identity.catch(() => (identity = undefined));
+    return identity;
+  };
+  /** the security options as this engine takes them: Podman reads a seccomp profile from a path of its host, Docker takes it inline */
+  const securityOpt = async (spec: ContainerSpec): Promise<string[]> => {
+    if (!spec.seccomp) return spec.securityOpt;
+    if ((await engine()).product !== 'podman') return [...spec.securityOpt, `seccomp=${JSON.stringify(spec.seccomp.profile)}`];
+    const volume = await docker.getVolume(spec.seccomp.file.volume).inspect() as { Mountpoint?: string };
+    return [...spec.securityOpt, `seccomp=${volume.Mountpoint}/${spec.seccomp.file.path}`];
+  };
   return guarded<DockerClient>({
     async ping() {
       await docker.ping();
     },
+    engine,
     async engineInfo() {
       const i = (await docker.info()) as Record<string, unknown>;
       return {
@@ -93,7 +126,7 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
     async inspectVolume(name) {
       try {
         const info = (await docker.getVolume(name).inspect()) as { Name: string; CreatedAt?: string; Labels?: Record<string, string> | null };
-        return { name: info.Name, createdAt: info.CreatedAt ?? '', labels: info.Labels ?? {} };
+        return { name: info.Name, createdAt: info.CreatedAt ?? '', labels: info.Labels ?? {}, mountpoint: (info as { Mountpoint?: string }).Mountpoint };
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
@@ -149,13 +182,12 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
         ...(spec.user ? { User: spec.user } : {}),
         HostConfig: {
           ...(spec.binds?.length ? { Binds: spec.binds } : {}),
-          ...(spec.init ? { Init: true } : {}),
           ...(spec.autoRemove ? { AutoRemove: true } : {}),
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly })),
           Tmpfs: spec.tmpfs,
           CapAdd: spec.capAdd,
           Devices: spec.devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
-          SecurityOpt: spec.securityOpt,
+          SecurityOpt: await securityOpt(spec),
           ...(spec.networkMode ? { NetworkMode: spec.networkMode } : {}),
           ...(spec.portBindings ? { PortBindings: spec.portBindings } : {}),
           ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
@@ -180,8 +212,8 @@ export function createDockerClient(docker: Docker = new Docker()): DockerClient 
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
-      const [repo, tag = 'latest'] = name.split(':') as [string, string?];
-      const stream = await docker.importImage((await tar()) as unknown as string, { repo, tag });
+      // the whole name as repo (docker's API takes a tag in it; Podman's ignores a separate tag)
+      const stream = await docker.importImage((await tar()) as unknown as string, { repo: name });
       await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     },
   }, CLIENT_DOING);
@@ -201,7 +233,25 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
   return guarded<ContainerHandle>({
     id: container.id,
     async attach(io) {
-      const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: io.stdin !== undefined, hijack: io.stdin !== undefined })) as NodeJS.ReadWriteStream;
+      const stdin = io.stdin !== undefined;
+      // the options in the query, and an empty body of a stated length: Podman writes a request's body into
+      // the container's stdin (dockerode sends the options as a JSON body too, which Docker ignores), and
+      // waits for a chunked body to end before it attaches
+      const stream = await new Promise<NodeJS.ReadWriteStream>((resolve, reject) =>
+        docker.modem.dial(
+          {
+            path: `/containers/${container.id}/attach?`,
+            method: 'POST',
+            isStream: true,
+            hijack: stdin,
+            openStdin: stdin,
+            statusCodes: { 200: true, 101: true, 404: 'no such container', 500: 'server error' },
+            options: { stream: true, stdout: true, stderr: true, stdin },
+            file: Buffer.alloc(0),
+          } as Parameters<typeof docker.modem.dial>[0],
+          (error: unknown, s: unknown) => (error ? reject(error) : resolve(s as NodeJS.ReadWriteStream)),
+        ),
+      );
       return { ended: wireStreams(docker, stream, tty, io) };
     },
     async start() {

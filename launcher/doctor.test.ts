@@ -45,16 +45,24 @@ describe('hostChecks', () => {
 });
 
 describe('engineCheck', () => {
+  const docker = { product: 'docker' as const, version: '26.1.5', apiVersion: '1.45', rootless: false, remote: false, endpoint: 'unix:///var/run/docker.sock' };
   const info = { serverVersion: '26.1.5', cgroupVersion: '2', securityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'], dockerRootDir: '/var/lib/docker', operatingSystem: 'Debian', kernelVersion: '6.1', ncpu: 2, memTotal: 24 * 1024 ** 3 };
 
   it('says where the engine is and how it confines containers', () => {
-    const [c] = engineCheck(info, undefined);
-    expect(c?.seen).toMatch(/Docker 26\.1\.5 local.*cgroup v2, security: seccomp, cgroupns/);
-    expect(engineCheck(info, 'tcp://ci:2375')[0]?.seen).toMatch(/remote at tcp:\/\/ci:2375/);
+    const [c] = engineCheck(info, docker);
+    expect(c?.seen).toMatch(/Docker 26\.1\.5 \(API 1\.45\) local.*cgroup v2, security: seccomp, cgroupns/);
+    expect(engineCheck(info, { ...docker, remote: true, endpoint: 'tcp://ci:2375' })[0]?.seen).toMatch(/remote at tcp:\/\/ci:2375/);
+  });
+
+  it('names Podman, and what testin does differently there', () => {
+    const checks = engineCheck({ ...info, serverVersion: '4.3.1' }, { ...docker, product: 'podman', version: '4.3.1', apiVersion: '1.41' });
+    expect(checks[0]?.seen).toMatch(/^Podman 4\.3\.1 \(API 1\.41\) local/);
+    expect(checks.find((c) => c.name === 'engine mode')?.seen).toMatch(/^on Podman: the seccomp profile .* by path/);
+    expect(engineCheck(info, docker).filter((c) => c.name === 'engine mode')).toEqual([]);
   });
 
   it('warns of rootless and userns-remap engines', () => {
-    const checks = engineCheck({ ...info, securityOptions: ['name=rootless', 'name=userns'] }, undefined);
+    const checks = engineCheck({ ...info, securityOptions: ['name=rootless', 'name=userns'] }, docker);
     expect(checks.filter((c) => c.verdict === 'warn')).toHaveLength(2);
   });
 });

@@ -3,7 +3,7 @@
  * each with a verdict, what was seen and a one-line fix. The engine's host is
  * looked at from one helper container (the client may be far from it).
  */
-import type { DockerClient, EngineInfo } from '../contract/docker-client.js';
+import type { DockerClient, EngineIdentity, EngineInfo } from '../contract/docker-client.js';
 import { decideAccel } from '../contract/accel.js';
 import { snapshotVolumeName } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -21,19 +21,31 @@ export interface Check {
 
 const GiB = 1024 * 1024;
 
-/** the engine check: reachable, where, its version, cgroups and confinement */
-export function engineCheck(info: EngineInfo, dockerHost: string | undefined): Check[] {
-  const remote = dockerHost !== undefined && dockerHost !== '' && !dockerHost.startsWith('unix://');
+/** what testin does differently on an engine, by product (the engine client handles each; doctor names them) */
+export function engineQuirks(engine: Pick<EngineIdentity, 'product'>): string[] {
+  if (engine.product !== 'podman') return [];
+  return [
+    "the seccomp profile of a passt run is given by path (the toolbox volume's share/testin/seccomp.json): Podman reads SecurityOpt seccomp= as a file",
+    "testin's own names are qualified (localhost/testin-helper:1): Podman would qualify a short name with docker.io/library/",
+    'a toolbox archive is unpacked by testin before it goes to the engine: Podman takes no gzip archive',
+  ];
+}
+
+/** the engine check: which engine, where, its version and API, cgroups and confinement; what testin does differently there */
+export function engineCheck(info: EngineInfo, engine: EngineIdentity): Check[] {
   const sec = info.securityOptions.map((s) => /name=(\w+)/.exec(s)?.[1] ?? s);
+  const product = engine.product === 'podman' ? 'Podman' : 'Docker';
   const checks: Check[] = [
     {
       name: 'engine',
       verdict: 'ok',
-      seen: `Docker ${info.serverVersion} ${remote ? `remote at ${dockerHost}` : 'local'}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
+      seen: `${product} ${engine.version} (API ${engine.apiVersion}) ${engine.remote ? `remote at ${engine.endpoint}` : 'local'}${engine.rootless ? ', rootless' : ''}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
     },
   ];
-  if (sec.includes('rootless')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'rootless engine: CAP_SYS_ADMIN in a container cannot mount everything testin needs on every host', fix: 'use a rootful engine if the container check below fails' });
-  if (sec.includes('userns')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'userns-remap is on: a container\'s root is not the host\'s', fix: 'if runs fail, start testin\'s containers with --userns=host (or turn userns-remap off)' });
+  const quirks = engineQuirks(engine);
+  if (quirks.length) checks.push({ name: 'engine mode', verdict: 'ok', seen: `on ${product}: ${quirks.join('; ')}` });
+  if (engine.rootless || sec.includes('rootless')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'rootless engine: CAP_SYS_ADMIN in a container cannot mount everything testin needs on every host', fix: 'use a rootful engine if the container check below fails' });
+  if (sec.includes('userns')) checks.push({ name: 'engine mode', verdict: 'warn', seen: "userns-remap is on: a container's root is not the host's", fix: "if runs fail, start testin's containers with --userns=host (or turn userns-remap off)" });
   return checks;
 }
 
@@ -128,7 +140,7 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
     const where = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : 'the local socket /var/run/docker.sock';
     return [{ name: 'engine', verdict: 'fail', seen: `no Docker engine answers at ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, fix: 'start dockerd (or the Docker service), or point DOCKER_HOST at a running engine' }];
   }
-  const checks = engineCheck(info, env.DOCKER_HOST);
+  const checks = engineCheck(info, await docker.engine());
   const { findToolbox } = await import('../toolbox/ensure-toolbox.js');
   const toolbox = await findToolbox(docker, options.base);
   let probe: HostProbe | undefined;

@@ -11,7 +11,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
-import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, WORK_DIR } from '../contract/layout.js';
+import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_LAYOUT, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 import { encodePlan, type RunPlan } from '../contract/run-plan.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -27,7 +27,7 @@ import { decideAccel, describeTcgNotice } from '../contract/accel.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from './run-options.js';
-import { securityOptions, vmContainer } from './vm-container.js';
+import { vmContainer } from './vm-container.js';
 import { TEST_HOOK_ENV } from './test-hook.js';
 import { validateRunOptions } from './validate-options.js';
 
@@ -139,10 +139,10 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       binds: volumes.binds,
       tmpfs: {},
       capAdd: vm.capAdd,
-      init: vm.init,
       autoRemove: leased,
       devices: vm.devices,
-      securityOpt: securityOptions(vm),
+      securityOpt: [vm.security.apparmor],
+      seccomp: vm.security.seccomp && { profile: vm.security.seccomp, file: { volume: toolbox.volumeName, path: TOOLBOX_LAYOUT.seccomp } },
       openStdin: options.interactive ?? false,
       tty: options.tty ?? false,
       hostname: options.hostname,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodePlan, type RunPlan } from '../contract/run-plan.js';
 import { buildPlan } from './build-plan.js';
-import { buildComposeOverride, composeHasInit } from './compose-override.js';
-import { seccompProfile } from './seccomp-profile.js';
+import { buildComposeOverride } from './compose-override.js';
+import { seccompProfile } from '../contract/seccomp-profile.js';
 import { securityOptions, vmContainer } from './vm-container.js';
 
 const volumes = { toolbox: 'testin-toolbox-1', modules: 'testin-modules-6.12', snapshots: 'testin-snapshots-1' };
@@ -29,14 +29,13 @@ describe('one container spec for every way into a VM', () => {
   );
   const run = vmContainer(runPlan, { kvm: true, volumes, owner: { kind: 'run', runId: 'r' } });
 
-  it('testin run and testin compose give the same capabilities, devices, security options, init, mounts and stop grace', () => {
+  it('testin run and testin compose give the same entrypoint (testin\'s own PID 1), capabilities, devices, security options, mounts and stop grace', () => {
     expect(service.cap_add).toEqual(run.capAdd);
     expect(service.devices).toEqual(run.devices);
     expect(service.devices).toEqual(['/dev/kvm']);
     // the same profile: inline for the engine's API, a file for compose
     expect(securityOptions(run)).toEqual(['apparmor=unconfined', `seccomp=${JSON.stringify(seccompProfile())}`]);
     expect(service.security_opt).toEqual(['apparmor=unconfined', 'seccomp=/p/compose.testin.seccomp.json']);
-    expect(service.init).toBe(run.init);
     expect(service.volumes).toEqual(run.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`));
     expect(service.stop_grace_period).toBe(`${run.stopTimeoutS}s`);
     expect(service.entrypoint).toEqual(run.entrypoint);
@@ -65,10 +64,5 @@ describe('one container spec for every way into a VM', () => {
     const slirp = vmContainer({ ...runPlan, network: { ...runPlan.network, backend: 'slirp' } }, { kvm: false, volumes, owner: { kind: 'compose' } });
     expect(securityOptions(slirp)).toEqual(['apparmor=unconfined']);
     expect(slirp.devices).toEqual([]);
-  });
-
-  it('compose gets init: where its file format has it', () => {
-    expect([undefined, '2.2', '2.4', '3.7', '3.8'].map((v) => composeHasInit(v))).toEqual([true, true, true, true, true]);
-    expect(['2', '2.1', '3', '3.6'].map((v) => composeHasInit(v))).toEqual([false, false, false, false]);
   });
 });

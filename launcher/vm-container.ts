@@ -8,12 +8,17 @@
 import type { ContainerMount } from '../contract/docker-client.js';
 import { stopGraceMs } from '../contract/exit-codes.js';
 import { createLabels } from '../contract/labels.js';
-import { CONTAINER_INIT_PATH, KERNEL_STAGING, MODULES_STAGING, SNAPSHOT_DIR, TOOLBOX_MOUNT } from '../contract/layout.js';
+import { CONTAINER_INIT_PATH, KERNEL_STAGING, MODULES_STAGING, SNAPSHOT_DIR, TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../contract/layout.js';
 import type { RunPlan } from '../contract/run-plan.js';
-import { seccompProfile } from './seccomp-profile.js';
+import { seccompProfile } from '../contract/seccomp-profile.js';
 
-/** container-init mounts (the root's bind for virtiofsd, the volumes into it): CAP_SYS_ADMIN, which docker's AppArmor profile would still refuse mount */
-export const VM_CONTAINER_CAPS = ['SYS_ADMIN'] as const;
+/**
+ * container-init mounts (the root's bind for virtiofsd, the volumes into it): CAP_SYS_ADMIN, which
+ * docker's AppArmor profile would still refuse mount. And Docker's default set, named, because
+ * Podman's default set is smaller: virtiofsd's sandbox keeps CAP_MKNOD for its child and fails
+ * ("can't apply the child capabilities") where the container's bounding set lacks it.
+ */
+export const VM_CONTAINER_CAPS = ['SYS_ADMIN', 'MKNOD', 'AUDIT_WRITE', 'NET_RAW'] as const;
 export const VM_CONTAINER_APPARMOR = 'apparmor=unconfined';
 /** the device a VM's container gets where KVM is used */
 export const KVM_DEVICE = '/dev/kvm';
@@ -41,8 +46,6 @@ export interface VmContainer {
   devices: string[];
   /** AppArmor unconfined; testin's seccomp profile when passt carries the VM's packets (its sandbox needs pivot_root) */
   security: { apparmor: string; seccomp?: ReturnType<typeof seccompProfile> | undefined };
-  /** docker's --init as PID 1: a signal before container-init has its handlers ends the run instead of vanishing */
-  init: boolean;
   labels: Record<string, string>;
   mounts: ContainerMount[];
   /** seconds docker stop (and compose down, and a session's down) leaves container-init before SIGKILL */
@@ -59,11 +62,12 @@ export function vmContainer(plan: RunPlan, input: VmContainerInput): VmContainer
     ...(plan.snapshot && volumes.snapshots ? [{ type: 'volume' as const, source: volumes.snapshots, target: SNAPSHOT_DIR, readOnly: false }] : []),
   ];
   return {
-    entrypoint: [CONTAINER_INIT_PATH],
+    // testin's own PID 1 (the agent's --init, not the engine's: Podman may have no catatonit): a signal before
+    // container-init has its handlers ends the run instead of vanishing
+    entrypoint: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.agent}`, '--init', CONTAINER_INIT_PATH],
     capAdd: [...VM_CONTAINER_CAPS],
     devices: input.kvm ? [KVM_DEVICE] : [],
     security: { apparmor: VM_CONTAINER_APPARMOR, seccomp: plan.network.nic && plan.network.backend === 'passt' && !plan.noVm ? seccompProfile() : undefined },
-    init: true,
     labels: ownerLabels(owner),
     mounts,
     stopTimeoutS: Math.ceil(stopGraceMs(plan) / 1000),

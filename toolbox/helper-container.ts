@@ -10,8 +10,12 @@ import { join } from 'node:path';
 import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
 import { createLabels } from '../contract/labels.js';
 
-/** One empty folder, imported from a tar: containers of it run only what their mounts bring. */
-const HELPER_IMAGE = 'testin-helper:1';
+/**
+ * One empty folder, imported from a tar: containers of it run only what their mounts bring.
+ * Named in full (localhost/): Podman qualifies a short name with docker.io/library/ and
+ * would not find it again.
+ */
+const HELPER_IMAGE = 'localhost/testin-helper:1';
 
 export interface HelperSpec {
   /** what the helper is for: the value of its testin.helper label */

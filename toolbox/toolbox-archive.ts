@@ -105,8 +105,9 @@ export async function loadToolbox(docker: DockerClient, file: string): Promise<T
   ];
   try {
     await withHolder(docker, 'load', mounts, async (holder) => {
-    // the engine takes the file as it is (plain or gzip) and unpacks it into the volumes
-    await holder.putArchive(createReadStream(file), '/');
+    // unpacked here: docker's engine takes a gzip archive, Podman's only a plain one
+    const source = createReadStream(file);
+    await holder.putArchive(gzipped(file) ? source.pipe(createGunzip()) : source, '/');
     if (!(await holder.pathExists(`/toolbox/${TOOLBOX_LAYOUT.complete}`))) {
       throw new UsageError(`${file} holds an incomplete toolbox`, 'save it again from a complete one (testin toolbox build, then save)');
     }

@@ -38,11 +38,11 @@ describe.skipIf(skip !== '')('testin doctor', () => {
   });
 
   it("an image of testin's own removed under it (the helper image) is made again, not an error", async () => {
-    await execa('docker', ['rmi', '-f', 'testin-helper:1']);
+    await execa('docker', ['rmi', '-f', 'localhost/testin-helper:1']);
     const r = await testin(['doctor']);
     expect([r.exitCode, r.stderr]).toEqual([0, '']);
     expect(r.stdout.toString()).toMatch(/^ok +container +/m);
-    expect((await execa('docker', ['image', 'inspect', 'testin-helper:1'], { reject: false })).exitCode).toBe(0);
+    expect((await execa('docker', ['image', 'inspect', 'localhost/testin-helper:1'], { reject: false })).exitCode).toBe(0);
   });
 
   it('--json: one document with every check', async () => {

@@ -5,6 +5,7 @@
  * kernel as an ELF vmlinux, the boot initrd, and the ldd closure of every
  * binary with its own loader. The kernel's modules go to a tree of their own.
  */
+import { seccompProfile } from '../../contract/seccomp-profile.js';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -134,6 +135,7 @@ function collectParts(s: DebianParts, own: OwnFiles): Part[] {
     ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init, package: 'testin' },
+    { path: TOOLBOX_LAYOUT.seccomp, mode: 0o644, data: () => Buffer.from(`${JSON.stringify(seccompProfile(), null, 2)}\n`), package: 'testin' },
     { path: TOOLBOX_LAYOUT.loader, mode: 0o755, from: loader },
     ...libs.map((l) => ({ path: `${TOOLBOX_LAYOUT.lib}/${l.name}`, mode: 0o755, from: l.path })),
     ...qemuModules.map((m) => ({ path: `${TOOLBOX_LAYOUT.qemuModules}/${basename(m)}`, mode: 0o755, from: m })),
