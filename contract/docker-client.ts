@@ -40,6 +40,8 @@ export interface EngineIdentity {
   remote: boolean;
   /** where: DOCKER_HOST, or the local socket */
   endpoint: string;
+  /** it takes a seccomp profile inline in SecurityOpt (Docker); Podman reads a file of its host there */
+  seccompInline: boolean;
 }
 
 export interface EngineInfo {

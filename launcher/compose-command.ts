@@ -59,7 +59,9 @@ export async function writeComposeOverride(docker: DockerClient, options: Compos
   const output = resolve(options.output ?? resolve(dirname(resolve(files[0] as string)), 'compose.testin.yml'));
   // compose reads a seccomp profile from a file: it goes next to the override
   const profile = output.replace(/(\.ya?ml)?$/, '.seccomp.json');
-  const passt = toolbox.passt ? { seccompFile: profile } : undefined;
+  // compose gives the engine a seccomp profile inline (it reads the file), which an engine that takes a path there
+  // (Podman) refuses: there the services' VMs use slirp, which needs no profile (doctor says so)
+  const passt = toolbox.passt && (await docker.engine()).seccompInline ? { seccompFile: profile } : undefined;
   const override = buildComposeOverride({ services, chosen: options.services, images, volumes, kvm, accel, kernelRelease: toolbox.kernelRelease, passt, version: version === undefined ? undefined : String(version) });
   if (passt) writeFileSync(profile, `${JSON.stringify(seccompProfile(), null, 2)}\n`);
   writeFileSync(output, `# made by \`testin compose\`: runs ${options.services.join(', ')} in a VM\n${stringify(override)}`);

@@ -21,6 +21,7 @@ async function identify(docker: Docker, env: NodeJS.ProcessEnv): Promise<EngineI
     rootless: (info.SecurityOptions ?? []).some((o) => /rootless/.test(o)),
     remote: /^(tcp|ssh|https?):/.test(host),
     endpoint: host || 'unix:///var/run/docker.sock',
+    seccompInline: !podman,
   };
 }
 
@@ -92,7 +93,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
   /** the security options as this engine takes them: Podman reads a seccomp profile from a path of its host, Docker takes it inline */
   const securityOpt = async (spec: ContainerSpec): Promise<string[]> => {
     if (!spec.seccomp) return spec.securityOpt;
-    if ((await engine()).product !== 'podman') return [...spec.securityOpt, `seccomp=${JSON.stringify(spec.seccomp.profile)}`];
+    if ((await engine()).seccompInline) return [...spec.securityOpt, `seccomp=${JSON.stringify(spec.seccomp.profile)}`];
     const volume = await docker.getVolume(spec.seccomp.file.volume).inspect() as { Mountpoint?: string };
     return [...spec.securityOpt, `seccomp=${volume.Mountpoint}/${spec.seccomp.file.path}`];
   };

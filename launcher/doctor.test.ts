@@ -45,7 +45,7 @@ describe('hostChecks', () => {
 });
 
 describe('engineCheck', () => {
-  const docker = { product: 'docker' as const, version: '26.1.5', apiVersion: '1.45', rootless: false, remote: false, endpoint: 'unix:///var/run/docker.sock' };
+  const docker = { product: 'docker' as const, version: '26.1.5', apiVersion: '1.45', rootless: false, remote: false, endpoint: 'unix:///var/run/docker.sock', seccompInline: true };
   const info = { serverVersion: '26.1.5', cgroupVersion: '2', securityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'], dockerRootDir: '/var/lib/docker', operatingSystem: 'Debian', kernelVersion: '6.1', ncpu: 2, memTotal: 24 * 1024 ** 3 };
 
   it('says where the engine is and how it confines containers', () => {

@@ -28,6 +28,7 @@ export function engineQuirks(engine: Pick<EngineIdentity, 'product'>): string[] 
     "the seccomp profile of a passt run is given by path (the toolbox volume's share/testin/seccomp.json): Podman reads SecurityOpt seccomp= as a file",
     "testin's own names are qualified (localhost/testin-helper:1): Podman would qualify a short name with docker.io/library/",
     'a toolbox archive is unpacked by testin before it goes to the engine: Podman takes no gzip archive',
+    "testin compose gives the services' VMs slirp, not passt: compose passes the seccomp profile passt needs inline, which Podman refuses",
   ];
 }
 

@@ -26,17 +26,26 @@ export interface RunLease {
 export async function takeLease(container: ContainerHandle, onError: (error: Error) => void): Promise<RunLease> {
   const stdin = new PassThrough();
   const out: Buffer[] = [];
+  /** resolves when the whole result (one line) came, or the lease ended */
+  let resultIn: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (resultIn = resolve));
+  const sink = collectInto(out);
+  sink.on('data', (chunk: Buffer) => chunk.includes(0x0a) && resultIn());
   let done: Promise<unknown>;
   try {
     const exec = await container.exec({ cmd: [`${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.agent}`, '--lease', LEASE_SOCKET], env: [], stdin: true, tty: false });
-    done = exec.run({ stdout: collectInto(out), stderr: collectInto([]), stdin, background: true }).catch((error: Error) => onError(error));
+    done = exec.run({ stdout: sink, stderr: collectInto([]), stdin, background: true }).catch((error: Error) => onError(error));
   } catch (error) {
     onError(error as Error);
     done = Promise.resolve();
   }
+  void done.then(resultIn);
   return {
     async result(boundMs) {
-      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, boundMs).unref())]);
+      // a timer of its own keeps this process up while it waits (the lease's connection does not: it is in the background)
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([arrived, new Promise((resolve) => (timer = setTimeout(resolve, boundMs)))]);
+      clearTimeout(timer);
       const text = Buffer.concat(out).toString('utf8').trim();
       return text || undefined;
     },

@@ -82,7 +82,7 @@ export async function prepareCustomKernel(docker: DockerClient, facts: ToolboxFa
   if (existing) await docker.removeVolume(volume).catch(() => undefined);
   await docker.createVolume(volume, createLabels({ kernel: facts.hash, version: facts.testin }));
   try {
-    await fillSources(docker, volume, options, release);
+    await fillSources(docker, facts, volume, options, release);
     const prepared = await runHelper(docker, {
       purpose: 'kernel',
       argv: [...toolboxExec(TOOLBOX_LAYOUT.node), `${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.builderBundle}`, 'prepare-kernel', '/k'],
@@ -109,9 +109,14 @@ export async function prepareCustomKernel(docker: DockerClient, facts: ToolboxFa
   }
 }
 
-/** the user's files into the volume's src/, through a container that is never started */
-async function fillSources(docker: DockerClient, volume: string, options: CustomKernelOptions, release: string | undefined): Promise<void> {
-  await withHolder(docker, 'kernel', [{ type: 'volume', source: volume, target: '/k', readOnly: false }], async (holder) => {
+/** the user's files into the volume's src/, through a holder container */
+async function fillSources(docker: DockerClient, toolbox: ToolboxFacts, volume: string, options: CustomKernelOptions, release: string | undefined): Promise<void> {
+  const mounts = [
+    { type: 'volume' as const, source: volume, target: '/k', readOnly: false },
+    // the toolbox's busybox keeps the holder up
+    { type: 'volume' as const, source: toolbox.volumeName, target: '/t', readOnly: true },
+  ];
+  await withHolder(docker, 'kernel', mounts, { busybox: `/t/${TOOLBOX_LAYOUT.busybox}` }, async (holder) => {
     const src = KERNEL_VOLUME.source;
     const entries: TarEntry[] = [
       { kind: 'dir', name: src },

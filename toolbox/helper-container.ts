@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
 import { createLabels } from '../contract/labels.js';
+import { tarOf } from './tar.js';
 
 /**
  * One empty folder, imported from a tar: containers of it run only what their mounts bring.
@@ -82,17 +83,24 @@ async function helperImageTar(): Promise<NodeJS.ReadableStream> {
   return stream;
 }
 
+/** what a holder runs to stay up: a static busybox, from a volume it mounts or staged into it by bytes */
+export type HolderRunner = { busybox: string } | { stage: Buffer };
+
+/** busybox takes its applet from its own name: the staged copy keeps the name busybox */
+const STAGED_BUSYBOX = '/testin-holder/busybox';
+
 /**
- * A helper that is never started, only created: the engine reads and writes
- * the volumes of a created container through putArchive and getArchive.
- * Removed when `use` ends, whatever happens.
+ * A helper that holds volumes open for putArchive and getArchive: running (a
+ * static busybox sleeps in it), because Podman reads and writes a created
+ * container's root, not its volumes, until it runs. Removed when `use` ends,
+ * whatever happens.
  */
-export async function withHolder<T>(docker: DockerClient, purpose: string, mounts: ContainerMount[], use: (holder: ContainerHandle) => Promise<T>): Promise<T> {
+export async function withHolder<T>(docker: DockerClient, purpose: string, mounts: ContainerMount[], runner: HolderRunner, use: (holder: ContainerHandle) => Promise<T>): Promise<T> {
   await ensureHelperImage(docker);
   const holder = await docker.createContainer({
     image: HELPER_IMAGE,
-    entrypoint: ['/testin-helper-never-started'],
-    cmd: [],
+    entrypoint: ['busybox' in runner ? runner.busybox : STAGED_BUSYBOX],
+    cmd: ['sleep', '3600'],
     env: [],
     labels: createLabels({ helper: purpose }),
     mounts,
@@ -103,6 +111,13 @@ export async function withHolder<T>(docker: DockerClient, purpose: string, mount
     openStdin: false,
   });
   try {
+    // a created container's root takes files on every engine: the busybox that keeps it up goes there
+    if ('stage' in runner) {
+      await holder.putArchive(tarOf([{ kind: 'dir', name: 'testin-holder', mode: 0o755 }, { kind: 'data', name: STAGED_BUSYBOX.slice(1), data: runner.stage, mode: 0o755 }]), '/');
+    }
+    await holder.start();
+    // up, or it could not run: then the engine would read and write its root instead of its volumes
+    if (!(await holder.inspect()).running) throw new Error(`testin's ${purpose} helper did not stay up: ${(await holder.logs()).trim().split('\n').at(-1) ?? 'no output'}`);
     return await use(holder);
   } finally {
     await holder.remove();

@@ -16,11 +16,14 @@ import { createLabels } from '../contract/labels.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { readToolboxFacts, toolboxLabels, type ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { withHolder } from './helper-container.js';
+import { readFileFromTar } from './tar.js';
 
 const FACTS_ENTRY = 'testin-toolbox.json';
 const FORMAT = 'testin-toolbox/1';
 
 const gzipped = (file: string): boolean => /\.(t?gz)$/.test(file);
+/** the archive as a plain tar stream */
+const unpacked = (file: string): NodeJS.ReadableStream => (gzipped(file) ? createReadStream(file).pipe(createGunzip()) : createReadStream(file));
 
 /** Writes the toolbox to FILE (atomically: a failed save leaves no file). */
 export async function saveToolbox(docker: DockerClient, facts: ToolboxFacts, file: string): Promise<void> {
@@ -28,7 +31,7 @@ export async function saveToolbox(docker: DockerClient, facts: ToolboxFacts, fil
     { type: 'volume' as const, source: facts.volumeName, target: '/x/toolbox', readOnly: true },
     { type: 'volume' as const, source: facts.modulesVolume, target: '/x/modules', readOnly: true },
   ];
-  await withHolder(docker, 'save', mounts, async (holder) => {
+  await withHolder(docker, 'save', mounts, { busybox: `/x/toolbox/${TOOLBOX_LAYOUT.busybox}` }, async (holder) => {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     const archive = await holder.getArchive('/x');
@@ -104,10 +107,12 @@ export async function loadToolbox(docker: DockerClient, file: string): Promise<T
     { type: 'volume' as const, source: facts.modulesVolume, target: '/modules', readOnly: false },
   ];
   try {
-    await withHolder(docker, 'load', mounts, async (holder) => {
+    // the archive's own static busybox keeps the holder up: the engine may have nothing else to run
+    const busybox = await readFileFromTar(unpacked(file), `toolbox/${TOOLBOX_LAYOUT.busybox}`);
+    if (!busybox) throw new UsageError(`${file} holds an incomplete toolbox (no ${TOOLBOX_LAYOUT.busybox})`, 'save it again from a complete one (testin toolbox build, then save)');
+    await withHolder(docker, 'load', mounts, { stage: busybox }, async (holder) => {
     // unpacked here: docker's engine takes a gzip archive, Podman's only a plain one
-    const source = createReadStream(file);
-    await holder.putArchive(gzipped(file) ? source.pipe(createGunzip()) : source, '/');
+    await holder.putArchive(unpacked(file), '/');
     if (!(await holder.pathExists(`/toolbox/${TOOLBOX_LAYOUT.complete}`))) {
       throw new UsageError(`${file} holds an incomplete toolbox`, 'save it again from a complete one (testin toolbox build, then save)');
     }

@@ -1,11 +1,9 @@
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { REMOTE } from '../helpers/engines-setup.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { defineEngineCases } from '../helpers/engine-cases.js';
+import { testin } from '../helpers/testin.js';
 
 const remote = inject('remoteDocker');
 
@@ -18,76 +16,7 @@ describe.skipIf(remote === '')('a remote engine: Debian 13\'s dockerd over TCP',
   const on = (args: readonly string[], input?: string): ReturnType<typeof testin> => testin(args, { env, ...(input === undefined ? {} : { input }) });
   const engine = (...args: string[]): ReturnType<typeof execa> => execa('docker', ['-H', remote, ...args], { reject: false });
 
-  afterEach(async () => {
-    expect(await leftovers(remote)).toEqual([]);
-  });
-
-  it('exit codes, stdout and stderr byte for byte, stdin to EOF', async () => {
-    for (const [script, code] of [['exit 0', 0], ['exit 42', 42], ['kill -TERM $$', 143]] as const) {
-      expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', script])).exitCode).toBe(code);
-    }
-    expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'no-such-command'])).exitCode).toBe(127);
-    const streams = await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'printf "out\\0bytes"; echo err >&2']);
-    expect([streams.exitCode, streams.stdout.toString('latin1')]).toEqual([0, 'out\0bytes']);
-    expect(streams.stderr).toMatch(/^err$/m);
-    const stdin = await on(['run', '-i', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'wc -c; echo eof'], 'x'.repeat(100_000));
-    expect(stdin.stdout.toString().replace(/ +/g, '')).toBe('100000\neof\n');
-  });
-
-  it('a restore from the snapshot the first run saved, as --report says', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-remote-'));
-    try {
-      const first = await on(['run', '--report', join(dir, 'a.json'), '--image', BUSYBOX_IMAGE, '--', 'true']);
-      const second = await on(['run', '--report', join(dir, 'b.json'), '--image', BUSYBOX_IMAGE, '--', 'true']);
-      expect([first.exitCode, second.exitCode]).toEqual([0, 0]);
-      const startedFrom = (f: string): string => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { vm: { startedFrom: string } }).vm.startedFrom;
-      expect(['cold', 'snapshot']).toContain(startedFrom('a.json'));
-      expect(startedFrom('b.json')).toBe('snapshot');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("-v of a path on the engine's host (not the client's), both ways", async () => {
-    const path = `/srv/testin-e2e-${process.pid}`;
-    const write = await on(['run', '-v', `${path}:/data`, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo from-vm > /data/f']);
-    expect(write.exitCode).toBe(0);
-    // read back by a plain container of that engine
-    expect((await engine('run', '--rm', '-v', `${path}:/d`, BUSYBOX_IMAGE, 'cat', '/d/f')).stdout).toBe('from-vm');
-    await engine('run', '--rm', '-v', '/srv:/srv', BUSYBOX_IMAGE, 'rm', '-rf', path);
-  });
-
-  it('--network: a sibling container reached by its name', async () => {
-    const net = `testin-e2e-net-${process.pid}`;
-    await engine('network', 'create', net);
-    await engine('run', '-d', '--name', `${net}-web`, '--network', net, BUSYBOX_IMAGE, 'sh', '-c', 'echo hello-sibling > /i.html; httpd -f -p 8080 -h /');
-    try {
-      const r = await on(['run', '--network', net, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do nc ${net}-web 8080 </dev/null >/dev/null 2>&1 && break; sleep 0.3; done; printf 'GET /i.html HTTP/1.0\\r\\n\\r\\n' | nc ${net}-web 8080 | tail -1`]);
-      expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'hello-sibling\n']);
-    } finally {
-      await engine('rm', '-f', `${net}-web`);
-      await engine('network', 'rm', net);
-    }
-  });
-
-  it('up, exec, ls, down', async () => {
-    const name = `testin-e2e-remote-${process.pid}`;
-    expect((await on(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
-    try {
-      const exec = await on(['exec', name, '--', 'sh', '-c', 'echo in-session; exit 9']);
-      expect([exec.exitCode, exec.stdout.toString()]).toEqual([9, 'in-session\n']);
-      expect((await on(['ls'])).stdout.toString()).toMatch(new RegExp(`^${name}\\s.*running$`, 'm'));
-    } finally {
-      expect((await on(['down', name])).exitCode).toBe(0);
-    }
-  });
-
-  it('doctor names the engine, remote, and says a run would work', async () => {
-    const r = await on(['doctor']);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toMatch(new RegExp(`^ok +engine +Docker 26\\.\\S+ remote at ${remote.replace(/[.]/g, '\\.')}`, 'm'));
-    expect(r.stdout.toString()).toMatch(/^a run would work here$/m);
-  });
+  defineEngineCases({ host: () => remote, doctorSays: new RegExp(`Docker 26\\.\\S+ \\(API \\S+\\) remote at ${remote.replace(/[.]/g, '\\.')}`) });
 
   it('a run whose client is killed with -9 stops by itself: its container is gone within 10 s', async () => {
     const child = execa('node', [TESTIN_BIN, 'run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], { env, reject: false });
