@@ -1,3 +1,6 @@
+import { constants as osConstants } from 'node:os';
+import { exitCodeForSignal } from '../../contract/exit-codes.js';
+
 /** the signals that stop what a verb waits for (up, exec, toolbox build): Ctrl-C, SIGTERM, and SIGHUP (the terminal closed) */
 const STOPS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -19,4 +22,18 @@ export function abortOnStop(onStop: (sig: NodeJS.Signals, count: number) => void
       for (const sig of STOPS) process.off(sig, onSignal);
     },
   };
+}
+
+/** Runs `work` with the stop signals: a stop ends it as 128+N (`code`); anything else is its `value`, or thrown. */
+export async function untilStopped<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T } | { code: number }> {
+  const stop = abortOnStop();
+  try {
+    return { value: await work(stop.signal) };
+  } catch (error) {
+    const by = stop.by();
+    if (by) return { code: exitCodeForSignal(osConstants.signals[by]) };
+    throw error;
+  } finally {
+    stop.dispose();
+  }
 }

@@ -1,8 +1,7 @@
-import { constants as osConstants } from 'node:os';
+
 import { UsageError } from '../../contract/errors.js';
-import { exitCodeForSignal } from '../../contract/exit-codes.js';
 import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
-import { abortOnStop } from './abort-on-stop.js';
+import { abortOnStop, untilStopped } from './abort-on-stop.js';
 import type { ExecResult } from '../machine.js';
 import type { CliCommand } from './command.js';
 import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
@@ -17,18 +16,11 @@ export const upCommand: CliCommand = {
   async run(args) {
     const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
     // Ctrl-C while the VM starts (a --boot system takes a while): nothing of the session is left
-    const stop = abortOnStop();
-    try {
-      const machine = await (await sessions()).start({ ...options, persistent: true }, { signal: stop.signal });
-      process.stdout.write(`${machine.name}\n`);
-      return 0;
-    } catch (error) {
-      const by = stop.by();
-      if (by) return exitCodeForSignal(osConstants.signals[by]);
-      throw error;
-    } finally {
-      stop.dispose();
-    }
+    const { start } = await sessions();
+    const started = await untilStopped((signal) => start({ ...options, persistent: true }, { signal }));
+    if ('code' in started) return started.code;
+    process.stdout.write(`${started.value.name}\n`);
+    return 0;
   },
 };
 

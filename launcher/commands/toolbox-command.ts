@@ -3,9 +3,7 @@ import { decideAccel } from '../../contract/accel.js';
 import { UsageError } from '../../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../../contract/layout.js';
 import type { CliCommand } from './command.js';
-import { constants as osConstants } from 'node:os';
-import { exitCodeForSignal } from '../../contract/exit-codes.js';
-import { abortOnStop } from './abort-on-stop.js';
+import { untilStopped } from './abort-on-stop.js';
 
 const ACTIONS = ['build', 'install', 'prune', 'save', 'load'] as const;
 
@@ -33,18 +31,9 @@ export const toolboxCommand: CliCommand = {
       return 0;
     }
     // Ctrl-C (or SIGTERM, SIGHUP) stops the build: its builder, scratch and half-filled volumes go, a toolbox there before stays
-    const stop = abortOnStop();
-    let ensured: Awaited<ReturnType<typeof ensureToolbox>>;
-    try {
-      ensured = await ensureToolbox(docker, { base, force: args.force === true, progress: process.stderr, signal: stop.signal });
-    } catch (error) {
-      const by = stop.by();
-      if (by) return exitCodeForSignal(osConstants.signals[by]);
-      throw error;
-    } finally {
-      stop.dispose();
-    }
-    const { facts, built } = ensured;
+    const ensured = await untilStopped((signal) => ensureToolbox(docker, { base, force: args.force === true, progress: process.stderr, signal }));
+    if ('code' in ensured) return ensured.code;
+    const { facts, built } = ensured.value;
     if (action === 'build') {
       // what a run on this engine will boot with, found out now (and kept) rather than at the first run
       const { probeEngineKvm } = await import('../engine-kvm.js');
