@@ -92,9 +92,6 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
   const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.config.ExposedPorts ?? {}), options.publishAll ?? false);
   const runId = randomBytes(8).toString('hex');
-  // the client holds a lease on its run (a persistent session's only while it starts), and the engine removes
-  // the container once it ends: a client that dies leaves nothing, even on a remote engine
-  const leased = true;
   const plan = buildPlan(options, image.config, {
     session: ctx.session !== undefined,
     runId,
@@ -107,7 +104,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     forwards: ports.forwards,
     passtAvailable: toolbox.passt,
     snapshotsAvailable: toolbox.snapshots,
-    lease: leased,
+    // the client holds a lease on its run (a persistent session's only while it starts): a client that dies leaves nothing
+    lease: true,
   });
   phase('plan');
   const reapedIds = await reaped;
@@ -139,7 +137,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       binds: volumes.binds,
       tmpfs: {},
       capAdd: vm.capAdd,
-      autoRemove: leased,
+      // the engine removes the container once it ends, even when its client is gone (a remote engine)
+      autoRemove: true,
       devices: vm.devices,
       securityOpt: [vm.security.apparmor],
       seccomp: vm.security.seccomp && { profile: vm.security.seccomp, file: { volume: toolbox.volumeName, path: TOOLBOX_LAYOUT.seccomp } },
