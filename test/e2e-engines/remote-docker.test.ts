@@ -3,7 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { REMOTE } from '../helpers/engines-setup.js';
 import { defineEngineCases } from '../helpers/engine-cases.js';
-import { testin } from '../helpers/testin.js';
+import { testin, within } from '../helpers/testin.js';
 
 const remote = inject('remoteDocker');
 
@@ -24,13 +24,7 @@ describe.skipIf(remote === '')('a remote engine: Debian 13\'s dockerd over TCP',
     expect((await engine('ps', '-q', '--filter', 'label=testin.run')).stdout).not.toBe('');
     child.kill('SIGKILL');
     await child;
-    const killedAt = Date.now();
-    let gone = false;
-    while (!gone && Date.now() - killedAt < 10_000) {
-      gone = (await engine('ps', '-aq', '--filter', 'label=testin.run')).stdout === '';
-      if (!gone) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(gone).toBe(true);
+    expect(await within(10_000, async () => (await engine('ps', '-aq', '--filter', 'label=testin.run')).stdout === '')).toBe(true);
   });
 
   // last: it takes the engine away for a while
@@ -51,7 +45,7 @@ describe.skipIf(remote === '')('a remote engine: Debian 13\'s dockerd over TCP',
     // as soon as the engine went down, not after a timeout of testin's
     expect(endedAfter).toBeLessThan(30_000);
     // the engine stopped its containers, and removes them as it comes back (they are --rm)
-    for (let i = 0; i < 120 && (await engine('info')).exitCode !== 0; i++) await new Promise((res) => setTimeout(res, 500));
+    expect(await within(60_000, async () => (await engine('info')).exitCode === 0)).toBe(true);
     expect((await on(['ls'])).stdout.toString()).not.toContain(name);
     const exec = await on(['exec', name, '--', 'true']);
     expect(exec.exitCode).toBe(125);

@@ -7,7 +7,7 @@ import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.j
 import { reportErrors } from '../helpers/report-schema.js';
 // the library as users import it: the built package
 import { attachSession } from '../../dist/launcher/index.js';
-import { leftovers, readyStream, testin, testinSignalledWhenReady } from '../helpers/testin.js';
+import { leftovers, readyStream, testin, testinSignalledWhenReady, within } from '../helpers/testin.js';
 import { SESSION_READY } from '../../contract/session-protocol.js';
 
 const skip = inject('e2eSkip');
@@ -83,10 +83,7 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
     const up = execa('node', [TESTIN_BIN, 'up', '--boot', '--name', name, '--image', IMAGE], { reject: false });
     // once its container exists (the system then takes seconds even under KVM)
     let container = '';
-    for (let i = 0; i < 300 && !container; i++) {
-      container = (await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout.trim();
-      if (!container) await new Promise((r) => setTimeout(r, 100));
-    }
+    await within(30_000, async () => (container = (await execa('docker', ['ps', '-q', '--filter', `label=testin.session=${name}`])).stdout.trim()) !== '');
     // the moment this test is about: the session exists and is not ready yet (its system is starting)
     expect(container).not.toBe('');
     expect((await execa('docker', ['logs', container], { all: true })).all).not.toContain(SESSION_READY);

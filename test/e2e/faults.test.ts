@@ -4,19 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
-import { leftovers, testin, testinWhen } from '../helpers/testin.js';
+import { leftovers, testin, testinWhen, within } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
-
-/** polls `check` every 100 ms until it is true or `ms` passed; resolves with whether it became true */
-async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const containersOf = async (label: string): Promise<string> => (await execa('docker', ['ps', '-aq', '--filter', `label=${label}`])).stdout.trim();
 

@@ -148,3 +148,13 @@ export function readyStream(marker = 'ready'): { stream: PassThrough; ready: Pro
   });
   return { stream, ready, text: () => seen };
 }
+
+/** polls `check` every 100 ms until it is true or `ms` passed; resolves with whether it became true */
+export async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
