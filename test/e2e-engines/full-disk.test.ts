@@ -24,7 +24,7 @@ describe.skipIf(remote === '')("an engine whose disk is full: a toolbox build an
   };
 
   beforeAll(async () => {
-    host = (await execa(join(ROOT, 'test/fixtures/start-dockerd-trixie.sh'), [SMALL.name, SMALL.port, SMALL.size])).stdout.trim();
+    host = (await execa(join(ROOT, 'test/fixtures/start-engine-trixie.sh'), ['dockerd', SMALL.name, SMALL.port, SMALL.size])).stdout.trim();
     dir = mkdtempSync(join(tmpdir(), 'testin-e2e-full-'));
     for (const image of [BUSYBOX_IMAGE, TRIXIE_BASE]) await execa('sh', ['-c', `docker save '${image}' | docker -H '${host}' load -q`]);
   });

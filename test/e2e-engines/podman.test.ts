@@ -7,13 +7,19 @@ import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { defineEngineCases } from '../helpers/engine-cases.js';
 import { testin } from '../helpers/testin.js';
 
-const podman = inject('podman');
+/**
+ * Podman from Debian's packages, rootful, through its Docker-compatible API (`podman system
+ * service`): Debian 12's 4.3 on a local socket, and Debian 13's 5.x in a container, over TCP.
+ */
+const podmans = [
+  { title: "Podman 4 (Debian 12's, rootful) through its local socket", host: inject('podman'), version: /Podman 4\.\d+\.\d+ \(API \S+\) local/ },
+  { title: "Podman 5 (Debian 13's, rootful, in a container) over TCP", host: inject('podman5'), version: /Podman 5\.\d+\.\d+ \(API \S+\) remote/ },
+];
 
-/** Podman from Debian's packages, rootful, through its Docker-compatible socket (`podman system service`). */
-describe.skipIf(podman === '')("Podman (Debian's, rootful) through its socket", () => {
+for (const { title, host: podman, version } of podmans) describe.skipIf(podman === '')(title, () => {
   const env = { DOCKER_HOST: podman };
 
-  defineEngineCases({ host: () => podman, doctorSays: /Podman \d+\.\d+\.\d+ \(API \S+\) local/ });
+  defineEngineCases({ host: () => podman, doctorSays: version });
 
   it('doctor names what testin does differently on Podman', async () => {
     const r = await testin(['doctor'], { env });

@@ -13,45 +13,59 @@ declare module 'vitest' {
     remoteDocker: string;
     /** DOCKER_HOST of Podman's Docker-compatible socket (`podman system service`); '' when skipped */
     podman: string;
+    /** DOCKER_HOST of Debian 13's Podman 5, started in a container and reached over TCP; '' when skipped */
+    podman5: string;
   }
 }
 
-/** the remote engine's container, its port on loopback */
+/** the remote engines' containers, their ports on loopback */
 export const REMOTE = { name: 'testin-e2e-dockerd-trixie', port: '23750' };
+export const REMOTE_PODMAN = { name: 'testin-e2e-podman-trixie', port: '23760' };
 
 /**
- * The engines users run besides the local one: Debian 13's dockerd 26, in a
- * container, reached over TCP (it shares no file with the client). It gets the
- * toolbox and the test images from the local engine (toolbox save/load, docker
- * save/load): no registry, no package mirror needed on its side.
+ * The engines users run besides the local one: Debian 12's Podman through its
+ * socket, and Debian 13's dockerd 26 and Podman 5, each in a container, reached
+ * over TCP (they share no file with the client). They get the toolbox and the
+ * test images from the local engine (toolbox save/load, docker save/load): no
+ * registry, no package mirror needed on their side.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if ((await prepareLocalEngine(project)) !== '') {
     project.provide('remoteDocker', '');
     project.provide('podman', '');
+    project.provide('podman5', '');
     return async () => undefined;
   }
   const podman = await startPodman();
-  const started = await execa(join(ROOT, 'test/fixtures/start-dockerd-trixie.sh'), [REMOTE.name, REMOTE.port], { stderr: 'inherit' });
-  const host = started.stdout.trim();
+  const teardown = async (): Promise<void> => {
+    for (const engine of [REMOTE, REMOTE_PODMAN]) {
+      await execa('docker', ['rm', '-f', engine.name], { reject: false });
+      await execa('docker', ['volume', 'rm', `${engine.name}-data`], { reject: false });
+    }
+    await podman.stop();
+  };
+  const start = async (kind: string, engine: { name: string; port: string }): Promise<string> =>
+    (await execa(join(ROOT, 'test/fixtures/start-engine-trixie.sh'), [kind, engine.name, engine.port], { stderr: 'inherit' })).stdout.trim();
   const work = mkdtempSync(join(tmpdir(), 'testin-e2e-engines-'));
   try {
+    const [host, podman5] = await Promise.all([start('dockerd', REMOTE), start('podman', REMOTE_PODMAN)]);
     const file = join(work, 'toolbox.tgz');
     await execa('node', [TESTIN_BIN, 'toolbox', 'save', file]);
-    for (const engine of [host, podman.host]) {
+    for (const engine of [host, podman.host, podman5]) {
       await execa('node', [TESTIN_BIN, 'toolbox', 'load', file], { env: { DOCKER_HOST: engine } });
       for (const image of [BUSYBOX_IMAGE, DEBIAN_IMAGE]) await execa('sh', ['-c', `docker save '${image}' | docker -H '${engine}' load -q`]);
     }
+    project.provide('remoteDocker', host);
+    project.provide('podman', podman.host);
+    project.provide('podman5', podman5);
+  } catch (error) {
+    // a set-up that failed half-way leaves no engine running
+    await teardown();
+    throw error;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  project.provide('remoteDocker', host);
-  project.provide('podman', podman.host);
-  return async () => {
-    await execa('docker', ['rm', '-f', REMOTE.name], { reject: false });
-    await execa('docker', ['volume', 'rm', `${REMOTE.name}-data`], { reject: false });
-    await podman.stop();
-  };
+  return teardown;
 }
 
 /** Podman's service on a socket of its own (rootful); .ci/setup installs podman and caps its rlimits (containers.conf) */
