@@ -34,7 +34,10 @@ export interface DockerClient {
 export interface EngineIdentity {
   product: 'docker' | 'podman';
   version: string;
+  /** the Engine API version testin speaks to it (negotiated, or DOCKER_API_VERSION) */
   apiVersion: string;
+  /** the engine's newest API version */
+  engineApiVersion: string;
   rootless: boolean;
   /** reached over TCP or SSH: it shares no file with this client */
   remote: boolean;

@@ -1,29 +1,11 @@
 import Docker from 'dockerode';
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerHandle, ContainerSpec, DockerClient, EngineIdentity, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
+import type { ContainerHandle, ContainerSpec, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { engineError } from './docker-refusal.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
+import { engineIdentity, engineInfoOf, negotiateApiVersion, type InfoResponse, type VersionResponse } from './engine-identity.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
-
-/** Which engine answers: Podman says so in its version's components; rootless in its security options. */
-async function identify(docker: Docker, env: NodeJS.ProcessEnv): Promise<EngineIdentity> {
-  const [version, info] = await Promise.all([
-    docker.version() as Promise<{ Version?: string; ApiVersion?: string; Components?: { Name?: string; Version?: string }[] }>,
-    docker.info() as Promise<{ SecurityOptions?: string[] }>,
-  ]);
-  const podman = (version.Components ?? []).find((c) => /podman/i.test(c.Name ?? ''));
-  const host = env.DOCKER_HOST ?? '';
-  return {
-    product: podman ? 'podman' : 'docker',
-    version: podman?.Version ?? version.Version ?? '?',
-    apiVersion: version.ApiVersion ?? '?',
-    rootless: (info.SecurityOptions ?? []).some((o) => /rootless/.test(o)),
-    remote: /^(tcp|ssh|https?):/.test(host),
-    endpoint: host || 'unix:///var/run/docker.sock',
-    seccompInline: !podman,
-  };
-}
 
 /** what testin asked the engine to do, by method: the words of an error when it refuses */
 const CLIENT_DOING: { [K in keyof DockerClient]: string | undefined } = {
@@ -66,7 +48,7 @@ const CONTAINER_DOING: { [K in keyof ContainerHandle]: string | undefined } = {
  * testin tells engine errors (docker-refusal.ts): one line of what the engine
  * refused or could not do, and a fix; never a raw API error.
  */
-function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | undefined }): T {
+function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | undefined }, ready?: () => Promise<unknown>): T {
   const out = { ...impl };
   for (const key of Object.keys(impl) as (keyof T)[]) {
     const value = impl[key];
@@ -74,6 +56,7 @@ function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | un
     if (typeof value !== 'function' || what === undefined) continue;
     out[key] = (async (...args: unknown[]) => {
       try {
+        await ready?.();
         return await (value as (...a: unknown[]) => Promise<unknown>).apply(impl, args);
       } catch (error) {
         throw engineError(error, what);
@@ -84,12 +67,29 @@ function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | un
 }
 
 export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.ProcessEnv = process.env): DockerClient {
-  let identity: Promise<EngineIdentity> | undefined;
-  const engine = (): Promise<EngineIdentity> => {
-    identity ??= identify(docker, env);
-    identity.catch(() => (identity = undefined));
-    return identity;
+  const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => {
+      value ??= load();
+      value.catch(() => (value = undefined));
+      return value;
+    };
   };
+  const version = once(() => docker.version() as Promise<VersionResponse>);
+  /**
+   * Every call in the API version negotiated with the engine (DOCKER_API_VERSION when set, as the
+   * docker CLI): the answers keep the shapes testin reads on an engine newer than testin.
+   */
+  const api = once(async () => {
+    const pinned = negotiateApiVersion(await version(), env);
+    // docker-modem prefixes each path with its `version` (a constructor option its types omit on the instance)
+    if (pinned) (docker.modem as { version?: string }).version = `v${pinned}`;
+    return pinned;
+  });
+  const engine = once(async () => {
+    const [v, info] = await Promise.all([version(), api().then(() => docker.info() as Promise<InfoResponse>)]);
+    return engineIdentity(v, info, env);
+  });
   /** the security options as this engine takes them: Podman reads a seccomp profile from a path of its host, Docker takes it inline */
   const securityOpt = async (spec: ContainerSpec): Promise<string[]> => {
     if (!spec.seccomp) return spec.securityOpt;
@@ -103,17 +103,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
     },
     engine,
     async engineInfo() {
-      const i = (await docker.info()) as Record<string, unknown>;
-      return {
-        serverVersion: String(i.ServerVersion ?? '?'),
-        cgroupVersion: String(i.CgroupVersion ?? '1'),
-        securityOptions: (i.SecurityOptions as string[] | undefined) ?? [],
-        dockerRootDir: String(i.DockerRootDir ?? '?'),
-        operatingSystem: String(i.OperatingSystem ?? '?'),
-        kernelVersion: String(i.KernelVersion ?? '?'),
-        ncpu: Number(i.NCPU ?? 0),
-        memTotal: Number(i.MemTotal ?? 0),
-      };
+      return engineInfoOf((await docker.info()) as InfoResponse);
     },
     async inspectImage(name) {
       try {
@@ -194,14 +184,14 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
           ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
         },
       });
-      return wrapContainer(docker, container, spec.tty ?? false);
+      return wrapContainer(docker, container, spec.tty ?? false, api);
     },
     async listContainersWithLabels(label) {
       const list = await docker.listContainers({ all: true, filters: { label: [label] } });
       return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
     },
     getContainer(idOrName) {
-      return wrapContainer(docker, docker.getContainer(idOrName), false);
+      return wrapContainer(docker, docker.getContainer(idOrName), false, api);
     },
     async removeContainer(id) {
       await removeQuietly(docker.getContainer(id));
@@ -217,7 +207,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
       const stream = await docker.importImage((await tar()) as unknown as string, { repo: name });
       await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     },
-  }, CLIENT_DOING);
+  }, CLIENT_DOING, api);
 }
 
 async function removeQuietly(container: Docker.Container): Promise<void> {
@@ -230,7 +220,7 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
   }
 }
 
-function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean): ContainerHandle {
+function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean, ready: () => Promise<unknown>): ContainerHandle {
   return guarded<ContainerHandle>({
     id: container.id,
     async attach(io) {
@@ -371,7 +361,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         hostname: info.Config.Hostname ?? '',
       };
     },
-  }, CONTAINER_DOING);
+  }, CONTAINER_DOING, ready);
 }
 
 /** docker's multiplexed log format without a tty: 8-byte headers (stream, size) before each chunk */

@@ -45,7 +45,7 @@ describe('hostChecks', () => {
 });
 
 describe('engineCheck', () => {
-  const docker = { product: 'docker' as const, version: '26.1.5', apiVersion: '1.45', rootless: false, remote: false, endpoint: 'unix:///var/run/docker.sock', seccompInline: true };
+  const docker = { product: 'docker' as const, version: '26.1.5', apiVersion: '1.45', engineApiVersion: '1.45', rootless: false, remote: false, endpoint: 'unix:///var/run/docker.sock', seccompInline: true };
   const info = { serverVersion: '26.1.5', cgroupVersion: '2', securityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'], dockerRootDir: '/var/lib/docker', operatingSystem: 'Debian', kernelVersion: '6.1', ncpu: 2, memTotal: 24 * 1024 ** 3 };
 
   it('says where the engine is and how it confines containers', () => {
@@ -55,15 +55,19 @@ describe('engineCheck', () => {
   });
 
   it('names Podman, and what testin does differently there', () => {
-    const checks = engineCheck({ ...info, serverVersion: '4.3.1' }, { ...docker, product: 'podman', version: '4.3.1', apiVersion: '1.41' });
+    const checks = engineCheck({ ...info, serverVersion: '4.3.1' }, { ...docker, product: 'podman', version: '4.3.1', apiVersion: '1.41', engineApiVersion: '1.41' });
     expect(checks[0]?.seen).toMatch(/^Podman 4\.3\.1 \(API 1\.41\) local/);
     expect(checks.find((c) => c.name === 'engine mode')?.seen).toMatch(/^on Podman: the seccomp profile .* by path/);
     expect(engineCheck(info, docker).filter((c) => c.name === 'engine mode')).toEqual([]);
   });
 
-  it('warns of rootless and userns-remap engines', () => {
+  it('says what testin does differently on a rootless engine, and warns of userns-remap', () => {
     const checks = engineCheck({ ...info, securityOptions: ['name=rootless', 'name=userns'] }, docker);
-    expect(checks.filter((c) => c.verdict === 'warn')).toHaveLength(2);
+    expect(checks.filter((c) => c.verdict === 'warn').map((c) => c.seen)).toEqual([expect.stringMatching(/^userns-remap is on/)]);
+    expect(checks.find((c) => /^rootless/.test(c.seen))?.seen).toMatch(/passt runs as the container's root/);
+    // Podman says rootless in a field of its own, not in its security options
+    expect(engineCheck(info, { ...docker, product: 'podman', rootless: true }).some((c) => /^rootless/.test(c.seen))).toBe(true);
+    expect(engineCheck(info, docker).some((c) => /^rootless/.test(c.seen))).toBe(false);
   });
 });
 

@@ -40,12 +40,18 @@ export function engineCheck(info: EngineInfo, engine: EngineIdentity): Check[] {
     {
       name: 'engine',
       verdict: 'ok',
-      seen: `${product} ${engine.version} (API ${engine.apiVersion}) ${engine.remote ? `remote at ${engine.endpoint}` : 'local'}${engine.rootless ? ', rootless' : ''}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
+      seen: `${product} ${engine.version} (API ${engine.apiVersion}${engine.engineApiVersion === engine.apiVersion ? '' : `, the engine's newest ${engine.engineApiVersion}`}) ${engine.remote ? `remote at ${engine.endpoint}` : 'local'}${engine.rootless ? ', rootless' : ''}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
     },
   ];
   const quirks = engineQuirks(engine);
   if (quirks.length) checks.push({ name: 'engine mode', verdict: 'ok', seen: `on ${product}: ${quirks.join('; ')}` });
-  if (engine.rootless || sec.includes('rootless')) checks.push({ name: 'engine mode', verdict: 'warn', seen: 'rootless engine: CAP_SYS_ADMIN in a container cannot mount everything testin needs on every host', fix: 'use a rootful engine if the container check below fails' });
+  if (engine.rootless || sec.includes('rootless')) {
+    checks.push({
+      name: 'engine mode',
+      verdict: 'ok',
+      seen: "rootless: testin's containers run in the engine's user namespace; passt runs as the container's root there (an unprivileged user of the host), as nobody may not search the image's root; /dev/kvm is used only if your user may open it (the kvm group); the container check below shows whether the mounts a run needs are allowed",
+    });
+  }
   if (sec.includes('userns')) checks.push({ name: 'engine mode', verdict: 'warn', seen: "userns-remap is on: a container's root is not the host's", fix: "if runs fail, start testin's containers with --userns=host (or turn userns-remap off)" });
   return checks;
 }
