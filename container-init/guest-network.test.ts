@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { buildNetdevArgs, buildPasstArgs, guestNetSpec, rewriteResolvConf } from './guest-network.js';
+import { buildNetdevArgs, buildPasstArgs, guestNetSpec, passtUid, rewriteResolvConf } from './guest-network.js';
 
 describe('guest network', () => {
+  it("runs passt as nobody where the container's root is the host's, as that root in a user namespace of its own", () => {
+    // rootful Docker or Podman: the whole range, identity-mapped
+    expect(passtUid('         0          0 4294967295\n')).toBe(65534);
+    // rootless Podman as recorded here (tester, uid 1001, subuids from 100000); rootless Docker and userns-remap alike
+    expect(passtUid('         0       1001          1\n         1     100000      65536\n')).toBe(0);
+    expect(buildPasstArgs('/s', [], 0).join(' ')).toContain('--runas 0:0');
+    expect(buildPasstArgs('/s', []).join(' ')).toContain('--runas 65534:65534');
+  });
+
+
   it('forwards each port from the container to the guest address', () => {
     expect(buildNetdevArgs([{ port: 80, proto: 'tcp' }, { port: 53, proto: 'udp' }])).toEqual([
       '-netdev', 'user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp::80-10.0.2.15:80,hostfwd=udp::53-10.0.2.15:53',

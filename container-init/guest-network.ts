@@ -21,6 +21,23 @@ export type Netdev = { kind: 'slirp' } | { kind: 'passt'; socket: string };
 /** passt drops root for this uid and gid (nobody), whether or not the image has such a user */
 export const PASST_UID = 65534;
 
+/**
+ * The uid passt runs as: nobody, where the container's root is the host's (a rootful engine);
+ * the container's root where that is an unprivileged user of the host already (a rootless
+ * engine, or userns-remap: the container runs in a user namespace of its own). There nobody
+ * may not even search the root folder (rootless Podman's vfs storage makes it 0700), and passt's
+ * sandbox fails ("Failed to mount empty tmpfs for pivot_root(): Permission denied"). passt
+ * still drops its capabilities and sandboxes itself in namespaces of its own either way.
+ */
+export function passtUid(uidMap: string): number {
+  return hostRootIsOurs(uidMap) ? PASST_UID : 0;
+}
+
+/** /proc/self/uid_map maps our uid 0 to the host's uid 0: no user namespace between us and the host */
+export function hostRootIsOurs(uidMap: string): boolean {
+  return uidMap.split('\n').some((line) => /^\s*0\s+0\s+\d+/.test(line));
+}
+
 /** passt's largest MTU: fewer, bigger packets through the emulated NIC */
 const PASST_MTU = 65520;
 
@@ -41,7 +58,7 @@ export function buildNetdevArgs(forwards: readonly Forward[], backend: Netdev = 
  * set up the same way for both), DNS sent to GUEST_NETWORK.dns forwarded to the
  * container's resolver (docker's embedded DNS), and the published ports.
  */
-export function buildPasstArgs(socket: string, forwards: readonly Forward[]): string[] {
+export function buildPasstArgs(socket: string, forwards: readonly Forward[], uid: number = PASST_UID): string[] {
   const g = GUEST_NETWORK;
   const ports = (proto: Forward['proto']): string => forwards.filter((f) => f.proto === proto).map((f) => f.port).join(',') || 'none';
   return [
@@ -51,8 +68,8 @@ export function buildPasstArgs(socket: string, forwards: readonly Forward[]): st
     '--dns-forward', g.dns,
     '--mtu', String(PASST_MTU),
     '--ipv4-only',
-    // root in the container, and images need not have a "nobody" user
-    '--runas', `${PASST_UID}:${PASST_UID}`,
+    // by number: images need not have a "nobody" user
+    '--runas', `${uid}:${uid}`,
     '--tcp-ports', ports('tcp'),
     '--udp-ports', ports('udp'),
   ];

@@ -9,7 +9,7 @@ import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
 import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
-import { PASST_UID, buildPasstArgs, type Netdev } from './guest-network.js';
+import { buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
 
@@ -24,6 +24,8 @@ export interface VmHelpers {
   /** a helper that did not come up, with what it said */
   failed?: string | undefined;
   caches: { root: FsCache; volumes?: FsCache };
+  /** a choice made for this container that --debug tells */
+  note?: string | undefined;
 }
 
 export async function startVmHelpers(
@@ -48,13 +50,15 @@ export async function startVmHelpers(
     // Debian 12's passt binds its socket as nobody; Debian 13's as uid 0 but without
     // CAP_DAC_OVERRIDE: a folder of nobody's that anyone may write serves both
     const dir = join(options.work, 'passt');
+    const uid = passtUid(readFileSync('/proc/self/uid_map', 'utf8'));
     mkdirSync(dir, { recursive: true });
-    chownSync(dir, PASST_UID, PASST_UID);
+    chownSync(dir, uid, uid);
     chmodSync(dir, 0o777);
     const socket = join(dir, 'passt.sock');
-    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(socket, plan.network.forwards)], process.env);
+    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(socket, plan.network.forwards, uid)], process.env);
     started.push({ helper: helpers.passt, socket });
     helpers.netdev = { kind: 'passt', socket };
+    if (uid === 0) helpers.note = "passt runs as the container's root: the container has a user namespace of its own (a rootless engine), where that root is an unprivileged user of the host";
   }
 
   // side by side; the VMM needs all their sockets

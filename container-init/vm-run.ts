@@ -236,7 +236,7 @@ export class VmRun {
     this.#passt = helpers.passt;
     if (helpers.failed) return { failed: helpers.failed };
     const c = helpers.caches;
-    log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})`);
+    log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})${helpers.note ? `; ${helpers.note}` : ''}`);
     this.#mark('virtiofsdUp');
 
     if (this.plan.network.nic) {

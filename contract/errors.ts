@@ -36,7 +36,7 @@ export class ImageNotFoundError extends TestinError {
   constructor(image: string, cause?: unknown) {
     super(
       'TESTIN_IMAGE_NOT_FOUND',
-      `image "${image}" is not in the local docker engine`,
+      `image "${image}" is not on the engine`,
       `build it (docker build -t ${image} .) or pull it (docker pull ${image}) first`,
       { cause },
     );
@@ -48,7 +48,7 @@ export class DockerUnreachableError extends TestinError {
   constructor(cause?: unknown) {
     super(
       'TESTIN_DOCKER_UNREACHABLE',
-      `cannot reach the docker engine (${cause instanceof Error ? cause.message : String(cause)})`,
+      `cannot reach the engine (${cause instanceof Error ? cause.message : String(cause)})`,
       'start dockerd (e.g. `systemctl start docker` or `dockerd &`), or set DOCKER_HOST',
       { cause },
     );
@@ -61,7 +61,7 @@ export class EngineLostError extends TestinError {
   constructor(cause?: unknown) {
     super(
       'TESTIN_ENGINE_LOST',
-      `lost the docker engine during the run (${cause instanceof Error ? cause.message : String(cause)}): it stopped or restarted, and its containers with it`,
+      `lost the engine during the run (${cause instanceof Error ? cause.message : String(cause)}): it stopped or restarted, and its containers with it`,
       'run again once the engine is back (docker info); an engine restart stops every container on it, testin\'s VMs too, unless dockerd runs with live-restore',
       { cause },
     );
@@ -100,7 +100,7 @@ export interface EngineAnswer {
   doing: string;
 }
 
-/** The docker engine refused what testin asked for, or could not do it: a name in use, a network that does not exist, a container it cannot start... */
+/** The engine refused what testin asked for, or could not do it: a name in use, a network that does not exist, a container it cannot start... */
 export class DockerRefusedError extends TestinError {
   override readonly name = 'DockerRefusedError';
   constructor(
@@ -136,7 +136,7 @@ export class ToolboxBaseError extends TestinError {
   constructor(base: string, said: string, cause?: unknown) {
     super(
       'TESTIN_TOOLBOX_BASE',
-      `the toolbox's base image ${base} is not on the docker engine and cannot be pulled: ${said}`,
+      `the toolbox's base image ${base} is not on the engine and cannot be pulled: ${said}`,
       `pull or build it (docker pull ${base}), pick another with --toolbox-base IMAGE (or TESTIN_TOOLBOX_BASE), or load a built toolbox: testin toolbox load FILE`,
       { cause },
     );

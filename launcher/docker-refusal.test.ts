@@ -24,7 +24,7 @@ describe('dockerRefusal', () => {
   });
 
   it("passes the engine's own words for any other answer, and leaves errors not of the engine alone", () => {
-    expect(dockerRefusal(apiError(400, 'invalid mount config'), {})?.message).toBe('the docker engine refused to run the container: invalid mount config');
+    expect(dockerRefusal(apiError(400, 'invalid mount config'), {})?.message).toBe('the engine refused to run the container: invalid mount config');
     expect(dockerRefusal(new Error('socket hang up'), {})).toBeUndefined();
   });
 });
@@ -34,22 +34,42 @@ describe('engineError', () => {
     [
       "an engine that cannot apply its rlimits (Podman's defaults without CAP_SYS_RESOURCE)",
       apiError(500, 'crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied'),
-      'the docker engine could not start the container: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied',
+      'the engine could not start the container: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied',
       /default_ulimits/,
     ],
     [
       'an engine whose network set-up fails on IPv6',
       apiError(500, 'failed to set up container networking: failed to create endpoint x: Error response from daemon: IPv6 is disabled'),
-      'the docker engine could not start the container: failed to set up container networking: failed to create endpoint x: Error response from daemon: IPv6 is disabled',
+      'the engine could not start the container: failed to set up container networking: failed to create endpoint x: Error response from daemon: IPv6 is disabled',
       /--ipv6=false/,
     ],
     [
       'an image testin made that the engine cannot find',
       apiError(404, 'no such image: docker.io/library/testin-helper:1: image not known'),
-      'the docker engine refused to start the container: no such image: docker.io/library/testin-helper:1: image not known',
+      'the engine refused to start the container: no such image: docker.io/library/testin-helper:1: image not known',
       /run again/,
     ],
-    ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the docker engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
+    [
+      "crun on a host with hybrid cgroups (Podman's default runtime here)",
+      apiError(500, 'crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: OCI runtime error'),
+      'the engine could not start the container: crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2: OCI runtime error',
+      /runtime = "runc"/,
+    ],
+    [
+      // rootless Podman 4.3 as it failed here, with /dev/net/tun mode 0600: its words (Go-quoted) mention IPv6, the cause is the tun device
+      'a rootless network that cannot open /dev/net/tun',
+      apiError(500, String.raw`/usr/bin/slirp4netns failed: "open(\"/dev/net/tun\"): Permission denied\nWARNING: Support for IPv6 is experimental\nchild failed(1)\n"`),
+      String.raw`the engine could not start the container: /usr/bin/slirp4netns failed: "open(\"/dev/net/tun\"): Permission denied\nWARNING: Support for IPv6 is experimental\nchild failed(1)\n"`,
+      /chmod 0666 \/dev\/net\/tun/,
+    ],
+    [
+      // the same engine's words on the runs after that first failure
+      'a rootless network left half-made',
+      apiError(500, 'preparing container 4ce5 for attach: failed to mount runtime directory for rootless netns: no such file or directory'),
+      'the engine could not start the container: preparing container 4ce5 for attach: failed to mount runtime directory for rootless netns: no such file or directory',
+      /--network none/,
+    ],
+    ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
   ])('%s: one line of what the engine said, one fix', (_what, raw, message, fix) => {
     const e = engineError(raw, 'start the container') as DockerRefusedError;
     expect(e).toBeInstanceOf(DockerRefusedError);

@@ -9,16 +9,22 @@ import { DockerRefusedError, DockerUnreachableError } from '../contract/errors.j
 /** connection errors: the engine went away (or never answered) */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EACCES']);
 
-/** the engine's own words, without docker-modem's "(HTTP code N) unexpected -" prefix */
+/** the engine's own words on one line, without docker-modem's "(HTTP code N) unexpected -" prefix */
 function engineWords(error: { json?: { message?: string } | string | null; message?: string }): string {
   const json = typeof error.json === 'string' ? error.json : error.json?.message;
-  return (json ?? error.message ?? '').trim().replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim();
+  return (json ?? error.message ?? '').trim().replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /** what to do about what the engine said: the known causes first, then a general way on */
 export function fixFor(said: string): string {
   if (/rlimit|ulimit|RLIMIT_/i.test(said)) {
     return 'the engine cannot apply its default resource limits here: give it limits it may set (Podman: default_ulimits = ["nofile=20000:20000", "nproc=20000:20000"] under [containers] in /etc/containers/containers.conf; dockerd: --default-ulimit), then run again';
+  }
+  if (/cgroups in hybrid mode not supported/i.test(said)) {
+    return 'crun (Podman\'s default runtime) refuses hosts with both cgroup v1 and v2 mounted: use runc (runtime = "runc" under [engine] in /etc/containers/containers.conf, and the runc package), or boot the host with cgroup v2 only';
+  }
+  if (/\/dev\/net\/tun|slirp4netns|pasta|rootless netns/i.test(said)) {
+    return "the rootless engine's network (slirp4netns or pasta) cannot open /dev/net/tun: make it usable by users (chmod 0666 /dev/net/tun, or load the tun module), or run with --network none";
   }
   if (/ipv6/i.test(said)) return "the engine's network set-up failed on IPv6: fix the engine's network settings (dockerd: --ipv6=false, or DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1), or run with --network none";
   if (/no such image|image not known|image.*not found/i.test(said)) return 'an image testin needs is not on the engine (removed meanwhile?): run again, testin makes its own images again; pull or build an image of yours';
@@ -37,7 +43,7 @@ export function engineError(error: unknown, doing: string): unknown {
   const e = error as { statusCode?: unknown; code?: unknown; json?: { message?: string } | null; message?: string } | null;
   if (typeof e?.statusCode === 'number') {
     const said = engineWords(e);
-    return new DockerRefusedError(`the docker engine ${e.statusCode < 500 ? 'refused to' : 'could not'} ${doing}: ${said}`, fixFor(said), error, { statusCode: e.statusCode, said, doing });
+    return new DockerRefusedError(`the engine ${e.statusCode < 500 ? 'refused to' : 'could not'} ${doing}: ${said}`, fixFor(said), error, { statusCode: e.statusCode, said, doing });
   }
   if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code)) return new DockerUnreachableError(error);
   return error;

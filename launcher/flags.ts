@@ -5,7 +5,7 @@ export const REPORT_FLAG = { type: 'string', describe: 'write a JSON report of t
 
 /** Every flag of `testin run`, in one table that also feeds --help. */
 export const RUN_FLAGS = {
-  image: { type: 'string', describe: 'image that gives the root filesystem (from the local docker engine)', group: 'Container:' },
+  image: { type: 'string', describe: 'image that gives the root filesystem (on the engine)', group: 'Container:' },
   env: { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE, or pass NAME from this environment', group: 'Container:' },
   volume: { alias: 'v', type: 'string', array: true, describe: 'bind a host path or a volume: SRC:DST[:ro]', group: 'Container:' },
   mount: { type: 'string', array: true, describe: 'type=bind|volume|tmpfs,source=..,target=..[,readonly]', group: 'Container:' },

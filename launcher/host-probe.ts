@@ -98,9 +98,10 @@ export async function probeHost(docker: DockerClient, from: { toolboxVolume: str
         ? { argv: [B, 'sh', '-c', `B=${B}\n${HOST_PROBE}`], mounts: [{ type: 'volume' as const, source: from.toolboxVolume, target: TOOLBOX_MOUNT, readOnly: true }] }
         : { image: from.baseImage, argv: ['sh', '-c', `B=\n${HOST_PROBE}`], mounts: [] }),
       devices: device ? [KVM_DEVICE] : [],
-      // the rights a run's container gets: the look sees what a run would meet
+      // the rights and the network a run's container gets: the look sees what a run would meet
       capAdd: [...VM_CONTAINER_CAPS],
       securityOpt: [VM_CONTAINER_APPARMOR],
+      network: 'default',
     });
     return parseHostProbe(r.output, device);
   };

@@ -30,7 +30,7 @@ describe('the first build shows progress', () => {
     clock.t = 20_000;
     progress.finish('toolbox ready');
     expect(text().split('\n')).toEqual([
-      'testin: building the toolbox from debian:trixie-slim on the docker engine (once per engine and testin version)',
+      'testin: building the toolbox from debian:trixie-slim on the engine (once per engine and testin version)',
       'testin: [3/7] downloading packages: qemu',
       'testin: [3/7] downloading packages: 5 of 9',
       'testin: [4/7] installing packages',

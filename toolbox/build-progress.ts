@@ -45,7 +45,7 @@ export class BuildProgress {
   }
 
   begin(base: string): void {
-    this.#out.write(`testin: building the toolbox from ${base} on the docker engine (once per engine and testin version)\n`);
+    this.#out.write(`testin: building the toolbox from ${base} on the engine (once per engine and testin version)\n`);
   }
 
   on(event: BuildEvent): void {

@@ -1,5 +1,5 @@
 /**
- * Builds a toolbox on the docker engine: a builder container from the Debian
+ * Builds a toolbox on the engine: a builder container from the Debian
  * base image installs Debian's packages and assembles the tree into a scratch
  * volume; a helper copies it into volumes named by the tree's hash; a last,
  * empty volume names the recipe's toolbox (so only complete toolboxes are ever

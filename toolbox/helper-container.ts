@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerHandle, ContainerMount, DockerClient } from '../contract/docker-client.js';
+import type { ContainerHandle, ContainerMount, ContainerSpec, DockerClient } from '../contract/docker-client.js';
 import { createLabels } from '../contract/labels.js';
 import { tarOf } from './tar.js';
 
@@ -29,6 +29,8 @@ export interface HelperSpec {
   securityOpt?: string[];
   /** another image than the helper image (the builder's Debian base) */
   image?: string;
+  /** the engine's default network, as a run's container gets it (a look at what a run would meet); else none */
+  network?: 'default';
 }
 
 export interface HelperResult {
@@ -37,15 +39,10 @@ export interface HelperResult {
   output: string;
 }
 
-async function ensureHelperImage(docker: DockerClient): Promise<void> {
-  await docker.ensureImportedImage(HELPER_IMAGE, helperImageTar);
-}
-
-/** Runs a helper to its end and removes it; start errors (a device the engine lacks) are thrown. */
-export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise<HelperResult> {
-  if (!spec.image) await ensureHelperImage(docker);
+/** the one container spec of every helper: its label, no network unless asked, nothing it was not given */
+function helperContainerSpec(spec: HelperSpec): ContainerSpec {
   const [entry, ...cmd] = spec.argv as [string, ...string[]];
-  const container = await docker.createContainer({
+  return {
     image: spec.image ?? HELPER_IMAGE,
     entrypoint: [entry],
     cmd,
@@ -56,8 +53,20 @@ export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise
     capAdd: spec.capAdd ?? [],
     devices: spec.devices ?? [],
     securityOpt: spec.securityOpt ?? [],
+    // an engine whose network cannot be set up (rootless Podman without a usable /dev/net/tun) still runs helpers
+    ...(spec.network ? {} : { networkMode: 'none' }),
     openStdin: false,
-  });
+  };
+}
+
+async function ensureHelperImage(docker: DockerClient): Promise<void> {
+  await docker.ensureImportedImage(HELPER_IMAGE, helperImageTar);
+}
+
+/** Runs a helper to its end and removes it; start errors (a device the engine lacks) are thrown. */
+export async function runHelper(docker: DockerClient, spec: HelperSpec): Promise<HelperResult> {
+  if (!spec.image) await ensureHelperImage(docker);
+  const container = await docker.createContainer(helperContainerSpec(spec));
   // waiting starts before the start: a quick helper may be gone before a later wait is asked
   const exited = container.wait().catch(() => -1);
   try {
@@ -97,19 +106,7 @@ const STAGED_BUSYBOX = '/testin-holder/busybox';
  */
 export async function withHolder<T>(docker: DockerClient, purpose: string, mounts: ContainerMount[], runner: HolderRunner, use: (holder: ContainerHandle) => Promise<T>): Promise<T> {
   await ensureHelperImage(docker);
-  const holder = await docker.createContainer({
-    image: HELPER_IMAGE,
-    entrypoint: ['busybox' in runner ? runner.busybox : STAGED_BUSYBOX],
-    cmd: ['sleep', '3600'],
-    env: [],
-    labels: createLabels({ helper: purpose }),
-    mounts,
-    tmpfs: {},
-    capAdd: [],
-    devices: [],
-    securityOpt: [],
-    openStdin: false,
-  });
+  const holder = await docker.createContainer(helperContainerSpec({ purpose, argv: ['busybox' in runner ? runner.busybox : STAGED_BUSYBOX, 'sleep', '3600'], mounts }));
   try {
     // a created container's root takes files on every engine: the busybox that keeps it up goes there
     if ('stage' in runner) {

@@ -41,7 +41,7 @@ describe.skipIf(remote === '')('a remote engine: Debian 13\'s dockerd over TCP',
     // the engine's shutdown stops its containers (SIGTERM, passed to the command in the VM): 143, as `docker run` gives;
     // when the engine's connection goes first, testin says it lost the engine
     expect([143, 125]).toContain(r.exitCode);
-    if (r.exitCode === 125) expect(r.stderr).toMatch(/^testin: lost the docker engine during the run/m);
+    if (r.exitCode === 125) expect(r.stderr).toMatch(/^testin: lost the engine during the run/m);
     // as soon as the engine went down, not after a timeout of testin's
     expect(endedAfter).toBeLessThan(30_000);
     // the engine stopped its containers, and removes them as it comes back (they are --rm)

@@ -36,7 +36,7 @@ describe.skipIf(skip !== '')('building the toolbox on the engine: failures leave
     expect(r.exitCode).toBe(125);
     const lines = r.stderr.split('\n').filter(Boolean);
     // progress, one line per stage without a terminal
-    expect(lines[0]).toBe(`testin: building the toolbox from ${BROKEN_APT} on the docker engine (once per engine and testin version)`);
+    expect(lines[0]).toBe(`testin: building the toolbox from ${BROKEN_APT} on the engine (once per engine and testin version)`);
     expect(lines).toContain(`testin: [1/7] base image: ${BROKEN_APT}`);
     const error = lines.findIndex((l) => l.startsWith('testin: the toolbox build failed: '));
     expect(lines[error]).toMatch(/apt-get update failed .*\(stage: index\); its last lines:$/);
@@ -66,7 +66,7 @@ describe.skipIf(skip !== '')('building the toolbox on the engine: failures leave
     const r = await execa('node', [TESTIN_BIN, 'run', '--toolbox-base', 'testin-test/no-such-base:1', '--image', TRIXIE_BASE, '--', 'true'], { reject: false, timeout: 120_000 });
     expect(r.exitCode).toBe(125);
     const lines = r.stderr.split('\n').filter(Boolean);
-    expect(lines.at(-2)).toMatch(/^testin: the toolbox's base image testin-test\/no-such-base:1 is not on the docker engine and cannot be pulled: /);
+    expect(lines.at(-2)).toMatch(/^testin: the toolbox's base image testin-test\/no-such-base:1 is not on the engine and cannot be pulled: /);
     expect(lines.at(-1)).toMatch(/^ {2}fix: .*--toolbox-base IMAGE/);
     expect(await toolboxVolumes()).toEqual(before);
   });

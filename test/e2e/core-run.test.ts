@@ -81,7 +81,7 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     it.each([
       ['a container name in use', ['run', '--name', TAKEN, '--image', BUSYBOX_IMAGE, '--', 'true'], /the container name "testin-e2e-taken-\d+" is already in use/],
       ['a network that does not exist', ['run', '--network', 'testin-e2e-no-such-net', '--image', BUSYBOX_IMAGE, '--', 'true'], /docker has no network "testin-e2e-no-such-net"/],
-      ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not in the local docker engine/],
+      ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not on the engine/],
       ['an unknown flag', ['run', '--image', BUSYBOX_IMAGE, '--bogus-flag', '--', 'true'], /Unknown argument: bogus-flag$/],
       ['an empty command after --', ['run', '--image', BUSYBOX_IMAGE, '--'], /the command after -- is empty/],
       ['an empty string as command', ['run', '--image', BUSYBOX_IMAGE, '--', ''], /the command after -- is an empty string/],
@@ -90,7 +90,7 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
       [
         'a bind mount of a folder the engine host does not have',
         ['run', '--mount', 'type=bind,src=/testin-e2e-no-such-dir,dst=/d', '--image', BUSYBOX_IMAGE, '--', 'true'],
-        /^testin: the docker engine refused to create the container: invalid mount config for type "bind": bind source path does not exist: \/testin-e2e-no-such-dir$/,
+        /^testin: the engine refused to create the container: invalid mount config for type "bind": bind source path does not exist: \/testin-e2e-no-such-dir$/,
       ],
       ['a --mount key testin does not take', ['run', '--mount', 'type=volume,src=v,dst=/d,volume-driver=x', '--image', BUSYBOX_IMAGE, '--', 'true'], /testin does not take volume-driver= \(yet\)/],
       ['an invalid container name', ['run', '--name', 'bad name!', '--image', BUSYBOX_IMAGE, '--', 'true'], /invalid --name "bad name!"/],
