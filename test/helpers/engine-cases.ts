@@ -11,7 +11,13 @@ import { leftovers, testin } from './testin.js';
  * byte for byte, stdin, -v of the engine host's path, --network with a sibling by name,
  * up/exec/ls/down, a snapshot restore, doctor, nothing left), for a describe() of its own.
  */
-export function defineEngineCases(engine: { host: () => string; doctorSays: RegExp }): void {
+export function defineEngineCases(engine: {
+  host: () => string;
+  doctorSays: RegExp;
+  /** a folder of the engine's host its containers may write in (a rootless engine's user may not write /srv) */
+  hostDir?: string;
+}): void {
+  const hostDir = engine.hostDir ?? '/srv';
   const on = (args: readonly string[], input?: string): ReturnType<typeof testin> =>
     testin(args, { env: { DOCKER_HOST: engine.host() }, ...(input === undefined ? {} : { input }) });
   const docker = (...args: string[]): ReturnType<typeof execa> => execa('docker', ['-H', engine.host(), ...args], { reject: false });
@@ -47,12 +53,12 @@ export function defineEngineCases(engine: { host: () => string; doctorSays: RegE
   });
 
   it("-v of a path on the engine's host (not the client's), both ways", async () => {
-    const path = `/srv/testin-e2e-${process.pid}`;
+    const path = `${hostDir}/testin-e2e-${process.pid}`;
     const write = await on(['run', '-v', `${path}:/data`, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo from-vm > /data/f']);
     expect(write.exitCode).toBe(0);
     // read back by a plain container of that engine
     expect((await docker('run', '--rm', '-v', `${path}:/d`, BUSYBOX_IMAGE, 'cat', '/d/f')).stdout).toBe('from-vm');
-    await docker('run', '--rm', '-v', '/srv:/srv', BUSYBOX_IMAGE, 'rm', '-rf', path);
+    await docker('run', '--rm', '-v', `${hostDir}:${hostDir}`, BUSYBOX_IMAGE, 'rm', '-rf', path);
   });
 
   it('--network: a sibling container reached by its name', async () => {

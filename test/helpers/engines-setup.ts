@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { failInCI } from '../../launcher/ci-detect.js';
 import { prepareLocalEngine } from './global-setup.js';
+import { startRootlessEngines } from './rootless-engines.js';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, ROOT, TESTIN_BIN } from './paths.js';
 
 declare module 'vitest' {
@@ -15,6 +16,9 @@ declare module 'vitest' {
     podman: string;
     /** DOCKER_HOST of Debian 13's Podman 5, started in a container and reached over TCP; '' when skipped */
     podman5: string;
+    /** DOCKER_HOST of Debian 12's Podman and dockerd, rootless (test/helpers/rootless-engines.ts); '' when skipped */
+    rootlessPodman: string;
+    rootlessDocker: string;
   }
 }
 
@@ -24,8 +28,8 @@ export const REMOTE_PODMAN = { name: 'testin-e2e-podman-trixie', port: '23760' }
 
 /**
  * The engines users run besides the local one: Debian 12's Podman through its
- * socket, and Debian 13's dockerd 26 and Podman 5, each in a container, reached
- * over TCP (they share no file with the client). They get the toolbox and the
+ * socket, Debian 12's Podman and dockerd rootless, and Debian 13's dockerd 26 and
+ * Podman 5, each in a container, reached over TCP (they share no file with the client). They get the toolbox and the
  * test images from the local engine (toolbox save/load, docker save/load): no
  * registry, no package mirror needed on their side.
  */
@@ -34,10 +38,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('remoteDocker', '');
     project.provide('podman', '');
     project.provide('podman5', '');
+    project.provide('rootlessPodman', '');
+    project.provide('rootlessDocker', '');
     return async () => undefined;
   }
   const podman = await startPodman();
+  const rootless = await startRootlessEngines().catch(async (error: unknown) => {
+    await podman.stop();
+    throw error;
+  });
   const teardown = async (): Promise<void> => {
+    await rootless.stop();
     for (const engine of [REMOTE, REMOTE_PODMAN]) {
       await execa('docker', ['rm', '-f', engine.name], { reject: false });
       await execa('docker', ['volume', 'rm', `${engine.name}-data`], { reject: false });
@@ -51,13 +62,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const [host, podman5] = await Promise.all([start('dockerd', REMOTE), start('podman', REMOTE_PODMAN)]);
     const file = join(work, 'toolbox.tgz');
     await execa('node', [TESTIN_BIN, 'toolbox', 'save', file]);
-    for (const engine of [host, podman.host, podman5]) {
+    for (const engine of [host, podman.host, podman5, rootless.podman, rootless.docker].filter((e) => e !== '')) {
       await execa('node', [TESTIN_BIN, 'toolbox', 'load', file], { env: { DOCKER_HOST: engine } });
       for (const image of [BUSYBOX_IMAGE, DEBIAN_IMAGE]) await execa('sh', ['-c', `docker save '${image}' | docker -H '${engine}' load -q`]);
     }
     project.provide('remoteDocker', host);
     project.provide('podman', podman.host);
     project.provide('podman5', podman5);
+    project.provide('rootlessPodman', rootless.podman);
+    project.provide('rootlessDocker', rootless.docker);
   } catch (error) {
     // a set-up that failed half-way leaves no engine running
     await teardown();
