@@ -6,7 +6,7 @@ import type { ExecRequest } from '../contract/control-protocol.js';
 import type { RunPlan } from '../contract/run-plan.js';
 import type { SessionExecRequest } from '../contract/session-protocol.js';
 import { guestNetSpec } from './guest-network.js';
-import { resolveUser } from './resolve-user.js';
+import { resolveGroupAdd, resolveUser } from './resolve-user.js';
 import { parentsFirst, shareCaches } from './virtiofsd-args.js';
 
 function readText(path: string): string {
@@ -29,9 +29,18 @@ function mergeEnv(base: readonly string[], overrides: readonly string[]): string
   return [...env.values()];
 }
 
-/** users and groups as the image knows them (its /etc, seen from `root`) */
-function lookupUser(user: string, root: string): ReturnType<typeof resolveUser> {
-  return resolveUser(user, readText(join(root, 'etc/passwd')), readText(join(root, 'etc/group')));
+/** users and groups as the image knows them (its /etc, seen from `root`), with --group-add's groups */
+function lookupUser(user: string, root: string, plan: RunPlan): ReturnType<typeof resolveUser> {
+  const groupText = readText(join(root, 'etc/group'));
+  const who = resolveUser(user, readText(join(root, 'etc/passwd')), groupText);
+  const added = resolveGroupAdd(plan.process?.groupAdd ?? [], groupText);
+  return { ...who, groups: [...new Set([...who.groups, ...added])] };
+}
+
+/** the command's capabilities, no_new_privs and rlimits, as the plan says (every command of a session too) */
+function processSettings(plan: RunPlan): ExecRequest['process'] {
+  const p = plan.process;
+  return p && { capabilities: p.capabilities, noNewPrivileges: p.noNewPrivileges, rlimits: p.rlimits };
 }
 
 export interface RequestContext {
@@ -46,7 +55,7 @@ export interface RequestContext {
 
 /** The run's own command (throws UserLookupError for a user the image lacks). */
 export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest {
-  const user = lookupUser(plan.user, ctx.root);
+  const user = lookupUser(plan.user, ctx.root, plan);
   return {
     argv: plan.argv,
     env: commandEnv(plan, user.home),
@@ -60,13 +69,15 @@ export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest 
     tty: ctx.tty,
     tmpfs: plan.tmpfs,
     volumes: ctx.volumes,
+    process: processSettings(plan),
+    machine: plan.machine,
   };
 }
 
 /** One command of a session, as a client asked for it. */
 export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequest): ExecRequest {
   if (!req.argv?.length) throw new Error('no command');
-  const who = lookupUser(req.user ?? plan.user, root);
+  const who = lookupUser(req.user ?? plan.user, root, plan);
   return {
     argv: req.argv,
     env: mergeEnv(commandEnv(plan, who.home), req.env ?? []),
@@ -77,6 +88,7 @@ export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequ
     stdin: req.stdin ?? false,
     tty: req.tty,
     tmpfs: [],
+    process: processSettings(plan),
   };
 }
 

@@ -46,6 +46,17 @@ function lines(text: string): string[] {
 
 const isNumeric = (s: string): boolean => /^\d+$/.test(s);
 
+/** docker's --group-add: each a gid, or a group name of the image's /etc/group */
+export function resolveGroupAdd(names: readonly string[], groupText: string): number[] {
+  const groups = parseGroup(groupText);
+  return names.map((name) => {
+    if (isNumeric(name)) return Number(name);
+    const group = groups.find((g) => g.name === name);
+    if (!group) throw new UserLookupError(`unable to find group ${name} (--group-add): no matching entries in /etc/group of the image`);
+    return group.gid;
+  });
+}
+
 export function resolveUser(spec: string, passwdText: string, groupText: string): ResolvedUser {
   const [userPart = '', groupPart] = spec.split(':', 2);
   const passwd = parsePasswd(passwdText);

@@ -54,6 +54,20 @@ describe('control protocol framing', () => {
     expect(Math.abs(Number(fieldString(fields, Tag.clock)) - Date.now())).toBeLessThan(5000);
   });
 
+  it("carries docker's process settings: capabilities kept, no_new_privs, rlimits, sysctls, /dev/shm's size", () => {
+    const base = { argv: ['true'], env: [], cwd: '/', uid: 0, gid: 0, groups: [], stdin: false, tmpfs: [] };
+    const fields = decodeFields(new FrameReader().push(encodeExec(1, {
+      ...base,
+      process: { capabilities: '2000', noNewPrivileges: true, rlimits: [{ resource: 7, soft: 1024, hard: -1 }] },
+      machine: { sysctls: [['net.ipv4.ip_forward', '1'], ['kernel.shmmni', '8192']], shmSizeBytes: 268435456 },
+    }))[0]?.payload);
+    expect([fieldString(fields, Tag.caps), fieldNumber(fields, Tag.noNewPrivs), fieldString(fields, Tag.rlimit), fieldString(fields, Tag.shmSize)]).toEqual(['2000', 1, '7 1024 -1', '268435456']);
+    expect(fields.get(Tag.sysctl)?.map(String)).toEqual(['net.ipv4.ip_forward=1', 'kernel.shmmni=8192']);
+    // nothing asked, nothing sent: the init keeps every capability and the machine as it is
+    const plain = decodeFields(new FrameReader().push(encodeExec(2, base))[0]?.payload);
+    expect([Tag.caps, Tag.noNewPrivs, Tag.rlimit, Tag.sysctl, Tag.shmSize].filter((t) => plain.has(t))).toEqual([]);
+  });
+
   it('detects a truncated field', () => {
     const fields = encodeFields([[Tag.message, 'hello']]);
     expect(() => decodeFields(fields.subarray(0, fields.length - 1))).toThrow(/truncated/);

@@ -49,6 +49,11 @@ export const Tag = {
   signo: 23,
   message: 24,
   rootMs: 25,
+  sysctl: 26,
+  rlimit: 27,
+  caps: 28,
+  noNewPrivs: 29,
+  shmSize: 30,
 } as const;
 
 const HEADER = 9;
@@ -165,6 +170,10 @@ export interface ExecRequest {
   tunnel?: { port: number; token: Buffer } | undefined;
   /** the first EXEC of --boot: after the set-up this program (the image's init) becomes PID 1, the init serving beside it */
   boot?: string | undefined;
+  /** the command's capabilities (hex mask kept), no_new_privs and rlimits */
+  process?: { capabilities?: string | undefined; noNewPrivileges?: boolean | undefined; rlimits?: readonly { resource: number; soft: number; hard: number }[] | undefined } | undefined;
+  /** the first EXEC: sysctls and /dev/shm's size, set before any command */
+  machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined } | undefined;
 }
 
 /** the signals container-init passes on to the command in the VM, by number */
@@ -207,6 +216,12 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   if (req.boot) fields.push([Tag.boot, req.boot]);
   if (req.tunnel) fields.push([Tag.tunnel, `${req.tunnel.port} ${req.tunnel.token.toString('hex')}`]);
+  const p = req.process;
+  if (p?.capabilities !== undefined) fields.push([Tag.caps, p.capabilities]);
+  if (p?.noNewPrivileges) fields.push([Tag.noNewPrivs, 1]);
+  for (const r of p?.rlimits ?? []) fields.push([Tag.rlimit, `${r.resource} ${r.soft} ${r.hard}`]);
+  for (const [key, value] of req.machine?.sysctls ?? []) fields.push([Tag.sysctl, `${key}=${value}`]);
+  if (req.machine?.shmSizeBytes) fields.push([Tag.shmSize, String(req.machine.shmSizeBytes)]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));
 }
 

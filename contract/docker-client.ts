@@ -130,6 +130,11 @@ export interface ContainerSpec {
   user?: string | undefined;
   /** docker run --rm: the engine removes the container once it has exited (a client that died leaves nothing) */
   autoRemove?: boolean | undefined;
+  /** --dns, --dns-search, --dns-option: the container's resolv.conf */
+  dns?: { servers?: readonly string[] | undefined; search?: readonly string[] | undefined; options?: readonly string[] | undefined } | undefined;
+  /** sysctls and /dev/shm's size of the container itself (a run without a VM) */
+  sysctls?: Record<string, string> | undefined;
+  shmSizeBytes?: number | undefined;
 }
 
 export interface ContainerHandle {

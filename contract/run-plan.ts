@@ -4,6 +4,7 @@
  * Every later stage only reads it. Its types, defaults, parsers and codec live here.
  */
 import { PlanError, UsageError } from './errors.js';
+import type { PlanRlimit } from './process-settings.js';
 
 export const PLAN_VERSION = 2;
 /** compose carries the plan in this variable (a run puts it in a file: layout.ts PLAN_FILE) */
@@ -59,6 +60,22 @@ export interface PlanTmpfs {
   options: string;
 }
 
+export interface ProcessPlan {
+  /** hex mask of the capabilities the command keeps (contract/process-settings.ts); absent: every one */
+  capabilities?: string | undefined;
+  noNewPrivileges?: boolean | undefined;
+  rlimits?: readonly PlanRlimit[] | undefined;
+  /** --group-add: more supplementary groups, by name (the image's /etc/group) or number */
+  groupAdd?: readonly string[] | undefined;
+}
+
+export interface MachinePlan {
+  /** --sysctl, in order */
+  sysctls?: readonly (readonly [string, string])[] | undefined;
+  /** --shm-size */
+  shmSizeBytes?: number | undefined;
+}
+
 export interface RunPlan {
   version: typeof PLAN_VERSION;
   runId: string;
@@ -100,6 +117,10 @@ export interface RunPlan {
    */
   lease?: boolean | undefined;
   logLevel: string;
+  /** docker's process settings, applied to the command in the VM (and to a session's commands) */
+  process?: ProcessPlan | undefined;
+  /** settings of the VM itself, made before its first command */
+  machine?: MachinePlan | undefined;
   /**
    * compose: docker decides the command, environment, working directory, hostname,
    * terminal and mounts when the container starts; container-init takes them from the

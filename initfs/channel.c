@@ -154,6 +154,10 @@ void free_request(struct request *r) {
   for (int i = 0; i < r->envc; i++) free(r->envp[i]);
   for (int i = 0; i < r->ntmpfs; i++) free(r->tmpfs[i]);
   for (int i = 0; i < r->nvolumes; i++) free(r->volumes[i]);
+  for (int i = 0; i < r->nsysctls; i++) free(r->sysctls[i]);
+  for (int i = 0; i < r->nrlimits; i++) free(r->rlimits[i]);
+  free(r->caps);
+  free(r->shm_size);
   free(r->argv);
   free(r->envp);
   free(r->cwd);
@@ -228,6 +232,11 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
       case TAG_BOOT: free(r->boot); r->boot = dup_field(v, n); break;
+      case TAG_SYSCTL: if (r->nsysctls < 64) r->sysctls[r->nsysctls++] = dup_field(v, n); break;
+      case TAG_RLIMIT: if (r->nrlimits < 16) r->rlimits[r->nrlimits++] = dup_field(v, n); break;
+      case TAG_CAPS: free(r->caps); r->caps = dup_field(v, n); break;
+      case TAG_NO_NEW_PRIVS: r->no_new_privs = num != 0; break;
+      case TAG_SHM_SIZE: free(r->shm_size); r->shm_size = dup_field(v, n); break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
   }

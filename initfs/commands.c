@@ -146,12 +146,15 @@ static int start_command(struct request *r, struct child *c) {
     dup2(err[1], 2);
     const char *step = "chdir";
     if (mkdir_p(r->cwd) < 0 || chdir(r->cwd) < 0) goto fail;
+    if (apply_rlimits(r, &step) < 0) goto fail;
     step = "setgroups";
     if (setgroups(r->ngroups, r->groups) < 0) goto fail;
     step = "setgid";
     if (setgid(r->gid) < 0) goto fail;
+    if (drop_bounding_caps(r, &step) < 0) goto fail;
     step = "setuid";
     if (setuid(r->uid) < 0) goto fail;
+    if (limit_process(r, &step) < 0) goto fail;
     step = "exec";
     exec_command(r);
   fail:;
@@ -186,7 +189,7 @@ static int start_command(struct request *r, struct child *c) {
     else if (strcmp(step, "exec") == 0)
       send_error(c->id, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
     else
-      send_error(c->id, code, "%s %s: %s", step, strcmp(step, "chdir") == 0 ? r->cwd : "", strerror(e));
+      send_error(c->id, code, "%s%s%s: %s", step, strcmp(step, "chdir") == 0 ? " " : "", strcmp(step, "chdir") == 0 ? r->cwd : "", strerror(e));
     return -1;
   }
   return 0;

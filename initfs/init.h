@@ -113,6 +113,13 @@ struct request {
   char *volumes[64]; /* "target\0ro|rw", parents first */
   int nvolumes;
   char *boot; /* the image's init, to become PID 1 after the set-up (--boot); NULL: none */
+  char *sysctls[64]; /* "key=value" */
+  int nsysctls;
+  char *rlimits[16]; /* "RESOURCE SOFT HARD" */
+  int nrlimits;
+  char *caps;     /* hex mask kept; NULL: all */
+  int no_new_privs;
+  char *shm_size; /* bytes; NULL: as mounted */
 };
 
 /* base.c */
@@ -155,6 +162,12 @@ void inbox_drop(const struct frame *f);
 int inbox_fill(void);
 void parse_exec(const struct frame *f, struct request *r);
 void free_request(struct request *r);
+
+/* process.c: docker's process settings in the VM */
+int apply_machine_settings(const struct request *r, char *msg, size_t len);
+int apply_rlimits(const struct request *r, const char **step);
+int drop_bounding_caps(const struct request *r, const char **step);
+int limit_process(const struct request *r, const char **step);
 
 /* boot.c */
 void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);

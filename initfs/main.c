@@ -111,7 +111,15 @@ int main(int argc, char **argv) {
     if (req.boot) start_image_init(req.boot);
   }
 
-  if (req.argc > 0) {
+  char why[600];
+  if (apply_machine_settings(&req, why, sizeof why) < 0) {
+    /* docker refuses such a run before it starts: 125, and the command never runs */
+    send_error(first_id, 125, "%s", why);
+    struct buf b = {0};
+    field_u32(&b, TAG_CODE, 125);
+    send_msg(MSG_EXIT, first_id, b.data, b.len);
+    free(b.data);
+  } else if (req.argc > 0) {
     run_exec(&req, first_id, root_ms);
   } else {
     /* a session: the first EXEC only sets the VM up; commands come later */

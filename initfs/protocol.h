@@ -65,6 +65,11 @@ enum {
   TAG_SIGNO = 23,    /* u32 signal that killed the command */
   TAG_MESSAGE = 24,
   TAG_ROOT_MS = 25,  /* uptime when the root was mounted */
+  TAG_SYSCTL = 26,   /* repeated "key=value": written to /proc/sys before the first command */
+  TAG_RLIMIT = 27,   /* repeated "RESOURCE SOFT HARD" (-1: unlimited): set on the command */
+  TAG_CAPS = 28,     /* hex mask of the capabilities the command keeps; absent: all */
+  TAG_NO_NEW_PRIVS = 29, /* u32 1: the command runs with no_new_privs */
+  TAG_SHM_SIZE = 30, /* bytes: /dev/shm's size, set before the first command */
 };
 
 /* what a DIAL's child writes first on the tunnel: the token, the connection's

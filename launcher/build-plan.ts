@@ -1,7 +1,8 @@
 import type { ImageConfig } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
-import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type NetBackend, type RunPlan, type VmPlan } from '../contract/run-plan.js';
+import { capabilityMask, parseShmSize, parseSysctl, parseUlimit } from '../contract/process-settings.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
 import type { RunOptions } from './run-options.js';
 
@@ -64,7 +65,45 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     snapshot: usesSnapshots(options, ctx),
     ...(ctx.lease ? { lease: true } : {}),
     logLevel: options.logLevel ?? 'warn',
+    ...resolveProcessSettings(options),
   };
+}
+
+/**
+ * docker's process settings as the plan's fields, absent when none is asked. The machine's (sysctls,
+ * /dev/shm) are the VM's; without a VM the engine applies them to the container (run-container.ts).
+ */
+export function resolveProcessSettings(options: RunOptions): { process?: ProcessPlan; machine?: MachinePlan } {
+  const capabilities = capabilityMask(options.capAdd, options.capDrop, options.privileged);
+  const noNewPrivileges = resolveSecurityOpt(options.securityOpt ?? []);
+  const rlimits = (options.ulimits ?? []).map(parseUlimit);
+  const process: ProcessPlan = {
+    ...(capabilities === undefined ? {} : { capabilities }),
+    ...(noNewPrivileges ? { noNewPrivileges } : {}),
+    ...(rlimits.length ? { rlimits } : {}),
+    ...(options.groupAdd?.length ? { groupAdd: [...options.groupAdd] } : {}),
+  };
+  const sysctls = (options.sysctls ?? []).map(parseSysctl);
+  const shmSizeBytes = options.shmSize === undefined ? undefined : parseShmSize(options.shmSize);
+  const machine: MachinePlan = options.noVm ? {} : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}) };
+  return { ...(Object.keys(process).length ? { process } : {}), ...(Object.keys(machine).length ? { machine } : {}) };
+}
+
+/** --security-opt: no-new-privileges (docker's spellings) is honoured; the engine's profiles cannot reach into a VM */
+function resolveSecurityOpt(opts: readonly string[]): boolean {
+  let noNewPrivileges = false;
+  for (const opt of opts) {
+    const m = /^no-new-privileges(?:[:=](true|false))?$/.exec(opt.trim());
+    if (m) {
+      noNewPrivileges = m[1] !== 'false';
+      continue;
+    }
+    throw new UsageError(
+      `--security-opt ${opt}: not supported by testin: the command runs in a VM of its own kernel, where the engine's seccomp, AppArmor and SELinux profiles do not reach`,
+      'drop it; --cap-drop and --security-opt no-new-privileges limit the command in the VM',
+    );
+  }
+  return noNewPrivileges;
 }
 
 /**

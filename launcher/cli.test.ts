@@ -13,6 +13,33 @@ describe('splitCommand', () => {
   });
 });
 
+describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
+  it('takes the first word that is no flag and no value of one as the image, and every word after it as the command', () => {
+    expect(splitCommand(['run', 'alpine', 'echo', 'x'])).toEqual({ flags: ['run', '--image', 'alpine'], command: ['echo', 'x'] });
+    expect(splitCommand(['run', '-it', '--rm', '-e', 'A=1', '-v', '/a:/b', '--name', 'web', 'myapp:dev', 'sh', '-c', 'ls -l'])).toEqual({
+      flags: ['run', '-it', '--rm', '-e', 'A=1', '-v', '/a:/b', '--name', 'web', '--image', 'myapp:dev'],
+      command: ['sh', '-c', 'ls -l'],
+    });
+  });
+
+  it("leaves the command's own flags to it, as docker does", () => {
+    expect(splitCommand(['run', '--cap-drop', 'NET_ADMIN', 'img', 'ip', '-d', 'link', '--memory', '1g'])).toEqual({
+      flags: ['run', '--cap-drop', 'NET_ADMIN', '--image', 'img'],
+      command: ['ip', '-d', 'link', '--memory', '1g'],
+    });
+  });
+
+  it("runs the image's own command when none follows, and takes IMAGE -- CMD too", () => {
+    expect(splitCommand(['run', '-m', '512m', 'img'])).toEqual({ flags: ['run', '-m', '512m', '--image', 'img'], command: undefined });
+    expect(splitCommand(['run', '--env=A=1', 'img', '--', 'ls'])).toEqual({ flags: ['run', '--env=A=1', '--image', 'img'], command: ['ls'] });
+  });
+
+  it('keeps --image IMG [-- CMD] as it was', () => {
+    expect(splitCommand(['run', '--image', 'img', '--', 'ls'])).toEqual({ flags: ['run', '--image', 'img'], command: ['ls'] });
+    expect(splitCommand(['up', 'img'])).toEqual({ flags: ['up', 'img'], command: undefined });
+  });
+});
+
 describe('toRunOptions', () => {
   it('maps flags to run options', () => {
     const options = toRunOptions({ _: ['run'], image: 'img', env: ['A=1'], 'env-file': ['f'], memory: '2g', cpus: 3, 'read-only': true, debug: true }, ['ls']);

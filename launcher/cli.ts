@@ -9,6 +9,8 @@ import type { CliCommand, ParsedArgs } from './commands/command.js';
 import { composeCommand } from './commands/compose-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { runCommand } from './commands/run-command.js';
+import { splitDockerRun } from './commands/run-argv.js';
+import { notSupported, REPORT_FLAG, RUN_FLAGS } from './flags.js';
 import { downCommand, execCommand, logsCommand, lsCommand, upCommand } from './commands/session-commands.js';
 import { toolboxCommand } from './commands/toolbox-command.js';
 
@@ -19,15 +21,20 @@ const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsC
 /** flags whose value may look like a flag (`--timeout -5s`): yargs would read `-5s` as flags -5 -s */
 const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '--cpus', '--stop-timeout']);
 
-/** argv before `--` goes to yargs; what follows `--` is the command, untouched. */
+/**
+ * argv before `--` goes to yargs; what follows `--` is the command, untouched. `run` also takes
+ * docker's order (`testin run [FLAGS] IMAGE [CMD...]`, run-argv.ts) when no --image is given.
+ */
 export function splitCommand(args: readonly string[]): { flags: string[]; command: string[] | undefined } {
   const at = args.indexOf('--');
-  const flags = at < 0 ? [...args] : args.slice(0, at);
+  const before = at < 0 ? args : args.slice(0, at);
+  const docker = args[0] === 'run' && !before.some((a) => a === '--image' || a.startsWith('--image=')) ? splitDockerRun(args.slice(1), { ...RUN_FLAGS, report: REPORT_FLAG }) : undefined;
+  const flags = docker ? ['run', ...docker.flags] : [...before];
   // `--timeout -5s` -> `--timeout=-5s`, so the value reaches its own check (and its one-line error)
   for (let i = flags.length - 2; i >= 0; i--) {
     if (VALUE_FLAGS.has(flags[i] as string) && /^-\d/.test(flags[i + 1] as string)) flags.splice(i, 2, `${flags[i]}=${flags[i + 1]}`);
   }
-  return { flags, command: at < 0 ? undefined : args.slice(at + 1) };
+  return { flags, command: docker ? docker.command : at < 0 ? undefined : args.slice(at + 1) };
 }
 
 function parser(flags: string[]): Argv {
@@ -41,8 +48,13 @@ function parser(flags: string[]): Argv {
     .version(false)
     .help()
     .fail((msg, err) => {
+      if (err) throw err;
+      // a docker flag testin does not take: why, not "Unknown argument"
+      const unknown = /^Unknown arguments?: (.+)$/.exec(msg ?? '')?.[1]?.split(', ') ?? [];
+      const why = unknown.map(notSupported).find((w) => w !== undefined);
+      if (why) throw new UsageError(why, 'see testin run --help for the flags testin takes, and README "docker run habits"');
       // yargs spreads some messages over lines (Invalid values: / Argument: ...): keep one line
-      throw err ?? new UsageError(msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
+      throw new UsageError(msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
     });
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildComposeOverride, containerPort } from './compose-override.js';
 import { UsageError } from '../contract/errors.js';
 import { decodePlan, type RunPlan } from '../contract/run-plan.js';
+import { resolveProcessSettings } from './build-plan.js';
 
 const volumes = { toolbox: 'testin-toolbox-0.1.0', modules: 'testin-modules-6.1.0' };
 const engine = { accel: 'tcg' as const, kernelRelease: '6.1.0' };
@@ -13,6 +14,40 @@ function planOf(service: Record<string, unknown> | undefined): RunPlan {
 }
 
 describe('buildComposeOverride', () => {
+  it('applies cap_drop, cap_add, sysctls, ulimits, shm_size, security_opt and group_add in the VM, by the plan fields testin run makes from its flags', () => {
+    const service = {
+      command: 'true',
+      cap_drop: ['ALL'],
+      cap_add: ['NET_ADMIN'],
+      sysctls: { 'net.ipv4.ip_forward': 1 },
+      ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: 512 },
+      shm_size: '256m',
+      security_opt: ['no-new-privileges:true'],
+      group_add: [4242],
+      privileged: true,
+    };
+    const override = buildComposeOverride({ services: { t: service }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
+    const plan = planOf(override.services.t);
+    const run = resolveProcessSettings({
+      image: 'x',
+      capDrop: ['ALL'],
+      capAdd: ['NET_ADMIN'],
+      sysctls: ['net.ipv4.ip_forward=1'],
+      ulimits: ['nofile=1024:2048', 'nproc=512'],
+      shmSize: '256m',
+      securityOpt: ['no-new-privileges:true'],
+      groupAdd: ['4242'],
+      privileged: true,
+    });
+    expect({ process: plan.process, machine: plan.machine }).toEqual(run);
+    // --privileged keeps every capability, in both
+    expect(plan.process?.capabilities).toBeUndefined();
+    expect(plan.machine).toEqual({ sysctls: [['net.ipv4.ip_forward', '1']], shmSizeBytes: 256 * 1024 ** 2 });
+    // the container around the VM is testin's: never privileged (this engine could not even grant it)
+    expect(override.services.t?.privileged).toBe(false);
+  });
+
+
   it("read_only: makes the VM's root read-only, never the container's (container-init prepares the VM's root in it)", () => {
     const override = buildComposeOverride({ services: { t: { command: 'true', read_only: true } }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as {
       services: Record<string, Record<string, unknown>>;

@@ -1,3 +1,4 @@
+import type { RunOptions } from './run-options.js';
 import type { ImageConfig } from '../contract/docker-client.js';
 import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { buildPlan } from './build-plan.js';
@@ -16,6 +17,32 @@ export interface ComposeService {
   expose?: (string | number)[];
   network_mode?: string;
   read_only?: boolean;
+  cap_add?: string[];
+  cap_drop?: string[];
+  privileged?: boolean;
+  security_opt?: string[];
+  /** a list of K=V or a mapping */
+  sysctls?: string[] | Record<string, string | number>;
+  /** nofile: 1024, or nofile: {soft, hard} */
+  ulimits?: Record<string, number | { soft: number; hard: number }>;
+  shm_size?: string | number;
+  group_add?: (string | number)[];
+}
+
+/** compose's process keys as `testin run`'s options: the same plan fields apply them in the VM */
+function processOptions(svc: ComposeService): Partial<RunOptions> {
+  const sysctls = Array.isArray(svc.sysctls) ? svc.sysctls : Object.entries(svc.sysctls ?? {}).map(([k, v]) => `${k}=${v}`);
+  const ulimits = Object.entries(svc.ulimits ?? {}).map(([name, v]) => (typeof v === 'number' ? `${name}=${v}` : `${name}=${v.soft}:${v.hard}`));
+  return {
+    capAdd: svc.cap_add,
+    capDrop: svc.cap_drop,
+    privileged: svc.privileged,
+    securityOpt: svc.security_opt,
+    sysctls,
+    ulimits,
+    shmSize: svc.shm_size === undefined ? undefined : String(svc.shm_size),
+    groupAdd: svc.group_add?.map(String),
+  };
 }
 
 export interface OverrideInput {
@@ -71,7 +98,7 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
     // mounts are docker's to decide when the container starts (fromContainer)
     const plan: RunPlan = {
       ...buildPlan(
-        { image: svc.image ?? name, command: argv, user: svc.user, network: svc.network_mode === 'none' ? 'none' : undefined, netBackend: input.passt ? 'passt' : 'slirp', readOnly: svc.read_only },
+        { image: svc.image ?? name, command: argv, user: svc.user, network: svc.network_mode === 'none' ? 'none' : undefined, netBackend: input.passt ? 'passt' : 'slirp', readOnly: svc.read_only, ...processOptions(svc) },
         image,
         { runId: '', accel: input.accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: input.kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined, snapshotsAvailable: input.volumes.snapshots !== undefined },
       ),
@@ -86,6 +113,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       user: 'root',
       // read_only: is the VM's (the plan's readonlyRoot): the container's own root must stay writable for container-init
       ...(svc.read_only ? { read_only: false } : {}),
+      // privileged: is the VM's command's (it holds every capability there); the container stays as testin makes it
+      ...(svc.privileged ? { privileged: false } : {}),
       // compose reads $ in a value as a variable: $$ is a $
       environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
       cap_add: vm.capAdd,

@@ -182,6 +182,11 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
           ...(spec.networkMode ? { NetworkMode: spec.networkMode } : {}),
           ...(spec.portBindings ? { PortBindings: spec.portBindings } : {}),
           ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
+          ...(spec.dns?.servers?.length ? { Dns: [...spec.dns.servers] } : {}),
+          ...(spec.dns?.search?.length ? { DnsSearch: [...spec.dns.search] } : {}),
+          ...(spec.dns?.options?.length ? { DnsOptions: [...spec.dns.options] } : {}),
+          ...(spec.sysctls ? { Sysctls: spec.sysctls } : {}),
+          ...(spec.shmSizeBytes ? { ShmSize: spec.shmSizeBytes } : {}),
         },
       });
       return wrapContainer(docker, container, spec.tty ?? false, api);

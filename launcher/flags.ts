@@ -45,4 +45,47 @@ export const RUN_FLAGS = {
   'log-level': { type: 'string', default: 'warn', describe: "testin's own diagnostics (trace..fatal)", group: 'Output:' },
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'format of the diagnostics', group: 'Output:' },
   debug: { type: 'boolean', describe: 'debug logs and stack traces', group: 'Output:' },
+  'cap-add': { type: 'string', array: true, describe: 'the command holds every capability already; after --cap-drop ALL, keep these', group: 'Security:' },
+  'cap-drop': { type: 'string', array: true, describe: "take capabilities from the command in the VM (ALL: every one)", group: 'Security:' },
+  privileged: { type: 'boolean', describe: 'every capability for the command (the default in the VM: it is root of its own machine)', group: 'Security:' },
+  'security-opt': { type: 'string', array: true, describe: 'no-new-privileges (others: the VM is the sandbox)', group: 'Security:' },
+  sysctl: { type: 'string', array: true, describe: 'set a sysctl in the VM before the command: KEY=VALUE', group: 'Security:' },
+  ulimit: { type: 'string', array: true, describe: "the command's rlimit: NAME=SOFT[:HARD]", group: 'Security:' },
+  'shm-size': { type: 'string', describe: "size of the VM's /dev/shm (64m, 1g)", group: 'Container:' },
+  'group-add': { type: 'string', array: true, describe: 'more groups for the command: a name of the image or a gid', group: 'Container:' },
+  init: { type: 'boolean', describe: "accepted: the VM's own init reaps and forwards signals already", group: 'Container:' },
+  dns: { type: 'string', array: true, describe: "a DNS server for the container, which the VM's resolver asks", group: 'Network:' },
+  'dns-search': { type: 'string', array: true, describe: "a DNS search domain (in the VM's resolv.conf)", group: 'Network:' },
+  'dns-option': { type: 'string', array: true, describe: "a resolver option (in the VM's resolv.conf)", group: 'Network:' },
 } as const satisfies Record<string, Options>;
+
+/** docker run's flags testin does not take, and why: an unknown one of these gets its reason, not yargs' "Unknown argument" */
+const NOT_SUPPORTED: Record<string, string> = {
+  detach: 'the VM runs in the foreground (a detached run is not built yet)',
+  d: 'the VM runs in the foreground (a detached run is not built yet)',
+  pull: 'testin runs images the engine has (docker pull IMAGE first)',
+  platform: 'the VM runs the engine\'s architecture only (for now)',
+  gpus: 'a VM sees no GPU of the host',
+  device: "a host device cannot be handed into the VM's kernel",
+  pid: "the VM has its own kernel: a namespace of the host's cannot be shared",
+  ipc: "the VM has its own kernel: a namespace of the host's cannot be shared",
+  uts: "the VM has its own kernel: a namespace of the host's cannot be shared",
+  userns: "the VM has its own kernel: a namespace of the host's cannot be shared",
+  cgroupns: "the VM has its own kernel and cgroups",
+  runtime: 'testin chooses the container around the VM itself',
+  restart: 'a run ends with its command (use testin up for a VM that stays)',
+  'memory-swap': 'the VM has its memory (--memory) and no swap of the host',
+  'cpuset-cpus': 'the VM has its --cpus',
+  'cpu-shares': 'the VM has its --cpus',
+  'oom-kill-disable': "the VM's kernel has its own OOM killer",
+  'health-cmd': 'no health checks in a run',
+  'log-driver': 'testin relays the output itself',
+  attach: 'testin attaches to stdout and stderr always (-i for stdin)',
+  a: 'testin attaches to stdout and stderr always (-i for stdin)',
+};
+
+/** "not supported by testin: WHY" for a docker flag testin does not take; undefined for a flag docker lacks too */
+export function notSupported(flag: string): string | undefined {
+  const why = NOT_SUPPORTED[flag.replace(/^-+/, '')];
+  return why && `${flag.length === 1 ? '-' : '--'}${flag.replace(/^-+/, '')}: not supported by testin: ${why}`;
+}

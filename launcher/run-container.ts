@@ -5,6 +5,7 @@
  * container. Nothing here reads or binds a file of the client for the run
  * itself, so a remote engine works the same.
  */
+import { parseShmSize, parseSysctl } from '../contract/process-settings.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -150,6 +151,9 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       portBindings: ports.portBindings,
       extraHosts: options.addHost,
       stopTimeout: vm.stopTimeoutS,
+      dns: { servers: options.dns, search: options.dnsSearch, options: options.dnsOption },
+      // without a VM the container is the machine: the engine applies them (in a VM the plan's machine settings do)
+      ...(options.noVm ? noVmMachine(options) : {}),
     });
   } catch (error) {
     throw dockerRefusal(error, options) ?? error;
@@ -173,3 +177,12 @@ function readEnvFile(path: string): string {
   }
 }
 
+
+/** --sysctl and --shm-size of a run without a VM, for the engine to apply to the container */
+function noVmMachine(options: RunOptions): { sysctls?: Record<string, string>; shmSizeBytes?: number } {
+  const sysctls = (options.sysctls ?? []).map(parseSysctl);
+  return {
+    ...(sysctls.length ? { sysctls: Object.fromEntries(sysctls) } : {}),
+    ...(options.shmSize === undefined ? {} : { shmSizeBytes: parseShmSize(options.shmSize) }),
+  };
+}

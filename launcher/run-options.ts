@@ -92,4 +92,24 @@ export interface RunOptions {
   name?: string | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */
   logLevel?: string | undefined;
+  /** `--cap-add`: the command holds every capability already; after `--cap-drop ALL` these are the ones it keeps */
+  capAdd?: readonly string[] | undefined;
+  /** `--cap-drop`: capabilities taken out of the command's bounding, permitted, effective and inheritable sets (ALL: every one) */
+  capDrop?: readonly string[] | undefined;
+  /** `--privileged`: every capability (the default in the VM); --cap-drop is then ignored, as docker ignores it */
+  privileged?: boolean | undefined;
+  /** `--security-opt`: no-new-privileges[:true|false] is honoured; the VM is the sandbox, other options are refused */
+  securityOpt?: readonly string[] | undefined;
+  /** `--sysctl KEY=VALUE`, written in the VM before the command (network ones in the VM's own network namespace) */
+  sysctls?: readonly string[] | undefined;
+  /** `--ulimit NAME=SOFT[:HARD]` on the command */
+  ulimits?: readonly string[] | undefined;
+  /** `--shm-size`: /dev/shm's size in the VM (docker units); @default the kernel's (half the VM's memory) */
+  shmSize?: string | undefined;
+  /** `--group-add`: more supplementary groups for the command, by name or number */
+  groupAdd?: readonly string[] | undefined;
+  /** `--dns`, `--dns-search`, `--dns-option`: the container's resolver, which the VM's asks (its resolv.conf keeps search and options) */
+  dns?: readonly string[] | undefined;
+  dnsSearch?: readonly string[] | undefined;
+  dnsOption?: readonly string[] | undefined;
 }

@@ -1,5 +1,6 @@
 import { UsageError } from '../contract/errors.js';
 import { parseMemoryMiB } from '../contract/run-plan.js';
+import { resolveProcessSettings } from './build-plan.js';
 import type { RunOptions } from './run-options.js';
 
 const ACCELS = ['auto', 'kvm', 'tcg'];
@@ -8,7 +9,7 @@ const NET_BACKENDS = ['auto', 'passt', 'slirp'];
 
 /** Checks what can be checked without Docker, before anything is started. */
 export function validateRunOptions(options: RunOptions): void {
-  if (!options.image) throw new UsageError('no image given', 'name one with --image, e.g. testin run --image debian:12 -- uname -a');
+  if (!options.image) throw new UsageError('no image given', 'name one as docker does, e.g. testin run debian:12 uname -a (or --image debian:12 -- uname -a)');
   if (options.command && options.command.length === 0) {
     throw new UsageError('the command after -- is empty', "put a command after --, or leave out -- to run the image's own command");
   }
@@ -50,4 +51,6 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.netBackend !== undefined && !NET_BACKENDS.includes(options.netBackend)) {
     throw new UsageError(`invalid --net-backend ${String(options.netBackend)}`, `use one of ${NET_BACKENDS.join(', ')}`);
   }
+  // --cap-*, --ulimit, --sysctl, --shm-size, --security-opt: their one-line errors before anything starts
+  resolveProcessSettings(options);
 }

@@ -50,5 +50,16 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
     netBackend: parsed['net-backend'] as RunOptions['netBackend'],
     toolboxBase: str(parsed['toolbox-base']),
     logLevel: debug ? 'debug' : str(parsed['log-level']),
+    capAdd: parsed['cap-add'] as string[] | undefined,
+    capDrop: parsed['cap-drop'] as string[] | undefined,
+    privileged: parsed.privileged as boolean | undefined,
+    securityOpt: parsed['security-opt'] as string[] | undefined,
+    sysctls: parsed.sysctl as string[] | undefined,
+    ulimits: parsed.ulimit as string[] | undefined,
+    shmSize: str(parsed['shm-size']),
+    groupAdd: parsed['group-add'] as string[] | undefined,
+    dns: parsed.dns as string[] | undefined,
+    dnsSearch: parsed['dns-search'] as string[] | undefined,
+    dnsOption: parsed['dns-option'] as string[] | undefined,
   };
 }

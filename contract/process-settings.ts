@@ -1,0 +1,97 @@
+/**
+ * docker's process settings as the VM applies them: capabilities (--cap-add, --cap-drop,
+ * --privileged), rlimits (--ulimit), sysctls (--sysctl), /dev/shm's size (--shm-size),
+ * no_new_privs (--security-opt no-new-privileges). Parsed here from docker's syntax
+ * (the CLI's flags and compose's keys alike) into the plan's fields.
+ */
+import { UsageError } from './errors.js';
+
+/** Linux's capabilities, by number (include/uapi/linux/capability.h) */
+const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE',
+  'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE',
+  'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+] as const;
+
+/** NET_ADMIN, net_admin, CAP_NET_ADMIN: docker takes each */
+function capabilityNumber(name: string, flag: string): number | 'ALL' {
+  const bare = name.trim().toUpperCase().replace(/^CAP_/, '');
+  if (bare === 'ALL') return 'ALL';
+  const n = (CAPABILITIES as readonly string[]).indexOf(bare);
+  if (n < 0) throw new UsageError(`${flag} ${name}: no such capability`, `name one of ${CAPABILITIES.slice(0, 4).join(', ')}... (capabilities(7)), or ALL`);
+  return n;
+}
+
+/**
+ * The capabilities the command keeps, as a hex mask; undefined when it keeps every one (the default
+ * of `testin run`: the command is root of its own machine). --cap-drop takes them out; after
+ * --cap-drop ALL, --cap-add puts the named ones back, as docker's order does; --privileged keeps all.
+ */
+export function capabilityMask(add: readonly string[] = [], drop: readonly string[] = [], privileged = false): string | undefined {
+  if (privileged || drop.length === 0) {
+    for (const name of add) capabilityNumber(name, '--cap-add');
+    return undefined;
+  }
+  const all = (1n << BigInt(CAPABILITIES.length)) - 1n;
+  let keep = all;
+  for (const name of drop) {
+    const n = capabilityNumber(name, '--cap-drop');
+    keep = n === 'ALL' ? 0n : keep & ~(1n << BigInt(n));
+  }
+  for (const name of add) {
+    const n = capabilityNumber(name, '--cap-add');
+    keep = n === 'ALL' ? all : keep | (1n << BigInt(n));
+  }
+  return keep === all ? undefined : keep.toString(16);
+}
+
+/** the names a mask keeps (for tests and --debug) */
+export function capabilityNames(mask: string | undefined): string[] {
+  const keep = mask === undefined ? (1n << BigInt(CAPABILITIES.length)) - 1n : BigInt(`0x${mask}`);
+  return CAPABILITIES.filter((_, i) => (keep >> BigInt(i)) & 1n);
+}
+
+/** setrlimit(2)'s resources, by number (the same on x86-64 and arm64), under docker's --ulimit names */
+const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
+export interface PlanRlimit {
+  name: string;
+  resource: number;
+  /** -1: unlimited */
+  soft: number;
+  hard: number;
+}
+
+/** --ulimit NAME=SOFT[:HARD] (-1 or unlimited: no limit), compose's `ulimits: {nofile: {soft, hard}}` or `nproc: 65535` */
+export function parseUlimit(text: string): PlanRlimit {
+  const m = /^([a-z]+)=(-?\d+|unlimited)(?::(-?\d+|unlimited))?$/.exec(text.trim());
+  const resource = m ? RLIMITS[m[1] as string] : undefined;
+  if (!m || resource === undefined) throw new UsageError(`--ulimit ${text}: not NAME=SOFT[:HARD] with a known NAME`, `write e.g. --ulimit nofile=1024:2048 (names: ${Object.keys(RLIMITS).join(', ')})`);
+  const value = (v: string): number => (v === 'unlimited' ? -1 : Number(v));
+  const soft = value(m[2] as string);
+  const hard = m[3] === undefined ? soft : value(m[3]);
+  if (hard !== -1 && (soft === -1 || soft > hard)) throw new UsageError(`--ulimit ${text}: the soft limit is above the hard one`, 'give SOFT <= HARD');
+  return { name: m[1] as string, resource, soft, hard };
+}
+
+/** --sysctl KEY=VALUE: any sysctl (in a VM all of them are the command's own machine's, not only docker's namespaced ones) */
+export function parseSysctl(text: string): [string, string] {
+  const at = text.indexOf('=');
+  const key = at < 0 ? '' : text.slice(0, at).trim();
+  if (!/^[a-z0-9_][a-z0-9_./-]*$/i.test(key) || key.includes('..')) throw new UsageError(`--sysctl ${text}: not KEY=VALUE`, 'write e.g. --sysctl net.ipv4.ip_forward=1');
+  return [key.replace(/\//g, '.'), text.slice(at + 1)];
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** --shm-size, docker's units (64m, 1g, bytes without one) */
+export function parseShmSize(text: string): number {
+  const m = /^(\d+)\s*([bkmg])?b?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1) : 0;
+  if (!m || bytes < 4096) throw new UsageError(`--shm-size ${text}: not a size of at least 4k`, 'write e.g. --shm-size 256m');
+  return bytes;
+}

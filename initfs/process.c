@@ -1,0 +1,100 @@
+/*
+ * docker's process settings, in the VM: the machine's sysctls and /dev/shm size
+ * (set once, before the first command), and each command's rlimits,
+ * capabilities and no_new_privs (set in its child, before exec).
+ */
+#include "init.h"
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+/* Writes each "key=value" to /proc/sys/key (dots are folders) and sizes /dev/shm.
+ * Returns 0, or -1 with what failed in msg. */
+int apply_machine_settings(const struct request *r, char *msg, size_t len) {
+  for (int i = 0; i < r->nsysctls; i++) {
+    const char *kv = r->sysctls[i];
+    const char *eq = strchr(kv, '=');
+    if (!eq) continue;
+    char path[512];
+    int n = snprintf(path, sizeof path, "/proc/sys/");
+    for (const char *k = kv; k < eq && n < (int)sizeof path - 1; k++) path[n++] = *k == '.' ? '/' : *k;
+    path[n] = 0;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t w = fd < 0 ? -1 : write(fd, eq + 1, strlen(eq + 1));
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (w < 0) {
+      snprintf(msg, len, "--sysctl %.*s: %s\n  fix: %s", (int)(eq - kv), kv, e == ENOENT ? "no such sysctl in this kernel" : strerror(e),
+               e == ENOENT ? "check its name (testin run IMAGE ls /proc/sys/...), or load its module first" : "give a value the kernel takes (see its documentation)");
+      return -1;
+    }
+  }
+  if (r->shm_size) {
+    char data[64];
+    snprintf(data, sizeof data, "mode=1777,size=%s", r->shm_size);
+    if (mount("shm", "/dev/shm", "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, data) < 0) {
+      snprintf(msg, len, "--shm-size %s: remount /dev/shm: %s\n  fix: give a smaller size", r->shm_size, strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* "RESOURCE SOFT HARD", -1 unlimited; the step's name on failure */
+int apply_rlimits(const struct request *r, const char **step) {
+  for (int i = 0; i < r->nrlimits; i++) {
+    long long res, soft, hard;
+    if (sscanf(r->rlimits[i], "%lld %lld %lld", &res, &soft, &hard) != 3) continue;
+    struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+    *step = "setrlimit";
+    if (setrlimit((int)res, &rl) < 0) return -1;
+  }
+  return 0;
+}
+
+static uint64_t kept_caps(const struct request *r) {
+  return r->caps ? strtoull(r->caps, NULL, 16) : ~0ull;
+}
+
+static int last_cap(void) {
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  char buf[16] = {0};
+  if (fd >= 0) {
+    (void)!read(fd, buf, sizeof buf - 1);
+    close(fd);
+  }
+  return buf[0] ? atoi(buf) : 40;
+}
+
+/* Before setuid: the capabilities the command may not have leave the bounding set (for good, in its
+ * children too) and the ambient set. Needs CAP_SETPCAP, which the init's child still has here. */
+int drop_bounding_caps(const struct request *r, const char **step) {
+  if (!r->caps) return 0;
+  uint64_t keep = kept_caps(r);
+  *step = "drop capabilities";
+  for (int cap = 0; cap <= last_cap(); cap++) {
+    if (keep & (1ull << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0);
+  }
+  return 0;
+}
+
+/* After setuid: a root command keeps only its capabilities in the permitted, effective and
+ * inheritable sets (another user has none, as with docker); then no_new_privs. */
+int limit_process(const struct request *r, const char **step) {
+  if (r->caps && r->uid == 0) {
+    uint64_t keep = kept_caps(r);
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    for (int i = 0; i < 2; i++) data[i].effective = data[i].permitted = data[i].inheritable = (uint32_t)(keep >> (32 * i));
+    *step = "set capabilities";
+    if (syscall(SYS_capset, &head, data) < 0) return -1;
+  }
+  if (r->no_new_privs) {
+    *step = "no_new_privs";
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
+  }
+  return 0;
+}

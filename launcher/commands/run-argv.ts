@@ -1,0 +1,38 @@
+import type { Options } from 'yargs';
+
+/**
+ * docker's order for `run`: `testin run [FLAGS] IMAGE [CMD ARGS...]`. The first word that is
+ * neither a flag nor a flag's value is the image; every word after it belongs to the command
+ * (its own flags too, as with docker). `--image IMG [-- CMD]` works as before. Returns the
+ * flags for yargs (the image as --image) and the command, or the words unchanged when there
+ * is no such image word.
+ */
+export function splitDockerRun(words: readonly string[], flags: Record<string, Options>): { flags: string[]; command: string[] | undefined } | undefined {
+  const takesValue = new Set<string>();
+  for (const [name, opt] of Object.entries(flags)) {
+    if (opt.type === 'boolean') continue;
+    takesValue.add(`--${name}`);
+    for (const alias of [opt.alias ?? []].flat()) takesValue.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
+  }
+  const end = words.indexOf('--');
+  const scanned = end < 0 ? words : words.slice(0, end);
+  for (let i = 0; i < scanned.length; i++) {
+    const word = scanned[i] as string;
+    if (word.startsWith('-') && word !== '-') {
+      // --flag=value carries its value; -m 512m, --env X=1 take the next word; -it, -e=X are short flags
+      if (!word.includes('=') && takesValue.has(lastShort(word))) i++;
+      continue;
+    }
+    const image = word;
+    const rest = words.slice(i + 1);
+    // `IMAGE -- CMD` as well as `IMAGE CMD`
+    const command = rest[0] === '--' ? rest.slice(1) : rest;
+    return { flags: [...scanned.slice(0, i), '--image', image], command: command.length ? command : undefined };
+  }
+  return undefined;
+}
+
+/** -it -> -t (a value, if any, goes to the last of combined short flags), --name stays */
+function lastShort(word: string): string {
+  return word.startsWith('--') || word.length <= 2 ? word : `-${word.slice(-1)}`;
+}
