@@ -13,10 +13,11 @@ export interface SignalTarget {
   kill(): void;
 }
 
-export function guestCommand(vm: SignalTarget, beforeKill: () => void = () => undefined): Killable {
+/** A stop's SIGTERM reaches the command as its stop signal (--stop-signal, the image's STOPSIGNAL). */
+export function guestCommand(vm: SignalTarget, stopSignal = 15, beforeKill: () => void = () => undefined): Killable {
   return {
     kill(signal: NodeJS.Signals) {
-      if (signal !== 'SIGKILL') return vm.signal(constants.signals[signal]);
+      if (signal !== 'SIGKILL') return vm.signal(signal === 'SIGTERM' ? stopSignal : constants.signals[signal]);
       beforeKill();
       vm.kill();
     },

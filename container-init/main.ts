@@ -184,6 +184,7 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
   // the command as the one terminate module sees it: the stop signal, then (after the grace) the VM stopped hard
   const command = guestCommand(
     { signal: (signo) => vm.signal(signo), kill: () => vm.kill() },
+    plan.process?.stopSignal,
     () => process.stderr.write(`testin: the command did not end within ${(stopping?.graceMs ?? 0) / 1000} s of ${stopping?.by}: stopping the VM\n`),
   );
   onSignal = (name) => {

@@ -1,32 +1,8 @@
 import { PlanError } from '../contract/errors.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
 import { MODULES_STAGING, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
-import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, PLAN_VERSION, parseExposed, parseMemoryMiB, type AccelChoice, type FsCache, type RunPlan } from '../contract/run-plan.js';
-
-/**
- * When compose (not `testin run`) started the container, `testin compose` has
- * put a plan in TESTIN_PLAN, made by the launcher's own buildPlan, whose
- * run-time parts (command, environment, working directory, hostname, mounts)
- * come from the container as docker set it up. These variables (documented in
- * the README) override its choices, and stand in for it in a compose file
- * written by hand. They are taken out of the command's environment.
- */
-const TESTIN_VARIABLES = {
-  TESTIN_USER: "the user the command runs as (compose's `user:` moves here; container-init itself must be root)",
-  TESTIN_CPUS: 'virtual CPUs (default 2)',
-  TESTIN_MEMORY: 'VM memory, docker units (default 1g)',
-  TESTIN_ACCEL: 'auto, kvm or tcg (default auto)',
-  TESTIN_KERNEL_CMDLINE: 'extra kernel command line',
-  TESTIN_CONSOLE: '1: stream the guest kernel log to stderr',
-  TESTIN_FS_CACHE: 'virtiofs cache policy: auto, always, never',
-  TESTIN_STOP_TIMEOUT: 'seconds the command gets after SIGTERM before the VM is stopped hard (default 10)',
-  TESTIN_FORWARD: 'ports forwarded into the VM, e.g. "8080/tcp 53/udp" (compose ports and expose)',
-  TESTIN_NETWORK: 'none: no NIC in the VM',
-  TESTIN_NET_BACKEND: "passt or slirp (a hand-written file: default slirp; passt needs the seccomp profile `testin compose` writes)",
-  TESTIN_READ_ONLY: "1: the image's root is read-only in the VM",
-  TESTIN_STDIN: '1: stream stdin to the command (on with a tty)',
-  TESTIN_LOG_LEVEL: "container-init's diagnostics (debug shows the boot)",
-} as const;
+import { optionsFromVariables } from '../contract/run-options.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, PLAN_VERSION, parseExposed, parseMemoryMiB, type RunPlan } from '../contract/run-plan.js';
 
 export interface ContainerFacts {
   argv: readonly string[];
@@ -63,42 +39,38 @@ export function defaultPlan(modulesRelease: string | undefined): RunPlan {
 }
 
 /**
- * The TESTIN_* variables a compose file sets (the README lists them), over a
- * plan: the one place they are read. A variable that is not set leaves the
- * plan's value.
+ * When compose (not `testin run`) started the container, `testin compose` has put a plan in
+ * TESTIN_PLAN, made by the launcher's own buildPlan, whose run-time parts (command, environment,
+ * working directory, hostname, mounts) come from the container as docker set it up. The TESTIN_*
+ * variables of the run options' table (contract/run-options.ts; the README lists them) override
+ * its choices, and stand in for it in a compose file written by hand: the one place they are
+ * read. A variable that is not set leaves the plan's value; they are not the command's.
  */
 export function applyOverrides(plan: RunPlan, env: NodeJS.ProcessEnv): RunPlan {
-  const get = (name: keyof typeof TESTIN_VARIABLES): string | undefined => env[name] || undefined;
-  const number = (name: 'TESTIN_CPUS' | 'TESTIN_STOP_TIMEOUT', fallback: number): number => {
-    const text = get(name);
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < 0) throw new PlanError(`${name}=${text} is not a number`);
-    return n;
-  };
-  const network = get('TESTIN_NETWORK') === 'none' ? { ...plan.network, nic: false, backend: 'slirp' as const } : plan.network;
-  const forward = get('TESTIN_FORWARD');
-  const backend = get('TESTIN_NET_BACKEND');
+  const o = optionsFromVariables(env);
+  const network = o.network === 'none' ? { ...plan.network, nic: false, backend: 'slirp' as const } : plan.network;
+  const backend = o.netBackend;
   return {
     ...plan,
-    user: env.TESTIN_USER !== undefined ? env.TESTIN_USER : plan.user,
-    readonlyRoot: get('TESTIN_READ_ONLY') ? get('TESTIN_READ_ONLY') === '1' : plan.readonlyRoot,
-    fsCache: (get('TESTIN_FS_CACHE') as FsCache | undefined) ?? plan.fsCache,
+    // an empty TESTIN_USER is root (compose's `user:` was moved here)
+    user: env.TESTIN_USER === '' ? '' : (o.user ?? plan.user),
+    readonlyRoot: o.readOnly ?? plan.readonlyRoot,
+    fsCache: o.fsCache ?? plan.fsCache,
     network: {
       ...network,
       backend: network.nic && (backend === 'passt' || backend === 'slirp') ? backend : network.backend,
-      forwards: forward ? forward.split(/[\s,]+/).filter(Boolean).map(parseExposed) : network.forwards,
+      forwards: o.expose ? o.expose.map(parseExposed) : network.forwards,
     },
-    stopTimeoutMs: number('TESTIN_STOP_TIMEOUT', plan.stopTimeoutMs / 1000) * 1000,
+    stopTimeoutMs: o.stopTimeout !== undefined ? o.stopTimeout * 1000 : plan.stopTimeoutMs,
     vm: {
       ...plan.vm,
-      cpus: number('TESTIN_CPUS', plan.vm.cpus),
-      memoryMiB: get('TESTIN_MEMORY') ? parseMemoryMiB(get('TESTIN_MEMORY') as string) : plan.vm.memoryMiB,
-      accel: (get('TESTIN_ACCEL') as AccelChoice | undefined) ?? plan.vm.accel,
-      kernelCmdline: get('TESTIN_KERNEL_CMDLINE') ? (get('TESTIN_KERNEL_CMDLINE') as string).split(/\s+/).filter(Boolean) : plan.vm.kernelCmdline,
-      console: get('TESTIN_CONSOLE') ? get('TESTIN_CONSOLE') === '1' : plan.vm.console,
+      cpus: o.cpus ?? plan.vm.cpus,
+      memoryMiB: o.memory ? parseMemoryMiB(o.memory) : plan.vm.memoryMiB,
+      accel: o.accel ?? plan.vm.accel,
+      kernelCmdline: o.kernelCmdline ? o.kernelCmdline.split(/\s+/).filter(Boolean) : plan.vm.kernelCmdline,
+      console: o.console ?? plan.vm.console,
     },
-    logLevel: get('TESTIN_LOG_LEVEL') ?? plan.logLevel,
+    logLevel: o.logLevel ?? plan.logLevel,
   };
 }
 
@@ -122,7 +94,7 @@ export function completeFromContainer(plan: RunPlan, facts: ContainerFacts): Run
     cwd: facts.cwd,
     hostname: facts.hostname,
     tty: facts.tty,
-    stdin: facts.tty || facts.env.TESTIN_STDIN === '1',
+    stdin: facts.tty || optionsFromVariables(facts.env).interactive === true,
   };
 }
 

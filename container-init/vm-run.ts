@@ -7,6 +7,7 @@ import { CONSOLE_LOG, SESSION_SOCKET, TOOLBOX_LAYOUT } from '../contract/layout.
 import type { Accel, RunPlan } from '../contract/run-plan.js';
 import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
 import { terminate } from '../contract/terminate.js';
+import { signalName } from '../contract/process-settings.js';
 import type { VmStep, VmTimeline } from '../contract/timeline.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
@@ -532,8 +533,9 @@ export class VmRun {
     this.#timeout = setTimeout(() => {
       this.#facts.timedOut = true;
       this.timeline.timedOut = true;
-      process.stderr.write(`testin: timed out after ${Number((ms / 1000).toFixed(3))} s: stopping the command (SIGTERM, then the VM after ${this.plan.stopTimeoutMs / 1000} s)\n`);
-      void terminate(guestCommand(this), (this.#guest as Helper).exited, { signal: 'SIGTERM', graceMs: this.plan.stopTimeoutMs });
+      const signal = signalName(this.plan.process?.stopSignal ?? 15);
+      process.stderr.write(`testin: timed out after ${Number((ms / 1000).toFixed(3))} s: stopping the command (${signal}, then the VM after ${this.plan.stopTimeoutMs / 1000} s)\n`);
+      void terminate(guestCommand(this, this.plan.process?.stopSignal), (this.#guest as Helper).exited, { signal: 'SIGTERM', graceMs: this.plan.stopTimeoutMs });
     }, ms);
   }
 

@@ -14,7 +14,7 @@ export interface DockerClient {
   /** .Config and .Id of a local image; undefined when the engine has none of that name */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
   /** pulls an image, reporting docker's progress events; rejects with docker's words */
-  pullImage(name: string, onProgress?: (event: PullProgress) => void): Promise<void>;
+  pullImage(name: string, onProgress?: (event: PullProgress) => void, auth?: PullAuth): Promise<void>;
   inspectVolume(name: string): Promise<VolumeInfo | undefined>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
@@ -61,6 +61,7 @@ export interface EngineInfo {
 }
 
 export interface ImageConfig {
+  StopSignal?: string | null;
   Entrypoint?: string[] | null;
   Cmd?: string[] | null;
   Env?: string[] | null;
@@ -73,6 +74,9 @@ export interface ImageInfo {
   id: string;
   config: ImageConfig;
 }
+
+/** a registry's credentials, as the engine takes them (X-Registry-Auth) */
+export type PullAuth = { username: string; password: string; serveraddress: string } | { identitytoken: string; serveraddress: string };
 
 /** one event of `docker pull`'s progress stream */
 export interface PullProgress {
@@ -126,6 +130,8 @@ export interface ContainerSpec {
   extraHosts?: readonly string[] | undefined;
   /** seconds docker stop waits before SIGKILL */
   stopTimeout?: number | undefined;
+  /** what docker stop sends first; @default the image's STOPSIGNAL, else SIGTERM */
+  stopSignal?: string | undefined;
   workingDir?: string | undefined;
   user?: string | undefined;
   /** docker run --rm: the engine removes the container once it has exited (a client that died leaves nothing) */

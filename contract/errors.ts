@@ -33,13 +33,21 @@ export class UsageError extends TestinError {
 
 export class ImageNotFoundError extends TestinError {
   override readonly name = 'ImageNotFoundError';
-  constructor(image: string, cause?: unknown) {
+  constructor(image: string, cause?: unknown, pullNever?: '--pull never') {
     super(
       'TESTIN_IMAGE_NOT_FOUND',
-      `image "${image}" is not on the engine`,
-      `build it (docker build -t ${image} .) or pull it (docker pull ${image}) first`,
+      `image "${image}" is not on the engine${pullNever ? ` (${pullNever})` : ''}`,
+      pullNever ? `pull it (docker pull ${image}) or drop --pull never` : `build it (docker build -t ${image} .) or pull it (docker pull ${image}) first`,
       { cause },
     );
+  }
+}
+
+/** the engine could not pull the image: the registry's words, and what to do */
+export class ImagePullError extends TestinError {
+  override readonly name = 'ImagePullError';
+  constructor(image: string, said: string, fix: string, cause?: unknown) {
+    super('TESTIN_IMAGE_PULL', `cannot pull ${image}: ${said}`, fix, { cause });
   }
 }
 

@@ -12,6 +12,10 @@ export const LABELS = {
   ownerPid: 'testin.owner.pid',
   /** a session's container: its name */
   session: 'testin.session',
+  /** a detached run's container (testin run -d): its run id */
+  detached: 'testin.detached',
+  /** the accelerator a detached run's VM was planned on, for `testin ls` */
+  accel: 'testin.accel',
   /** the choices a session was started with, for `testin ls` */
   sessionCpus: 'testin.cpus',
   sessionMemory: 'testin.memory',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capabilityMask, capabilityNames, parseShmSize, parseSysctl, parseUlimit } from './process-settings.js';
+import { capabilityMask, capabilityNames, parseShmSize, parseSignal, parseSysctl, parseUlimit, signalName } from './process-settings.js';
 
 describe('capabilityMask', () => {
   it('keeps every capability unless some are dropped (the command is root of its own machine)', () => {
@@ -57,5 +57,30 @@ describe('parseSysctl and parseShmSize', () => {
     expect(parseShmSize('1g')).toBe(1024 ** 3);
     expect(parseShmSize('65536')).toBe(65536);
     expect(() => parseShmSize('lots')).toThrow(/--shm-size lots/);
+  });
+});
+
+describe('parseSignal: --stop-signal as docker reads it', () => {
+  it.each([
+    ['SIGUSR1', 10],
+    ['usr2', 12],
+    ['15', 15],
+    ['SIGRTMIN+3', 37],
+    ['RTMAX-1', 63],
+    ['SIGINT', 2],
+  ])('%s is %i', (text, n) => {
+    expect(parseSignal(text)).toBe(n);
+  });
+
+  it('refuses what is no signal, naming the flag', () => {
+    expect(() => parseSignal('SIGFOO')).toThrow(/--stop-signal SIGFOO: no such signal/);
+    expect(() => parseSignal('65', 'stop_signal')).toThrow(/stop_signal 65: no such signal/);
+    expect(() => parseSignal('RTMAX+1')).toThrow(/no such signal/);
+  });
+
+  it('names a signal back', () => {
+    expect(signalName(10)).toBe('SIGUSR1');
+    expect(signalName(37)).toBe('SIGRTMIN+3');
+    expect(signalName(15)).toBe('SIGTERM');
   });
 });

@@ -95,3 +95,31 @@ export function parseShmSize(text: string): number {
   if (!m || bytes < 4096) throw new UsageError(`--shm-size ${text}: not a size of at least 4k`, 'write e.g. --shm-size 256m');
   return bytes;
 }
+
+/** Linux's signal numbers (x86-64 and arm64 share them), as docker names them */
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15,
+  STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29,
+  PWR: 30, SYS: 31, RTMIN: 34, RTMAX: 64,
+};
+
+/**
+ * --stop-signal (compose's stop_signal, an image's STOPSIGNAL) as docker reads it: SIGUSR1, USR1,
+ * 10, SIGRTMIN+3 (docker counts real-time signals from 34, as glibc does).
+ */
+export function parseSignal(text: string, flag = '--stop-signal'): number {
+  const bare = text.trim().toUpperCase().replace(/^SIG/, '');
+  const m = /^(RTMIN|RTMAX)([+-]\d+)?$/.exec(bare);
+  const n = /^\d+$/.test(bare) ? Number(bare) : m ? (SIGNALS[m[1] as string] as number) + Number(m[2] ?? 0) : SIGNALS[bare];
+  if (n === undefined || !(n >= 1 && n <= 64)) {
+    throw new UsageError(`${flag} ${text}: no such signal`, 'name one as docker does: SIGTERM, SIGINT, SIGUSR1, SIGRTMIN+3, or its number');
+  }
+  return n;
+}
+
+/** a signal's name for messages (SIGUSR1, SIGRTMIN+3) */
+export function signalName(signo: number): string {
+  if (signo > 34 && signo <= 64) return `SIGRTMIN+${signo - 34}`;
+  const name = Object.entries(SIGNALS).find(([, n]) => n === signo)?.[0];
+  return name ? `SIG${name}` : `signal ${signo}`;
+}

@@ -67,6 +67,8 @@ export interface ProcessPlan {
   rlimits?: readonly PlanRlimit[] | undefined;
   /** --group-add: more supplementary groups, by name (the image's /etc/group) or number */
   groupAdd?: readonly string[] | undefined;
+  /** the signal a stop (SIGTERM to container-init: docker stop, the client's SIGTERM, --timeout) gives the command; absent: SIGTERM */
+  stopSignal?: number | undefined;
 }
 
 export interface MachinePlan {

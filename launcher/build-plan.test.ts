@@ -60,6 +60,14 @@ describe('parseMemoryMiB', () => {
 });
 
 describe('buildPlan', () => {
+  it("gives the command --stop-signal, else the image's STOPSIGNAL (not with --boot: that one is its init's)", () => {
+    expect(buildPlan({ image: 'i', command: ['true'], stopSignal: 'SIGUSR2' }, { StopSignal: 'SIGINT' }, ctx).process?.stopSignal).toBe(12);
+    expect(buildPlan({ image: 'i', command: ['true'] }, { StopSignal: 'SIGQUIT' }, ctx).process?.stopSignal).toBe(3);
+    expect(buildPlan({ image: 'i', command: ['true'], boot: '' }, { StopSignal: 'SIGRTMIN+3' }, ctx).process).toBeUndefined();
+    expect(buildPlan({ image: 'i', command: ['true'] }, { StopSignal: 'SIGTERM' }, ctx).process).toBeUndefined();
+    expect(() => buildPlan({ image: 'i', command: ['true'], stopSignal: 'NOPE' }, {}, ctx)).toThrow(/--stop-signal NOPE: no such signal/);
+  });
+
   it('takes defaults from the image and the VM defaults', () => {
     const plan = buildPlan({ image: 'i', command: ['true'] }, { WorkingDir: '/srv', User: 'app' }, ctx);
     expect(plan).toMatchObject({ argv: ['true'], cwd: '/srv', user: 'app', stdin: false, fsCache: 'auto' });

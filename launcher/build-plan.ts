@@ -1,10 +1,10 @@
 import type { ImageConfig } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
-import { capabilityMask, parseShmSize, parseSysctl, parseUlimit } from '../contract/process-settings.js';
+import { capabilityMask, parseShmSize, parseSignal, parseSysctl, parseUlimit } from '../contract/process-settings.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
-import type { RunOptions } from './run-options.js';
+import type { RunOptions } from '../contract/run-options.js';
 
 export interface PlanContext {
   runId: string;
@@ -65,7 +65,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     snapshot: usesSnapshots(options, ctx),
     ...(ctx.lease ? { lease: true } : {}),
     logLevel: options.logLevel ?? 'warn',
-    ...resolveProcessSettings(options),
+    ...resolveProcessSettings(options, options.boot === undefined ? image.StopSignal : undefined),
   };
 }
 
@@ -73,7 +73,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
  * docker's process settings as the plan's fields, absent when none is asked. The machine's (sysctls,
  * /dev/shm) are the VM's; without a VM the engine applies them to the container (run-container.ts).
  */
-export function resolveProcessSettings(options: RunOptions): { process?: ProcessPlan; machine?: MachinePlan } {
+export function resolveProcessSettings(options: RunOptions, imageStopSignal?: string | null): { process?: ProcessPlan; machine?: MachinePlan } {
   const capabilities = capabilityMask(options.capAdd, options.capDrop, options.privileged);
   const noNewPrivileges = resolveSecurityOpt(options.securityOpt ?? []);
   const rlimits = (options.ulimits ?? []).map(parseUlimit);
@@ -82,11 +82,21 @@ export function resolveProcessSettings(options: RunOptions): { process?: Process
     ...(noNewPrivileges ? { noNewPrivileges } : {}),
     ...(rlimits.length ? { rlimits } : {}),
     ...(options.groupAdd?.length ? { groupAdd: [...options.groupAdd] } : {}),
+    ...stopSignal(options.stopSignal, imageStopSignal),
   };
   const sysctls = (options.sysctls ?? []).map(parseSysctl);
   const shmSizeBytes = options.shmSize === undefined ? undefined : parseShmSize(options.shmSize);
   const machine: MachinePlan = options.noVm ? {} : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}) };
   return { ...(Object.keys(process).length ? { process } : {}), ...(Object.keys(machine).length ? { machine } : {}) };
+}
+
+/**
+ * The signal a stop gives the command: --stop-signal, else the image's STOPSIGNAL (not with --boot:
+ * there it is meant for the image's init, which testin powers off itself), else SIGTERM (absent).
+ */
+function stopSignal(flag: string | undefined, image: string | null | undefined): { stopSignal?: number } {
+  const signo = flag ? parseSignal(flag) : image ? parseSignal(image, "the image's STOPSIGNAL") : undefined;
+  return signo === undefined || signo === 15 ? {} : { stopSignal: signo };
 }
 
 /** --security-opt: no-new-privileges (docker's spellings) is honoured; the engine's profiles cannot reach into a VM */

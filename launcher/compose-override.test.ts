@@ -25,6 +25,7 @@ describe('buildComposeOverride', () => {
       security_opt: ['no-new-privileges:true'],
       group_add: [4242],
       privileged: true,
+      stop_signal: 'SIGUSR1',
     };
     const override = buildComposeOverride({ services: { t: service }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
     const plan = planOf(override.services.t);
@@ -38,6 +39,7 @@ describe('buildComposeOverride', () => {
       securityOpt: ['no-new-privileges:true'],
       groupAdd: ['4242'],
       privileged: true,
+      stopSignal: 'SIGUSR1',
     });
     expect({ process: plan.process, machine: plan.machine }).toEqual(run);
     // --privileged keeps every capability, in both
@@ -45,6 +47,9 @@ describe('buildComposeOverride', () => {
     expect(plan.machine).toEqual({ sysctls: [['net.ipv4.ip_forward', '1']], shmSizeBytes: 256 * 1024 ** 2 });
     // the container around the VM is testin's: never privileged (this engine could not even grant it)
     expect(override.services.t?.privileged).toBe(false);
+    // stop_signal is the command's; docker stop gives container-init SIGTERM, which it turns into that
+    expect(plan.process?.stopSignal).toBe(10);
+    expect(override.services.t?.stop_signal).toBe('SIGTERM');
   });
 
 

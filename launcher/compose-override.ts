@@ -1,4 +1,4 @@
-import type { RunOptions } from './run-options.js';
+import type { RunOptions } from '../contract/run-options.js';
 import type { ImageConfig } from '../contract/docker-client.js';
 import { PLAN_ENV, encodePlan, parseExposed, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { buildPlan } from './build-plan.js';
@@ -27,6 +27,7 @@ export interface ComposeService {
   ulimits?: Record<string, number | { soft: number; hard: number }>;
   shm_size?: string | number;
   group_add?: (string | number)[];
+  stop_signal?: string;
 }
 
 /** compose's process keys as `testin run`'s options: the same plan fields apply them in the VM */
@@ -42,6 +43,7 @@ function processOptions(svc: ComposeService): Partial<RunOptions> {
     ulimits,
     shmSize: svc.shm_size === undefined ? undefined : String(svc.shm_size),
     groupAdd: svc.group_add?.map(String),
+    stopSignal: svc.stop_signal,
   };
 }
 
@@ -124,6 +126,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       volumes: vm.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       // compose down passes its own timeout to docker stop: the same grace as a run's container
       stop_grace_period: `${vm.stopTimeoutS}s`,
+      // stop_signal: is the command's (the plan's); container-init takes docker stop's SIGTERM and gives the command that
+      stop_signal: vm.stopSignal,
       labels: vm.labels,
     };
   }

@@ -137,8 +137,8 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
       const { Volumes } = (await docker.listVolumes({ filters: { label: [label] } })) as { Volumes: { Name: string; CreatedAt?: string; Labels?: Record<string, string> | null }[] | null };
       return (Volumes ?? []).map((v) => ({ name: v.Name, createdAt: v.CreatedAt ?? '', labels: v.Labels ?? {} }));
     },
-    async pullImage(name, onProgress) {
-      const stream = (await docker.pull(name)) as NodeJS.ReadableStream;
+    async pullImage(name, onProgress, auth) {
+      const stream = (await docker.pull(name, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) =>
         docker.modem.followProgress(
           stream,
@@ -169,6 +169,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
         ...(spec.hostname ? { Hostname: spec.hostname } : {}),
         ...(spec.exposedPorts ? { ExposedPorts: spec.exposedPorts } : {}),
         ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
+        ...(spec.stopSignal === undefined ? {} : { StopSignal: spec.stopSignal }),
         ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
         ...(spec.user ? { User: spec.user } : {}),
         HostConfig: {

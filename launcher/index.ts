@@ -1,6 +1,7 @@
 /** testin's public API. */
 export { run, type RunIo } from './run.js';
-export type { RunOptions, AccelChoice } from './run-options.js';
+export { runDetached, type DetachedRun, type DetachIo } from './run-detached.js';
+export type { RunOptions, AccelChoice } from '../contract/run-options.js';
 export type { RunResult } from './run-result.js';
 export type { RunPlan, VmPlan, Accel, FsCache } from '../contract/run-plan.js';
 export { LABELS } from '../contract/labels.js';
@@ -8,6 +9,7 @@ export {
   TestinError,
   UsageError,
   ImageNotFoundError,
+  ImagePullError,
   DockerUnreachableError,
   DockerRefusedError,
   EngineLostError,

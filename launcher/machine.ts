@@ -17,7 +17,7 @@ import { collectInto } from './output-sinks.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import { takeLease, type RunLease } from './run-lease.js';
 import { createRunContainer } from './run-container.js';
-import type { RunOptions } from './run-options.js';
+import type { RunOptions } from '../contract/run-options.js';
 import { signalName, type RunResult } from './run-result.js';
 
 /** label of a session's container: its name */
@@ -286,6 +286,8 @@ export async function attachSession(name: string, docker: DockerClient = createD
 
 export interface SessionInfo {
   name: string;
+  /** a session (testin up, start()) or a detached run (testin run -d) */
+  kind: 'session' | 'detached';
   image: string;
   accel: string;
   cpus: string;
@@ -296,9 +298,9 @@ export interface SessionInfo {
   createdAt: Date;
 }
 
-/** Every session on this docker engine. */
+/** Every session and detached run on this docker engine. */
 export async function listSessions(docker: DockerClient = createDockerClient()): Promise<SessionInfo[]> {
-  const found = await docker.listContainersWithLabels(SESSION_LABEL);
+  const found = (await Promise.all([docker.listContainersWithLabels(SESSION_LABEL), docker.listContainersWithLabels(LABELS.detached)])).flat();
   const infos = await Promise.all(
     found.map(async (c) => {
       const handle = docker.getContainer(c.id);
@@ -312,9 +314,10 @@ export async function listSessions(docker: DockerClient = createDockerClient()):
     info
       ? [
           {
-            name: c.labels[SESSION_LABEL] ?? info.name,
+            name: c.labels[SESSION_LABEL] ?? info.name.replace(/^\//, ''),
+            kind: c.labels[SESSION_LABEL] ? ('session' as const) : ('detached' as const),
             image: info.image,
-            accel: accel ?? '?',
+            accel: accel ?? c.labels[LABELS.accel] ?? '?',
             cpus: c.labels[LABELS.sessionCpus] ?? '?',
             memory: c.labels[LABELS.sessionMemory] ?? '?',
             running: info.running,

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import { CanceledError, DockerUnreachableError, ImageNotFoundError, UsageError } from '../contract/errors.js';
+import { CanceledError, DockerUnreachableError, UsageError } from '../contract/errors.js';
+import { ensureImage } from './image-pull.js';
 import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_LAYOUT, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 import { encodePlan, type RunPlan } from '../contract/run-plan.js';
@@ -27,7 +28,7 @@ import { probeEngineKvm } from './engine-kvm.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
-import type { RunOptions } from './run-options.js';
+import type { RunOptions } from '../contract/run-options.js';
 import { vmContainer } from './vm-container.js';
 import { TEST_HOOK_ENV } from './test-hook.js';
 import { validateRunOptions } from './validate-options.js';
@@ -54,6 +55,8 @@ export interface CreateContext {
    * process (persistent: no owner labels, so no later run or start() reaps it)
    */
   session?: { name: string; cpus: string; memory: string; persistent: boolean };
+  /** a detached run (-d): no lease (it outlives its client), no owner, listed by `testin ls` */
+  detached?: boolean;
   /** aborted: stop building the toolbox, create nothing more */
   signal?: AbortSignal | undefined;
   /** called last before the container is created */
@@ -73,8 +76,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw new DockerUnreachableError(error);
   }
   const reaped = reapStaleRuns(docker).catch(() => []);
-  const image = await docker.inspectImage(options.image);
-  if (!image) throw new ImageNotFoundError(options.image);
+  const image = await ensureImage(docker, options.image, { pull: options.pull, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
 
   const { facts: toolbox, built } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: stderr, signal: ctx.signal });
@@ -105,8 +107,9 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     forwards: ports.forwards,
     passtAvailable: toolbox.passt,
     snapshotsAvailable: toolbox.snapshots,
-    // the client holds a lease on its run (a persistent session's only while it starts): a client that dies leaves nothing
-    lease: true,
+    // the client holds a lease on its run (a persistent session's only while it starts): a client that dies leaves
+    // nothing; a detached run is left to the engine (docker stop, its --rm)
+    lease: ctx.detached !== true,
   });
   phase('plan');
   const reapedIds = await reaped;
@@ -122,7 +125,11 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       modules: kernelModules && !custom ? toolbox.modulesVolume : undefined,
       snapshots: plan.snapshot ? await ensureSnapshotVolume(docker, toolbox) : undefined,
     },
-    owner: ctx.session ? { kind: 'session', ...ctx.session } : { kind: 'run', runId },
+    owner: ctx.session
+      ? { kind: 'session', ...ctx.session }
+      : ctx.detached
+        ? { kind: 'detached', runId, cpus: String(plan.vm.cpus), memory: `${plan.vm.memoryMiB}m`, accel: plan.noVm ? 'none' : accel.accel }
+        : { kind: 'run', runId },
   });
   let container: ContainerHandle;
   try {
@@ -151,6 +158,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       portBindings: ports.portBindings,
       extraHosts: options.addHost,
       stopTimeout: vm.stopTimeoutS,
+      stopSignal: vm.stopSignal,
       dns: { servers: options.dns, search: options.dnsSearch, options: options.dnsOption },
       // without a VM the container is the machine: the engine applies them (in a VM the plan's machine settings do)
       ...(options.noVm ? noVmMachine(options) : {}),

@@ -13,7 +13,7 @@ import { collectInto } from './output-sinks.js';
 import { makeTerminalRaw } from './raw-terminal.js';
 import { CanceledError, DockerUnreachableError, EngineLostError } from '../contract/errors.js';
 import { createRunContainer } from './run-container.js';
-import type { RunOptions } from './run-options.js';
+import type { RunOptions } from '../contract/run-options.js';
 import { resultOfSignal, signalName, type RunResult } from './run-result.js';
 import { RunStopper } from './run-stopper.js';
 import { takeLease, type RunLease } from './run-lease.js';

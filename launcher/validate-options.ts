@@ -1,11 +1,8 @@
 import { UsageError } from '../contract/errors.js';
 import { parseMemoryMiB } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
-import type { RunOptions } from './run-options.js';
+import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../contract/run-options.js';
 
-const ACCELS = ['auto', 'kvm', 'tcg'];
-const FS_CACHES = ['auto', 'always', 'never'];
-const NET_BACKENDS = ['auto', 'passt', 'slirp'];
 
 /** Checks what can be checked without Docker, before anything is started. */
 export function validateRunOptions(options: RunOptions): void {
@@ -35,11 +32,11 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError('--initrd and --modules go with --kernel', "add --kernel PATH, or drop them to boot the toolbox's kernel");
   }
   if (options.kernel && options.noVm) throw new UsageError('--kernel and --no-vm exclude each other', 'drop one of them');
-  if (options.accel !== undefined && !ACCELS.includes(options.accel)) {
-    throw new UsageError(`invalid --accel ${String(options.accel)}`, `use one of ${ACCELS.join(', ')}`);
-  }
-  if (options.fsCache !== undefined && !FS_CACHES.includes(options.fsCache)) {
-    throw new UsageError(`invalid --fs-cache ${String(options.fsCache)}`, `use one of ${FS_CACHES.join(', ')}`);
+  for (const [key, spec] of Object.entries(RUN_OPTIONS as RunOptionTable)) {
+    const value = options[key as keyof RunOptions];
+    if (spec.choices && value !== undefined && !(spec.choices as readonly unknown[]).includes(value)) {
+      throw new UsageError(`invalid --${spec.flag} ${String(value)}`, `use one of ${spec.choices.join(', ')}`);
+    }
   }
   // docker's own rules, checked before the engine is asked (it would refuse them after the toolbox and the plan)
   if (options.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(options.name)) {
@@ -47,9 +44,6 @@ export function validateRunOptions(options: RunOptions): void {
   }
   if (options.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(options.hostname)) {
     throw new UsageError(`invalid --hostname "${options.hostname}"`, 'use at most 64 letters, digits, . and -, starting with a letter or digit');
-  }
-  if (options.netBackend !== undefined && !NET_BACKENDS.includes(options.netBackend)) {
-    throw new UsageError(`invalid --net-backend ${String(options.netBackend)}`, `use one of ${NET_BACKENDS.join(', ')}`);
   }
   // --cap-*, --ulimit, --sysctl, --shm-size, --security-opt: their one-line errors before anything starts
   resolveProcessSettings(options);

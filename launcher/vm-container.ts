@@ -27,6 +27,8 @@ export const KVM_DEVICE = '/dev/kvm';
 export type VmContainerOwner =
   /** a run of this client: reaped by this host once its process is gone */
   | { kind: 'run'; runId: string }
+  /** a detached run (-d): it outlives its client, no owner; `testin ls` lists it with its size */
+  | { kind: 'detached'; runId: string; cpus: string; memory: string; accel: string }
   /** a session: persistent ones carry no owner (no later run may take them for leftovers) */
   | { kind: 'session'; name: string; cpus: string; memory: string; persistent: boolean }
   /** a compose service: compose owns it */
@@ -50,6 +52,8 @@ export interface VmContainer {
   mounts: ContainerMount[];
   /** seconds docker stop (and compose down, and a session's down) leaves container-init before SIGKILL */
   stopTimeoutS: number;
+  /** what docker stop sends container-init, whatever the image's STOPSIGNAL: it gives the command the plan's stop signal */
+  stopSignal: 'SIGTERM';
 }
 
 export function vmContainer(plan: RunPlan, input: VmContainerInput): VmContainer {
@@ -71,6 +75,7 @@ export function vmContainer(plan: RunPlan, input: VmContainerInput): VmContainer
     labels: ownerLabels(owner),
     mounts,
     stopTimeoutS: Math.ceil(stopGraceMs(plan) / 1000),
+    stopSignal: 'SIGTERM',
   };
 }
 
@@ -78,6 +83,8 @@ function ownerLabels(owner: VmContainerOwner): Record<string, string> {
   switch (owner.kind) {
     case 'run':
       return createLabels({ run: owner.runId }, { owner: true });
+    case 'detached':
+      return createLabels({ run: owner.runId, detached: owner.runId, sessionCpus: owner.cpus, sessionMemory: owner.memory, accel: owner.accel });
     case 'session':
       return createLabels({ run: owner.name, session: owner.name, sessionCpus: owner.cpus, sessionMemory: owner.memory }, { owner: !owner.persistent });
     case 'compose':

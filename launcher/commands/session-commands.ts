@@ -76,12 +76,12 @@ async function execInSession(args: Record<string, unknown>, command: string[] | 
 
 export const lsCommand: CliCommand = {
   command: 'ls',
-  describe: 'list the sessions: name, image, accel, cpus, memory, age',
+  describe: 'list the sessions and detached runs: name, kind, image, accel, cpus, memory, age, state',
   async run() {
     const rows = await (await sessions()).listSessions();
     const table = [
-      ['NAME', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'],
-      ...rows.map((r) => [r.name, r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.ended ? `ended: ${r.ended}` : r.running ? 'running' : 'stopped']),
+      ['NAME', 'KIND', 'IMAGE', 'ACCEL', 'CPUS', 'MEMORY', 'AGE', 'STATE'],
+      ...rows.map((r) => [r.name, r.kind === 'session' ? 'session' : 'run -d', r.image, r.accel, r.cpus, r.memory, formatAge(Date.now() - r.createdAt.getTime()), r.ended ? `ended: ${r.ended}` : r.running ? 'running' : 'stopped']),
     ];
     const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((row) => (row[i] as string).length)));
     process.stdout.write(`${table.map((row) => row.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n')}\n`);

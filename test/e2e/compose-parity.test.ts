@@ -10,7 +10,7 @@ import { leftovers, testin } from '../helpers/testin.js';
 const skip = inject('e2eSkip');
 const FILE = join(ROOT, 'test/fixtures/compose-parity/docker-compose.yml');
 const VOLUME = 'testin-e2e-parity';
-const SCRIPT = "id -u; nproc; grep MemTotal /proc/meminfo | awk '{print int($2/1024)}'; cat /data/seed; echo from-compose > /data/compose; touch /scratch/probe 2>/dev/null && echo root-writable || echo root-read-only";
+const SCRIPT = "id -u; nproc; grep MemTotal /proc/meminfo | awk '{print int($2/1024)}'; cat /data/seed; echo from-compose > /data/compose; touch /scratch/probe 2>/dev/null && echo root-writable || echo root-read-only; grep ^CapBnd /proc/self/status; cat /proc/sys/kernel/msgmax; ulimit -n; ulimit -Hn";
 /** busybox with EXPOSE 9090 and /scratch, a folder uid 1000 may write (unless the root is read-only) */
 const IMAGE = 'testin-test/parity:1';
 
@@ -38,6 +38,8 @@ function comparable(plan: RunPlan): unknown {
     modules: plan.kernelModules?.release,
     vm: plan.vm,
     logLevel: plan.logLevel,
+    process: plan.process,
+    machine: plan.machine,
   };
 }
 
@@ -61,12 +63,12 @@ describe.skipIf(skip !== '')('a compose service runs with the plan testin run ma
     expect(await leftovers()).toEqual([]);
   });
 
-  it("user:, TESTIN_CPUS and TESTIN_MEMORY, read_only:, a volume, expose:, ports: and the image's EXPOSE: the same plan and the same behaviour as the flags", async () => {
+  it("user:, TESTIN_CPUS and TESTIN_MEMORY, read_only:, a volume, expose:, ports:, cap_drop:, sysctls:, ulimits:, stop_signal: and the image's EXPOSE: the same plan and the same behaviour as the flags", async () => {
     const override = join(dir, 'compose.testin.yml');
     await execa('node', [TESTIN_BIN, 'compose', '-f', FILE, '--service', 'probe', '-o', override]);
     const composed = await execa('docker-compose', ['-p', project, '-f', FILE, '-f', override, 'run', '--rm', '-T', 'probe'], { reject: false, timeout: 120_000 });
     expect(composed.exitCode).toBe(0);
-    const ran = await testin(['run', '--log-level', 'debug', '--image', IMAGE, '-u', '1000:1000', '--cpus', '1', '--memory', '512m', '--read-only', '-v', `${VOLUME}:/data`, '--expose', '8080', '-p', '8081', '--', 'sh', '-c', SCRIPT]);
+    const ran = await testin(['run', '--log-level', 'debug', '--image', IMAGE, '-u', '1000:1000', '--cpus', '1', '--memory', '512m', '--read-only', '-v', `${VOLUME}:/data`, '--expose', '8080', '-p', '8081', '--cap-drop', 'NET_ADMIN', '--sysctl', 'kernel.msgmax=65536', '--ulimit', 'nofile=1024:2048', '--stop-signal', 'SIGUSR1', '--', 'sh', '-c', SCRIPT]);
     expect(ran.exitCode).toBe(0);
 
     expect(comparable(planIn(composed.stderr))).toEqual(comparable(planIn(ran.stderr)));
@@ -74,8 +76,11 @@ describe.skipIf(skip !== '')('a compose service runs with the plan testin run ma
     expect(planIn(composed.stderr).network.forwards.map((f) => f.port).sort()).toEqual([8080, 8081, 9090]);
     // uid 1000, one CPU, a bit under 512 MiB for the guest, the volume's file, and a write to it
     expect(composed.stdout.split('\n')).toEqual(ran.stdout.toString().trim().split('\n'));
-    const [uid, cpus, mib, seed, root] = composed.stdout.split('\n');
+    const [uid, cpus, mib, seed, root, ...processLines] = composed.stdout.split('\n');
     expect([uid, cpus, seed, root]).toEqual(['1000', '1', 'seeded', 'root-read-only']);
+    // NET_ADMIN (bit 12) gone from the bounding set; the sysctl; the rlimits
+    expect(processLines).toEqual(['CapBnd:\t000001ffffffefff', '65536', '1024', '2048']);
+    expect(planIn(composed.stderr).process).toMatchObject({ capabilities: '1ffffffefff', stopSignal: 10 });
     expect(Number(mib)).toBeGreaterThan(400);
     expect(Number(mib)).toBeLessThanOrEqual(512);
     const written = await execa('docker', ['run', '--rm', '-v', `${VOLUME}:/data`, 'testin-example/busybox:1', 'cat', '/data/compose']);

@@ -1,8 +1,20 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { failInCI } from '../../launcher/ci-detect.js';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin } from '../helpers/testin.js';
+import { REGISTRY_PASSWORD, REGISTRY_USER, startRegistry, type LoopbackRegistry } from '../helpers/registry.js';
+import { leftovers, testin, within } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
+const registryMissing = spawnSync('docker-registry', ['--version']).error ? 'docker-registry is not installed (apt-get install docker-registry, as .ci/setup does)' : '';
+if (skip === '' && registryMissing) {
+  failInCI(`the --pull tests need ${registryMissing}`);
+  console.warn(`skipping the --pull tests: ${registryMissing}`);
+}
 
 /** A `docker run` line turned into a `testin run` line: docker's order and flags, with docker's meaning in the VM. */
 describe.skipIf(skip !== '')('docker run habits', () => {
@@ -57,5 +69,82 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([gpus.exitCode, gpus.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --gpus: not supported by testin: a VM sees no GPU of the host\n {2}fix: /)]);
     const opt = await testin(['run', '--security-opt', 'seccomp=unconfined', BUSYBOX_IMAGE, 'true']);
     expect([opt.exitCode, opt.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --security-opt seccomp=unconfined: not supported by testin: /)]);
+  });
+
+  it('-d returns with the name at once; testin ls lists it; docker logs shows its output; docker stop gives the command --stop-signal; docker wait gives its code; nothing is left', async () => {
+    const name = `testin-e2e-detached-${process.pid}`;
+    const script = 'trap "echo got USR1; exit 7" USR1; echo ready; while :; do sleep 1; done';
+    const r = await testin(['run', '-d', '--name', name, '--stop-signal', 'SIGUSR1', BUSYBOX_IMAGE, 'sh', '-c', script]);
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, `${name}\n`]);
+    const wait = execa('docker', ['wait', name], { reject: false });
+    try {
+      expect(await within(30_000, async () => (await execa('docker', ['logs', name], { reject: false })).stdout.includes('ready'))).toBe(true);
+      const ls = (await testin(['ls'])).stdout.toString();
+      expect(ls).toMatch(new RegExp(`^${name}\\s+run -d\\s+${BUSYBOX_IMAGE}\\s+(tcg|kvm)\\s+2\\s+1024m\\s.*running$`, 'm'));
+      await execa('docker', ['stop', name]);
+      // the code comes from docker wait; the engine removes the container (--rm)
+      expect((await wait).stdout.trim()).toBe('7');
+    } finally {
+      await execa('docker', ['rm', '-f', name], { reject: false });
+    }
+    expect(await within(10_000, async () => (await execa('docker', ['ps', '-aq', '--filter', `name=^${name}$`])).stdout === '')).toBe(true);
+  });
+
+  it("the image's STOPSIGNAL reaches the command when no --stop-signal is given, on --timeout too", async () => {
+    const image = 'testin-test/stopsignal:1';
+    await execa('docker', ['build', '-q', '-t', image, '-'], { input: `FROM ${BUSYBOX_IMAGE}\nSTOPSIGNAL SIGUSR2\n` });
+    try {
+      const r = await testin(['run', '--timeout', '3s', image, 'sh', '-c', 'trap "echo got USR2; exit 0" USR2; while :; do sleep 1; done']);
+      expect(r.stdout.toString()).toBe('got USR2\n');
+      expect(r.stderr).toMatch(/timed out after 3 s: stopping the command \(SIGUSR2, /);
+    } finally {
+      await execa('docker', ['rmi', image], { reject: false });
+    }
+  });
+});
+
+/** --pull: an image only in a registry (Debian's docker-registry on loopback, with htpasswd auth) */
+describe.skipIf(skip !== '' || registryMissing !== '')('--pull from a registry on loopback', () => {
+  let registry: LoopbackRegistry;
+  let config: string;
+  let image: string;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    image = `${registry.address}/testin-e2e/pulled:1`;
+    // docker login writes the credentials testin reads (DOCKER_CONFIG), as the docker CLI would
+    config = mkdtempSync(join(tmpdir(), 'docker-config-'));
+    await execa('docker', ['--config', config, 'login', '-u', REGISTRY_USER, '--password-stdin', registry.address], { input: REGISTRY_PASSWORD });
+    await execa('docker', ['tag', BUSYBOX_IMAGE, image]);
+    await execa('docker', ['--config', config, 'push', image]);
+    await execa('docker', ['rmi', image]);
+  });
+  afterAll(async () => {
+    await execa('docker', ['rmi', image], { reject: false });
+    await registry?.stop();
+    rmSync(config, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('--pull never on an image the engine lacks is 125 with a fix; without credentials the registry refuses in one line', async () => {
+    const never = await testin(['run', '--pull', 'never', image, 'true']);
+    expect([never.exitCode, never.stderr]).toEqual([125, `testin: image "${image}" is not on the engine (--pull never)\n  fix: pull it (docker pull ${image}) or drop --pull never\n`]);
+    const denied = await testin(['run', image, 'true'], { env: { DOCKER_CONFIG: join(config, 'none') } });
+    expect(denied.exitCode).toBe(125);
+    expect(denied.stderr).toMatch(new RegExp(`^testin: cannot pull ${image}: .*(no basic auth credentials|unauthorized).*\\n  fix: log in to it \\(docker login ${registry.address}\\)`, 'm'));
+  });
+
+  it("pulls with the client's docker credentials and runs it; a registry that is down is one line with a fix", async () => {
+    const r = await testin(['run', image, 'echo', 'pulled'], { env: { DOCKER_CONFIG: config } });
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'pulled\n']);
+    // no terminal: a line when it begins and one when it ends
+    expect(r.stderr).toMatch(new RegExp(`^testin: pulling ${image}\\ntestin: pulled ${image} \\(\\d+ layers\\)$`, 'm'));
+    // now it is there: missing (the default) does not pull again
+    expect((await testin(['run', image, 'true'])).stderr).not.toMatch(/pulling/);
+    await registry.stop();
+    const down = await testin(['run', '--pull', 'always', image, 'true'], { env: { DOCKER_CONFIG: config } });
+    expect(down.exitCode).toBe(125);
+    expect(down.stderr).toMatch(new RegExp(`^testin: cannot pull ${image}: .*connection refused.*\\n  fix: the engine cannot reach ${registry.address}: `, 'm'));
   });
 });
