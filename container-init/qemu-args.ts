@@ -1,3 +1,4 @@
+import { ARCHES, type ArchFacts } from '../contract/arch.js';
 import type { Accel, Forward, VmPlan } from '../contract/run-plan.js';
 import { buildNetdevArgs, type Netdev } from './guest-network.js';
 
@@ -18,9 +19,9 @@ export interface QemuPaths {
 }
 
 /** testin's own kernel command line; the user's words come after, so they win. */
-export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>): string[] {
+export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>, guest: ArchFacts = ARCHES.amd64): string[] {
   return [
-    'console=ttyS0',
+    `console=${guest.qemu.console}`,
     // a panic reboots at once, and -no-reboot turns that into QEMU exiting: a panic never hangs the run
     'panic=-1',
     // the crypto self-tests run at every boot: 0.2 s of a 1.65 s boot under TCG; `cryptomgr.notests=0` brings them back
@@ -42,6 +43,7 @@ export function buildQemuArgs(
   paths: QemuPaths,
   network: { nic: boolean; forwards: readonly Forward[] } = { nic: false, forwards: [] },
   backend: Netdev = { kind: 'slirp' },
+  guest: ArchFacts = ARCHES.amd64,
 ): string[] {
   const mem = `${vm.memoryMiB}M`;
   return [
@@ -49,7 +51,7 @@ export function buildQemuArgs(
     '-no-user-config',
     '-display', 'none',
     '-no-reboot',
-    '-machine', `q35,accel=${vm.accel},memory-backend=mem`,
+    '-machine', `${guest.qemu.machine},accel=${vm.accel},memory-backend=mem`,
     '-cpu', vm.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(vm.cpus),
     '-m', mem,
@@ -58,7 +60,7 @@ export function buildQemuArgs(
     '-L', paths.firmwareDir,
     '-kernel', paths.kernel,
     '-initrd', paths.initrd,
-    '-append', kernelCmdline(vm).join(' '),
+    '-append', kernelCmdline(vm, guest).join(' '),
     '-chardev', `socket,id=fs0,path=${paths.fsSocket}`,
     '-device', 'vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024',
     ...(paths.volSocket ? ['-chardev', `socket,id=fs1,path=${paths.volSocket}`, '-device', 'vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024'] : []),

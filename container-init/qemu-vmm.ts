@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARCHES } from '../contract/arch.js';
 import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import { startHelper } from './child-process.js';
 import { Qmp } from './qmp.js';
@@ -31,6 +32,7 @@ export function qemuVmm(toolbox: string): Vmm {
         { kernel: spec.kernel, initrd: spec.initrd, firmwareDir: tb(TOOLBOX_LAYOUT.firmware), fsSocket: spec.fsSocket, volSocket: spec.volSocket, ctlSocket: spec.ctlSocket, consoleLog: spec.consoleLog },
         spec.network,
         spec.netdev,
+        ARCHES[spec.arch],
       );
     },
     start(spec, options) {

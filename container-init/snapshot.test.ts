@@ -50,7 +50,13 @@ describe('snapshotsSupported', () => {
     ['1:8.2.2', 'rust', false],
     ['', 'rust', false],
   ] as const)('QEMU %s with the %s virtiofsd: %s', (version, flavor, yes) => {
-    expect(snapshotsSupported({ packages: version ? { 'qemu-system-x86': version } : {}, virtiofsdFlavor: flavor })).toBe(yes);
+    expect(snapshotsSupported({ packages: version ? { 'qemu-system-x86': version } : {}, virtiofsdFlavor: flavor, arch: { host: 'amd64', guest: 'amd64' } })).toBe(yes);
+  });
+
+  it("reads the version of the guest architecture's QEMU package", () => {
+    const packages = { 'qemu-system-x86': '1:7.2+dfsg-7', 'qemu-system-arm': '1:10.0.13+ds-0+deb13u1' };
+    expect(snapshotsSupported({ packages, virtiofsdFlavor: 'rust', arch: { host: 'arm64', guest: 'arm64' } })).toBe(true);
+    expect(snapshotsSupported({ packages, virtiofsdFlavor: 'rust', arch: { host: 'amd64', guest: 'amd64' } })).toBe(false);
   });
 });
 

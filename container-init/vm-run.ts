@@ -252,6 +252,7 @@ export class VmRun {
     const connected = this.#listen(ctlSocket);
     const spec: GuestSpec = {
       vm: { ...this.plan.vm, accel: this.accel },
+      arch: this.manifest.arch.guest,
       kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
       initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
       fsSocket: helpers.fsSocket,

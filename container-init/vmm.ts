@@ -4,6 +4,7 @@
  * its own that starts the same guest from the same spec, saves and restores it,
  * and says in its own words how it ended.
  */
+import type { Arch } from '../contract/arch.js';
 import type { Forward } from '../contract/run-plan.js';
 import type { Helper } from './child-process.js';
 import type { Netdev } from './guest-network.js';
@@ -12,6 +13,8 @@ import type { BootVm } from './qemu-args.js';
 /** What a guest is booted with: the VM, its kernel and initrd, the sockets of its helpers, its NIC. */
 export interface GuestSpec {
   vm: BootVm;
+  /** the guest's architecture (the toolbox's: contract/arch.ts) */
+  arch: Arch;
   kernel: string;
   initrd: string;
   /** virtiofsd's socket for the image's root (tag "root"), and the volumes' one (tag "vol") */

@@ -58,6 +58,8 @@ export interface EngineInfo {
   kernelVersion: string;
   ncpu: number;
   memTotal: number;
+  /** the engine's machine as it says it: x86_64 (Docker), amd64 (Podman), aarch64, arm64 */
+  architecture: string;
 }
 
 export interface ImageConfig {

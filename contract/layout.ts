@@ -47,12 +47,14 @@ export const TOOLBOX_LAYOUT = {
   complete: '.complete',
   kernel: 'boot/kernel',
   initrd: 'boot/initrd.img',
-  loader: 'lib/ld-linux-x86-64.so.2',
+  /** the host's dynamic loader (ld-linux-x86-64.so.2, ld-linux-aarch64.so.1), run by path: its name is the toolbox's */
+  loader: 'lib/ld.so',
   lib: 'lib',
   qemuModules: 'lib/qemu',
   firmware: 'share/qemu',
   node: 'bin/node',
-  qemu: 'bin/qemu-system-x86_64',
+  /** QEMU for the guest's architecture (qemu-system-x86_64, qemu-system-aarch64) */
+  qemu: 'bin/qemu-system',
   virtiofsd: 'bin/virtiofsd',
   busybox: 'bin/busybox',
   /** present when the toolbox's Debian has passt */

@@ -3,6 +3,7 @@
  * launcher needs of it, carried as labels on its docker volume so that one
  * volume listing finds a toolbox and all it must know to plan a run.
  */
+import { ARCHES, type ToolboxArch } from './arch.js';
 import { LABELS } from './labels.js';
 
 export type VirtiofsdFlavor = 'c' | 'rust';
@@ -15,6 +16,8 @@ export interface ToolboxManifest {
   /** the recipe it was made from: testin's own files and the base image reference */
   recipe: string;
   base: { image: string; id: string };
+  /** where its tools run (the engine's) and what runs in its VMs (contract/arch.ts) */
+  arch: ToolboxArch;
   kernelRelease: string;
   /** 'elf': a vmlinux booted through the PVH entry; 'bzImage': booted through the firmware */
   kernelFormat: 'elf' | 'bzImage';
@@ -45,8 +48,8 @@ export interface ToolboxFacts {
 }
 
 /** QEMU >= 9 saves to a file with mapped-ram, and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
-export function snapshotsSupported(manifest: Pick<ToolboxManifest, 'packages' | 'virtiofsdFlavor'>): boolean {
-  const version = manifest.packages['qemu-system-x86'] ?? '';
+export function snapshotsSupported(manifest: Pick<ToolboxManifest, 'packages' | 'virtiofsdFlavor' | 'arch'>): boolean {
+  const version = manifest.packages[ARCHES[manifest.arch.guest].qemu.package] ?? '';
   const major = Number(/^(?:\d+:)?(\d+)\./.exec(version)?.[1] ?? 0);
   return major >= 9 && manifest.virtiofsdFlavor === 'rust';
 }

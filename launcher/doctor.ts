@@ -40,7 +40,7 @@ export function engineCheck(info: EngineInfo, engine: EngineIdentity): Check[] {
     {
       name: 'engine',
       verdict: 'ok',
-      seen: `${product} ${engine.version} (API ${engine.apiVersion}${engine.engineApiVersion === engine.apiVersion ? '' : `, the engine's newest ${engine.engineApiVersion}`}) ${engine.remote ? `remote at ${engine.endpoint}` : 'local'}${engine.rootless ? ', rootless' : ''}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
+      seen: `${product} ${engine.version} (API ${engine.apiVersion}${engine.engineApiVersion === engine.apiVersion ? '' : `, the engine's newest ${engine.engineApiVersion}`}) ${engine.remote ? `remote at ${engine.endpoint}` : 'local'}${engine.rootless ? ', rootless' : ''}, ${info.operatingSystem}, kernel ${info.kernelVersion}, ${info.architecture}, ${info.ncpu} CPUs, ${Math.round(info.memTotal / 1024 ** 3)} GiB, cgroup v${info.cgroupVersion}, security: ${sec.join(', ') || 'none'}`,
     },
   ];
   const quirks = engineQuirks(engine);

@@ -23,6 +23,7 @@ export interface InfoResponse {
   KernelVersion?: string;
   NCPU?: number;
   MemTotal?: number;
+  Architecture?: string;
   /** Podman only (its compat /info adds it); Docker says rootless in SecurityOptions */
   Rootless?: boolean;
 }
@@ -95,5 +96,6 @@ export function engineInfoOf(info: InfoResponse): EngineInfo {
     kernelVersion: String(info.KernelVersion ?? '?'),
     ncpu: Number(info.NCPU ?? 0),
     memTotal: Number(info.MemTotal ?? 0),
+    architecture: String(info.Architecture ?? '?'),
   };
 }

@@ -82,7 +82,7 @@ export function pullFix(image: string, said: string): string {
   }
   if (/manifest unknown|not found|does not exist|no such image/i.test(said)) return `check the image's name and tag (docker pull ${image} says the same)`;
   if (/connection refused|no such host|timeout|i\/o timeout|network is unreachable|dial tcp|server gave HTTP response to HTTPS client|tls|x509/i.test(said)) {
-    return `the engine cannot reach ${registry}: start it or check the engine's network and proxy, or load the image (docker load) and run with --pull never`;
+    return `the engine cannot reach ${registry}: check that it runs and the engine's network and proxy, or load the image (docker load) and run with --pull never`;
   }
   return `pull it yourself (docker pull ${image}) to see the registry's full answer`;
 }

@@ -18,6 +18,7 @@ import { runHelper } from './helper-container.js';
 import { lineSink } from './line-sink.js';
 import { ownFiles, packageVersion } from './own-files.js';
 import { pinnedNodeBinary } from './pinned-node.js';
+import { archOf } from '../contract/arch.js';
 import { tarOf, type TarEntry } from './tar.js';
 
 /** where testin's own files go in the builder (toolbox/builder/main.ts OWN_DIR) */
@@ -40,7 +41,11 @@ export async function buildOnEngine(docker: DockerClient, options: EngineBuildOp
   const env = options.env ?? process.env;
   progress.begin(base);
   const baseId = await ensureBaseImage(docker, base, progress);
-  const node = await pinnedNodeBinary(env);
+  // the builder runs the pinned node of the engine's architecture; the toolbox's tools are of it too
+  const architecture = (await docker.engineInfo()).architecture;
+  const arch = archOf(architecture);
+  if (!arch) throw new ToolboxBuildError(`the engine runs on ${architecture}, for which testin has no toolbox`, 'use an engine on x86-64 (amd64) or arm64 (aarch64)');
+  const node = await pinnedNodeBinary(arch, env);
 
   const scratch = `testin-build-${randomBytes(6).toString('hex')}`;
   const created: string[] = [];

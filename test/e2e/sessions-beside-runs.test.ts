@@ -61,7 +61,7 @@ describe.skipIf(skip !== '')('a session outlives everything beside it until it i
     const exec = await testin(['exec', cliSession, '--', 'echo', 'alive']);
     expect([exec.exitCode, exec.stdout.toString(), exec.stderr]).toEqual([0, 'alive\n', '']);
     const ls = await testin(['ls']);
-    expect(ls.stdout.toString()).toMatch(new RegExp(`^${cliSession}\\s+${BUSYBOX_IMAGE}\\s.*running$`, 'm'));
+    expect(ls.stdout.toString()).toMatch(new RegExp(`^${cliSession}\\s+session\\s+${BUSYBOX_IMAGE}\\s.*running$`, 'm'));
   });
 
   it('12 runs at once beside 2 live sessions: every code and output exact, both sessions answer, no snapshot removed or rewritten', async () => {

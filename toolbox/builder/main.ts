@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeBuildEvent, type BuildEvent } from '../../contract/build-events.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../../contract/layout.js';
+import { archOf } from '../../contract/arch.js';
 import { installPackages } from './apt.js';
 import { assembleTree } from './assemble-tree.js';
 import { BuildFailure } from './build-failure.js';
@@ -28,9 +29,13 @@ async function build(out: string): Promise<void> {
   const env = process.env;
   const work = join(OWN_DIR, 'work');
   mkdirSync(work, { recursive: true });
-  const apt = await installPackages(work, emit);
+  // the builder's node is the engine's (the launcher picked it by the engine's architecture); guests of the same one for now
+  const host = archOf(process.arch);
+  if (!host) throw new BuildFailure('index', `no toolbox for this engine's architecture (${process.arch})`, []);
+  const arch = { host, guest: host };
+  const apt = await installPackages(work, arch, emit);
   emit({ kind: 'stage', stage: 'assemble', detail: `kernel ${apt.kernelRelease}` });
-  const parts = findDebianParts(join(OWN_DIR, 'node'), apt);
+  const parts = findDebianParts(join(OWN_DIR, 'node'), apt, arch);
   const initDir = join(OWN_DIR, 'initfs');
   const manifest = assembleTree(join(out, 'toolbox'), join(out, 'modules'), {
     parts,
@@ -43,6 +48,7 @@ async function build(out: string): Promise<void> {
     testinVersion: env.TESTIN_VERSION ?? '?',
     recipe: env.TESTIN_RECIPE ?? '?',
     base: { image: env.TESTIN_BASE_IMAGE ?? '?', id: env.TESTIN_BASE_ID ?? '?' },
+    arch,
   });
   emit({ kind: 'done', manifest });
 }
