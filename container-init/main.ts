@@ -176,7 +176,7 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
   // the launcher decided whether this run uses snapshots (plan.snapshot); the volume is there when it mounted one
   const snapshots = plan.snapshot === true && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
-    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined }, plan.session ? (req) => sessionRequest(plan, root, req) : undefined);
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req) : undefined);
   let vm = newVm('auto');
   let ended: Promise<unknown> = Promise.resolve();
   /** what stopped the run (SIGINT, SIGTERM, the client gone), and the grace the command got */

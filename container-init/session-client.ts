@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { sessionExec, type SessionExecRequest } from '../contract/session-protocol.js';
@@ -7,7 +8,8 @@ import { sessionExec, type SessionExecRequest } from '../contract/session-protoc
  * `container-init --exec` (run by `docker exec` in a session's container):
  * one command in the session's VM, with this process's stdio, signals and exit code.
  */
-export function runSessionClient(socketPath: string, busybox: string, req: SessionExecRequest): Promise<number> {
+export async function runSessionClient(socketPath: string, busybox: string, req: SessionExecRequest): Promise<number> {
+  await socketReady(socketPath);
   const exec = sessionExec(connect(socketPath), req, {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -21,3 +23,12 @@ export function runSessionClient(socketPath: string, busybox: string, req: Sessi
   return exec.code;
 }
 
+
+/** how long an exec that comes while the VM is still starting waits for its socket (a cold boot under TCG, a slow engine) */
+const SOCKET_WAIT_MS = 120_000;
+
+/** An exec that comes before the VM is up (testin-runtime: docker exec right after docker run -d) waits for its socket. */
+async function socketReady(path: string): Promise<void> {
+  const deadline = Date.now() + SOCKET_WAIT_MS;
+  while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}

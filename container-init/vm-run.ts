@@ -286,7 +286,7 @@ export class VmRun {
     if (!this.toSessionExec) return;
     this.#session = new SessionServer((frame) => this.#socket?.write(frame), this.toSessionExec);
     await this.#session.listen(SESSION_SOCKET);
-    process.stderr.write(`${SESSION_READY} (${this.accel})\n`);
+    if (this.plan.session) process.stderr.write(`${SESSION_READY} (${this.accel})\n`);
   }
 
   /** resolves once the VMM's end of the control socket has closed and all was read (bounded wait) */
@@ -324,7 +324,7 @@ export class VmRun {
     this.#answered?.();
     this.#awaitingRestoredGuest = false;
     if (this.#systemWait?.take(frame) || this.#kernelLog.take(frame)) return;
-    if (this.plan.session && frame.id !== 0) return void this.#session?.fromGuest(frame);
+    if ((this.plan.session || this.plan.execs) && frame.id !== 0) return void this.#session?.fromGuest(frame);
     switch (frame.type) {
       case MessageType.hello:
         this.#onHello(decodeFields(frame.payload));
@@ -377,7 +377,10 @@ export class VmRun {
     log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
     this.#mark('commandStarted', since(Tag.uptimeMs));
     if (this.plan.session) void this.#serveSession();
-    else this.#startTimeout();
+    else {
+      this.#startTimeout();
+      if (this.plan.execs) void this.#serveSession();
+    }
   }
 
   #onExit(fields: ReturnType<typeof decodeFields>): void {

@@ -203,3 +203,11 @@ export class VmFileError extends TestinError {
     super(code, message, fix);
   }
 }
+
+/** testin-runtime (the OCI runtime) cannot turn a container into a VM's, or cannot be set up on this host */
+export class RuntimeSetupError extends TestinError {
+  override readonly name = 'RuntimeSetupError';
+  constructor(message: string, fix: string, cause?: unknown) {
+    super('TESTIN_RUNTIME', message, fix, { cause });
+  }
+}

@@ -129,6 +129,11 @@ export interface RunPlan {
    * container (argv, environment, /proc/self/mountinfo) and the plan's are not used
    */
   fromContainer?: boolean | undefined;
+  /**
+   * docker exec reaches the VM (testin-runtime): the session socket is served beside the
+   * command, and `container-init --exec` in the container runs a command in the VM
+   */
+  execs?: boolean | undefined;
 }
 
 export function encodePlan(plan: RunPlan): string {

@@ -8,7 +8,7 @@ import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from './layout.js';
 import { DEFAULT_PATH } from './run-plan.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const STAGES = ['contract', 'launcher', 'toolbox', 'volumes', 'container-init'] as const;
+const STAGES = ['contract', 'launcher', 'toolbox', 'volumes', 'container-init', 'runtime'] as const;
 type Stage = (typeof STAGES)[number];
 
 /** Which stage may import which: data flows one way, everyone stands on contract/. */
@@ -18,6 +18,8 @@ const ALLOWED: Record<Stage, readonly Stage[]> = {
   toolbox: ['contract'],
   'container-init': ['contract'],
   launcher: ['contract', 'toolbox', 'volumes'],
+  // testin-runtime makes the plan with the launcher's own buildPlan and the VM container's rights
+  runtime: ['contract', 'launcher'],
 };
 
 function sources(dir: string): string[] {

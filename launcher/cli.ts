@@ -13,10 +13,11 @@ import { splitDockerRun } from './commands/run-argv.js';
 import { notSupported, REPORT_FLAG, RUN_FLAGS } from './flags.js';
 import { downCommand, execCommand, logsCommand, lsCommand, upCommand } from './commands/session-commands.js';
 import { toolboxCommand } from './commands/toolbox-command.js';
+import { runtimeCommand } from './commands/runtime-command.js';
 
 export { toRunOptions } from './commands/run-options-from-flags.js';
 
-const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsCommand, logsCommand, downCommand, composeCommand, toolboxCommand, doctorCommand];
+const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsCommand, logsCommand, downCommand, composeCommand, toolboxCommand, runtimeCommand, doctorCommand];
 
 /** flags whose value may look like a flag (`--timeout -5s`): yargs would read `-5s` as flags -5 -s */
 const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '--cpus', '--stop-timeout']);

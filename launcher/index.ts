@@ -25,6 +25,7 @@ export {
   NoSessionError,
   SessionError,
   VmFileError,
+  RuntimeSetupError,
   type EngineAnswer,
 } from '../contract/errors.js';
 export { ensureToolbox, findToolbox, toolboxBase, DEFAULT_TOOLBOX_BASE } from '../toolbox/ensure-toolbox.js';

@@ -16,6 +16,8 @@ const root = packageRoot();
 const bundles = [
   { entry: join(root, 'container-init', 'main.ts'), out: TOOLBOX_LAYOUT.bundle },
   { entry: join(root, 'toolbox', 'builder', 'main.ts'), out: TOOLBOX_LAYOUT.builderBundle },
+  // testin-runtime, the OCI runtime: `testin runtime install` copies it beside the engine
+  { entry: join(root, 'runtime', 'main.ts'), out: 'testin-runtime.mjs' },
 ];
 for (const { entry, out } of bundles) {
   await build({

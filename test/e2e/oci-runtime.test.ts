@@ -1,0 +1,140 @@
+import { execa } from 'execa';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { leftovers, testin, within } from '../helpers/testin.js';
+
+const skip = inject('e2eSkip');
+const DAEMON_JSON = '/etc/docker/daemon.json';
+const DOCKERD_PID = '/var/run/docker.pid';
+/** the containerd that dockerd runs (DESIGN.md): ctr reaches it there */
+const CONTAINERD = '/var/run/docker/containerd/containerd.sock';
+
+/** dockerd reads its runtimes again on SIGHUP; done when `docker info` lists them */
+async function reloadDockerd(wanted: string[]): Promise<void> {
+  process.kill(Number(readFileSync(DOCKERD_PID, 'utf8').trim()), 'SIGHUP');
+  await within(20_000, async () => {
+    const runtimes = Object.keys(JSON.parse((await execa('docker', ['info', '--format', '{{json .Runtimes}}'])).stdout) as object);
+    return wanted.every((w) => runtimes.includes(w));
+  });
+}
+
+const docker = (args: string[], input?: string) => execa('docker', args, { reject: false, ...(input !== undefined ? { input } : { stdin: 'ignore' }) });
+
+/**
+ * testin-runtime, the OCI runtime: `testin runtime configure`, then the docker CLI, compose
+ * and containerd run containers' commands in VMs, with no testin CLI in the loop.
+ */
+describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get VMs', () => {
+  const savedDaemonJson = existsSync(DAEMON_JSON) ? readFileSync(DAEMON_JSON, 'utf8') : undefined;
+  const brokenDir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-'));
+  let release = '';
+
+  beforeAll(async () => {
+    const configured = await testin(['runtime', 'configure', '--runtime', 'docker']);
+    expect(configured.exitCode, configured.stderr.toString()).toBe(0);
+    expect(configured.stdout.toString()).toMatch(/^installed \/var\/lib\/testin\/runtime\/testin-runtime \(toolbox \w{16}, kernel (\S+), runc \/\S+\)\n(added|already has) runtime "testin" in \/etc\/docker\/daemon.json\nreload dockerd: /);
+    release = /kernel (\S+),/.exec(configured.stdout.toString())?.[1] ?? '';
+    // a second runtime whose toolbox is gone: its create must fail with testin's line
+    expect((await testin(['runtime', 'configure', '--name', 'testin-broken', '--dir', brokenDir])).exitCode).toBe(0);
+    const config = JSON.parse(readFileSync(join(brokenDir, 'config.json'), 'utf8')) as { toolbox: string };
+    writeFileSync(join(brokenDir, 'config.json'), JSON.stringify({ ...config, toolbox: join(brokenDir, 'no-toolbox') }));
+    await reloadDockerd(['testin', 'testin-broken', 'runc']);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (savedDaemonJson === undefined) rmSync(DAEMON_JSON, { force: true });
+    else writeFileSync(DAEMON_JSON, savedDaemonJson);
+    await reloadDockerd(['runc']);
+    rmSync(brokenDir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("docker run --runtime testin: the VM's kernel, and the command's exit codes exact (0, 42, 127, 143)", async () => {
+    const uname = await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'uname', '-r']);
+    expect([uname.exitCode, uname.stdout]).toEqual([0, release]);
+    expect(release).not.toBe((await execa('uname', ['-r'])).stdout);
+    for (const [script, code] of [['exit 42', 42], ['no-such-command', 127], ['kill -TERM $$', 143]] as const) {
+      expect((await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh', '-c', script])).exitCode).toBe(code);
+    }
+  });
+
+  it('-v, -e, -w, -u and -i (stdin to its end) keep their meaning in the VM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-vol-'));
+    try {
+      writeFileSync(join(dir, 'in'), 'from-host\n');
+      chmodSync(dir, 0o777);
+      const r = await docker(
+        ['run', '--rm', '-i', '--runtime', 'testin', '-v', `${dir}:/data`, '-e', 'FOO=bar', '-w', '/data', '-u', '1000:1000', BUSYBOX_IMAGE, 'sh', '-c', 'echo $FOO; pwd; id -u; cat in; cat > out; uname -r'],
+        'to-the-vm\n',
+      );
+      // on this machine the VM runs under TCG, which container-init says on stderr (as testin run does); nothing else comes there
+      expect([r.exitCode, r.stdout, r.stderr.split('\n').filter((l) => l && !l.startsWith('testin: running the VM under TCG'))]).toEqual([0, `bar\n/data\n1000\nfrom-host\n${release}`, []]);
+      expect(readFileSync(join(dir, 'out'), 'utf8')).toBe('to-the-vm\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('docker run -d, then docker exec runs in the VM; docker logs has the output; docker stop ends it through the guest; docker rm leaves nothing', async () => {
+    const name = `testin-e2e-runtime-${process.pid}`;
+    try {
+      const started = await docker(['run', '-d', '--name', name, '--runtime', 'testin', '--stop-timeout', '20', BUSYBOX_IMAGE, 'sh', '-c', "trap 'echo got TERM; exit 7' TERM; echo started; while :; do sleep 1; done"]);
+      expect(started.exitCode, started.stderr).toBe(0);
+      // at once: an exec that comes while the VM still starts waits for it
+      const exec = await docker(['exec', name, 'uname', '-r']);
+      expect([exec.exitCode, exec.stdout]).toEqual([0, release]);
+      expect((await docker(['exec', name, 'sh', '-c', 'echo to-stderr >&2; exit 5'])).exitCode).toBe(5);
+      expect((await docker(['exec', '-u', '1000', name, 'id', '-u'])).stdout).toBe('1000');
+      await within(30_000, async () => (await docker(['logs', name])).stdout.includes('started'));
+      const t0 = Date.now();
+      expect((await docker(['stop', name])).exitCode).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect((await docker(['inspect', '-f', '{{.State.ExitCode}}', name])).stdout).toBe('7');
+      expect((await docker(['logs', name])).stdout).toBe('started\ngot TERM');
+    } finally {
+      await docker(['rm', '-f', name]);
+    }
+  });
+
+  it("a create testin-runtime cannot do (its toolbox gone) is one line of docker's error, and leaves no container", async () => {
+    const name = `testin-e2e-runtime-broken-${process.pid}`;
+    const r = await docker(['run', '--rm', '--name', name, '--runtime', 'testin-broken', BUSYBOX_IMAGE, 'true']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/testin: the toolbox testin-runtime was installed with is gone from \S+ \(fix: run testin runtime install again/);
+    expect((await docker(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
+  });
+
+  it('compose: a service with runtime: testin runs in a VM (docker-compose run --rm)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-compose-'));
+    const project = `testin-e2e-runtime-${process.pid}`;
+    try {
+      writeFileSync(join(dir, 'compose.yml'), `version: "2.4"\nservices:\n  job:\n    image: ${BUSYBOX_IMAGE}\n    runtime: testin\n    command: ["sh", "-c", "uname -r; exit 3"]\n`);
+      const r = await execa('docker-compose', ['-p', project, '-f', join(dir, 'compose.yml'), 'run', '--rm', '-T', 'job'], { reject: false });
+      expect([r.exitCode, r.stdout]).toEqual([3, release]);
+    } finally {
+      await execa('docker-compose', ['-p', project, '-f', join(dir, 'compose.yml'), 'down', '--remove-orphans'], { reject: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("containerd: ctr run with testin-runtime as the runc shim's binary (a RuntimeClass's path) runs the image in a VM", async () => {
+    const ns = `testin-e2e-${process.pid}`;
+    const ctr = (args: string[], input?: Buffer) => execa('ctr', ['--address', CONTAINERD, '-n', ns, ...args], { reject: false, ...(input ? { input } : {}) });
+    try {
+      const image = (await execa('docker', ['save', BUSYBOX_IMAGE], { encoding: 'buffer' })).stdout;
+      expect((await ctr(['images', 'import', '-'], image)).exitCode).toBe(0);
+      const r = await ctr(['run', '--rm', '--runc-binary', '/var/lib/testin/runtime/testin-runtime', `docker.io/${BUSYBOX_IMAGE}`, `run-${process.pid}`, 'sh', '-c', 'uname -r; exit 4']);
+      expect([r.exitCode, r.stdout.trim()]).toEqual([4, release]);
+    } finally {
+      await ctr(['containers', 'rm', `run-${process.pid}`]);
+      await ctr(['images', 'rm', `docker.io/${BUSYBOX_IMAGE}`]);
+      await execa('ctr', ['--address', CONTAINERD, 'namespaces', 'rm', ns], { reject: false });
+    }
+  });
+});
