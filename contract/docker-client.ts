@@ -60,6 +60,8 @@ export interface EngineInfo {
   memTotal: number;
   /** the engine's machine as it says it: x86_64 (Docker), amd64 (Podman), aarch64, arm64 */
   architecture: string;
+  /** the OCI runtimes the engine is configured with, by name: their executables (docker run --runtime NAME) */
+  runtimes: Record<string, string>;
 }
 
 export interface ImageConfig {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
-import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder } from './doctor.js';
+import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder, runtimeCheck } from './doctor.js';
 import { parseHostProbe } from './host-probe.js';
 
 const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, snapshots: true, testin: '0.1.0' };
@@ -75,5 +75,29 @@ describe('formatChecks', () => {
   it('prints one line per check, its fix on the next', () => {
     const text = formatChecks([{ name: 'engine', verdict: 'fail', seen: 'no engine', fix: 'start dockerd' }, { name: 'kvm', verdict: 'ok', seen: 'fine' }]);
     expect(text).toBe('fail  engine  no engine\n              fix: start dockerd\nok    kvm     fine');
+  });
+});
+
+describe('doctor: testin-runtime on this host', () => {
+  const install = { version: 1 as const, toolbox: '/v/tb', toolboxHash: 'a'.repeat(64), modules: '/v/m', kernelRelease: '6.12', passt: true, runc: '/usr/sbin/runc' };
+  const dir = '/var/lib/testin/runtime';
+  const named = { runc: 'runc', testin: `${dir}/testin-runtime` };
+
+  it('says nothing when the runtime is neither installed nor named', () => {
+    expect(runtimeCheck({ dir, install: undefined, toolboxGone: false, currentToolbox: undefined, engineRuntimes: { runc: 'runc' } })).toEqual([]);
+  });
+
+  it('ok when installed with the current toolbox and named by the engine, with the name to use', () => {
+    expect(runtimeCheck({ dir, install, toolboxGone: false, currentToolbox: 'a'.repeat(64), engineRuntimes: named })).toEqual([
+      { name: 'runtime', verdict: 'ok', seen: `testin-runtime (${dir}) is the engine's runtime "testin": docker run --runtime testin runs the command in a VM` },
+    ]);
+  });
+
+  it('warns when not named, or installed with another toolbox; fails when its toolbox is gone or the engine names a runtime not installed', () => {
+    const verdict = (i: Parameters<typeof runtimeCheck>[0]) => runtimeCheck(i).map((c) => [c.verdict, c.fix?.split(' ')[2]]);
+    expect(verdict({ dir, install, toolboxGone: false, currentToolbox: undefined, engineRuntimes: { runc: 'runc' } })).toEqual([['warn', 'configure,']]);
+    expect(verdict({ dir, install, toolboxGone: false, currentToolbox: 'b'.repeat(64), engineRuntimes: named })).toEqual([['warn', 'install']]);
+    expect(verdict({ dir, install, toolboxGone: true, currentToolbox: 'a'.repeat(64), engineRuntimes: named })).toEqual([['fail', 'install']]);
+    expect(verdict({ dir, install: undefined, toolboxGone: false, currentToolbox: undefined, engineRuntimes: named })).toEqual([['fail', 'install']]);
   });
 });

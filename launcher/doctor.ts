@@ -5,10 +5,11 @@
  */
 import type { DockerClient, EngineIdentity, EngineInfo } from '../contract/docker-client.js';
 import { decideAccel } from '../contract/accel.js';
-import { snapshotVolumeName } from '../contract/layout.js';
+import { snapshotVolumeName, TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { TestinError } from '../contract/errors.js';
 import { kvmFacts, probeHost, type HostProbe } from './host-probe.js';
+import { RUNTIME_SCRIPT, type RuntimeInstall } from '../contract/runtime-install.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -136,6 +137,34 @@ export function formatChecks(checks: readonly Check[]): string {
   return checks.map((c) => `${c.verdict.padEnd(4)}  ${c.name.padEnd(width)}  ${c.seen}${c.fix ? `\n${' '.repeat(width + 8)}fix: ${c.fix}` : ''}`).join('\n');
 }
 
+/** testin-runtime on this host: installed where, with which toolbox, and named by the engine or not; nothing when it is neither installed nor named */
+export function runtimeCheck(input: { dir: string; install: RuntimeInstall | undefined; toolboxGone: boolean; currentToolbox: string | undefined; engineRuntimes: Readonly<Record<string, string>> }): Check[] {
+  const script = `${input.dir}/${RUNTIME_SCRIPT}`;
+  const names = Object.entries(input.engineRuntimes).filter(([, path]) => path === script).map(([name]) => name);
+  if (!input.install) {
+    return names.length ? [{ name: 'runtime', verdict: 'fail', seen: `the engine names ${script} (runtime "${names[0]}"), which is not installed`, fix: 'testin runtime install' }] : [];
+  }
+  const reinstall = 'testin runtime install (then containers of the runtime use this testin\'s toolbox)';
+  if (input.toolboxGone) return [{ name: 'runtime', verdict: 'fail', seen: `testin-runtime in ${input.dir}: its toolbox is gone from ${input.install.toolbox}: every docker run --runtime fails`, fix: reinstall }];
+  if (!names.length) return [{ name: 'runtime', verdict: 'warn', seen: `testin-runtime is installed in ${input.dir}, but the engine names no runtime there`, fix: 'testin runtime configure, then reload dockerd (kill -HUP its process)' }];
+  const other = input.currentToolbox !== undefined && input.currentToolbox !== input.install.toolboxHash;
+  const seen = `testin-runtime (${input.dir}) is the engine's runtime "${names[0]}": docker run --runtime ${names[0]} runs the command in a VM`;
+  return [other ? { name: 'runtime', verdict: 'warn', seen: `${seen}, with another build's toolbox (${input.install.toolboxHash.slice(0, 16)})`, fix: reinstall } : { name: 'runtime', verdict: 'ok', seen }];
+}
+
+/** testin-runtime as this host has it (the engine's runtimes say whether it is named) */
+async function localRuntimeCheck(info: EngineInfo, toolbox: ToolboxFacts | undefined, env: NodeJS.ProcessEnv): Promise<Check[]> {
+  const [{ existsSync }, { join }, { readRuntimeInstall, runtimeDir }] = await Promise.all([import('node:fs'), import('node:path'), import('../contract/runtime-install.js')]);
+  const dir = runtimeDir(env);
+  let install: RuntimeInstall | undefined;
+  try {
+    install = readRuntimeInstall(dir);
+  } catch {
+    install = undefined;
+  }
+  return runtimeCheck({ dir, install, toolboxGone: install !== undefined && !existsSync(join(install.toolbox, TOOLBOX_LAYOUT.complete)), currentToolbox: toolbox?.hash, engineRuntimes: info.runtimes });
+}
+
 /** Runs every check against the engine. */
 export async function runDoctor(docker: DockerClient, options: { base: string; env?: NodeJS.ProcessEnv }): Promise<Check[]> {
   const env = options.env ?? process.env;
@@ -164,10 +193,10 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
     }
   }
   const snapshots = toolbox ? { volume: (await docker.inspectVolume(snapshotVolumeName(toolbox.hash))) !== undefined } : undefined;
-  return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, looked: from !== undefined, snapshots })]);
+  return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, looked: from !== undefined, snapshots }), ...(await localRuntimeCheck(info, toolbox, env))]);
 }
 
-const ORDER = ['engine', 'engine mode', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network'];
+const ORDER = ['engine', 'engine mode', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network', 'runtime'];
 
 /** the checks in the order a reader follows them: the engine, what containers may do, KVM, the toolbox, what a run would pick */
 export function inOrder(checks: readonly Check[]): Check[] {

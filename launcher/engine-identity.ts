@@ -24,6 +24,8 @@ export interface InfoResponse {
   NCPU?: number;
   MemTotal?: number;
   Architecture?: string;
+  /** Docker: { runc: { path: 'runc' }, testin: { path: '/var/lib/testin/runtime/testin-runtime' } } */
+  Runtimes?: Record<string, { path?: string }> | null;
   /** Podman only (its compat /info adds it); Docker says rootless in SecurityOptions */
   Rootless?: boolean;
 }
@@ -97,5 +99,6 @@ export function engineInfoOf(info: InfoResponse): EngineInfo {
     ncpu: Number(info.NCPU ?? 0),
     memTotal: Number(info.MemTotal ?? 0),
     architecture: String(info.Architecture ?? '?'),
+    runtimes: Object.fromEntries(Object.entries(info.Runtimes ?? {}).map(([name, r]) => [name, String(r?.path ?? name)])),
   };
 }

@@ -64,6 +64,13 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     }
   });
 
+  it('testin doctor names the runtime the engine has, and says when its toolbox is gone', async () => {
+    const doctor = await testin(['doctor']);
+    expect(doctor.stdout.toString()).toMatch(/^ok\s+runtime\s+testin-runtime \(\/var\/lib\/testin\/runtime\) is the engine's runtime "testin": docker run --runtime testin runs the command in a VM$/m);
+    const broken = await testin(['doctor'], { env: { TESTIN_RUNTIME_DIR: brokenDir } });
+    expect(broken.stdout.toString()).toMatch(/^fail\s+runtime\s+testin-runtime in \S+: its toolbox is gone from \S+no-toolbox: every docker run --runtime fails\n\s+fix: testin runtime install/m);
+  });
+
   it('-v, -e, -w, -u and -i (stdin to its end) keep their meaning in the VM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-vol-'));
     try {
@@ -119,6 +126,35 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
       expect([r.exitCode, r.stdout]).toEqual([3, release]);
     } finally {
       await execa('docker-compose', ['-p', project, '-f', join(dir, 'compose.yml'), 'down', '--remove-orphans'], { reject: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('compose up --exit-code-from: a sibling container reaches the service in a VM by name, on a port nobody declared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-compose-'));
+    const project = `testin-e2e-runtime-up-${process.pid}`;
+    const file = join(dir, 'compose.yml');
+    try {
+      writeFileSync(
+        file,
+        `version: "2.4"
+services:
+  server:
+    image: ${BUSYBOX_IMAGE}
+    runtime: testin
+    command: ["sh", "-c", "mkdir -p /tmp/www && uname -r > /tmp/www/k && exec httpd -f -p 7777 -h /tmp/www"]
+  client:
+    image: ${BUSYBOX_IMAGE}
+    depends_on: [server]
+    command: ["sh", "-c", "for i in $$(seq 1 300); do wget -qO- http://server:7777/k && exit 0; sleep 0.2; done; exit 9"]
+`,
+      );
+      const r = await execa('docker-compose', ['-p', project, '-f', file, 'up', '--no-color', '--exit-code-from', 'client'], { reject: false });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      // compose prefixes each line with the service's name, padded
+      expect(r.stdout.split('\n').filter((l) => /^client_1\s+\| /.test(l) && l.trimEnd().endsWith(`| ${release}`))).toHaveLength(1);
+    } finally {
+      await execa('docker-compose', ['-p', project, '-f', file, 'down', '--remove-orphans'], { reject: false });
       rmSync(dir, { recursive: true, force: true });
     }
   });
