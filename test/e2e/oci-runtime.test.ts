@@ -59,9 +59,9 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     const uname = await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'uname', '-r']);
     expect([uname.exitCode, uname.stdout]).toEqual([0, release]);
     expect(release).not.toBe((await execa('uname', ['-r'])).stdout);
-    for (const [script, code] of [['exit 42', 42], ['no-such-command', 127], ['kill -TERM $$', 143]] as const) {
-      expect((await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh', '-c', script])).exitCode).toBe(code);
-    }
+    const cases = [['exit 42', 42], ['no-such-command', 127], ['kill -TERM $$', 143]] as const;
+    const codes = await Promise.all(cases.map(async ([script]) => (await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh', '-c', script])).exitCode));
+    expect(codes).toEqual(cases.map(([, code]) => code));
   });
 
   it('testin doctor names the runtime the engine has, and says when its toolbox is gone', async () => {
