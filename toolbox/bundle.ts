@@ -5,7 +5,7 @@
  * (dist/testin-files.json) by which a run finds its toolbox.
  */
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { RUN_REPORT_SCHEMA } from '../contract/run-report.js';
@@ -16,11 +16,12 @@ const root = packageRoot();
 const bundles = [
   { entry: join(root, 'container-init', 'main.ts'), out: TOOLBOX_LAYOUT.bundle },
   { entry: join(root, 'toolbox', 'builder', 'main.ts'), out: TOOLBOX_LAYOUT.builderBundle },
-  // testin-runtime, the OCI runtime: `testin runtime install` copies it beside the engine
-  { entry: join(root, 'runtime', 'main.ts'), out: 'testin-runtime.mjs' },
+  // testin-runtime, the OCI runtime: the package's bin (on the node of PATH); `testin runtime install` copies it beside the engine
+  { entry: join(root, 'runtime', 'main.ts'), out: 'testin-runtime.mjs', banner: '#!/usr/bin/env node' },
 ];
-for (const { entry, out } of bundles) {
+for (const { entry, out, banner } of bundles as { entry: string; out: string; banner?: string }[]) {
   await build({
+    ...(banner ? { banner: { js: banner } } : {}),
     entryPoints: [entry],
     outfile: join(root, 'dist', out),
     bundle: true,
@@ -32,6 +33,7 @@ for (const { entry, out } of bundles) {
     logLevel: 'warning',
   });
 }
+chmodSync(join(root, 'dist', 'testin-runtime.mjs'), 0o755);
 // the CLI: its entry and one chunk per thing a verb loads on demand (docker's client, the logger,
 // compose, sessions), so `testin --help` reads a few files rather than hundreds of modules.
 // ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for.
