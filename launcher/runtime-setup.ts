@@ -5,7 +5,7 @@
  * name it in the engine's configuration. The toolbox is the engine's own
  * (its volumes' folders on this host); nothing else is put anywhere.
  */
-import { accessSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { DockerClient } from '../contract/docker-client.js';
 import { RuntimeSetupError } from '../contract/errors.js';
@@ -97,8 +97,7 @@ export async function installRuntime(docker: DockerClient, facts: ToolboxFacts, 
       writeFileSync(tmp, text, { mode });
       renameSync(tmp, join(dir, name));
     };
-    copyFileSync(bundle, join(dir, `.${RUNTIME_BUNDLE}.${process.pid}`));
-    renameSync(join(dir, `.${RUNTIME_BUNDLE}.${process.pid}`), join(dir, RUNTIME_BUNDLE));
+    write(RUNTIME_BUNDLE, readFileSync(bundle), 0o755);
     write(RUNTIME_CONFIG_FILE, `${JSON.stringify(install, null, 2)}\n`, 0o644);
     write(RUNTIME_SCRIPT, runtimeScript(dir, toolbox, runc), 0o755);
   } catch (error) {

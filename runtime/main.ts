@@ -57,8 +57,8 @@ function main(argv: readonly string[]): number {
   const needsInstall = args.command === 'create' || args.command === 'run' || args.command === 'exec';
   let runc = process.env.TESTIN_RUNC || 'runc';
   try {
-    const install = needsInstall || !process.env.TESTIN_RUNC ? tryInstall(needsInstall) : undefined;
-    if (install) runc = process.env.TESTIN_RUNC || install.runc;
+    const install = tryInstall(needsInstall);
+    runc = process.env.TESTIN_RUNC || install?.runc || 'runc';
     if ((args.command === 'create' || args.command === 'run') && install) rewriteBundle(args, install);
     if (args.command === 'exec') rewriteExec(args, (id) => bundleSpec(runc, argv, id));
   } catch (error) {

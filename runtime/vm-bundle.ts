@@ -59,18 +59,19 @@ const envMap = (env: readonly string[]): Record<string, string> => Object.fromEn
 /** The run options the spec says, in docker's terms, so buildPlan makes of them what it makes of `testin run`'s flags. */
 export function optionsFromSpec(spec: OciSpec, variables: Readonly<Record<string, string | undefined>>): RunOptions {
   const proc = spec.process as OciProcess;
+  const fromVariables = optionsFromVariables(variables);
   const bounding = new Set((proc.capabilities?.bounding ?? []).map((c) => c.replace(/^CAP_/, '')));
   const dropped = capabilityNames(undefined).filter((c) => !bounding.has(c));
   const limit = (v: number): string => (v >= RLIM_INFINITY_FROM ? 'unlimited' : String(v));
   const shm = (spec.mounts ?? []).find((m) => m.destination === '/dev/shm')?.options?.find((o) => o.startsWith('size='));
   const user = proc.user ?? { uid: 0, gid: 0 };
   return {
-    ...optionsFromVariables(variables),
+    ...fromVariables,
     image: '',
     command: proc.args ?? [],
     user: `${user.uid}:${user.gid}`,
     groupAdd: (user.additionalGids ?? []).filter((g) => g !== user.gid).map(String),
-    readOnly: spec.root?.readonly === true || optionsFromVariables(variables).readOnly === true,
+    readOnly: spec.root?.readonly === true || fromVariables.readOnly === true,
     capDrop: dropped,
     securityOpt: proc.noNewPrivileges ? ['no-new-privileges'] : [],
     ulimits: (proc.rlimits ?? []).map((r) => `${r.type.replace(/^RLIMIT_/, '').toLowerCase()}=${limit(r.soft)}:${limit(r.hard)}`),
