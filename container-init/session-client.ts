@@ -23,7 +23,6 @@ export async function runSessionClient(socketPath: string, busybox: string, req:
   return exec.code;
 }
 
-
 /** how long an exec that comes while the VM is still starting waits for its socket (a cold boot under TCG, a slow engine) */
 const SOCKET_WAIT_MS = 120_000;
 

@@ -105,7 +105,7 @@ export class VmRun {
     private readonly manifest: ToolboxManifest,
     private readonly exec: ExecRequest,
     private readonly paths: VmRunPaths,
-    /** a session's commands: what a client asked for, as a guest EXEC */
+    /** a session's commands, or docker exec's beside the command (plan.execs): what a client asked for, as a guest EXEC; given, the session socket is served */
     private readonly toSessionExec?: (req: SessionExecRequest) => ExecRequest,
     private readonly vmm: Vmm = qemuVmm(paths.toolbox),
   ) {
@@ -324,7 +324,7 @@ export class VmRun {
     this.#answered?.();
     this.#awaitingRestoredGuest = false;
     if (this.#systemWait?.take(frame) || this.#kernelLog.take(frame)) return;
-    if ((this.plan.session || this.plan.execs) && frame.id !== 0) return void this.#session?.fromGuest(frame);
+    if (this.toSessionExec && frame.id !== 0) return void this.#session?.fromGuest(frame);
     switch (frame.type) {
       case MessageType.hello:
         this.#onHello(decodeFields(frame.payload));
@@ -376,11 +376,9 @@ export class VmRun {
     }
     log(this.plan, `command started: root mounted at ${fieldNumber(fields, Tag.rootMs)} ms, started at ${fieldNumber(fields, Tag.uptimeMs)} ms guest uptime`);
     this.#mark('commandStarted', since(Tag.uptimeMs));
-    if (this.plan.session) void this.#serveSession();
-    else {
-      this.#startTimeout();
-      if (this.plan.execs) void this.#serveSession();
-    }
+    if (!this.plan.session) this.#startTimeout();
+    // a session's commands, or docker exec beside the command (plan.execs)
+    void this.#serveSession();
   }
 
   #onExit(fields: ReturnType<typeof decodeFields>): void {
