@@ -23,6 +23,16 @@ describe('planFromEnvironment (compose mode)', () => {
   it('needs a command', () => {
     expect(() => planFromEnvironment({ argv: [], env: {}, cwd: '/', tty: false, hostname: 'h' })).toThrow(/no command/);
   });
+
+  it("TESTIN_BOOT boots the image's init: the command runs once the system is up; an image whose command is that init runs none", () => {
+    const facts = { env: { TESTIN_BOOT: '/sbin/init' }, cwd: '/', tty: false, hostname: 'h' };
+    const withCommand = planFromEnvironment({ ...facts, argv: ['systemctl', 'is-system-running'] });
+    expect(withCommand).toMatchObject({ boot: '/sbin/init', argv: ['systemctl', 'is-system-running'] });
+    expect(planFromEnvironment({ ...facts, argv: ['/sbin/init'] })).toMatchObject({ boot: '/sbin/init', argv: [] });
+    expect(planFromEnvironment({ ...facts, argv: [] })).toMatchObject({ boot: '/sbin/init', argv: [] });
+    expect(planFromEnvironment({ ...facts, env: {}, argv: ['/sbin/init'] }).boot).toBeUndefined();
+    expect(() => planFromEnvironment({ ...facts, env: { TESTIN_BOOT: 'sbin/init' }, argv: ['x'] })).toThrow(/TESTIN_BOOT=sbin\/init: the image's init must be an absolute path/);
+  });
 });
 
 describe('userMountPoints', () => {

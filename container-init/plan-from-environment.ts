@@ -71,7 +71,14 @@ export function applyOverrides(plan: RunPlan, env: NodeJS.ProcessEnv): RunPlan {
       console: o.console ?? plan.vm.console,
     },
     logLevel: o.logLevel ?? plan.logLevel,
+    ...(o.boot !== undefined ? { boot: bootPath(String(o.boot)) } : {}),
   };
+}
+
+/** TESTIN_BOOT: the image's init, an absolute path in the image */
+function bootPath(value: string): string {
+  if (!value.startsWith('/')) throw new PlanError(`TESTIN_BOOT=${value}: the image's init must be an absolute path`);
+  return value;
 }
 
 /**
@@ -81,7 +88,9 @@ export function applyOverrides(plan: RunPlan, env: NodeJS.ProcessEnv): RunPlan {
  * itself; TESTIN_* variables are not the command's.
  */
 export function completeFromContainer(plan: RunPlan, facts: ContainerFacts): RunPlan {
-  if (facts.argv.length === 0) throw new PlanError('no command: give the service a command (or an image with ENTRYPOINT/CMD)');
+  if (facts.argv.length === 0 && !plan.boot) throw new PlanError('no command: give the service a command (or an image with ENTRYPOINT/CMD)');
+  // a booted system's image whose CMD is its init (systemd images): the init runs as PID 1, no command after it
+  const argv = plan.boot && facts.argv.length === 1 && facts.argv[0] === plan.boot ? [] : facts.argv;
   const imageSets = (name: string): boolean => plan.env.some((e) => e.startsWith(`${name}=`));
   const env = Object.entries(facts.env)
     .filter(([k, v]) => v !== undefined && !k.startsWith('TESTIN_') && !notTheCommands(k, v, imageSets))
@@ -89,7 +98,7 @@ export function completeFromContainer(plan: RunPlan, facts: ContainerFacts): Run
   return {
     ...plan,
     runId: plan.runId || facts.hostname,
-    argv: facts.argv,
+    argv,
     env,
     cwd: facts.cwd,
     hostname: facts.hostname,

@@ -16,7 +16,14 @@ export async function runSessionClient(socketPath: string, busybox: string, req:
     stdin: req.stdin ? process.stdin : undefined,
     onConnect: () => {
       if (req.tty && process.stdin.isTTY) spawnSync(busybox, ['stty', 'raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
-      if (req.tty && process.stdout.isTTY) process.stdout.on('resize', () => exec.resize(process.stdout.rows, process.stdout.columns));
+      if (req.tty && process.stdout.isTTY) {
+        const resize = (): void => {
+          if (process.stdout.rows && process.stdout.columns) exec.resize(process.stdout.rows, process.stdout.columns);
+        };
+        // the terminal's size now: docker exec sets it after the process started (testin-runtime's spec has none), maybe before this listened
+        process.stdout.on('resize', resize);
+        resize();
+      }
       for (const [name, signo] of Object.entries(FORWARDED_SIGNALS)) process.on(name, () => exec.signal(signo));
     },
   });

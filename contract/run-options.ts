@@ -237,6 +237,8 @@ export const RUN_OPTIONS = {
     kind: 'string',
     group: 'VM:',
     describe: "boot the image's own init (/sbin/init, or --boot=PATH) as PID 1; a command runs once its system is up, then it powers off; none: until it powers off",
+    env: 'TESTIN_BOOT',
+    envDescribe: "the image's init to boot as PID 1 (its path, e.g. /sbin/init); the container's command runs once the system is up (none when the command is that init)",
   },
   bootTimeout: { flag: 'boot-timeout', kind: 'duration', group: 'VM:', describe: 'how long the VM may take to boot before the run fails (default 120s)' },
   snapshot: { flag: 'snapshot', kind: 'boolean', group: 'VM:', describe: 'restore a booted VM from its snapshot instead of booting (default; TESTIN_SNAPSHOT=0 turns it off); --no-snapshot boots cold' },

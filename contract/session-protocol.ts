@@ -51,8 +51,9 @@ export function sessionExec(socket: Socket, req: SessionExecRequest, io: { stdou
     socket.on('close', () => resolve(code ?? EXIT_TESTIN_FAILED));
   });
   socket.on('connect', () => {
-    io.onConnect?.();
     socket.write(encodeFrame(MessageType.exec, 0, Buffer.from(JSON.stringify(req))));
+    // after the request: what onConnect sends (a resize) is about the exec the request starts
+    io.onConnect?.();
     if (req.stdin && io.stdin) {
       io.stdin.on('data', (chunk: Buffer) => socket.write(encodeFrame(MessageType.stdin, 0, Buffer.from(chunk))));
       io.stdin.on('end', () => socket.write(encodeFrame(MessageType.stdin, 0)));

@@ -3,16 +3,19 @@
  * put on this host what testin-runtime reads (its bundle, a script the engine
  * runs, where the toolbox's tree, modules and snapshots are, which runc), and
  * name it in the engine's configuration. The toolbox is the engine's own
- * (its volumes' folders on this host); nothing else is put anywhere.
+ * (its volumes' folders on this host), or one a `testin toolbox save` file
+ * carries (unpacked into the runtime's folder, with no engine asked); nothing
+ * else is put anywhere.
  */
 import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { DockerClient } from '../contract/docker-client.js';
-import { RuntimeSetupError } from '../contract/errors.js';
+import { RuntimeSetupError, TestinError } from '../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { RUNTIME_CONFIG_FILE, RUNTIME_SCRIPT, type RuntimeInstall } from '../contract/runtime-install.js';
 import { packageRoot } from '../toolbox/own-files.js';
+import { readArchiveFacts, unpackToolbox } from '../toolbox/toolbox-archive.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 
 /** the runtime's bundle in the package (toolbox/bundle.ts makes it) and in the runtime's folder */
@@ -80,16 +83,48 @@ export interface InstallResult {
   install: RuntimeInstall;
 }
 
-/** Writes the runtime's folder: its bundle, its facts, the script the engine runs. Each file is replaced whole. */
+/** the host folders a runtime's containers get bound in */
+interface ToolboxFolders {
+  toolbox: string;
+  modules: string;
+  snapshots: string | undefined;
+}
+
+/** Installs the runtime with the engine's own toolbox: its volumes' folders on this host. */
 export async function installRuntime(docker: DockerClient, facts: ToolboxFacts, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
+  const folders: ToolboxFolders = {
+    toolbox: await volumeFolder(docker, facts.volumeName),
+    modules: await volumeFolder(docker, facts.modulesVolume),
+    snapshots: facts.snapshots ? await volumeFolder(docker, await ensureSnapshotVolume(docker, facts)) : undefined,
+  };
+  return writeRuntime(facts, folders, dir, env);
+}
+
+/**
+ * Installs the runtime with the toolbox of a `testin toolbox save` file, unpacked into the
+ * runtime's folder (DIR/toolboxes/HASH): no engine is asked, so a host with containerd and no
+ * docker (a Kubernetes node) gets it too.
+ */
+export async function installRuntimeFrom(file: string, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
+  const facts = await readArchiveFacts(file);
+  const root = join(dir, 'toolboxes', facts.hash.slice(0, 16));
+  try {
+    await unpackToolbox(file, root);
+    if (facts.snapshots) mkdirSync(join(root, 'snapshots'), { recursive: true });
+  } catch (error) {
+    if (error instanceof TestinError) throw error;
+    throw new RuntimeSetupError(`cannot unpack ${file} into ${root}: ${(error as Error).message}`, 'run it as root, or name a folder you can write with --dir', error);
+  }
+  return writeRuntime(facts, { toolbox: join(root, 'toolbox'), modules: join(root, 'modules'), snapshots: facts.snapshots ? join(root, 'snapshots') : undefined }, dir, env);
+}
+
+/** Writes the runtime's folder: its bundle, its facts, the script the engine runs. Each file is replaced whole. */
+function writeRuntime(facts: ToolboxFacts, folders: ToolboxFolders, dir: string, env: NodeJS.ProcessEnv): InstallResult {
   const runc = env.TESTIN_RUNC || findRunc(env);
   if (!runc) throw new RuntimeSetupError('runc is not on this host: testin-runtime hands every container to it', 'install runc (Debian: apt-get install runc), or name it with TESTIN_RUNC');
   const bundle = join(packageRoot(), 'dist', RUNTIME_BUNDLE);
   if (!existsSync(bundle)) throw new RuntimeSetupError(`${bundle} is missing`, 'build testin first (npm run build)');
-  const toolbox = await volumeFolder(docker, facts.volumeName);
-  const modules = await volumeFolder(docker, facts.modulesVolume);
-  const snapshots = facts.snapshots ? await volumeFolder(docker, await ensureSnapshotVolume(docker, facts)) : undefined;
-  const install: RuntimeInstall = { version: 1, toolbox, toolboxHash: facts.hash, modules, kernelRelease: facts.kernelRelease, snapshots, passt: facts.passt, runc };
+  const install: RuntimeInstall = { version: 1, ...folders, toolboxHash: facts.hash, kernelRelease: facts.kernelRelease, passt: facts.passt, runc };
   try {
     mkdirSync(dir, { recursive: true });
     const write = (name: string, text: string | Buffer, mode: number): void => {
@@ -99,7 +134,7 @@ export async function installRuntime(docker: DockerClient, facts: ToolboxFacts, 
     };
     write(RUNTIME_BUNDLE, readFileSync(bundle), 0o755);
     write(RUNTIME_CONFIG_FILE, `${JSON.stringify(install, null, 2)}\n`, 0o644);
-    write(RUNTIME_SCRIPT, runtimeScript(dir, toolbox, runc), 0o755);
+    write(RUNTIME_SCRIPT, runtimeScript(dir, folders.toolbox, runc), 0o755);
   } catch (error) {
     throw new RuntimeSetupError(`cannot write ${dir}: ${(error as Error).message}`, 'run it as root, or name a folder you can write with --dir', error);
   }

@@ -4,10 +4,12 @@
  * reaches neither a registry nor Debian's mirrors. FILE is a tar (gzip when it
  * ends in .gz or .tgz) whose first entry says what the rest is.
  */
-import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
+import tarFs from 'tar-fs';
 import tarStream from 'tar-stream';
 import type { DockerClient } from '../contract/docker-client.js';
 import { recipeVolumeName } from '../contract/docker-names.js';
@@ -87,12 +89,41 @@ async function readFacts(file: string): Promise<ToolboxFacts> {
   }
 }
 
-/** Fills the toolbox's volumes from FILE and makes its recipe find it. */
-export async function loadToolbox(docker: DockerClient, file: string): Promise<ToolboxFacts> {
-  const facts = await readFacts(file).catch((error: unknown) => {
+/** What FILE holds, or a usage error naming it */
+export async function readArchiveFacts(file: string): Promise<ToolboxFacts> {
+  return readFacts(file).catch((error: unknown) => {
     if (error instanceof TestinError) throw error;
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'give the file that `testin toolbox save FILE` wrote');
   });
+}
+
+/**
+ * Unpacks FILE's toolbox into a folder of this host, without an engine (testin runtime install
+ * --from on a host with containerd and no docker): DEST/toolbox and DEST/modules. Unpacked beside
+ * DEST first and renamed: DEST is whole or absent. A DEST already complete is kept.
+ */
+export async function unpackToolbox(file: string, dest: string): Promise<ToolboxFacts> {
+  const facts = await readArchiveFacts(file);
+  if (existsSync(join(dest, 'toolbox', TOOLBOX_LAYOUT.complete))) return facts;
+  const tmp = `${dest}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dirname(dest), { recursive: true });
+    rmSync(tmp, { recursive: true, force: true });
+    await pipeline(unpacked(file) as Readable, tarFs.extract(tmp, { ignore: (name) => name === join(tmp, FACTS_ENTRY) }));
+    if (!existsSync(join(tmp, 'toolbox', TOOLBOX_LAYOUT.complete))) {
+      throw new UsageError(`${file} holds an incomplete toolbox`, 'save it again from a complete one (testin toolbox build, then save)');
+    }
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(tmp, dest);
+    return facts;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Fills the toolbox's volumes from FILE and makes its recipe find it. */
+export async function loadToolbox(docker: DockerClient, file: string): Promise<ToolboxFacts> {
+  const facts = await readArchiveFacts(file);
   const created: string[] = [];
   for (const [name, labels] of [
     [facts.volumeName, createLabels({ toolbox: facts.hash, version: facts.testin })],

@@ -1,10 +1,11 @@
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
 import { leftovers, testin } from '../helpers/testin.js';
+import { ctrRun } from '../helpers/containerd.js';
 
 const skip = inject('e2eSkip');
 /** where the base image waits while the test makes the engine lack it */
@@ -54,6 +55,21 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
     await execa('docker', ['tag', TRIXIE_BASE, KEPT]);
     await execa('docker', ['rmi', TRIXIE_BASE]);
     expect((await execa('docker', ['image', 'inspect', TRIXIE_BASE], { reject: false })).exitCode).not.toBe(0);
+
+    // a host with containerd and no docker: the runtime installed from the file, with no engine asked
+    // (DOCKER_HOST names none), and containerd's runc shim runs an image in a VM with it
+    const runtimeDir = join(dir, 'runtime');
+    const installed = await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', gz, '--dir', runtimeDir], { env: { DOCKER_HOST: 'unix:///nonexistent.sock' }, reject: false });
+    expect([installed.exitCode, installed.stderr]).toEqual([0, '']);
+    expect(installed.stdout).toMatch(new RegExp(`^installed ${runtimeDir}/testin-runtime \\(toolbox \\w{16}, kernel (\\S+), runc /\\S+\\)$`));
+    const release = /kernel (\S+),/.exec(installed.stdout)?.[1];
+    const ran = await ctrRun(join(runtimeDir, 'testin-runtime'), BUSYBOX_IMAGE, ['sh', '-c', 'uname -r; exit 4']);
+    expect([ran.exitCode, ran.stdout.trim()]).toEqual([4, release]);
+    // installed again from the same file: the unpacked toolbox is kept, not unpacked twice
+    const unpacked = join(runtimeDir, 'toolboxes', readdirSync(join(runtimeDir, 'toolboxes'))[0] as string);
+    const mark = statSync(join(unpacked, 'toolbox')).mtimeMs;
+    expect((await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', gz, '--dir', runtimeDir])).exitCode).toBe(0);
+    expect([readdirSync(join(runtimeDir, 'toolboxes')).length, statSync(join(unpacked, 'toolbox')).mtimeMs]).toEqual([1, mark]);
 
     const loaded = await execa('node', [TESTIN_BIN, 'toolbox', 'load', file]);
     expect(loaded.stdout).toMatch(new RegExp(`^loaded ${volume} \\(kernel \\S+, built from ${TRIXIE_BASE}\\)$`));

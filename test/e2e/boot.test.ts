@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, ROOT, SYSTEMD_IMAGE, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
 import { reportErrors } from '../helpers/report-schema.js';
 // the library as users import it: the built package
 import { attachSession } from '../../dist/launcher/index.js';
@@ -11,7 +11,7 @@ import { leftovers, readyStream, testin, testinSignalledWhenReady, within } from
 import { SESSION_READY } from '../../contract/session-protocol.js';
 
 const skip = inject('e2eSkip');
-const IMAGE = 'testin-test/systemd:13-3';
+const IMAGE = SYSTEMD_IMAGE;
 
 describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's agent beside it", () => {
   let dir = '';

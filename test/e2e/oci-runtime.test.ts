@@ -3,14 +3,14 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, ROOT, SYSTEMD_IMAGE, TRIXIE_BASE } from '../helpers/paths.js';
+import { onPty } from '../helpers/pty.js';
+import { ctrRun } from '../helpers/containerd.js';
 import { leftovers, testin, within } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 const DAEMON_JSON = '/etc/docker/daemon.json';
 const DOCKERD_PID = '/var/run/docker.pid';
-/** the containerd that dockerd runs (DESIGN.md): ctr reaches it there */
-const CONTAINERD = '/var/run/docker/containerd/containerd.sock';
 
 /** dockerd reads its runtimes again on SIGHUP; done when `docker info` lists them */
 async function reloadDockerd(wanted: string[]): Promise<void> {
@@ -109,6 +109,29 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     }
   });
 
+  it('-t: docker run -it and docker exec -it get a pty in the VM, of the terminal\'s size, and their exit codes', async () => {
+    const name = `testin-e2e-runtime-tty-${process.pid}`;
+    try {
+      const run = await onPty(30, 100, [{ expect: '# ' }, { send: 'tty; stty size; uname -r\n' }, { expect: release }, { send: 'exit 3\n' }], ['docker', 'run', '--rm', '-it', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh']);
+      expect(run.failed).toBeNull();
+      expect(run.output).toMatch(new RegExp(`/dev/pts/\\d+\r\n30 100\r\n${release.replace(/[.+]/g, '\\$&')}\r\n`));
+      expect(run.exit).toBe(3);
+      expect((await docker(['run', '-d', '--name', name, '--runtime', 'testin', BUSYBOX_IMAGE, 'sleep', '600'])).exitCode).toBe(0);
+      const exec = await onPty(25, 90, [{ expect: '# ' }, { send: 'tty; stty size; cat /proc/1/comm\n' }, { expect: '90' }, { send: 'exit 6\n' }], ['docker', 'exec', '-it', name, 'sh']);
+      expect(exec.failed).toBeNull();
+      expect(exec.output).toMatch(/\/dev\/pts\/\d+\r\n25 90\r\n/);
+      expect(exec.exit).toBe(6);
+    } finally {
+      await docker(['rm', '-f', name]);
+    }
+  });
+
+  it("TESTIN_BOOT: the image's systemd boots as PID 1 in the VM, and the container's command runs once the system is up", async () => {
+    await execa(join(ROOT, 'test/fixtures/build-systemd-image.sh'), [SYSTEMD_IMAGE, TRIXIE_BASE], { stdio: 'inherit' });
+    const r = await docker(['run', '--rm', '--runtime', 'testin', '-e', 'TESTIN_BOOT=/sbin/init', SYSTEMD_IMAGE, 'sh', '-c', 'cat /proc/1/comm; systemctl is-system-running; cat /run/testin-hello; exit 5']);
+    expect([r.exitCode, r.stdout]).toEqual([5, 'systemd\nrunning\nhello from a unit']);
+  });
+
   it("a create testin-runtime cannot do (its toolbox gone) is one line of docker's error, and leaves no container", async () => {
     const name = `testin-e2e-runtime-broken-${process.pid}`;
     const r = await docker(['run', '--rm', '--name', name, '--runtime', 'testin-broken', BUSYBOX_IMAGE, 'true']);
@@ -160,17 +183,7 @@ services:
   });
 
   it("containerd: ctr run with testin-runtime as the runc shim's binary (a RuntimeClass's path) runs the image in a VM", async () => {
-    const ns = `testin-e2e-${process.pid}`;
-    const ctr = (args: string[], input?: Buffer) => execa('ctr', ['--address', CONTAINERD, '-n', ns, ...args], { reject: false, ...(input ? { input } : {}) });
-    try {
-      const image = (await execa('docker', ['save', BUSYBOX_IMAGE], { encoding: 'buffer' })).stdout;
-      expect((await ctr(['images', 'import', '-'], image)).exitCode).toBe(0);
-      const r = await ctr(['run', '--rm', '--runc-binary', '/var/lib/testin/runtime/testin-runtime', `docker.io/${BUSYBOX_IMAGE}`, `run-${process.pid}`, 'sh', '-c', 'uname -r; exit 4']);
-      expect([r.exitCode, r.stdout.trim()]).toEqual([4, release]);
-    } finally {
-      await ctr(['containers', 'rm', `run-${process.pid}`]);
-      await ctr(['images', 'rm', `docker.io/${BUSYBOX_IMAGE}`]);
-      await execa('ctr', ['--address', CONTAINERD, 'namespaces', 'rm', ns], { reject: false });
-    }
+    const r = await ctrRun('/var/lib/testin/runtime/testin-runtime', BUSYBOX_IMAGE, ['sh', '-c', 'uname -r; exit 4']);
+    expect([r.exitCode, r.stdout.trim()]).toEqual([4, release]);
   });
 });

@@ -1,19 +1,13 @@
 import { execa } from 'execa';
-import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { leftovers } from '../helpers/testin.js';
+import { onPty as onPtyCommand, type PtyStep } from '../helpers/pty.js';
 
 const skip = inject('e2eSkip');
 
-type Step = { expect: string; timeout?: number } | { send: string } | { resize: [number, number] } | { wait: number };
-
-/** Runs testin on a real pty (test/fixtures/pty-driver.py), typing and reading as a person would. */
-async function onPty(rows: number, cols: number, steps: Step[], args: string[]): Promise<{ exit: number; output: string; failed: Step | null }> {
-  const driver = join(ROOT, 'test/fixtures/pty-driver.py');
-  const r = await execa('python3', [driver, String(rows), String(cols), JSON.stringify(steps), '--', 'node', TESTIN_BIN, ...args]);
-  return JSON.parse(r.stdout) as { exit: number; output: string; failed: Step | null };
-}
+/** testin on a real pty */
+const onPty = (rows: number, cols: number, steps: PtyStep[], args: string[]) => onPtyCommand(rows, cols, steps, ['node', TESTIN_BIN, ...args]);
 
 describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty', () => {
   afterEach(async () => {
