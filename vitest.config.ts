@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['contract/**/*.test.ts', 'launcher/**/*.test.ts', 'container-init/**/*.test.ts', 'toolbox/**/*.test.ts', 'volumes/**/*.test.ts', 'runtime/**/*.test.ts'],
+          include: ['contract/**/*.test.ts', 'launcher/**/*.test.ts', 'container-init/**/*.test.ts', 'toolbox/**/*.test.ts', 'volumes/**/*.test.ts', 'runtime/**/*.test.ts', 'examples/oci-runtime/**/*.test.ts'],
         },
       },
       {
