@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RuntimeSetupError, TestinError } from '../contract/errors.js';
+import { PlanError, RuntimeSetupError, TestinError, UsageError } from '../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
 import { parseRuncArgv, runcLogLine, type RuncArgv } from './runc-argv.js';
@@ -29,7 +29,15 @@ function rewriteBundle(args: RuncArgv, install: RuntimeInstall): void {
     throw new RuntimeSetupError(`the toolbox testin-runtime was installed with is gone from ${install.toolbox}`, 'run testin runtime install again (a toolbox prune or docker volume prune took it)');
   }
   const id = args.id ?? spec.hostname ?? 'testin';
-  writeFileSync(file, JSON.stringify(vmSpec(spec, install, id, { kvm: existsSync('/dev/kvm') })));
+  let vm: OciSpec;
+  try {
+    vm = vmSpec(spec, install, id, { kvm: existsSync('/dev/kvm') });
+  } catch (error) {
+    // the spec's VM settings (its TESTIN_* variables, its testin.* annotations) are the user's
+    if (!(error instanceof PlanError || error instanceof UsageError)) throw error;
+    throw new RuntimeSetupError(`the container's VM settings: ${error.message.replace(/^bad run plan: /, '')}`, "fix the container's TESTIN_* variable or testin.* annotation (the README lists them and their values)");
+  }
+  writeFileSync(file, JSON.stringify(vm));
 }
 
 function rewriteExec(args: RuncArgv, bundleOf: (id: string) => OciSpec | undefined): void {

@@ -132,11 +132,16 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     expect([r.exitCode, r.stdout]).toEqual([5, 'systemd\nrunning\nhello from a unit']);
   });
 
-  it("a create testin-runtime cannot do (its toolbox gone) is one line of docker's error, and leaves no container", async () => {
+  it("a create testin-runtime cannot do (its toolbox gone, a bad VM setting) is one line of docker's error, and leaves no container", async () => {
     const name = `testin-e2e-runtime-broken-${process.pid}`;
     const r = await docker(['run', '--rm', '--name', name, '--runtime', 'testin-broken', BUSYBOX_IMAGE, 'true']);
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(/testin: the toolbox testin-runtime was installed with is gone from \S+ \(fix: run testin runtime install again/);
+    expect((await docker(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
+    // a VM setting testin cannot use: the variable named, the fix, no container
+    const bad = await docker(['run', '--rm', '--name', name, '--runtime', 'testin', '-e', 'TESTIN_CPUS=many', BUSYBOX_IMAGE, 'true']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/testin: the container's VM settings: TESTIN_CPUS=many is not a number \(fix: fix the container's TESTIN_\* variable or testin\.\* annotation/);
     expect((await docker(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
   });
 
