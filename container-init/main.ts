@@ -14,6 +14,7 @@ import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
+import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestVolumes, sessionRequest } from './command-request.js';
 import { bindRoot, prepareContainerRoot } from './prepare-root.js';
@@ -119,7 +120,8 @@ function readRun(manifest: ToolboxManifest): { plan: RunPlan; mirror: { path: st
     const { plan, mirror } = readPlan(process.argv.slice(2), process.env, manifest.modules.release);
     if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] plan ${encodePlan(plan)}\n`);
     if (plan.vm.accel !== 'auto' || plan.noVm) return { plan, mirror, accel: plan.noVm ? 'tcg' : plan.vm.accel === 'kvm' ? 'kvm' : 'tcg' };
-    const decision = decideAccel('auto', readHostKvmFacts());
+    const foreign = describeForeignGuest(manifest.arch);
+    const decision = decideAccel('auto', foreign ? { hardwareVirt: false, devKvm: '' } : readHostKvmFacts(), foreign);
     if (decision.reason) process.stderr.write(`${describeTcgNotice(decision.reason)}\n`);
     return { plan, mirror, accel: decision.accel };
   } catch (error) {

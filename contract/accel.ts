@@ -17,10 +17,16 @@ export interface AccelDecision {
 
 /**
  * KVM only where the CPU really has it: a paravirtual /dev/kvm (kvm_pvm) opens
- * but cannot boot a stock kernel, so /dev/kvm alone is not trusted.
+ * but cannot boot a stock kernel, so /dev/kvm alone is not trusted. A guest of
+ * another architecture (foreignGuest says which and why) is always TCG's.
  */
-export function decideAccel(choice: AccelChoice, facts: HostKvmFacts): AccelDecision {
+export function decideAccel(choice: AccelChoice, facts: HostKvmFacts, foreignGuest?: string): AccelDecision {
   if (choice === 'tcg') return { accel: 'tcg', reason: '--accel tcg was asked for' };
+  // a guest of another architecture than the host's: only TCG runs it, whatever the host's KVM
+  if (foreignGuest !== undefined) {
+    if (choice === 'kvm') throw new KvmUnusableError(foreignGuest);
+    return { accel: 'tcg', reason: foreignGuest };
+  }
   const reason = !facts.hardwareVirt
     ? 'the CPU shows no vmx/svm (no hardware virtualization, or a paravirtual /dev/kvm)'
     : facts.devKvm !== true

@@ -14,7 +14,7 @@ export interface DockerClient {
   /** .Config and .Id of a local image; undefined when the engine has none of that name */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
   /** pulls an image, reporting docker's progress events; rejects with docker's words */
-  pullImage(name: string, onProgress?: (event: PullProgress) => void, auth?: PullAuth): Promise<void>;
+  pullImage(name: string, onProgress?: (event: PullProgress) => void, auth?: PullAuth, platform?: string): Promise<void>;
   inspectVolume(name: string): Promise<VolumeInfo | undefined>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
@@ -45,6 +45,8 @@ export interface EngineIdentity {
   endpoint: string;
   /** it takes a seccomp profile inline in SecurityOpt (Docker); Podman reads a file of its host there */
   seccompInline: boolean;
+  /** the architecture of the engine's host as it says it (x86_64, aarch64); TESTIN_ENGINE_ARCH stands in for it (tests of an arm64 engine under emulation) */
+  architecture: string;
 }
 
 export interface EngineInfo {
@@ -77,6 +79,8 @@ export interface ImageConfig {
 export interface ImageInfo {
   id: string;
   config: ImageConfig;
+  /** the image's architecture (amd64, arm64), when its config says */
+  architecture?: string | undefined;
 }
 
 /** a registry's credentials, as the engine takes them (X-Registry-Auth) */

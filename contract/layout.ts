@@ -60,8 +60,10 @@ export const TOOLBOX_LAYOUT = {
   /** present when the toolbox's Debian has passt */
   passt: 'bin/passt',
   containerInit: 'bin/container-init',
-  /** the VM's init, run as `testin-agent --agent` in the container for --no-vm */
+  /** the VM's init, run as `testin-agent --agent` in the container for --no-vm; the container's PID 1 (--init) and lease (--lease): of the host's architecture */
   agent: 'bin/testin-agent',
+  /** the VM's init as the guest runs it (the boot initrd's): of the guest's architecture; a link to the agent when that is the host's */
+  guestAgent: 'boot/testin-agent',
   /** a static modprobe (busybox) for images without kmod, so the kernel can load modules on demand */
   modprobe: 'sbin/modprobe',
   bundle: 'container-init.js',

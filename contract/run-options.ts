@@ -16,6 +16,11 @@ export interface RunOptions {
   image: string;
   /** when the engine pulls the image: 'missing' (it lacks it), 'always', 'never'; @default 'missing', as docker */
   pull?: PullPolicy | undefined;
+  /**
+   * docker's --platform: `linux/arm64` or `linux/amd64`, the architecture of the VM (and of the
+   * image pulled); @default the image's own architecture. A local image of another one is refused.
+   */
+  platform?: string | undefined;
   /** command and arguments; when absent, the image's ENTRYPOINT + CMD run, as with docker */
   command?: readonly string[] | undefined;
   /** overrides the image's ENTRYPOINT (and drops its CMD), as `docker run --entrypoint` */
@@ -168,6 +173,7 @@ export type RunOptionTable = { [K in Exclude<keyof RunOptions, NotAFlag>]-?: Opt
 /** Every option of a run: its flag, its help, its value list, its TESTIN_* variable. */
 export const RUN_OPTIONS = {
   image: { flag: 'image', kind: 'string', group: 'Container:', describe: 'image that gives the root filesystem (docker\'s order: testin run [FLAGS] IMAGE [CMD...] works too)' },
+  platform: { flag: 'platform', kind: 'string', group: 'Container:', describe: "the image's platform, linux/amd64 or linux/arm64 (default: the image's own): the VM is of its architecture, emulated by QEMU when it is not the engine's" },
   pull: { flag: 'pull', kind: 'string', choices: PULL_CHOICES, group: 'Container:', describe: 'pull the image from its registry: missing (default: when the engine lacks it), always, never' },
   entrypoint: { flag: 'entrypoint', kind: 'string', group: 'Container:', describe: "override the image's ENTRYPOINT" },
   env: { flag: 'env', alias: 'e', kind: 'strings', group: 'Container:', describe: 'set NAME=VALUE, or pass NAME from this environment' },

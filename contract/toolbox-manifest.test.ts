@@ -11,12 +11,14 @@ const facts: ToolboxFacts = {
   modulesVolume: 'testin-modules-6.12.117_deb13-amd64-eee870698d59',
   passt: true, snapshots: true,
   testin: '0.1.0',
+  guest: 'amd64',
 };
 
 describe("a toolbox's facts travel as its recipe volume's labels", () => {
   it('round-trips every fact', () => {
     expect(readToolboxFacts(toolboxLabels(facts))).toEqual(facts);
     expect(readToolboxFacts(toolboxLabels({ ...facts, passt: false }))?.passt).toBe(false);
+    expect(readToolboxFacts(toolboxLabels({ ...facts, guest: 'arm64' }))?.guest).toBe('arm64');
   });
 
   it('is no toolbox when a label is missing (another volume, another testin)', () => {

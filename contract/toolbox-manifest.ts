@@ -3,7 +3,7 @@
  * launcher needs of it, carried as labels on its docker volume so that one
  * volume listing finds a toolbox and all it must know to plan a run.
  */
-import { ARCHES, type ToolboxArch } from './arch.js';
+import { ARCHES, archOf, type Arch, type ToolboxArch } from './arch.js';
 import { LABELS } from './labels.js';
 
 export type VirtiofsdFlavor = 'c' | 'rust';
@@ -45,6 +45,8 @@ export interface ToolboxFacts {
   /** its QEMU and virtiofsd can save and restore a booted VM (snapshots) */
   snapshots: boolean;
   testin: string;
+  /** the architecture of its VMs (its kernel, modules and init) */
+  guest: Arch;
 }
 
 /** QEMU >= 9 saves to a file with mapped-ram, and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
@@ -64,6 +66,7 @@ const FACT_LABELS = {
   passt: 'testin.toolbox.passt',
   snapshots: 'testin.toolbox.snapshots',
   testin: LABELS.version,
+  guest: 'testin.toolbox.guest',
 } as const;
 
 export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxFacts {
@@ -77,6 +80,7 @@ export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxF
     passt: manifest.passt,
     snapshots: snapshotsSupported(manifest),
     testin: manifest.testin,
+    guest: manifest.arch.guest,
   };
 }
 
@@ -91,15 +95,17 @@ export function toolboxLabels(facts: ToolboxFacts): Record<string, string> {
     [FACT_LABELS.passt]: facts.passt ? '1' : '0',
     [FACT_LABELS.snapshots]: facts.snapshots ? '1' : '0',
     [FACT_LABELS.testin]: facts.testin,
+    [FACT_LABELS.guest]: facts.guest,
   };
 }
 
 /** The facts from a recipe volume's labels; undefined when a label is missing (not a recipe volume, or another testin's). */
 export function readToolboxFacts(labels: Readonly<Record<string, string>>): ToolboxFacts | undefined {
   const get = (key: keyof typeof FACT_LABELS): string | undefined => labels[FACT_LABELS[key]];
-  const [volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt, snapshots, testin] = (
-    ['volumeName', 'hash', 'recipe', 'baseImage', 'kernelRelease', 'modulesVolume', 'passt', 'snapshots', 'testin'] as const
+  const [volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt, snapshots, testin, guestLabel] = (
+    ['volumeName', 'hash', 'recipe', 'baseImage', 'kernelRelease', 'modulesVolume', 'passt', 'snapshots', 'testin', 'guest'] as const
   ).map(get);
-  if (!volumeName || !hash || !recipe || !baseImage || !kernelRelease || !modulesVolume || passt === undefined || snapshots === undefined || !testin) return undefined;
-  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', snapshots: snapshots === '1', testin };
+  const guest = guestLabel ? archOf(guestLabel) : undefined;
+  if (!volumeName || !hash || !recipe || !baseImage || !kernelRelease || !modulesVolume || passt === undefined || snapshots === undefined || !testin || !guest) return undefined;
+  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', snapshots: snapshots === '1', testin, guest };
 }

@@ -108,7 +108,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
     async inspectImage(name) {
       try {
         const info = await docker.getImage(name).inspect();
-        return { id: info.Id, config: (info.Config ?? {}) as ImageConfig };
+        return { id: info.Id, config: (info.Config ?? {}) as ImageConfig, architecture: info.Architecture || undefined };
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
@@ -137,8 +137,8 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
       const { Volumes } = (await docker.listVolumes({ filters: { label: [label] } })) as { Volumes: { Name: string; CreatedAt?: string; Labels?: Record<string, string> | null }[] | null };
       return (Volumes ?? []).map((v) => ({ name: v.Name, createdAt: v.CreatedAt ?? '', labels: v.Labels ?? {} }));
     },
-    async pullImage(name, onProgress, auth) {
-      const stream = (await docker.pull(name, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
+    async pullImage(name, onProgress, auth, platform) {
+      const stream = (await docker.pull(name, { ...(auth ? { authconfig: auth } : {}), ...(platform ? { platform } : {}) })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) =>
         docker.modem.followProgress(
           stream,

@@ -10,6 +10,7 @@ export interface VersionResponse {
   Version?: string;
   ApiVersion?: string;
   MinAPIVersion?: string;
+  Arch?: string;
   Components?: { Name?: string; Version?: string }[] | null;
 }
 
@@ -84,11 +85,12 @@ export function engineIdentity(version: VersionResponse, info: InfoResponse, env
     remote: /^(tcp|ssh|https?):/.test(host),
     endpoint: host || 'unix:///var/run/docker.sock',
     seccompInline: !podman,
+    architecture: env.TESTIN_ENGINE_ARCH || String(info.Architecture ?? version.Arch ?? '?'),
   };
 }
 
 /** the engine's host as `docker info` tells it */
-export function engineInfoOf(info: InfoResponse): EngineInfo {
+export function engineInfoOf(info: InfoResponse, env: NodeJS.ProcessEnv = process.env): EngineInfo {
   return {
     serverVersion: String(info.ServerVersion ?? '?'),
     cgroupVersion: String(info.CgroupVersion ?? '1'),
@@ -98,7 +100,7 @@ export function engineInfoOf(info: InfoResponse): EngineInfo {
     kernelVersion: String(info.KernelVersion ?? '?'),
     ncpu: Number(info.NCPU ?? 0),
     memTotal: Number(info.MemTotal ?? 0),
-    architecture: String(info.Architecture ?? '?'),
+    architecture: env.TESTIN_ENGINE_ARCH || String(info.Architecture ?? '?'),
     runtimes: Object.fromEntries(Object.entries(info.Runtimes ?? {}).map(([name, r]) => [name, String(r?.path ?? name)])),
   };
 }

@@ -132,6 +132,8 @@ export class PullProgressLine {
 
 export interface EnsureImageOptions {
   pull?: PullPolicy | undefined;
+  /** docker's --platform: the variant pulled */
+  platform?: string | undefined;
   out: Writable;
   tty: boolean;
   env?: NodeJS.ProcessEnv;
@@ -150,7 +152,7 @@ export async function ensureImage(docker: DockerClient, image: string, options: 
   const progress = new PullProgressLine(options.out, options.tty, image);
   progress.begin();
   try {
-    await docker.pullImage(image, (event) => progress.on(event), credentialsFor(registryOf(image), readDockerConfig(options.env ?? process.env), options.helper));
+    await docker.pullImage(image, (event) => progress.on(event), credentialsFor(registryOf(image), readDockerConfig(options.env ?? process.env), options.helper), options.platform);
   } catch (error) {
     progress.end(false);
     if (error instanceof DockerUnreachableError) throw error;

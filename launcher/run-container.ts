@@ -26,6 +26,8 @@ import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
 import { decideAccel, describeTcgNotice } from '../contract/accel.js';
+import { describeForeignGuest } from '../contract/arch.js';
+import { chooseArch } from './guest-arch.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from '../contract/run-options.js';
@@ -76,10 +78,15 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw new DockerUnreachableError(error);
   }
   const reaped = reapStaleRuns(docker).catch(() => []);
-  const image = await ensureImage(docker, options.image, { pull: options.pull, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
+  const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
+  // the VM is of the image's architecture (or --platform's); its tools are of the engine's
+  const arch = chooseArch((await docker.engine()).architecture, { name: options.image, architecture: image.architecture }, options.platform);
+  if (options.noVm && arch.guest !== arch.host) {
+    throw new UsageError(`--no-vm runs the image's binaries in a container on the engine's host, which is ${arch.host}: the image is ${arch.guest}`, 'drop --no-vm (the VM runs them)');
+  }
 
-  const { facts: toolbox, built } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), progress: stderr, signal: ctx.signal });
+  const { facts: toolbox, built } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), guest: arch.guest, progress: stderr, signal: ctx.signal });
   phase('toolbox');
   logger.info({ volume: toolbox.volumeName, kernel: toolbox.kernelRelease, base: toolbox.baseImage }, `toolbox volume ${built ? 'built' : 'reused'}`);
   const custom = options.kernel ? await (await import('../toolbox/custom-kernel.js')).prepareCustomKernel(docker, toolbox, { kernel: options.kernel, initrd: options.initrd, modules: options.modules }) : undefined;
@@ -91,7 +98,12 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
         : undefined
       : { staging: MODULES_STAGING, release: toolbox.kernelRelease };
   // decided here, from what the engine's host has (not this client's), before anything is created
-  const accel = options.noVm ? { accel: 'tcg' as const } : options.accel === 'tcg' ? decideAccel('tcg', { hardwareVirt: false, devKvm: '' }) : decideAccel(options.accel ?? 'auto', (await probeEngineKvm(docker, toolbox)).facts);
+  const foreign = describeForeignGuest(arch);
+  const accel = options.noVm
+    ? { accel: 'tcg' as const }
+    : options.accel === 'tcg' || foreign
+      ? decideAccel(options.accel ?? 'auto', { hardwareVirt: false, devKvm: '' }, foreign)
+      : decideAccel(options.accel ?? 'auto', (await probeEngineKvm(docker, toolbox)).facts);
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
   const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.config.ExposedPorts ?? {}), options.publishAll ?? false);
   const runId = randomBytes(8).toString('hex');

@@ -1,6 +1,7 @@
 import { UsageError } from '../contract/errors.js';
 import { parseMemoryMiB } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
+import { platformArch } from './guest-arch.js';
 import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../contract/run-options.js';
 
 
@@ -32,6 +33,7 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError('--initrd and --modules go with --kernel', "add --kernel PATH, or drop them to boot the toolbox's kernel");
   }
   if (options.kernel && options.noVm) throw new UsageError('--kernel and --no-vm exclude each other', 'drop one of them');
+  platformArch(options.platform);
   for (const [key, spec] of Object.entries(RUN_OPTIONS as RunOptionTable)) {
     const value = options[key as keyof RunOptions];
     if (spec.choices && value !== undefined && !(spec.choices as readonly unknown[]).includes(value)) {

@@ -18,7 +18,7 @@ import { runHelper } from './helper-container.js';
 import { lineSink } from './line-sink.js';
 import { ownFiles, packageVersion } from './own-files.js';
 import { pinnedNodeBinary } from './pinned-node.js';
-import { archOf } from '../contract/arch.js';
+import { GUEST_ARCH_ENV, engineArch, type Arch } from '../contract/arch.js';
 import { tarOf, type TarEntry } from './tar.js';
 
 /** where testin's own files go in the builder (toolbox/builder/main.ts OWN_DIR) */
@@ -30,6 +30,8 @@ const APT_TAIL_SHOWN = 12;
 
 export interface EngineBuildOptions {
   base: string;
+  /** the architecture of the toolbox's VMs */
+  guest: Arch;
   recipe: string;
   progress: BuildProgress;
   env?: NodeJS.ProcessEnv;
@@ -41,10 +43,8 @@ export async function buildOnEngine(docker: DockerClient, options: EngineBuildOp
   const env = options.env ?? process.env;
   progress.begin(base);
   const baseId = await ensureBaseImage(docker, base, progress);
-  // the builder runs the pinned node of the engine's architecture; the toolbox's tools are of it too
-  const architecture = (await docker.engineInfo()).architecture;
-  const arch = archOf(architecture);
-  if (!arch) throw new ToolboxBuildError(`the engine runs on ${architecture}, for which testin has no toolbox`, 'use an engine on x86-64 (amd64) or arm64 (aarch64)');
+  // the builder runs the pinned node of the engine's architecture; the toolbox's tools are of it too (its VMs' are the guest's)
+  const arch = engineArch((await docker.engine()).architecture);
   const node = await pinnedNodeBinary(arch, env);
 
   const scratch = `testin-build-${randomBytes(6).toString('hex')}`;
@@ -63,6 +63,7 @@ export async function buildOnEngine(docker: DockerClient, options: EngineBuildOp
         `TESTIN_VERSION=${packageVersion()}`,
         `TESTIN_BASE_IMAGE=${base}`,
         `TESTIN_BASE_ID=${baseId}`,
+        `${GUEST_ARCH_ENV}=${options.guest}`,
         ...PROXY_VARIABLES.flatMap((k) => (env[k] ? [`${k}=${env[k]}`] : [])),
       ],
       labels: createLabels({ helper: 'builder' }),

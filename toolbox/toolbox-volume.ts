@@ -61,14 +61,16 @@ export async function installToolboxVolumes(docker: DockerClient, facts: Toolbox
 }
 
 /**
- * Removes the toolbox and modules volumes of other builds (and their recipe
- * volumes, and the users' kernels prepared for them); volumes still used by a
- * container are kept (and named).
+ * Removes the toolbox and modules volumes of other builds than the current
+ * ones (one per guest architecture: an arm64 image's toolbox stays beside the
+ * engine's own), and their recipe volumes, snapshots and the users' kernels
+ * prepared for them; volumes still used by a container are kept (and named).
  */
-export async function pruneToolboxVolumes(docker: DockerClient, facts: ToolboxFacts): Promise<{ removed: string[]; inUse: string[] }> {
-  const keep = new Set([facts.volumeName, facts.modulesVolume, recipeVolumeName(facts.recipe), ...Object.values(stableVolumeNames(facts))]);
-  const kernels = (await docker.listVolumes(LABELS.kernel)).filter((v) => v.labels[LABELS.kernel] !== facts.hash);
-  const snapshots = (await docker.listVolumes(LABELS.snapshots)).filter((v) => v.labels[LABELS.snapshots] !== facts.hash);
+export async function pruneToolboxVolumes(docker: DockerClient, current: readonly ToolboxFacts[]): Promise<{ removed: string[]; inUse: string[] }> {
+  const keep = new Set(current.flatMap((facts) => [facts.volumeName, facts.modulesVolume, recipeVolumeName(facts.recipe), ...Object.values(stableVolumeNames(facts))]));
+  const hashes = new Set(current.map((facts) => facts.hash));
+  const kernels = (await docker.listVolumes(LABELS.kernel)).filter((v) => !hashes.has(v.labels[LABELS.kernel] ?? ''));
+  const snapshots = (await docker.listVolumes(LABELS.snapshots)).filter((v) => !hashes.has(v.labels[LABELS.snapshots] ?? ''));
   const found = [...(await docker.listVolumes(LABELS.toolbox)), ...(await docker.listVolumes(LABELS.modules)), ...kernels, ...snapshots];
   // recipe volumes first: a toolbox must never be found once its volumes may be gone
   const names = [...new Set(found.map((v) => v.name))].filter((n) => !keep.has(n)).sort((a, b) => Number(b.startsWith('testin-recipe-')) - Number(a.startsWith('testin-recipe-')));

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { failInCI } from '../../launcher/ci-detect.js';
-import { BOOKWORM_BASE, BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, SCRATCH_IMAGE, TESTIN_BIN, TRIXIE_BASE } from './paths.js';
+import { ARM64_IMAGE, BOOKWORM_BASE, BUSYBOX_IMAGE, DEBIAN_IMAGE, ENTRY_IMAGE, ROOT, SCRATCH_IMAGE, TESTIN_BIN, TRIXIE_BASE } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -43,9 +43,16 @@ export async function prepareLocalEngine(project: TestProject): Promise<string> 
     execa(join(ROOT, 'test/fixtures/build-debian-base.sh'), ['bookworm', BOOKWORM_BASE], { stdio: 'inherit' }),
   ]);
   await execa(join(ROOT, 'test/fixtures/build-busybox-image.sh'), [BUSYBOX_IMAGE, ENTRY_IMAGE, SCRATCH_IMAGE], { stdio: 'inherit' });
-  await execa(join(ROOT, 'test/fixtures/build-debian-image.sh'), [DEBIAN_IMAGE, BOOKWORM_BASE], { stdio: 'inherit' });
-  // build the toolbox on the engine once, so that no test pays for it
-  await execa('node', [TESTIN_BIN, 'toolbox', 'build'], { stdio: 'inherit' });
+  await Promise.all([
+    execa(join(ROOT, 'test/fixtures/build-debian-image.sh'), [DEBIAN_IMAGE, BOOKWORM_BASE], { stdio: 'inherit' }),
+    execa(join(ROOT, 'test/fixtures/build-arm64-image.sh'), [ARM64_IMAGE, TRIXIE_BASE], { stdio: 'inherit' }),
+  ]);
+  // build the toolboxes on the engine once, so that no test pays for them: the engine's own, and
+  // arm64 images' (side by side: much of a build is waiting on Debian's mirror)
+  await Promise.all([
+    execa('node', [TESTIN_BIN, 'toolbox', 'build'], { stdio: 'inherit' }),
+    execa('node', [TESTIN_BIN, 'toolbox', 'build', '--platform', 'linux/arm64'], { stdio: 'inherit' }),
+  ]);
   project.provide('e2eSkip', '');
   return '';
 }

@@ -5,6 +5,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TESTIN_BIN = join(ROOT, 'dist', 'launcher', 'bin.js');
 /** static busybox, no libc */
 export const BUSYBOX_IMAGE = 'testin-test/busybox:1';
+/** Debian's static busybox for aarch64 (test/fixtures/build-arm64-image.sh): an arm64 image on this x86-64 engine */
+export const ARM64_IMAGE = 'testin-test/busybox-arm64:1';
 /** Debian 13 with systemd as /sbin/init and units of its own (test/fixtures/build-systemd-image.sh): the --boot tests' image */
 export const SYSTEMD_IMAGE = 'testin-test/systemd:13-3';
 /** the busybox image with ENTRYPOINT, CMD, ENV and WORKDIR */

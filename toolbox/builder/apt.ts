@@ -5,7 +5,7 @@
  */
 import { readdirSync, renameSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARCHES, toolboxPackages, type ToolboxArch } from '../../contract/arch.js';
+import { ARCHES, foreignGuest, toolboxPackages, type ToolboxArch } from '../../contract/arch.js';
 import type { BuildEvent } from '../../contract/build-events.js';
 import { BuildFailure } from './build-failure.js';
 import { runTool } from './run-tool.js';
@@ -68,8 +68,14 @@ async function hasPackage(name: string): Promise<boolean> {
 /** what the toolbox takes from Debian for its architectures (contract/arch.ts); the kernel comes from the guest's metapackage's dependency */
 export async function installPackages(work: string, arch: ToolboxArch, emit: Emit): Promise<AptResult> {
   const TOOLBOX_PACKAGES = toolboxPackages(arch);
-  const KERNEL_METAPACKAGE = ARCHES[arch.guest].kernelPackage;
-  emit({ kind: 'stage', stage: 'index', detail: "Debian's package index" });
+  // a guest of another architecture: its kernel from Debian's index of that architecture (downloaded, never installed)
+  const foreign = foreignGuest(arch);
+  const KERNEL_METAPACKAGE = `${ARCHES[arch.guest].kernelPackage}${foreign ? `:${foreign}` : ''}`;
+  if (foreign) {
+    const added = await runTool('dpkg', ['--add-architecture', foreign]);
+    if (added.code !== 0) throw new BuildFailure('index', `dpkg --add-architecture ${foreign} failed`, added.tail);
+  }
+  emit({ kind: 'stage', stage: 'index', detail: `Debian's package index${foreign ? ` (and ${foreign}'s)` : ''}` });
   // an unreachable mirror is only a warning to apt-get update; here it is the failure it will become
   await aptOrFail('index', 'apt-get update', ['update', '--error-on=any']);
 

@@ -17,7 +17,7 @@ import { buildBootInitrd } from '../boot-initrd.js';
 import { ELF_MAGIC, extractVmlinux } from '../kernel-image.js';
 import { lddClosure } from '../ldd-closure.js';
 import { BuildFailure } from './build-failure.js';
-import { ARCHES, type ToolboxArch } from '../../contract/arch.js';
+import { ARCHES, foreignGuest, initCompiler, type ToolboxArch } from '../../contract/arch.js';
 import type { DebianParts } from './debian-parts.js';
 
 /** One file of the tree: copied from the builder's Debian, or generated. */
@@ -128,7 +128,11 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
   }
   const { libs, loader } = closure;
   if (!loader) throw new BuildFailure('assemble', 'ldd printed no dynamic loader for node and qemu', []);
-  const init = once(() => compileInit(own.initSources.filter((f) => f.endsWith('.c'))));
+  const sources = own.initSources.filter((f) => f.endsWith('.c'));
+  // the agent runs on both sides: the container's PID 1 and lease (the host's architecture), the VM's init (the guest's)
+  const init = once(() => compileInit(sources, 'gcc'));
+  const foreign = foreignGuest(arch);
+  const guestInit = foreign ? once(() => compileInit(sources, initCompiler(arch))) : init;
   const firmware = qemu.firmware.flatMap((f) => s.firmwareDirs.map((d) => join(d, f)).find((p) => existsSync(p)) ?? []);
   return [
     { path: TOOLBOX_LAYOUT.containerInit, mode: 0o755, data: Buffer.from(CONTAINER_INIT_SCRIPT) },
@@ -141,25 +145,26 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
     ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init, package: 'testin' },
+    foreign ? { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o755, data: guestInit, package: 'testin' } : { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o777, link: `../${TOOLBOX_LAYOUT.agent}` },
     { path: TOOLBOX_LAYOUT.seccomp, mode: 0o644, data: () => Buffer.from(`${JSON.stringify(seccompProfile(), null, 2)}\n`), package: 'testin' },
     { path: TOOLBOX_LAYOUT.loader, mode: 0o755, from: loader },
     ...libs.map((l) => ({ path: `${TOOLBOX_LAYOUT.lib}/${l.name}`, mode: 0o755, from: l.path })),
     ...qemuModules.map((m) => ({ path: `${TOOLBOX_LAYOUT.qemuModules}/${basename(m)}`, mode: 0o755, from: m })),
     ...firmware.map((f) => ({ path: `${TOOLBOX_LAYOUT.firmware}/${basename(f)}`, mode: 0o644, from: f })),
     { path: TOOLBOX_LAYOUT.kernel, mode: 0o644, data: () => bootableKernel(s.kernel) },
-    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildBootInitrd(s.modulesDir, init()) },
+    { path: TOOLBOX_LAYOUT.initrd, mode: 0o644, data: () => buildBootInitrd(s.modulesDir, guestInit()) },
   ];
 }
 
-/** The in-VM init: every .c of initfs/, compiled together, static. */
-function compileInit(sources: readonly string[]): Buffer {
+/** The in-VM init: every .c of initfs/, compiled together, static, for the guest's architecture. */
+function compileInit(sources: readonly string[], gcc: string): Buffer {
   const out = join(dirname(sources[0] ?? '/tmp'), 'testin-init');
   try {
-    execFileSync('gcc', ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(gcc, ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
     return readFileSync(out);
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
-    throw new BuildFailure('assemble', 'gcc could not build the in-VM init', (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
+    throw new BuildFailure('assemble', `${gcc} could not build the in-VM init`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
   } finally {
     rmSync(out, { force: true });
   }

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeBuildEvent, type BuildEvent } from '../../contract/build-events.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from '../../contract/layout.js';
-import { archOf } from '../../contract/arch.js';
+import { GUEST_ARCH_ENV, archOf } from '../../contract/arch.js';
 import { installPackages } from './apt.js';
 import { assembleTree } from './assemble-tree.js';
 import { BuildFailure } from './build-failure.js';
@@ -29,10 +29,12 @@ async function build(out: string): Promise<void> {
   const env = process.env;
   const work = join(OWN_DIR, 'work');
   mkdirSync(work, { recursive: true });
-  // the builder's node is the engine's (the launcher picked it by the engine's architecture); guests of the same one for now
+  // the builder's node is the engine's (the launcher picked it by the engine's architecture); the guest's is the image's
   const host = archOf(process.arch);
   if (!host) throw new BuildFailure('index', `no toolbox for this engine's architecture (${process.arch})`, []);
-  const arch = { host, guest: host };
+  const guest = env[GUEST_ARCH_ENV] ? archOf(env[GUEST_ARCH_ENV]) : host;
+  if (!guest) throw new BuildFailure('index', `no toolbox for guests of ${env[GUEST_ARCH_ENV]}`, []);
+  const arch = { host, guest };
   const apt = await installPackages(work, arch, emit);
   emit({ kind: 'stage', stage: 'assemble', detail: `kernel ${apt.kernelRelease}` });
   const parts = findDebianParts(join(OWN_DIR, 'node'), apt, arch);
@@ -58,7 +60,8 @@ async function main(): Promise<number> {
   try {
     if (verb === 'build' && dir) await build(dir);
     else if (verb === 'prepare-kernel' && dir) {
-      const agent = readFileSync(join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.agent));
+      // the VM's init: the guest's architecture (the kernel given is of it)
+      const agent = readFileSync(join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.guestAgent));
       process.stdout.write(`${JSON.stringify(prepareKernel(dir, agent, join(TOOLBOX_MOUNT, TOOLBOX_LAYOUT.busybox)))}\n`);
     } else throw new Error(`usage: toolbox-builder build OUT | prepare-kernel DIR (got ${process.argv.slice(2).join(' ')})`);
     return 0;
