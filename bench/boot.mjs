@@ -12,9 +12,11 @@
 //   (h) testin run --boot -- true on a Debian 13 image with systemd (test/fixtures/build-systemd-image.sh):
 //       the whole run, and of it the system's start (vm.systemUp: the image's init to
 //       `is-system-running` saying running), fewer rounds (--boot-rounds, default 2; 0 leaves it out)
+//   (i) testin run ARM64_IMAGE true: an arm64 image on this engine, its aarch64 VM restored from its snapshot
+//   (i') the same, --no-snapshot: the arm64 kernel booted cold (--arm64-image; none leaves both out)
 //   and the fixed costs: testin --version against node -e 0, the CLI against the library, and
 //   from the container's start to QEMU's start (phases['vm.startToVmm'] of the library's runs)
-// Usage: node bench/boot.mjs [--rounds 5] [--boot-rounds 2] [--image testin-test/busybox:1] [--cold]
+// Usage: node bench/boot.mjs [--rounds 5] [--boot-rounds 2] [--image testin-test/busybox:1] [--arm64-image testin-test/busybox-arm64:1|none] [--cold]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +28,12 @@ const image = option('--image', 'testin-test/busybox:1');
 const cold = process.argv.includes('--cold');
 const bootRounds = Number(option('--boot-rounds', '2'));
 const SYSTEMD_IMAGE = 'testin-test/systemd:13-3';
+const arm64Image = option('--arm64-image', 'testin-test/busybox-arm64:1');
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
 
 fixture('busybox', image);
 if (bootRounds > 0) fixture('systemd', SYSTEMD_IMAGE, 'debian:trixie-slim');
+if (arm64Image !== 'none') fixture('arm64', arm64Image, 'debian:trixie-slim');
 
 let coldBuild;
 if (cold) {
@@ -86,9 +90,16 @@ const cases = [
     timed('node', ['--input-type=module', '-e', `const { run } = await import(${JSON.stringify(join(root, 'dist/launcher/index.js'))}); process.exitCode = (await run({ image: ${JSON.stringify(image)}, command: ['true'] })).exitCode;`])],
   ['testin --version', () => timed('node', [testin, '--version'])],
   ['node -e 0', () => timed('node', ['-e', '0'])],
+  ...(arm64Image === 'none'
+    ? []
+    : [
+        [`(i) testin run ${arm64Image} true (arm64 VM, snapshot)`, () => timed('node', [testin, 'run', arm64Image, 'true'])],
+        [`(i') the same, --no-snapshot (arm64 kernel, cold)`, () => timed('node', [testin, 'run', '--no-snapshot', arm64Image, 'true'])],
+      ]),
 ];
-// the snapshot of this VM shape, made now if it is not there yet, so every round restores it
+// the snapshots of these VM shapes, made now if they are not there yet, so every round restores them
 timed('node', [testin, 'run', '--image', image, '--', 'true']);
+if (arm64Image !== 'none') timed('node', [testin, 'run', arm64Image, 'true']);
 
 const samples = cases.map(() => []);
 try {
@@ -145,3 +156,4 @@ console.log(`ratio (c)/(c'), snapshot / cold, medians: ${(med(2) / med(3)).toFix
 console.log(`ratio (c)/(b), medians: ${(med(2) / med(1)).toFixed(2)}`);
 console.log(`CLI over the library in its own process, (c)-(c''), medians: ${Math.round((med(2) - med(4)) * 1000)} ms; over the in-process run() (g): ${Math.round(med(2) * 1000 - median(libraryRuns))} ms`);
 console.log(`ratio testin --version / node -e 0, medians: ${(med(5) / med(6)).toFixed(2)}`);
+if (arm64Image !== 'none') console.log(`ratio (i)/(c), arm64 VM / x86-64 VM, from their snapshots, medians: ${(med(7) / med(2)).toFixed(2)}; cold (i')/(c'): ${(med(8) / med(3)).toFixed(2)}`);

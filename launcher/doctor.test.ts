@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
-import { doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder, runtimeCheck } from './doctor.js';
+import { architectureCheck, doctorExitCode, engineCheck, formatChecks, hostChecks, inOrder, runtimeCheck } from './doctor.js';
 import { parseHostProbe } from './host-probe.js';
 
-const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, snapshots: true, testin: '0.1.0' };
+const toolbox: ToolboxFacts = { volumeName: 'testin-toolbox-x', hash: 'h', recipe: 'r', baseImage: 'debian:trixie-slim', kernelRelease: '6.12.0', modulesVolume: 'm', passt: true, snapshots: true, testin: '0.1.0', guest: 'amd64' };
 const PVM_HOST = 'cpu_virt=\nkvm_modules=kvm,kvm_pvm,\ndevice=present\ndevice_rw=1\ndevice_mode=crw-rw-rw-\ndevice_gid=0\nnested=\nmount=1\nfree_kib=52428800\ntoolbox_kib=400000\nqemu=QEMU emulator version 10.0.13\nvirtiofsd=1.13.1\n';
 
 describe('hostChecks', () => {
@@ -99,5 +99,29 @@ describe('doctor: testin-runtime on this host', () => {
     expect(verdict({ dir, install, toolboxGone: false, currentToolbox: 'b'.repeat(64), engineRuntimes: named })).toEqual([['warn', 'install']]);
     expect(verdict({ dir, install, toolboxGone: true, currentToolbox: 'a'.repeat(64), engineRuntimes: named })).toEqual([['fail', 'install']]);
     expect(verdict({ dir, install: undefined, toolboxGone: false, currentToolbox: undefined, engineRuntimes: named })).toEqual([['fail', 'install']]);
+  });
+});
+
+describe('architectureCheck: the engine\'s architecture, the image\'s, and the VM a run gets', () => {
+  it('says which images run natively and which emulated, and whether their toolbox is built', () => {
+    expect(architectureCheck({ engine: 'x86_64', toolboxes: ['amd64'] })).toEqual({
+      name: 'architecture',
+      verdict: 'ok',
+      seen: "the engine's host is x86_64 (linux/amd64 images): their VMs are x86_64 (KVM where usable); linux/arm64 images run in aarch64 VMs under TCG (QEMU emulates them)",
+    });
+    expect(architectureCheck({ engine: 'x86_64', image: { name: 'app:arm', architecture: 'arm64' }, toolboxes: ['amd64'] }).seen).toBe(
+      "the engine's host is x86_64 (linux/amd64 images); the image app:arm is linux/arm64: its VM is aarch64 (under TCG: QEMU emulates it, KVM runs only its host's own architecture); its toolbox is built at the first run (or: testin toolbox build --platform linux/arm64)",
+    );
+    expect(architectureCheck({ engine: 'aarch64', image: { name: 'app', architecture: 'arm64' }, toolboxes: ['arm64'] }).seen).toBe(
+      "the engine's host is aarch64 (linux/arm64 images); the image app is linux/arm64: its VM is aarch64 (KVM where usable)",
+    );
+  });
+
+  it('fails with the run\'s own refusal: an image of another platform than --platform, an engine testin has no toolbox for', () => {
+    expect(architectureCheck({ engine: 'x86_64', image: { name: 'app', architecture: 'arm64' }, platform: 'linux/amd64', toolboxes: [] })).toMatchObject({
+      verdict: 'fail',
+      seen: 'the image app does not match the specified platform: wanted linux/amd64, actual: linux/arm64',
+    });
+    expect(architectureCheck({ engine: 's390x', toolboxes: [] })).toMatchObject({ verdict: 'fail', seen: 'the engine runs on s390x, for which testin has no toolbox' });
   });
 });

@@ -5,6 +5,8 @@
  */
 import type { DockerClient, EngineIdentity, EngineInfo } from '../contract/docker-client.js';
 import { decideAccel } from '../contract/accel.js';
+import { ARCHES, engineArch, platformOf, type Arch, type ArchFacts, type ToolboxArch } from '../contract/arch.js';
+import { chooseArch, platformArch } from './guest-arch.js';
 import { snapshotVolumeName, TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { TestinError } from '../contract/errors.js';
@@ -165,8 +167,33 @@ async function localRuntimeCheck(info: EngineInfo, toolbox: ToolboxFacts | undef
   return runtimeCheck({ dir, install, toolboxGone: install !== undefined && !existsSync(join(install.toolbox, TOOLBOX_LAYOUT.complete)), currentToolbox: toolbox?.hash, engineRuntimes: info.runtimes });
 }
 
+/**
+ * The architectures: the engine's host's (testin's tools in the container), and, for an image
+ * (doctor --image, --platform), the VM's: its own when KVM can run it, emulated by QEMU when not.
+ */
+export function architectureCheck(input: { engine: string; image?: { name: string; architecture?: string | undefined } | undefined; platform?: string | undefined; toolboxes: readonly Arch[] }): Check {
+  let arch: ToolboxArch;
+  try {
+    arch = input.image ? chooseArch(input.engine, input.image, input.platform) : { host: engineArch(input.engine), guest: platformArch(input.platform) ?? engineArch(input.engine) };
+  } catch (error) {
+    if (!(error instanceof TestinError)) throw error;
+    return { name: 'architecture', verdict: 'fail', seen: error.message, fix: error.fix };
+  }
+  const host = ARCHES[arch.host];
+  const guest = ARCHES[arch.guest];
+  const other = Object.values(ARCHES).find((a) => a.name !== arch.host) as ArchFacts;
+  const built = input.toolboxes.includes(arch.guest) ? '' : `; its toolbox is built at the first run (or: testin toolbox build --platform ${platformOf(arch.guest)})`;
+  const engine = `the engine's host is ${host.machine} (${platformOf(arch.host)} images)`;
+  if (!input.image && !input.platform) {
+    return { name: 'architecture', verdict: 'ok', seen: `${engine}: their VMs are ${host.machine} (KVM where usable); ${platformOf(other.name)} images run in ${other.machine} VMs under TCG (QEMU emulates them)${built}` };
+  }
+  const what = input.image ? `the image ${input.image.name} is ${platformOf(arch.guest)}` : `--platform ${platformOf(arch.guest)}`;
+  const how = arch.guest === arch.host ? 'KVM where usable' : "under TCG: QEMU emulates it, KVM runs only its host's own architecture";
+  return { name: 'architecture', verdict: 'ok', seen: `${engine}; ${what}: its VM is ${guest.machine} (${how})${built}` };
+}
+
 /** Runs every check against the engine. */
-export async function runDoctor(docker: DockerClient, options: { base: string; env?: NodeJS.ProcessEnv }): Promise<Check[]> {
+export async function runDoctor(docker: DockerClient, options: { base: string; image?: string | undefined; platform?: string | undefined; env?: NodeJS.ProcessEnv }): Promise<Check[]> {
   const env = options.env ?? process.env;
   let info: EngineInfo;
   try {
@@ -176,9 +203,14 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
     const where = env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : 'the local socket /var/run/docker.sock';
     return [{ name: 'engine', verdict: 'fail', seen: `no Docker engine answers at ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, fix: 'start dockerd (or the Docker service), or point DOCKER_HOST at a running engine' }];
   }
-  const checks = engineCheck(info, await docker.engine());
+  const engine = await docker.engine();
+  const checks = engineCheck(info, engine);
   const { findToolbox } = await import('../toolbox/ensure-toolbox.js');
   const toolbox = await findToolbox(docker, options.base);
+  const toolboxes = (await Promise.all(Object.values(ARCHES).map(async (a) => ((await findToolbox(docker, options.base, a.name)) ? [a.name] : [])))).flat();
+  const image = options.image ? await docker.inspectImage(options.image) : undefined;
+  if (options.image && !image) checks.push({ name: 'architecture', verdict: 'fail', seen: `the image ${options.image} is not on the engine`, fix: `docker pull ${options.image} (or build it), then testin doctor --image again` });
+  else checks.push(architectureCheck({ engine: engine.architecture, image: image && { name: options.image as string, architecture: image.architecture }, platform: options.platform, toolboxes }));
   let probe: HostProbe | undefined;
   let probeError: { seen: string; fix?: string | undefined } | undefined;
   // a container is started even before the toolbox exists (from its Debian base, when the engine has it):
@@ -196,7 +228,7 @@ export async function runDoctor(docker: DockerClient, options: { base: string; e
   return inOrder([...checks, ...hostChecks({ toolbox, base: options.base, probe, probeError, looked: from !== undefined, snapshots }), ...(await localRuntimeCheck(info, toolbox, env))]);
 }
 
-const ORDER = ['engine', 'engine mode', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network', 'runtime'];
+const ORDER = ['engine', 'engine mode', 'architecture', 'container', 'kvm', 'toolbox', 'passt', 'space', 'snapshots', 'accelerator', 'network', 'runtime'];
 
 /** the checks in the order a reader follows them: the engine, what containers may do, KVM, the toolbox, what a run would pick */
 export function inOrder(checks: readonly Check[]): Check[] {

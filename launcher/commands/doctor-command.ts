@@ -6,6 +6,8 @@ export const doctorCommand: CliCommand = {
   builder: (y) =>
     y
       .option('json', { type: 'boolean', describe: 'print the checks as one JSON document' })
+      .option('image', { type: 'string', describe: "also check this image: its architecture, and the VM a run of it gets" })
+      .option('platform', { type: 'string', describe: 'as testin run --platform: linux/amd64 or linux/arm64' })
       .option('toolbox-base', { type: 'string', describe: 'Debian image the toolbox is built from (default TESTIN_TOOLBOX_BASE, else debian:trixie-slim)' }),
   async run(args) {
     const [{ runDoctor, doctorExitCode, formatChecks }, { createDockerClient }, { toolboxBase }] = await Promise.all([
@@ -13,7 +15,7 @@ export const doctorCommand: CliCommand = {
       import('../dockerode-client.js'),
       import('../../toolbox/ensure-toolbox.js'),
     ]);
-    const checks = await runDoctor(createDockerClient(), { base: toolboxBase(args['toolbox-base'] as string | undefined) });
+    const checks = await runDoctor(createDockerClient(), { base: toolboxBase(args['toolbox-base'] as string | undefined), image: args.image as string | undefined, platform: args.platform as string | undefined });
     const code = doctorExitCode(checks);
     process.stdout.write(args.json ? `${JSON.stringify({ ok: code === 0, checks }, null, 2)}\n` : `${formatChecks(checks)}\n${code === 0 ? 'a run would work here' : 'a run would not work here: see the fail lines'}\n`);
     return code;

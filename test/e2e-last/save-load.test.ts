@@ -59,7 +59,7 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
     // a host with containerd and no docker: the runtime installed from the file, with no engine asked
     // (DOCKER_HOST names none), and containerd's runc shim runs an image in a VM with it
     const runtimeDir = join(dir, 'runtime');
-    const installed = await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', gz, '--dir', runtimeDir], { env: { DOCKER_HOST: 'unix:///nonexistent.sock' }, reject: false });
+    const installed = await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', file, '--dir', runtimeDir], { env: { DOCKER_HOST: 'unix:///nonexistent.sock' }, reject: false });
     expect([installed.exitCode, installed.stderr]).toEqual([0, '']);
     expect(installed.stdout).toMatch(new RegExp(`^installed ${runtimeDir}/testin-runtime \\(toolbox \\w{16}, kernel (\\S+), runc /\\S+\\)$`));
     const release = /kernel (\S+),/.exec(installed.stdout)?.[1];
@@ -68,7 +68,7 @@ describe.skipIf(skip !== '')('testin toolbox save / load: a toolbox for an engin
     // installed again from the same file: the unpacked toolbox is kept, not unpacked twice
     const unpacked = join(runtimeDir, 'toolboxes', readdirSync(join(runtimeDir, 'toolboxes'))[0] as string);
     const mark = statSync(join(unpacked, 'toolbox')).mtimeMs;
-    expect((await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', gz, '--dir', runtimeDir])).exitCode).toBe(0);
+    expect((await execa('node', [TESTIN_BIN, 'runtime', 'install', '--from', file, '--dir', runtimeDir])).exitCode).toBe(0);
     expect([readdirSync(join(runtimeDir, 'toolboxes')).length, statSync(join(unpacked, 'toolbox')).mtimeMs]).toEqual([1, mark]);
 
     const loaded = await execa('node', [TESTIN_BIN, 'toolbox', 'load', file]);

@@ -77,7 +77,7 @@ describe.skipIf(skip !== '')('arm64 images in arm64 VMs on an x86-64 engine', ()
     }
   });
 
-  it('--platform that is not the image\'s, and --no-vm (its binaries cannot run on this host), are refused in one line, 125, nothing made', async () => {
+  it('--platform that is not the image\'s, and --no-vm (its binaries cannot run on this host), are refused in one line, 125, nothing made; doctor --image says the same', async () => {
     const wrong = await testin(['run', '--platform', 'linux/amd64', ARM64_IMAGE, 'true']);
     expect([wrong.exitCode, wrong.stderr]).toEqual([
       125,
@@ -87,6 +87,11 @@ describe.skipIf(skip !== '')('arm64 images in arm64 VMs on an x86-64 engine', ()
     expect([bad.exitCode, bad.stderr.split('\n')[0]]).toEqual([125, 'testin: --platform linux/s390x: testin runs linux/amd64 and linux/arm64 images']);
     const noVm = await testin(['run', '--no-vm', ARM64_IMAGE, 'true']);
     expect([noVm.exitCode, noVm.stderr.split('\n')[0]]).toEqual([125, "testin: --no-vm runs the image's binaries in a container on the engine's host, which is amd64: the image is arm64"]);
+    // doctor says what a run of the image gets, and refuses what the run refuses
+    const doctor = await testin(['doctor', '--image', ARM64_IMAGE]);
+    expect(doctor.stdout.toString()).toMatch(/^ok\s+architecture\s+the engine's host is x86_64 \(linux\/amd64 images\); the image \S+ is linux\/arm64: its VM is aarch64 \(under TCG: QEMU emulates it/m);
+    const doctorWrong = await testin(['doctor', '--image', ARM64_IMAGE, '--platform', 'linux/amd64']);
+    expect([doctorWrong.exitCode, doctorWrong.stdout.toString()]).toEqual([1, expect.stringMatching(/^fail\s+architecture\s+the image \S+ does not match the specified platform: wanted linux\/amd64, actual: linux\/arm64$/m)]);
     // the same image named with its own platform runs
     const right = await testin(['run', '--platform', 'linux/arm64', ARM64_IMAGE, 'uname', '-m']);
     expect([right.exitCode, right.stdout.toString()]).toEqual([0, 'aarch64\n']);

@@ -18,7 +18,7 @@ describe.skipIf(skip !== '')('testin doctor', () => {
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const out = r.stdout.toString();
-    for (const name of ['engine', 'container', 'kvm', 'toolbox', 'passt', 'space', 'accelerator', 'network']) expect(out).toMatch(new RegExp(`^(ok|warn) +${name} `, 'm'));
+    for (const name of ['engine', 'architecture', 'container', 'kvm', 'toolbox', 'passt', 'space', 'accelerator', 'network']) expect(out).toMatch(new RegExp(`^(ok|warn) +${name} `, 'm'));
     expect(out).toMatch(/^a run would work here$/m);
     // what this machine has (the local engine's host): KVM, or TCG and why (on this project's machine a paravirtual kvm_pvm)
     const kvm = hostHasKvm();
