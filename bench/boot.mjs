@@ -51,7 +51,7 @@ const accel = /^\s+accel\s+(\w+)/m.exec(built)[1];
 
 // the floor runs the toolbox's own tree on the host: copied out of its volume once
 const tree = mkdtempSync(join(tmpdir(), 'testin-bench-toolbox-'));
-const holder = sh(`docker create -v ${volume}:/t testin-helper:1 /none`);
+const holder = sh(`docker create -v ${volume}:/t ${image} /none`);
 sh(`docker cp ${holder}:/t/. ${tree} && docker rm ${holder} >/dev/null`);
 // ...and shares a plain folder holding the image's files
 const rootfs = mkdtempSync(join(tmpdir(), 'testin-bench-rootfs-'));
@@ -70,7 +70,9 @@ function timed(file, argv, env) {
   return s;
 }
 
-const loader = [join(tree, 'lib/ld-linux-x86-64.so.2'), '--library-path', join(tree, 'lib'), join(tree, 'bin/node'), join(tree, 'container-init.js')];
+// the toolbox's own loader, libraries and node, as the toolbox's layout names them
+const { TOOLBOX_LAYOUT } = await import(join(root, 'dist/contract/layout.js'));
+const loader = [join(tree, TOOLBOX_LAYOUT.loader), '--library-path', join(tree, TOOLBOX_LAYOUT.lib), join(tree, TOOLBOX_LAYOUT.node), join(tree, TOOLBOX_LAYOUT.bundle)];
 const { run } = await import(join(root, 'dist/launcher/index.js'));
 const toolboxPhases = [];
 const startToVmm = [];
