@@ -11,7 +11,8 @@ import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
 import { buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
-import { buildVirtiofsdArgs, shareCaches } from './virtiofsd-args.js';
+import { buildVirtiofsdArgs, shareCaches, userModeEmulated } from './virtiofsd-args.js';
+import { ARCHES, archOf } from '../contract/arch.js';
 
 const SOCKET_WAIT_MS = 10_000;
 
@@ -40,9 +41,10 @@ export async function startVmHelpers(
     { name: 'virtiofsd', socket: fsSocket, cache: caches.root },
     ...(volSocket && caches.volumes ? [{ name: 'virtiofsd (volumes)', socket: volSocket, cache: caches.volumes }] : []),
   ];
+  const emulated = runsEmulated();
   const started = shares.map((s) => ({
     socket: s.socket,
-    helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, options.toolbox), ...buildVirtiofsdArgs(options.flavor, s.socket, options.newRoot, s.cache)], process.env),
+    helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, options.toolbox), ...buildVirtiofsdArgs(options.flavor, s.socket, options.newRoot, s.cache, emulated)], process.env),
   }));
   const helpers: VmHelpers = { virtiofsd: started.map((h) => h.helper), fsSocket, volSocket, netdev: { kind: 'slirp' }, caches };
 
@@ -66,6 +68,18 @@ export async function startVmHelpers(
   const failed = started.find((_, i) => !ready[i]);
   if (failed) helpers.failed = `${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`;
   return helpers;
+}
+
+/** the toolbox's binaries run under a user-mode emulator here (an arm64 engine emulated on x86-64: test/manual/arm64-engine.sh) */
+function runsEmulated(): boolean {
+  const own = archOf(process.arch);
+  let kernel = '';
+  try {
+    kernel = readFileSync('/proc/sys/kernel/arch', 'utf8');
+  } catch {
+    return false;
+  }
+  return own !== undefined && userModeEmulated(kernel, ARCHES[own].machine);
 }
 
 /**
