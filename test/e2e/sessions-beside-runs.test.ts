@@ -73,8 +73,9 @@ describe.skipIf(skip !== '')('a session outlives everything beside it until it i
     );
     runs.forEach((r, i) => {
       expect([r.exitCode, r.stdout.toString()]).toEqual([i + 1, `run-${i}\n`]);
-      // the TCG notice, then the command's own line: no "did not restore", no "booting cold"
-      expect(r.stderr.split('\n').filter((l) => l && !l.includes('under TCG'))).toEqual([`err-${i}`]);
+      // the TCG notice, then the command's own line: no "did not restore", no "booting cold" (a restored guest
+      // slow to answer on a loaded machine is waited for, and says so: that notice is no failure)
+      expect(r.stderr.split('\n').filter((l) => l && !l.includes('under TCG') && !/restored from its snapshot has not answered for \d+ s but runs/.test(l))).toEqual([`err-${i}`]);
     });
     expect(await snapshotFiles()).toEqual(before);
     expect((await testin(['exec', cliSession, '--', 'echo', 'still'])).stdout.toString()).toBe('still\n');

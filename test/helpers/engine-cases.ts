@@ -28,7 +28,8 @@ export function defineEngineCases(engine: {
 
   it('exit codes, stdout and stderr byte for byte, stdin to EOF', async () => {
     for (const [script, code] of [['exit 0', 0], ['exit 42', 42], ['kill -TERM $$', 143]] as const) {
-      expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', script])).exitCode).toBe(code);
+      const r = await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', script]);
+      expect(r.exitCode, r.stderr).toBe(code);
     }
     expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'no-such-command'])).exitCode).toBe(127);
     const streams = await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'printf "out\\0bytes"; echo err >&2']);
