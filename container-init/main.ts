@@ -13,7 +13,7 @@ import { LEASE_SOCKET, NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TO
 import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
-import { decideAccel, describeTcgNotice } from '../contract/accel.js';
+import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
 import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestVolumes, sessionRequest } from './command-request.js';
@@ -121,7 +121,7 @@ function readRun(manifest: ToolboxManifest): { plan: RunPlan; mirror: { path: st
     if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] plan ${encodePlan(plan)}\n`);
     if (plan.vm.accel !== 'auto' || plan.noVm) return { plan, mirror, accel: plan.noVm ? 'tcg' : plan.vm.accel === 'kvm' ? 'kvm' : 'tcg' };
     const foreign = describeForeignGuest(manifest.arch);
-    const decision = decideAccel('auto', foreign ? { hardwareVirt: false, devKvm: '' } : readHostKvmFacts(), foreign);
+    const decision = foreign ? foreignAccel('auto', foreign) : decideAccel('auto', readHostKvmFacts());
     if (decision.reason) process.stderr.write(`${describeTcgNotice(decision.reason)}\n`);
     return { plan, mirror, accel: decision.accel };
   } catch (error) {

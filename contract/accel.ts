@@ -17,16 +17,10 @@ export interface AccelDecision {
 
 /**
  * KVM only where the CPU really has it: a paravirtual /dev/kvm (kvm_pvm) opens
- * but cannot boot a stock kernel, so /dev/kvm alone is not trusted. A guest of
- * another architecture (foreignGuest says which and why) is always TCG's.
+ * but cannot boot a stock kernel, so /dev/kvm alone is not trusted.
  */
-export function decideAccel(choice: AccelChoice, facts: HostKvmFacts, foreignGuest?: string): AccelDecision {
+export function decideAccel(choice: AccelChoice, facts: HostKvmFacts): AccelDecision {
   if (choice === 'tcg') return { accel: 'tcg', reason: '--accel tcg was asked for' };
-  // a guest of another architecture than the host's: only TCG runs it, whatever the host's KVM
-  if (foreignGuest !== undefined) {
-    if (choice === 'kvm') throw new KvmUnusableError(foreignGuest);
-    return { accel: 'tcg', reason: foreignGuest };
-  }
   const reason = !facts.hardwareVirt
     ? 'the CPU shows no vmx/svm (no hardware virtualization, or a paravirtual /dev/kvm)'
     : facts.devKvm !== true
@@ -35,6 +29,12 @@ export function decideAccel(choice: AccelChoice, facts: HostKvmFacts, foreignGue
   if (reason === undefined) return { accel: 'kvm' };
   if (choice === 'kvm') throw new KvmUnusableError(reason);
   return { accel: 'tcg', reason };
+}
+
+/** A guest of another architecture than the host's (`why`: describeForeignGuest) runs under TCG only, whatever the host's KVM: no facts to look at. */
+export function foreignAccel(choice: AccelChoice, why: string): AccelDecision {
+  if (choice === 'kvm') throw new KvmUnusableError(why);
+  return { accel: 'tcg', reason: choice === 'tcg' ? '--accel tcg was asked for' : why };
 }
 
 export function describeTcgNotice(reason: string): string {

@@ -114,6 +114,6 @@ export function parsePlatform(platform: string): { arch: Arch } | { error: strin
 
 /** what the TCG notice and doctor say of a guest QEMU emulates; undefined when the guest is the host's own architecture */
 export function describeForeignGuest(arch: ToolboxArch): string | undefined {
-  if (arch.guest === arch.host) return undefined;
+  if (!foreignGuest(arch)) return undefined;
   return `the image is ${platformOf(arch.guest)} and the engine's host ${ARCHES[arch.host].machine}: QEMU emulates an ${ARCHES[arch.guest].machine} machine (KVM runs only its host's own architecture)`;
 }

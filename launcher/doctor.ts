@@ -5,7 +5,7 @@
  */
 import type { DockerClient, EngineIdentity, EngineInfo } from '../contract/docker-client.js';
 import { decideAccel } from '../contract/accel.js';
-import { ARCHES, engineArch, platformOf, type Arch, type ArchFacts, type ToolboxArch } from '../contract/arch.js';
+import { ARCHES, archOf, engineArch, platformOf, type Arch, type ArchFacts, type ToolboxArch } from '../contract/arch.js';
 import { chooseArch, platformArch } from './guest-arch.js';
 import { snapshotVolumeName, TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
@@ -206,8 +206,11 @@ export async function runDoctor(docker: DockerClient, options: { base: string; i
   const engine = await docker.engine();
   const checks = engineCheck(info, engine);
   const { findToolbox } = await import('../toolbox/ensure-toolbox.js');
-  const toolbox = await findToolbox(docker, options.base);
-  const toolboxes = (await Promise.all(Object.values(ARCHES).map(async (a) => ((await findToolbox(docker, options.base, a.name)) ? [a.name] : [])))).flat();
+  // each guest architecture's toolbox, looked up once; the engine's own is the one the other checks are about
+  const found = await Promise.all(Object.values(ARCHES).map(async (a) => ({ guest: a.name, facts: await findToolbox(docker, options.base, a.name) })));
+  const toolboxes = found.filter((f) => f.facts).map((f) => f.guest);
+  const own = archOf(engine.architecture);
+  const toolbox = found.find((f) => f.guest === own)?.facts;
   const image = options.image ? await docker.inspectImage(options.image) : undefined;
   if (options.image && !image) checks.push({ name: 'architecture', verdict: 'fail', seen: `the image ${options.image} is not on the engine`, fix: `docker pull ${options.image} (or build it), then testin doctor --image again` });
   else checks.push(architectureCheck({ engine: engine.architecture, image: image && { name: options.image as string, architecture: image.architecture }, platform: options.platform, toolboxes }));

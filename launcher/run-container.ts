@@ -25,7 +25,7 @@ import { buildPlan } from './build-plan.js';
 import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
-import { decideAccel, describeTcgNotice } from '../contract/accel.js';
+import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
 import { describeForeignGuest } from '../contract/arch.js';
 import { chooseArch } from './guest-arch.js';
 import { planPorts } from './publish-ports.js';
@@ -101,9 +101,11 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   const foreign = describeForeignGuest(arch);
   const accel = options.noVm
     ? { accel: 'tcg' as const }
-    : options.accel === 'tcg' || foreign
-      ? decideAccel(options.accel ?? 'auto', { hardwareVirt: false, devKvm: '' }, foreign)
-      : decideAccel(options.accel ?? 'auto', (await probeEngineKvm(docker, toolbox)).facts);
+    : foreign
+      ? foreignAccel(options.accel ?? 'auto', foreign)
+      : options.accel === 'tcg'
+        ? decideAccel('tcg', { hardwareVirt: false, devKvm: '' })
+        : decideAccel(options.accel ?? 'auto', (await probeEngineKvm(docker, toolbox)).facts);
   if (accel.reason && options.accel !== 'tcg') stderr.write(`${describeTcgNotice(accel.reason)}\n`);
   const ports = planPorts(options.publish ?? [], options.expose ?? [], Object.keys(image.config.ExposedPorts ?? {}), options.publishAll ?? false);
   const runId = randomBytes(8).toString('hex');

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { decideAccel } from '../../contract/accel.js';
+import { decideAccel, foreignAccel } from '../../contract/accel.js';
 import { describeForeignGuest, engineArch } from '../../contract/arch.js';
 import { platformArch } from '../guest-arch.js';
 import { UsageError } from '../../contract/errors.js';
@@ -43,7 +43,7 @@ export const toolboxCommand: CliCommand = {
       const { probeEngineKvm } = await import('../engine-kvm.js');
       const host = engineArch((await docker.engine()).architecture);
       const foreign = describeForeignGuest({ host, guest: facts.guest });
-      const accel = foreign ? decideAccel('auto', { hardwareVirt: false, devKvm: '' }, foreign) : decideAccel('auto', (await probeEngineKvm(docker, facts)).facts);
+      const accel = foreign ? foreignAccel('auto', foreign) : decideAccel('auto', (await probeEngineKvm(docker, facts)).facts);
       process.stdout.write(
         `toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  base    ${facts.baseImage}\n  guest   linux/${facts.guest}\n  accel   ${accel.accel}${accel.reason ? ` (${accel.reason})` : ''}\n  ${built ? 'built' : 'reused'}\n`,
       );
