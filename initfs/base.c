@@ -25,9 +25,16 @@ void power_off(void) {
   if (agent_mode) exit(0);
   sync();
   if (beside_init) {
-    /* the image's init powers the machine off (SIGRTMIN+4 is systemd's poweroff);
-     * the host stops the VM should it not within its grace */
-    kill(1, SIGRTMIN + 4);
+    /* the image's init powers the machine off: SIGRTMIN+4 is systemd's poweroff, SIGUSR2
+     * busybox's (and others' that take signals); the host stops the VM should it not within its grace */
+    char comm[32] = "";
+    int fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t n = read(fd, comm, sizeof comm - 1);
+      comm[n > 0 ? n : 0] = 0;
+      close(fd);
+    }
+    kill(1, strncmp(comm, "systemd", 7) == 0 ? SIGRTMIN + 4 : SIGUSR2);
     return;
   }
   reboot(RB_POWER_OFF);

@@ -5,7 +5,8 @@ import { decodePlan, type RunPlan } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
 
 const volumes = { toolbox: 'testin-toolbox-0.1.0', modules: 'testin-modules-6.1.0' };
-const engine = { accel: 'tcg' as const, kernelRelease: '6.1.0' };
+const vm = { volumes, kvm: false, accel: 'tcg' as const, kernelRelease: '6.1.0' };
+const vmOf = () => vm;
 
 /** the plan a service's container-init gets, as compose will hand it over ($$ is a $) */
 function planOf(service: Record<string, unknown> | undefined): RunPlan {
@@ -27,7 +28,7 @@ describe('buildComposeOverride', () => {
       privileged: true,
       stop_signal: 'SIGUSR1',
     };
-    const override = buildComposeOverride({ services: { t: service }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
+    const override = buildComposeOverride({ services: { t: service }, chosen: ['t'], images: { t: {} }, vmOf }) as { services: Record<string, Record<string, unknown>> };
     const plan = planOf(override.services.t);
     const run = resolveProcessSettings({
       image: 'x',
@@ -54,7 +55,7 @@ describe('buildComposeOverride', () => {
 
 
   it("read_only: makes the VM's root read-only, never the container's (container-init prepares the VM's root in it)", () => {
-    const override = buildComposeOverride({ services: { t: { command: 'true', read_only: true } }, chosen: ['t'], images: { t: {} }, volumes, kvm: false, ...engine }) as {
+    const override = buildComposeOverride({ services: { t: { command: 'true', read_only: true } }, chosen: ['t'], images: { t: {} }, vmOf }) as {
       services: Record<string, Record<string, unknown>>;
     };
     const t = override.services.t as Record<string, unknown>;
@@ -67,9 +68,7 @@ describe('buildComposeOverride', () => {
       services: { test: { command: 'pytest -x "tests/a b"', user: 'app', ports: ['9000:80', { target: 53, protocol: 'udp' }], expose: [8080] }, db: {} },
       chosen: ['test'],
       images: { test: { Entrypoint: ['/entry'], Cmd: ['ignored'], ExposedPorts: { '443/tcp': {} } } },
-      volumes,
-      kvm: false,
-      ...engine,
+      vmOf,
       version: '3.8',
     }) as { version: string; services: Record<string, Record<string, unknown>>; volumes: Record<string, unknown> };
     expect(override.version).toBe('3.8');
@@ -92,7 +91,7 @@ describe('buildComposeOverride', () => {
   });
 
   it("drops the image's CMD when the service sets an entrypoint, and adds /dev/kvm only with KVM", () => {
-    const override = buildComposeOverride({ services: { t: { entrypoint: ['/bin/run'] } }, chosen: ['t'], images: { t: { Cmd: ['x'] } }, volumes, kvm: true, ...engine }) as {
+    const override = buildComposeOverride({ services: { t: { entrypoint: ['/bin/run'] } }, chosen: ['t'], images: { t: { Cmd: ['x'] } }, vmOf: () => ({ ...vm, kvm: true }) }) as {
       services: Record<string, Record<string, unknown>>;
     };
     expect(override.services.t?.command).toEqual(['/bin/run']);
@@ -101,23 +100,34 @@ describe('buildComposeOverride', () => {
 
   it('sends the VM through passt, with the seccomp profile passt needs, when the toolbox has it (not for network_mode none)', () => {
     type Override = { services: Record<string, { environment: Record<string, string>; security_opt: string[] }> };
-    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, volumes, kvm: false, ...engine, passt: { seccompFile: '/p/compose.testin.seccomp.json' } }) as Override;
+    const on = buildComposeOverride({ services: { t: { command: 'x' }, n: { command: 'x', network_mode: 'none' } }, chosen: ['t', 'n'], images: {}, vmOf, passt: { seccompFile: '/p/compose.testin.seccomp.json' } }) as Override;
     expect(planOf(on.services.t).network).toMatchObject({ nic: true, backend: 'passt' });
     expect(on.services.t?.security_opt).toEqual(['apparmor=unconfined', 'seccomp=/p/compose.testin.seccomp.json']);
     expect(planOf(on.services.n).network).toMatchObject({ nic: false, backend: 'slirp' });
     expect(on.services.n?.security_opt).toEqual(['apparmor=unconfined']);
-    const off = buildComposeOverride({ services: { t: { command: 'x' } }, chosen: ['t'], images: {}, volumes, kvm: false, ...engine }) as Override;
+    const off = buildComposeOverride({ services: { t: { command: 'x' } }, chosen: ['t'], images: {}, vmOf }) as Override;
     expect([planOf(off.services.t).network.backend, off.services.t?.security_opt]).toEqual(['slirp', ['apparmor=unconfined']]);
   });
 
+  it("gives each service its own architecture's toolbox and accelerator, and declares every toolbox volume once", () => {
+    const arm = { volumes: { toolbox: 'testin-toolbox-arm', modules: 'testin-modules-arm', snapshots: 'testin-snapshots-arm' }, kvm: false, accel: 'tcg' as const, kernelRelease: '6.12.0-arm64' };
+    const amd = { ...vm, kvm: true, accel: 'kvm' as const };
+    type Override = { services: Record<string, { volumes: string[]; devices?: string[]; environment: Record<string, string> }>; volumes: Record<string, unknown> };
+    const override = buildComposeOverride({ services: { a: { command: 'x' }, b: { command: 'x' }, c: { command: 'x' } }, chosen: ['a', 'b', 'c'], images: {}, vmOf: (s) => (s === 'b' ? arm : amd) }) as Override;
+    expect(override.services.b?.volumes).toEqual(['testin-toolbox-arm:/run/testin/toolbox:ro', 'testin-modules-arm:/run/testin/modules:ro', expect.stringMatching(/^testin-snapshots-arm:/)]);
+    expect([override.services.b?.devices, planOf(override.services.b).vm.accel, planOf(override.services.b).kernelModules?.release]).toEqual([undefined, 'tcg', '6.12.0-arm64']);
+    expect([override.services.a?.devices, planOf(override.services.a).vm.accel]).toEqual([['/dev/kvm'], 'kvm']);
+    expect(Object.keys(override.volumes).sort()).toEqual(['testin-modules-6.1.0', 'testin-modules-arm', 'testin-snapshots-arm', 'testin-toolbox-0.1.0', 'testin-toolbox-arm']);
+  });
+
   it('keeps a $ of the plan from compose interpolation', () => {
-    const override = buildComposeOverride({ services: { t: { command: 'x', user: 'a$b' } }, chosen: ['t'], images: {}, volumes, kvm: false, ...engine }) as { services: Record<string, Record<string, unknown>> };
+    const override = buildComposeOverride({ services: { t: { command: 'x', user: 'a$b' } }, chosen: ['t'], images: {}, vmOf }) as { services: Record<string, Record<string, unknown>> };
     expect((override.services.t as { environment: Record<string, string> }).environment.TESTIN_PLAN).toContain('"user":"a$$b"');
     expect(planOf(override.services.t).user).toBe('a$b');
   });
 
   it('names the services there are when one is unknown', () => {
-    expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, volumes, kvm: false, ...engine })).toThrow(UsageError);
+    expect(() => buildComposeOverride({ services: { web: {} }, chosen: ['tset'], images: {}, vmOf })).toThrow(UsageError);
   });
 
   it.each([

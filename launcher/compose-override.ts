@@ -28,6 +28,8 @@ export interface ComposeService {
   shm_size?: string | number;
   group_add?: (string | number)[];
   stop_signal?: string;
+  /** linux/arm64, linux/amd64: the VM's architecture when the image has several */
+  platform?: string;
 }
 
 /** compose's process keys as `testin run`'s options: the same plan fields apply them in the VM */
@@ -47,19 +49,25 @@ function processOptions(svc: ComposeService): Partial<RunOptions> {
   };
 }
 
+/** What a service's VM runs on: its guest architecture's toolbox, and the accelerator decided for it. */
+export interface ServiceVm {
+  volumes: { toolbox: string; modules: string; snapshots?: string | undefined };
+  /** add /dev/kvm (the engine's host has one, and the guest is of its architecture) */
+  kvm: boolean;
+  /** the accelerator, decided from the engine's host and the guest's architecture as for `testin run` */
+  accel: Accel;
+  /** the toolbox's kernel: its modules volume is shown at /lib/modules/<release> */
+  kernelRelease: string;
+}
+
 export interface OverrideInput {
   services: Record<string, ComposeService>;
   /** the services to run in a VM */
   chosen: readonly string[];
   /** .Config of each chosen service's image */
   images: Record<string, ImageConfig>;
-  volumes: { toolbox: string; modules: string; snapshots?: string | undefined };
-  /** add /dev/kvm (the engine's host has one) */
-  kvm: boolean;
-  /** the accelerator, decided from the engine's host as for `testin run` */
-  accel: Accel;
-  /** the toolbox's kernel: its modules volume is shown at /lib/modules/<release> */
-  kernelRelease: string;
+  /** each chosen service's VM (an arm64 service's toolbox is another than an amd64 one's) */
+  vmOf: (service: string) => ServiceVm;
   /**
    * the toolbox carries passt: the VMs' packets go through it, with the seccomp profile it needs
    * (compose takes a file: `seccomp=PATH`, where the profile is written)
@@ -87,9 +95,12 @@ export function containerPort(port: string | number | { target: number; protocol
  */
 export function buildComposeOverride(input: OverrideInput): Record<string, unknown> {
   const services: Record<string, unknown> = {};
+  const volumes: Record<string, { external: true }> = {};
   for (const name of input.chosen) {
     const svc = input.services[name];
     if (!svc) throw new UsageError(`service "${name}" is not in the compose file`, `pick one of: ${Object.keys(input.services).join(', ')}`);
+    const { volumes: own, kvm, accel, kernelRelease } = input.vmOf(name);
+    for (const volume of [own.toolbox, own.modules, own.snapshots]) if (volume) volumes[volume] = { external: true };
     const image = input.images[name] ?? {};
     const entrypoint = words(svc.entrypoint) ?? image.Entrypoint ?? [];
     const command = words(svc.command) ?? (svc.entrypoint !== undefined && svc.entrypoint !== null ? [] : (image.Cmd ?? []));
@@ -102,12 +113,12 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       ...buildPlan(
         { image: svc.image ?? name, command: argv, user: svc.user, network: svc.network_mode === 'none' ? 'none' : undefined, netBackend: input.passt ? 'passt' : 'slirp', readOnly: svc.read_only, ...processOptions(svc) },
         image,
-        { runId: '', accel: input.accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: input.kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined, snapshotsAvailable: input.volumes.snapshots !== undefined },
+        { runId: '', accel, hostEnv: {}, kernelModules: { staging: MODULES_STAGING, release: kernelRelease }, forwards: exposed.map(parseExposed), passtAvailable: input.passt !== undefined, snapshotsAvailable: own.snapshots !== undefined },
       ),
       fromContainer: true,
     };
     // what every VM's container has (vm-container.ts), as a compose service says it
-    const vm = vmContainer(plan, { kvm: input.kvm, volumes: input.volumes, owner: { kind: 'compose' } });
+    const vm = vmContainer(plan, { kvm, volumes: own, owner: { kind: 'compose' } });
     services[name] = {
       entrypoint: vm.entrypoint,
       command: argv,
@@ -134,6 +145,6 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
   return {
     ...(input.version ? { version: input.version } : {}),
     services,
-    volumes: { [input.volumes.toolbox]: { external: true }, [input.volumes.modules]: { external: true }, ...(input.volumes.snapshots ? { [input.volumes.snapshots]: { external: true } } : {}) },
+    volumes,
   };
 }

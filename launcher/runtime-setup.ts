@@ -13,7 +13,8 @@ import type { DockerClient } from '../contract/docker-client.js';
 import { RuntimeSetupError, TestinError } from '../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
-import { RUNTIME_CONFIG_FILE, RUNTIME_SCRIPT, type RuntimeInstall } from '../contract/runtime-install.js';
+import { RUNTIME_CONFIG_FILE, RUNTIME_SCRIPT, type GuestToolbox, type RuntimeInstall } from '../contract/runtime-install.js';
+import { archOf } from '../contract/arch.js';
 import { packageRoot } from '../toolbox/own-files.js';
 import { readArchiveFacts, unpackToolbox } from '../toolbox/toolbox-archive.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
@@ -90,22 +91,26 @@ interface ToolboxFolders {
   snapshots: string | undefined;
 }
 
-/** Installs the runtime with the engine's own toolbox: its volumes' folders on this host. */
-export async function installRuntime(docker: DockerClient, facts: ToolboxFacts, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
-  const folders: ToolboxFolders = {
+/** where a toolbox of the engine's is on this host: its volumes' folders */
+async function engineFolders(docker: DockerClient, facts: ToolboxFacts): Promise<ToolboxFolders> {
+  return {
     toolbox: await volumeFolder(docker, facts.volumeName),
     modules: await volumeFolder(docker, facts.modulesVolume),
     snapshots: facts.snapshots ? await volumeFolder(docker, await ensureSnapshotVolume(docker, facts)) : undefined,
   };
-  return writeRuntime(facts, folders, dir, env);
 }
 
 /**
- * Installs the runtime with the toolbox of a `testin toolbox save` file, unpacked into the
- * runtime's folder (DIR/toolboxes/HASH): no engine is asked, so a host with containerd and no
- * docker (a Kubernetes node) gets it too.
+ * Installs the runtime with the engine's own toolbox (FACTS: its volumes' folders on this host), and
+ * the toolboxes of OTHERS for containers whose binaries are of their guests' architecture.
  */
-export async function installRuntimeFrom(file: string, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
+export async function installRuntime(docker: DockerClient, facts: ToolboxFacts, dir: string, others: readonly ToolboxFacts[] = [], env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
+  const guests = await Promise.all(others.map(async (other) => ({ facts: other, folders: await engineFolders(docker, other) })));
+  return writeRuntime({ facts, folders: await engineFolders(docker, facts) }, guests, dir, env);
+}
+
+/** A saved toolbox unpacked into the runtime's folder (DIR/toolboxes/HASH), whole or absent. */
+async function unpackInto(file: string, dir: string): Promise<InstalledToolbox> {
   const facts = await readArchiveFacts(file);
   const root = join(dir, 'toolboxes', facts.hash.slice(0, 16));
   try {
@@ -115,16 +120,40 @@ export async function installRuntimeFrom(file: string, dir: string, env: NodeJS.
     if (error instanceof TestinError) throw error;
     throw new RuntimeSetupError(`cannot unpack ${file} into ${root}: ${(error as Error).message}`, 'run it as root, or name a folder you can write with --dir', error);
   }
-  return writeRuntime(facts, { toolbox: join(root, 'toolbox'), modules: join(root, 'modules'), snapshots: facts.snapshots ? join(root, 'snapshots') : undefined }, dir, env);
+  return { facts, folders: { toolbox: join(root, 'toolbox'), modules: join(root, 'modules'), snapshots: facts.snapshots ? join(root, 'snapshots') : undefined } };
 }
 
+/**
+ * Installs the runtime with the toolboxes of `testin toolbox save` files, unpacked into the
+ * runtime's folder: no engine is asked, so a host with containerd and no docker (a Kubernetes
+ * node) gets it too. The file whose VMs are of this host's architecture runs the runtime; the
+ * others serve containers of their guests' architecture.
+ */
+export async function installRuntimeFrom(files: readonly string[], dir: string, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult> {
+  const unpacked: InstalledToolbox[] = [];
+  for (const file of files) unpacked.push(await unpackInto(file, dir));
+  const host = archOf(process.arch);
+  const own = unpacked.find((u) => u.facts.guest === host) ?? unpacked[0];
+  if (!own) throw new RuntimeSetupError('no toolbox file named', 'name a `testin toolbox save` file with --from');
+  return writeRuntime(own, unpacked.filter((u) => u !== own), dir, env);
+}
+
+interface InstalledToolbox {
+  facts: ToolboxFacts;
+  folders: ToolboxFolders;
+}
+
+const guestOf = ({ facts, folders }: InstalledToolbox): GuestToolbox => ({ ...folders, toolboxHash: facts.hash, kernelRelease: facts.kernelRelease, passt: facts.passt });
+
 /** Writes the runtime's folder: its bundle, its facts, the script the engine runs. Each file is replaced whole. */
-function writeRuntime(facts: ToolboxFacts, folders: ToolboxFolders, dir: string, env: NodeJS.ProcessEnv): InstallResult {
+function writeRuntime(own: InstalledToolbox, others: readonly InstalledToolbox[], dir: string, env: NodeJS.ProcessEnv): InstallResult {
   const runc = env.TESTIN_RUNC || findRunc(env);
   if (!runc) throw new RuntimeSetupError('runc is not on this host: testin-runtime hands every container to it', 'install runc (Debian: apt-get install runc), or name it with TESTIN_RUNC');
   const bundle = join(packageRoot(), 'dist', RUNTIME_BUNDLE);
   if (!existsSync(bundle)) throw new RuntimeSetupError(`${bundle} is missing`, 'build testin first (npm run build)');
-  const install: RuntimeInstall = { version: 1, ...folders, toolboxHash: facts.hash, kernelRelease: facts.kernelRelease, passt: facts.passt, runc };
+  const guests = Object.fromEntries(others.filter((o) => o.facts.guest !== own.facts.guest).map((o) => [o.facts.guest, guestOf(o)]));
+  const install: RuntimeInstall = { version: 1, ...guestOf(own), guest: own.facts.guest, ...(Object.keys(guests).length ? { guests } : {}), runc };
+  const folders = own.folders;
   try {
     mkdirSync(dir, { recursive: true });
     const write = (name: string, text: string | Buffer, mode: number): void => {

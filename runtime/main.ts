@@ -9,12 +9,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PlanError, RuntimeSetupError, TestinError, UsageError } from '../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
 import { parseRuncArgv, runcLogLine, type RuncArgv } from './runc-argv.js';
-import { readRuntimeInstall, runtimeDir, type RuntimeInstall } from '../contract/runtime-install.js';
+import { guestToolbox, readRuntimeInstall, runtimeDir, type RuntimeInstall } from '../contract/runtime-install.js';
+import { engineArch } from '../contract/arch.js';
+import { rootfsArch } from './rootfs-arch.js';
 import { isVmSpec, vmExecProcess, vmSpec } from './vm-bundle.js';
 
 /** `docker run --annotation testin.vm=false` (or TESTIN_VM=0 in the environment): a plain container, runc's alone */
@@ -25,13 +27,18 @@ function rewriteBundle(args: RuncArgv, install: RuntimeInstall): void {
   const file = join(args.bundle ?? process.cwd(), 'config.json');
   const spec = JSON.parse(readFileSync(file, 'utf8')) as OciSpec;
   if (!spec.process || isVmSpec(spec) || !wantsVm(spec)) return;
-  if (!existsSync(join(install.toolbox, TOOLBOX_LAYOUT.complete))) {
-    throw new RuntimeSetupError(`the toolbox testin-runtime was installed with is gone from ${install.toolbox}`, 'run testin runtime install again (a toolbox prune or docker volume prune took it)');
-  }
   const id = args.id ?? spec.hostname ?? 'testin';
+  // the VM is of the architecture of the container's binaries (the runtime gets no image config)
+  const root = spec.root?.path ? resolve(args.bundle ?? process.cwd(), spec.root.path) : undefined;
+  const host = engineArch(process.arch);
+  const { toolbox, guest } = guestToolbox(install, root ? rootfsArch(root, spec.process.args ?? [], spec.process.env ?? []) : undefined, host);
+  if (!existsSync(join(toolbox.toolbox, TOOLBOX_LAYOUT.complete))) {
+    throw new RuntimeSetupError(`the toolbox testin-runtime was installed with is gone from ${toolbox.toolbox}`, 'run testin runtime install again (a toolbox prune or docker volume prune took it)');
+  }
   let vm: OciSpec;
   try {
-    vm = vmSpec(spec, install, id, { kvm: existsSync('/dev/kvm') });
+    // KVM runs only its host's own architecture: no device for another's guest
+    vm = vmSpec(spec, { ...install, ...toolbox }, id, { kvm: guest === host && existsSync('/dev/kvm') });
   } catch (error) {
     // the spec's VM settings (its TESTIN_* variables, its testin.* annotations) are the user's
     if (!(error instanceof PlanError || error instanceof UsageError)) throw error;

@@ -3,6 +3,7 @@
  * compose files (`testin toolbox install`), and pruning the volumes of other
  * builds (`testin toolbox prune`).
  */
+import { engineArch, type Arch } from '../contract/arch.js';
 import type { DockerClient } from '../contract/docker-client.js';
 import { dockerName, recipeVolumeName } from '../contract/docker-names.js';
 import { ToolboxBuildError, VolumeInUseError } from '../contract/errors.js';
@@ -14,9 +15,13 @@ import { packageVersion } from './own-files.js';
 
 export type VolumeState = 'reused' | 'filled';
 
-/** Names that do not change with every build: what a compose override refers to. */
-function stableVolumeNames(facts: ToolboxFacts): { toolbox: string; modules: string } {
-  return { toolbox: `testin-toolbox-${packageVersion()}`, modules: dockerName(`testin-modules-${facts.kernelRelease}`) };
+/**
+ * Names that do not change with every build: what a compose override refers to. The toolbox for
+ * VMs of another architecture than the engine's has its own (its modules' differ by the kernel's release).
+ */
+function stableVolumeNames(facts: ToolboxFacts, engine: Arch): { toolbox: string; modules: string } {
+  const foreign = facts.guest === engine ? '' : `-${facts.guest}`;
+  return { toolbox: `testin-toolbox-${packageVersion()}${foreign}`, modules: dockerName(`testin-modules-${facts.kernelRelease}`) };
 }
 
 /**
@@ -25,7 +30,7 @@ function stableVolumeNames(facts: ToolboxFacts): { toolbox: string; modules: str
  * is replaced. The copy runs on the engine, with the toolbox's own busybox.
  */
 export async function installToolboxVolumes(docker: DockerClient, facts: ToolboxFacts): Promise<{ toolbox: string; modules: string; state: VolumeState }> {
-  const names = stableVolumeNames(facts);
+  const names = stableVolumeNames(facts, engineArch((await docker.engine()).architecture));
   const wanted = [
     { name: names.toolbox, from: facts.volumeName, content: facts.hash, labels: createLabels({ toolbox: facts.hash, content: facts.hash, version: packageVersion() }) },
     { name: names.modules, from: facts.modulesVolume, content: facts.modulesVolume, labels: createLabels({ modules: facts.kernelRelease, content: facts.modulesVolume }) },
@@ -67,7 +72,8 @@ export async function installToolboxVolumes(docker: DockerClient, facts: Toolbox
  * prepared for them; volumes still used by a container are kept (and named).
  */
 export async function pruneToolboxVolumes(docker: DockerClient, current: readonly ToolboxFacts[]): Promise<{ removed: string[]; inUse: string[] }> {
-  const keep = new Set(current.flatMap((facts) => [facts.volumeName, facts.modulesVolume, recipeVolumeName(facts.recipe), ...Object.values(stableVolumeNames(facts))]));
+  const engine = engineArch((await docker.engine()).architecture);
+  const keep = new Set(current.flatMap((facts) => [facts.volumeName, facts.modulesVolume, recipeVolumeName(facts.recipe), ...Object.values(stableVolumeNames(facts, engine))]));
   const hashes = new Set(current.map((facts) => facts.hash));
   const kernels = (await docker.listVolumes(LABELS.kernel)).filter((v) => !hashes.has(v.labels[LABELS.kernel] ?? ''));
   const snapshots = (await docker.listVolumes(LABELS.snapshots)).filter((v) => !hashes.has(v.labels[LABELS.snapshots] ?? ''));

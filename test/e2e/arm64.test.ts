@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -49,23 +49,60 @@ describe.skipIf(skip !== '')('arm64 images in arm64 VMs on an x86-64 engine', ()
     for (const r of runs) expect(r.stderr).toMatch(/restored from snapshot [0-9a-f]+/);
   });
 
-  it('a sibling container (x86-64) reaches a server in the arm64 VM by name', async () => {
+  it('a sibling container (x86-64) reaches a server in the arm64 VM by name, and the host on its published port', async () => {
     const name = `testin-e2e-arm64-web-${process.pid}`;
+    const port = 21_000 + (process.pid % 10_000);
     let fromSibling = '';
+    let fromHost = '';
     const r = await testinWhenReady(
-      ['run', '--network', NET, '--name', name, ARM64_IMAGE, 'sh', '-c', 'mkdir -p /www && uname -m > /www/index.html && httpd -p 8080 -h /www && echo ready && sleep 600'],
+      ['run', '--network', NET, '--name', name, '-p', `127.0.0.1:${port}:8080`, ARM64_IMAGE, 'sh', '-c', 'mkdir -p /www && uname -m > /www/index.html && httpd -p 8080 -h /www && echo ready && sleep 600'],
       (child) => {
         void (async () => {
           try {
             fromSibling = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', `for i in $(seq 1 50); do wget -qO- http://${name}:8080/ && exit 0; sleep 0.2; done; exit 1`])).stdout;
+            fromHost = await (await fetch(`http://127.0.0.1:${port}/`)).text();
           } finally {
             child.kill('SIGTERM');
           }
         })();
       },
     );
-    expect(fromSibling).toBe('aarch64');
+    expect([fromSibling, fromHost]).toEqual(['aarch64', 'aarch64\n']);
     expect(r.exitCode).toBe(143);
+  });
+
+  it("--boot: busybox's init (arm64) is PID 1 of the arm64 VM, the command runs beside it, its code comes back and the VM powers off", async () => {
+    const r = await testin(['run', '--boot', '/bin/init', ARM64_IMAGE, 'sh', '-c', 'cat /proc/1/comm; uname -m; exit 7']);
+    expect([r.exitCode, r.stdout.toString()], r.stderr).toEqual([7, 'init\naarch64\n']);
+  });
+
+  it('testin compose: an arm64 service and an amd64 service, each in a VM of its own architecture, one reaching the other by name', async () => {
+    const project = `testin-e2e-arm64-${process.pid}`;
+    const file = join(dir, 'docker-compose.yml');
+    writeFileSync(
+      file,
+      [
+        'services:',
+        '  arm:',
+        `    image: ${ARM64_IMAGE}`,
+        `    command: ["sh", "-c", "mkdir -p /www && uname -m > /www/index.html && httpd -f -p 8080 -h /www"]`,
+        '  amd:',
+        `    image: ${BUSYBOX_IMAGE}`,
+        '    depends_on: [arm]',
+        `    command: ["sh", "-c", "for i in $$(seq 1 100); do wget -qO- http://arm:8080/ && break; sleep 0.2; done; uname -m"]`,
+        '',
+      ].join('\n'),
+    );
+    const override = join(dir, 'compose.testin.yml');
+    const made = await execa('node', [TESTIN_BIN, 'compose', '-f', file, '--service', 'arm', '--service', 'amd', '-o', override], { reject: false });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const compose = (...args: string[]) => execa('docker-compose', ['-p', project, '-f', file, '-f', override, ...args], { reject: false, timeout: 180_000 });
+    try {
+      const r = await compose('run', '--rm', '-T', 'amd');
+      expect([r.exitCode, r.stdout], r.stderr).toEqual([0, 'aarch64\nx86_64']);
+    } finally {
+      await compose('down', '--remove-orphans');
+    }
   });
 
   it('testin up, exec, down: a session of the arm64 image', async () => {

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE, ROOT, SYSTEMD_IMAGE, TRIXIE_BASE } from '../helpers/paths.js';
+import { ARM64_IMAGE, BUSYBOX_IMAGE, ROOT, SYSTEMD_IMAGE, TRIXIE_BASE } from '../helpers/paths.js';
 import { onPty } from '../helpers/pty.js';
 import { ctrRun } from '../helpers/containerd.js';
 import { leftovers, testin, within } from '../helpers/testin.js';
@@ -35,10 +35,13 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
   beforeAll(async () => {
     // made here, not when the file is collected: a filtered or skipped run leaves no folder behind
     brokenDir = mkdtempSync(join(tmpdir(), 'testin-e2e-runtime-'));
-    const configured = await testin(['runtime', 'configure', '--runtime', 'docker']);
+    // with the toolbox of arm64 VMs too (the global set-up built it): containers of arm64 images run in them
+    const configured = await testin(['runtime', 'configure', '--runtime', 'docker', '--platform', 'linux/arm64']);
     expect(configured.exitCode, configured.stderr.toString()).toBe(0);
-    expect(configured.stdout.toString()).toMatch(/^installed \/var\/lib\/testin\/runtime\/testin-runtime \(toolbox \w{16}, kernel (\S+), runc \/\S+\)\n(added|already has) runtime "testin" in \/etc\/docker\/daemon.json\nreload dockerd: /);
-    release = /kernel (\S+),/.exec(configured.stdout.toString())?.[1] ?? '';
+    expect(configured.stdout.toString()).toMatch(
+      /^installed \/var\/lib\/testin\/runtime\/testin-runtime \(toolbox \w{16}, kernel (\S+); arm64 VMs: toolbox \w{16}, kernel \S+-arm64, runc \/\S+\)\n(added|already has) runtime "testin" in \/etc\/docker\/daemon.json\nreload dockerd: /,
+    );
+    release = /kernel ([^\s;,]+)/.exec(configured.stdout.toString())?.[1] ?? '';
     // a second runtime whose toolbox is gone: its create must fail with testin's line
     expect((await testin(['runtime', 'configure', '--name', 'testin-broken', '--dir', brokenDir])).exitCode).toBe(0);
     const config = JSON.parse(readFileSync(join(brokenDir, 'config.json'), 'utf8')) as { toolbox: string };
@@ -64,6 +67,11 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     const cases = [['exit 42', 42], ['no-such-command', 127], ['kill -TERM $$', 143]] as const;
     const codes = await Promise.all(cases.map(async ([script]) => (await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh', '-c', script])).exitCode));
     expect(codes).toEqual(cases.map(([, code]) => code));
+  });
+
+  it("docker run --runtime testin of an arm64 image: its binaries' architecture picks the arm64 VM (docker alone gives exec format error)", async () => {
+    const r = await docker(['run', '--rm', '--runtime', 'testin', ARM64_IMAGE, 'sh', '-c', 'uname -m; uname -r; exit 42']);
+    expect([r.exitCode, r.stdout], r.stderr).toEqual([42, expect.stringMatching(/^aarch64\n\S+-arm64$/)]);
   });
 
   it('testin doctor names the runtime the engine has, and says when its toolbox is gone', async () => {
@@ -139,6 +147,11 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     const r = await docker(['run', '--rm', '--name', name, '--runtime', 'testin-broken', BUSYBOX_IMAGE, 'true']);
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(/testin: the toolbox testin-runtime was installed with is gone from \S+ \(fix: run testin runtime install again/);
+    expect((await docker(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
+    // an arm64 image, and this runtime was installed without arm64's toolbox
+    const arm = await docker(['run', '--rm', '--name', name, '--runtime', 'testin-broken', ARM64_IMAGE, 'true']);
+    expect(arm.exitCode).not.toBe(0);
+    expect(arm.stderr).toMatch(/testin: the container's binaries are linux\/arm64: testin-runtime has no toolbox for arm64 VMs \(fix: run testin runtime install --platform linux\/arm64/);
     expect((await docker(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
     // a VM setting testin cannot use: the variable named, the fix, no container
     const bad = await docker(['run', '--rm', '--name', name, '--runtime', 'testin', '-e', 'TESTIN_CPUS=many', BUSYBOX_IMAGE, 'true']);
