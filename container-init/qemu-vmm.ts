@@ -67,12 +67,16 @@ export function qemuVmm(toolbox: string): Vmm {
           }
         },
         async restore(file) {
+          const t0 = Date.now();
           const q = await qmp();
+          const t1 = Date.now();
           await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
           // a refusal of the file itself (missing, unreadable, not a migration stream) is the snapshot's
           await migrationEnd(q, () => q.execute('migrate-incoming', { uri: `file:${file}` }).catch((e: Error) => Promise.reject(new SnapshotLoadError(e.message))), SnapshotLoadError);
+          const t2 = Date.now();
           // saved while stopped, it comes back stopped
           await cont(q);
+          return { monitorMs: t1 - t0, loadMs: t2 - t1, resumeMs: Date.now() - t2 };
         },
         async runState() {
           if (gone()) return undefined;

@@ -23,6 +23,7 @@ function fakeVmm(options: { saved?: string; restore?: Error } = {}): VmmInstance
     },
     async restore() {
       if (options.restore) throw options.restore;
+      return { monitorMs: 1, loadMs: 2, resumeMs: 3 };
     },
     runState: async () => 'running',
     close: () => undefined,

@@ -8,7 +8,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { markUsed, pruneSnapshots, readSnapshot, removeSnapshotIf, snapshotFiles, snapshotIdentity, takeSaveLock, type SnapshotFiles, type SnapshotMeta } from './snapshot.js';
-import { SnapshotLoadError, type VmmExit, type VmmInstance } from './vmm.js';
+import { SnapshotLoadError, type RestoreTimes, type VmmExit, type VmmInstance } from './vmm.js';
 
 /** what went wrong while a restored guest was expected to answer */
 export type RestoreEvidence =
@@ -74,14 +74,16 @@ export class SnapshotController {
   }
 
   /** Loads the snapshot into the VMM (started to wait for it) and lets the guest run. Rejects with its evidence. */
-  async restore(vmm: VmmInstance): Promise<void> {
+  async restore(vmm: VmmInstance): Promise<RestoreTimes> {
+    let times: RestoreTimes;
     try {
-      await vmm.restore(this.files.state);
+      times = await vmm.restore(this.files.state);
     } catch (error) {
       const message = (error as Error).message;
       throw error instanceof SnapshotLoadError ? ({ kind: 'loadFailed', message } satisfies RestoreEvidence) : ({ kind: 'controlLost', message } satisfies RestoreEvidence);
     }
     markUsed(this.files);
+    return times;
   }
 
   /** The snapshot did not restore and is damaged: removed, if it is still the file this run found. */

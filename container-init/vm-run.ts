@@ -23,7 +23,7 @@ import { SnapshotController, judgeRestore, type RestoreEvidence, type SnapshotMo
 import { hostCpuSignature, snapshotKey } from './snapshot.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { startVmHelpers } from './vm-helpers.js';
-import type { GuestSpec, Vmm, VmmInstance } from './vmm.js';
+import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -468,17 +468,22 @@ export class VmRun {
   async #restore(connected: Promise<Socket>): Promise<void> {
     const snapshot = this.#snapshot as SnapshotController;
     const t = Date.now();
+    let times: RestoreTimes;
+    let answerMs: number;
     try {
-      await snapshot.restore(this.#vmm as VmmInstance);
+      times = await snapshot.restore(this.#vmm as VmmInstance);
+      const loaded = Date.now();
       await connected;
+      answerMs = Date.now() - loaded;
     } catch (evidence) {
       const known = typeof evidence === 'object' && evidence !== null && 'kind' in evidence;
       return this.#restoreTrouble(known ? (evidence as RestoreEvidence) : { kind: 'controlLost', message: String(evidence) });
     }
     this.timeline.restored = true;
+    this.timeline.restoreParts = { monitor: times.monitorMs, load: times.loadMs, resume: times.resumeMs, control: answerMs };
     this.#mark('initUp');
     this.#helloUptime = snapshot.meta?.helloUptimeMs ?? 0;
-    log(this.plan, `restored from snapshot ${snapshot.files.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start)`);
+    log(this.plan, `restored from snapshot ${snapshot.files.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start): QEMU's monitor ${times.monitorMs} ms, load ${times.loadMs} ms, resume ${times.resumeMs} ms, control port ${answerMs} ms`);
     setTimeout(() => {
       if (!this.#awaitingRestoredGuest || this.#over) return;
       void (this.#vmm as VmmInstance).runState().then((runState) => {

@@ -62,7 +62,7 @@ export interface VmmInstance {
   /** stops the guest, writes its state to `file`, lets it go on */
   save(file: string): Promise<void>;
   /** loads `file` into a VMM started with `incoming`, and lets the guest run; SnapshotLoadError when the file does not load */
-  restore(file: string): Promise<void>;
+  restore(file: string): Promise<RestoreTimes>;
   /** the guest's run state as the VMM sees it ('running', 'paused', 'guest-panicked', ...); undefined when it does not answer */
   runState(): Promise<string | undefined>;
   /** lets go of the VMM's control channel */
@@ -74,4 +74,11 @@ export interface Vmm {
   /** the VMM's arguments for this guest, without its control channel: what a snapshot of it depends on */
   argv(spec: GuestSpec): string[];
   start(spec: GuestSpec, options: VmmStartOptions): VmmInstance;
+}
+
+/** a restore's parts (ms): the VMM's monitor answering, the snapshot loaded, the guest let go on */
+export interface RestoreTimes {
+  monitorMs: number;
+  loadMs: number;
+  resumeMs: number;
 }

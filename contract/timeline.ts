@@ -14,6 +14,8 @@ export interface VmTimeline extends Partial<Record<VmStep, number>> {
   vmmStartedAt?: number;
   /** the guest came from the VM's snapshot */
   restored?: boolean;
+  /** the restore's parts (ms): QEMU's monitor answering, the snapshot loaded, the guest let go on, the control port connected */
+  restoreParts?: { monitor: number; load: number; resume: number; control: number };
   /** ms the guest stood still while its snapshot was saved */
   snapshotSaveMs?: number;
   /** ms a snapshot that did not restore cost before the cold boot */
@@ -50,5 +52,9 @@ export function parseTimeline(text: string): VmTimeline {
     out.abnormal = { reason: abnormal.reason, consoleTail: Array.isArray(abnormal.consoleTail) ? abnormal.consoleTail.map(String) : [] };
   }
   if (Array.isArray(r.console)) out.console = r.console.map(String);
+  const parts = r.restoreParts as Record<string, unknown> | undefined;
+  if (parts && typeof parts === 'object' && (['monitor', 'load', 'resume', 'control'] as const).every((k) => typeof parts[k] === 'number')) {
+    out.restoreParts = parts as unknown as NonNullable<VmTimeline['restoreParts']>;
+  }
   return out;
 }

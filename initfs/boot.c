@@ -177,15 +177,20 @@ void use_toolbox_modprobe(void) {
 }
 
 /* Without udev nobody creates the static nodes (/dev/loop-control, /dev/net/tun,
- * ...) whose first open loads their module: make them from modules.devname, as
- * `kmod static-nodes` does on a booted system. */
-void make_static_nodes(void) {
-  struct utsname u;
-  uname(&u);
+ * ...) whose first open loads their module: make them from modules.devname (DEVNAME,
+ * else the running kernel's in /lib/modules), as `kmod static-nodes` does on a booted
+ * system. Made at boot in devtmpfs, they are in every later mount of it (the new
+ * root's /dev) and in the VM's snapshot. -1 when there is no such file. */
+int make_static_nodes(const char *devname) {
   char path[512], line[512];
-  snprintf(path, sizeof path, "/lib/modules/%s/modules.devname", u.release);
-  FILE *f = fopen(path, "r");
-  if (!f) return;
+  struct utsname u;
+  if (!devname) {
+    uname(&u);
+    snprintf(path, sizeof path, "/lib/modules/%s/modules.devname", u.release);
+    devname = path;
+  }
+  FILE *f = fopen(devname, "r");
+  if (!f) return -1;
   while (fgets(line, sizeof line, f)) {
     char module[128], node[256], type;
     unsigned major, minor;
@@ -201,6 +206,7 @@ void make_static_nodes(void) {
     if (mknod(path, kind | 0600, makedev(major, minor)) < 0 && errno != EEXIST) log_line("mknod %s: %s", path, strerror(errno));
   }
   fclose(f);
+  return 0;
 }
 
 void mount_user_tmpfs(struct request *r) {

@@ -177,7 +177,9 @@ int open_port(const char *want);
 void mount_root(const struct request *r);
 void enter_root(void);
 void use_toolbox_modprobe(void);
-void make_static_nodes(void);
+int make_static_nodes(const char *devname);
+/* lo and the NIC up with no address yet: at boot, before a snapshot */
+void links_up(void);
 void mount_user_tmpfs(struct request *r);
 
 /* net.c */

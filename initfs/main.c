@@ -50,6 +50,26 @@ void start_image_init(const char *path) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 
+/* the static nodes were made at boot, from the initrd's modules.devname */
+static int static_nodes_made;
+/* the set-up every run needs is done at boot, before the snapshot; the kernel
+ * argument testin.late_setup leaves it to each run, as before (bench/start's "before" row) */
+static int early_setup;
+
+/* the kernel's command line has this word */
+static int kernel_arg(const char *word) {
+  char line[4096];
+  int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, line, sizeof line - 1);
+  close(fd);
+  line[n > 0 ? n : 0] = 0;
+  size_t len = strlen(word);
+  for (char *p = strstr(line, word); p; p = strstr(p + 1, word))
+    if ((p == line || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\n' || p[len] == 0)) return 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   own_argv0 = argv[0];
   if (argc > 2 && strcmp(argv[1], "--lease") == 0) return run_lease(argv[2]);
@@ -69,6 +89,8 @@ int main(int argc, char **argv) {
     mount_or_log("sysfs", "/sys", "sysfs", 0, NULL);
     mount_or_log("devtmpfs", "/dev", "devtmpfs", 0, NULL);
     load_modules();
+    early_setup = !kernel_arg("testin.late_setup");
+    if (early_setup) static_nodes_made = make_static_nodes("/modules/devname") == 0;
   }
 
   sigset_t chld;
@@ -79,6 +101,8 @@ int main(int argc, char **argv) {
 
   if (!agent_mode) {
     check_drivers();
+    /* what every run's guest would do first, done once before the snapshot is taken */
+    if (early_setup) links_up();
     ctl = open_port(CTL_PORT_NAME);
   }
   struct utsname u;
@@ -105,7 +129,7 @@ int main(int argc, char **argv) {
   mount_user_tmpfs(&req);
   if (!agent_mode) {
     use_toolbox_modprobe();
-    make_static_nodes();
+    if (!static_nodes_made) make_static_nodes(NULL);
     configure_network(req.net);
     if (guest_ip.s_addr && gateway_ip.s_addr) forward_start(req.tunnel);
     if (req.boot) start_image_init(req.boot);

@@ -9,7 +9,8 @@ const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'fuse', 'virtiofs', 'virti
 
 /**
  * The initrd: testin's init, the boot modules of the kernel (from its
- * /lib/modules/<release>, dependencies first, decompressed) and /dev/console.
+ * /lib/modules/<release>, dependencies first, decompressed), its modules.devname
+ * and /dev/console.
  * Without a modules folder the kernel must have virtio built in.
  */
 export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buffer, tools: Decompressors = DEBIAN_TOOLS): Buffer {
@@ -27,6 +28,8 @@ export function buildBootInitrd(modulesDir: string | undefined, initBinary: Buff
     { kind: 'dir', name: 'modules' },
     ...modules.map((m): CpioEntry => ({ kind: 'file', name: `modules/${m.name}`, data: m.data })),
     { kind: 'file', name: 'modules/order', data: Buffer.from(modules.map((m) => `${m.name}\n`).join('')) },
+    // the static nodes (/dev/loop-control, /dev/net/tun, ...) are made at boot from it, before a snapshot, not on each run
+    ...(modulesDir && existsSync(join(modulesDir, 'modules.devname')) ? [{ kind: 'file', name: 'modules/devname', data: readFileSync(join(modulesDir, 'modules.devname')) } satisfies CpioEntry] : []),
     { kind: 'file', name: 'init', data: initBinary, mode: 0o755 },
   ];
   return writeCpio(entries);

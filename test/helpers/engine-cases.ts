@@ -26,19 +26,7 @@ export function defineEngineCases(engine: {
     expect(await leftovers(engine.host())).toEqual([]);
   });
 
-  it('exit codes, stdout and stderr byte for byte, stdin to EOF', async () => {
-    for (const [script, code] of [['exit 0', 0], ['exit 42', 42], ['kill -TERM $$', 143]] as const) {
-      const r = await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', script]);
-      expect(r.exitCode, r.stderr).toBe(code);
-    }
-    expect((await on(['run', '--image', BUSYBOX_IMAGE, '--', 'no-such-command'])).exitCode).toBe(127);
-    const streams = await on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'printf "out\\0bytes"; echo err >&2']);
-    expect([streams.exitCode, streams.stdout.toString('latin1')]).toEqual([0, 'out\0bytes']);
-    expect(streams.stderr).toMatch(/^err$/m);
-    const stdin = await on(['run', '-i', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'wc -c; echo eof'], 'x'.repeat(100_000));
-    expect(stdin.stdout.toString().replace(/ +/g, '')).toBe('100000\neof\n');
-  });
-
+  // first: the snapshot its first run saves is what the runs after it restore
   it('a restore from the snapshot the first run saved, as --report says', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-remote-'));
     try {
@@ -51,6 +39,21 @@ export function defineEngineCases(engine: {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('exit codes, stdout and stderr byte for byte, stdin to EOF (side by side)', async () => {
+    const codes = [['exit 0', 0], ['exit 42', 42], ['kill -TERM $$', 143]] as const;
+    const [runs, missing, streams, stdin] = await Promise.all([
+      Promise.all(codes.map(([script]) => on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', script]))),
+      on(['run', '--image', BUSYBOX_IMAGE, '--', 'no-such-command']),
+      on(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'printf "out\\0bytes"; echo err >&2']),
+      on(['run', '-i', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'wc -c; echo eof'], 'x'.repeat(100_000)),
+    ]);
+    expect(runs.map((r) => r.exitCode), runs.map((r) => r.stderr.toString()).join('\n')).toEqual(codes.map(([, code]) => code));
+    expect(missing.exitCode).toBe(127);
+    expect([streams.exitCode, streams.stdout.toString('latin1')]).toEqual([0, 'out\0bytes']);
+    expect(streams.stderr).toMatch(/^err$/m);
+    expect(stdin.stdout.toString().replace(/ +/g, '')).toBe('100000\neof\n');
   });
 
   it("-v of a path on the engine's host (not the client's), both ways", async () => {

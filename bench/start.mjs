@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// bench/start: how far a VM run is from a plain container run (issue 27), side by side in one run.
+//   (b) docker run --rm IMG true
+//   (c) testin run IMG true, restored from the VM's snapshot (made before the rounds)
+//   (c-) the same with the guest's per-run set-up of before (--kernel-cmdline testin.late_setup:
+//        lo and the NIC brought up and the static /dev nodes made on every run, not once before the snapshot)
+//   then, from each testin run's --report, the phases (medians, ms): where a run's time goes
+//   (k) the restore with a cold page cache (the host's caches dropped before each run) against a warm one
+//   (p) N runs at once from one snapshot (--parallel, default 16): how many restored, and their restore times
+// Usage: node bench/start.mjs [--rounds 7] [--image testin-test/busybox:1] [--parallel 16] [--cold-rounds 3]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixture, median, option, testin } from './common.mjs';
+
+const rounds = Number(option('--rounds', '7'));
+const image = option('--image', 'testin-test/busybox:1');
+const parallel = Number(option('--parallel', '16'));
+const coldRounds = Number(option('--cold-rounds', '3'));
+const LATE = ['--kernel-cmdline', 'testin.late_setup'];
+
+fixture('busybox', image);
+const dir = mkdtempSync(join(tmpdir(), 'testin-bench-start-'));
+let reportN = 0;
+
+/** one timed run; the report's phases when it is testin's */
+function timed(file, argv, { report = false } = {}) {
+  const path = report ? join(dir, `r${reportN++}.json`) : undefined;
+  const full = path ? [argv[0], argv[1], '--report', path, ...argv.slice(2)] : argv;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(file, full, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${file} ${full.join(' ')} exited ${r.status}: ${r.stderr}`);
+  const parsed = path ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  return { s, phases: parsed?.phases, from: parsed?.vm?.startedFrom };
+}
+
+const dropCaches = () => {
+  spawnSync('sync');
+  writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+};
+
+const cases = [
+  [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
+  [`(c) testin run ${image} true (snapshot)`, () => timed('node', [testin, 'run', image, 'true'], { report: true })],
+  ["(c-) the same, the guest's set-up on each run (before)", () => timed('node', [testin, 'run', ...LATE, image, 'true'], { report: true })],
+];
+
+try {
+  // the snapshots of both shapes, made now so that every round restores
+  timed('node', [testin, 'run', image, 'true']);
+  timed('node', [testin, 'run', ...LATE, image, 'true']);
+  const samples = cases.map(() => []);
+  for (let round = 0; round < rounds; round++) for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
+  for (const [i, s] of samples.entries()) if (i > 0 && s.some((x) => x.from !== 'snapshot')) throw new Error(`${cases[i][0]}: a run did not restore`);
+
+  // (k) cold page cache: the snapshot file, the toolbox and the image read from the disk again
+  const cold = [];
+  const warm = [];
+  for (let round = 0; round < coldRounds; round++) {
+    dropCaches();
+    cold.push(timed('node', [testin, 'run', image, 'true'], { report: true }));
+    warm.push(timed('node', [testin, 'run', image, 'true'], { report: true }));
+  }
+
+  // (p) N at once
+  const t0 = Date.now();
+  const many = await Promise.all(
+    Array.from({ length: parallel }, (_, i) => {
+      const path = join(dir, `p${i}.json`);
+      return new Promise((resolve) => {
+        const child = spawn('node', [testin, 'run', '--report', path, image, 'true'], { stdio: 'ignore' });
+        child.on('exit', (code) => {
+          let report = {};
+          try {
+            report = JSON.parse(readFileSync(path, 'utf8'));
+          } catch {
+            // no report: counted as not restored
+          }
+          resolve({ code, from: report.vm?.startedFrom, restore: report.phases?.['vm.restore'] });
+        });
+      });
+    }),
+  );
+  const wall = (Date.now() - t0) / 1000;
+
+  const rows = cases.map(([name], i) => [name, Math.min(...samples[i].map((x) => x.s)), median(samples[i].map((x) => x.s))]);
+  const width = Math.max(...rows.map((r) => r[0].length), 56);
+  console.log(`\nstart benchmark: ${rounds} rounds each, side by side, ${new Date().toISOString()}`);
+  console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padStart(8)}`);
+  for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
+  console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)}`);
+  console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)}`);
+
+  const names = [...new Set(samples[1].flatMap((x) => Object.keys(x.phases)))];
+  console.log(`\nphases of a run (ms, medians)${' '.repeat(Math.max(0, width - 29))}  ${'(c)'.padStart(7)}  ${'(c-)'.padStart(8)}`);
+  for (const name of names) {
+    const col = (i) => {
+      const xs = samples[i].map((x) => x.phases[name]).filter((v) => v !== undefined);
+      return xs.length ? String(median(xs)) : '-';
+    };
+    console.log(`${name.padEnd(width)}  ${col(1).padStart(7)}  ${col(2).padStart(8)}`);
+  }
+
+  const phase = (xs, name) => median(xs.map((x) => x.phases[name]));
+  console.log(`\n(k) page cache (${coldRounds} rounds; ms, medians)${' '.repeat(Math.max(0, width - 36))}  ${'cold'.padStart(7)}  ${'warm'.padStart(8)}`);
+  for (const name of ['vm.restore', 'vm.restore.monitor', 'vm.restore.load']) console.log(`${name.padEnd(width)}  ${String(phase(cold, name)).padStart(7)}  ${String(phase(warm, name)).padStart(8)}`);
+  console.log(`${'the whole run (s)'.padEnd(width)}  ${median(cold.map((x) => x.s)).toFixed(2).padStart(7)}  ${median(warm.map((x) => x.s)).toFixed(2).padStart(8)}`);
+
+  const restored = many.filter((m) => m.code === 0 && m.from === 'snapshot').length;
+  const restores = many.map((m) => m.restore).filter((v) => v !== undefined);
+  console.log(`\n(p) ${parallel} runs at once from one snapshot: ${restored}/${parallel} restored and exited 0; all done in ${wall.toFixed(1)} s; restore median ${median(restores)} ms, max ${Math.max(...restores)} ms`);
+  if (restored !== parallel) process.exitCode = 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
