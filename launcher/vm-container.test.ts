@@ -13,10 +13,7 @@ describe('one container spec for every way into a VM', () => {
     services: { t: { image: 'img', command: ['./test'], user: 'app', expose: [8080] } },
     chosen: ['t'],
     images: { t: {} },
-    volumes,
-    kvm: true,
-    accel: 'kvm',
-    kernelRelease: '6.12',
+    vmOf: () => ({ volumes, kvm: true, accel: 'kvm', kernelRelease: '6.12' }),
     passt: { seccompFile: '/p/compose.testin.seccomp.json' },
     version: '3.8',
   }) as { services: Record<string, Record<string, unknown>> };
