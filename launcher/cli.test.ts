@@ -63,3 +63,18 @@ describe('values that look like flags', () => {
     expect(() => toRunOptions({ _: ['run'], image: 'img', timeout: '-5s' }, undefined)).toThrow(/--timeout -5s: a duration cannot be negative/);
   });
 });
+
+describe('a number flag given a word', () => {
+  it('is refused naming the word typed, not NaN, with 125, before any engine is asked', async () => {
+    const { main } = await import('./cli.js');
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      const code = await main(['run', '--cpus', 'many', 'img', 'true']);
+      expect([code, said.join('')]).toEqual([125, 'testin: invalid --cpus many\n  fix: give a whole number of CPUs from 1 to 64\n']);
+    } finally {
+      process.stderr.write = write;
+    }
+  });
+});

@@ -59,12 +59,25 @@ function parser(flags: string[]): Argv {
     });
 }
 
+/**
+ * yargs renders a command's whole help (every flag's description, wrapped to the terminal) each
+ * time it runs one, to have it at hand should the command fail: ~90 ms of a run's start here. testin
+ * never shows help on a failure (its errors are one line and a fix), so that rendering is skipped
+ * unless help is asked for.
+ */
+function skipHelpCache(y: Argv): void {
+  const usage = (y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 /** The whole CLI; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const { flags, command } = splitCommand(args);
   let debug = flags.includes('--debug') || flags.includes('--log-level=debug');
   try {
-    const parsed = (await parser(flags).parseAsync()) as ParsedArgs;
+    const y = parser(flags);
+    if (!flags.includes('--help') && !flags.includes('-h')) skipHelpCache(y);
+    const parsed = (await y.parseAsync()) as ParsedArgs;
     const verb = String(parsed._[0] ?? '');
     if (flags.includes('--help') || flags.includes('-h') || !verb) return 0;
     const found = COMMANDS.find((c) => c.command.split(' ')[0] === verb);

@@ -11,7 +11,10 @@ function yargsOption(spec: RunOptionTable[keyof RunOptionTable]): Options {
     ...(alias ? { alias } : {}),
     ...(choices ? { choices: [...choices] } : {}),
     ...(spec.negated ? { default: true } : {}),
-    type: kind === 'boolean' ? 'boolean' : kind === 'number' ? 'number' : 'string',
+    // a number flag is read as a word and made a number here: a word that is not one stays the word
+    // (yargs' own number type would make it NaN), so the refusal names what was typed
+    type: kind === 'boolean' ? 'boolean' : 'string',
+    ...(kind === 'number' ? { coerce: (v: unknown) => (v === undefined || Number.isNaN(Number(v)) ? v : Number(v)) } : {}),
     ...(kind === 'strings' ? { array: true } : {}),
     group,
     describe,
