@@ -28,12 +28,15 @@ let reportN = 0;
 function timed(file, argv, { report = false } = {}) {
   const path = report ? join(dir, `r${reportN++}.json`) : undefined;
   const full = path ? [argv[0], argv[1], '--report', path, ...argv.slice(2)] : argv;
+  const wall0 = Date.now();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(file, full, { stdio: ['ignore', 'ignore', 'pipe'] });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${file} ${full.join(' ')} exited ${r.status}: ${r.stderr}`);
   const parsed = path ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
-  return { s, phases: parsed?.phases, from: parsed?.vm?.startedFrom };
+  // the CLI's own start (node, its bundle, the flags) before the run begins, and its end after the report's
+  const cli = parsed && { 'cli.start': Date.parse(parsed.startedAt) - wall0, 'cli.end': Math.round(s * 1000) - (Date.parse(parsed.endedAt) - wall0) };
+  return { s, phases: parsed && { ...cli, ...parsed.phases }, from: parsed?.vm?.startedFrom };
 }
 
 const dropCaches = () => {
