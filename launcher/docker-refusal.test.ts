@@ -82,4 +82,11 @@ describe('engineError', () => {
     const bug = new TypeError('x is undefined');
     expect(engineError(bug, 'x')).toBe(bug);
   });
+
+  it("a file of the client's own that is missing is not the engine gone (a rename's ENOENT, as two builds fetching node at once had)", () => {
+    const onSocket = Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { code: 'ENOENT', syscall: 'connect' });
+    const onFile = Object.assign(new Error("ENOENT: no such file or directory, rename 'a.tmp' -> 'a'"), { code: 'ENOENT', syscall: 'rename' });
+    expect(engineError(onSocket, 'x')).toBeInstanceOf(DockerUnreachableError);
+    expect(engineError(onFile, 'x')).toBe(onFile);
+  });
 });

@@ -9,6 +9,9 @@ import { DockerRefusedError, DockerUnreachableError } from '../contract/errors.j
 /** connection errors: the engine went away (or never answered) */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EACCES']);
 
+/** the calls by which a connection to the engine fails (a file's calls fail with the same codes) */
+const SOCKET_CALLS = new Set(['connect', 'getaddrinfo', 'read', 'write', 'writev', 'shutdown']);
+
 /** the engine's own words on one line, without docker-modem's "(HTTP code N) unexpected -" prefix */
 function engineWords(error: { json?: { message?: string } | string | null; message?: string }): string {
   const json = typeof error.json === 'string' ? error.json : error.json?.message;
@@ -40,12 +43,14 @@ export function fixFor(said: string): string {
  */
 export function engineError(error: unknown, doing: string): unknown {
   if (error instanceof DockerRefusedError || error instanceof DockerUnreachableError) return error;
-  const e = error as { statusCode?: unknown; code?: unknown; json?: { message?: string } | null; message?: string } | null;
+  const e = error as { statusCode?: unknown; code?: unknown; syscall?: unknown; json?: { message?: string } | null; message?: string } | null;
   if (typeof e?.statusCode === 'number') {
     const said = engineWords(e);
     return new DockerRefusedError(`the engine ${e.statusCode < 500 ? 'refused to' : 'could not'} ${doing}: ${said}`, fixFor(said), error, { statusCode: e.statusCode, said, doing });
   }
-  if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code)) return new DockerUnreachableError(error);
+  // a file of the client's own (a rename, an open: ENOENT, EACCES) is no connection to the engine
+  const onFile = typeof e?.syscall === 'string' && !SOCKET_CALLS.has(e.syscall);
+  if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code) && !onFile) return new DockerUnreachableError(error);
   return error;
 }
 

@@ -9,7 +9,7 @@
  * node in its npm scripts.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -36,11 +36,15 @@ export async function pinnedNodeBinary(arch: Arch, env: NodeJS.ProcessEnv = proc
   const binary = join(dir, 'node');
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
+  // builds side by side (the engine's toolbox and a foreign guest's) may fetch it at once: each
+  // packs into a folder of its own and renames its binary into place; the last rename wins, same bytes
+  const own = mkdtempSync(join(dir, 'fetch-'));
   let tgz: string;
   try {
-    const name = execFileSync('npm', ['pack', `${PINNED_NODE.package}@${PINNED_NODE.version}`, '--pack-destination', dir, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    tgz = join(dir, name.split('\n').at(-1) ?? '');
+    const name = execFileSync('npm', ['pack', `${PINNED_NODE.package}@${PINNED_NODE.version}`, '--pack-destination', own, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    tgz = join(own, name.split('\n').at(-1) ?? '');
   } catch (error) {
+    rmSync(own, { recursive: true, force: true });
     throw new ToolboxBuildError(
       `cannot get ${PINNED_NODE.package}@${PINNED_NODE.version}, the node that runs inside every toolbox: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
       'let npm reach its registry once (npm pack works), or load a built toolbox: testin toolbox load FILE',
@@ -52,10 +56,10 @@ export async function pinnedNodeBinary(arch: Arch, env: NodeJS.ProcessEnv = proc
     if (integrity !== PINNED_NODE.integrity) throw new ToolboxBuildError(`${tgz} has integrity ${integrity}, not the pinned ${PINNED_NODE.integrity}`, 'check your npm registry or proxy; remove the file and try again');
     const data = await readFileFromTar(createReadStream(tgz).pipe(createGunzip()), 'package/bin/node');
     if (!data) throw new ToolboxBuildError(`${tgz} has no bin/node`, 'remove it and try again');
-    writeFileSync(`${binary}.tmp`, data, { mode: 0o755 });
-    renameSync(`${binary}.tmp`, binary);
+    writeFileSync(join(own, 'node'), data, { mode: 0o755 });
+    renameSync(join(own, 'node'), binary);
     return binary;
   } finally {
-    rmSync(tgz, { force: true });
+    rmSync(own, { recursive: true, force: true });
   }
 }
