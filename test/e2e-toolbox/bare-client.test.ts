@@ -1,10 +1,12 @@
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, ROOT, TESTIN_BIN, TRIXIE_BASE } from '../helpers/paths.js';
 import { leftovers } from '../helpers/testin.js';
+import { archOf } from '../../contract/arch.js';
+import { pinnedNodeBinary } from '../../toolbox/pinned-node.js';
 
 const skip = inject('e2eSkip');
 
@@ -30,9 +32,7 @@ describe.skipIf(skip !== '')('a bare client: node, the packed testin and the doc
     const tarball = join(work, packed.stdout.trim().split('\n').at(-1) as string);
     await execa('npm', ['install', '-g', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', join(work, 'prefix'), tarball]);
     // the client's node: the toolbox's own build of node (self-contained), the one testin fetched for its builds
-    const cache = join(process.env.HOME ?? '/root', '.cache', 'testin', 'node');
-    const node = join(cache, readdirSync(cache).sort().at(-1) as string, 'node');
-    writeFileSync(join(work, 'node'), readFileSync(node), { mode: 0o755 });
+    writeFileSync(join(work, 'node'), readFileSync(await pinnedNodeBinary(archOf(process.arch) ?? 'amd64')), { mode: 0o755 });
     const built = await execa('node', [TESTIN_BIN, 'toolbox', 'build']);
     kernelRelease = /^\s+modules \S+ \(kernel (\S+)\)$/m.exec(built.stdout)?.[1] as string;
     hostDir = join(work, 'data');
