@@ -4,9 +4,9 @@
  * dist/toolbox-builder.js), and the hash of testin's own files
  * (dist/testin-files.json) by which a run finds its toolbox.
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { RUN_REPORT_SCHEMA } from '../contract/run-report.js';
 import { OWN_FILES_RECORD, hashOwnFiles, ownFiles, packageRoot } from './own-files.js';
@@ -34,6 +34,24 @@ for (const { entry, out, banner } of bundles as { entry: string; out: string; ba
   });
 }
 chmodSync(join(root, 'dist', 'testin-runtime.mjs'), 0o755);
+/**
+ * dockerode loads docker over ssh (docker-modem's ssh.js: the ssh2 package) and BuildKit's
+ * sessions (dockerode's session.js: gRPC and protobufjs) when it is loaded: 90 ms of a run's
+ * start here, for two things testin uses rarely (ssh://) or never. Each becomes a function that
+ * loads the module on its first call (esbuild's CommonJS modules run when first required).
+ */
+const LAZY = /(docker-modem[\\/]lib[\\/]modem|dockerode[\\/]lib[\\/]docker)\.js$/;
+const lazyRequires: Plugin = {
+  name: 'lazy-requires',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(ssh|session)$/ }, (args) => (LAZY.test(args.importer) ? { path: join(args.resolveDir, `${args.path}.js`), namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
+      contents: `module.exports = function (...a) { return require(${JSON.stringify(args.path)}).apply(this, a); };`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 // the CLI: its entry and one chunk per thing a verb loads on demand (docker's client, the logger,
 // compose, sessions), so `testin --help` reads a few files rather than hundreds of modules.
 // ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for.
@@ -49,6 +67,7 @@ await build({
   target: 'node20',
   format: 'esm',
   external: ['ssh2', 'cpu-features'],
+  plugins: [lazyRequires],
   // the CommonJS packages inside (dockerode, pino) call require: give the bundle one
   banner: { js: "import { createRequire as __testinRequire } from 'node:module';\nconst require = __testinRequire(import.meta.url);" },
   logLevel: 'warning',
