@@ -36,8 +36,8 @@ for (const { entry, out, banner } of bundles as { entry: string; out: string; ba
 chmodSync(join(root, 'dist', 'testin-runtime.mjs'), 0o755);
 /**
  * dockerode loads docker over ssh (docker-modem's ssh.js: the ssh2 package) and BuildKit's
- * sessions (dockerode's session.js: gRPC and protobufjs) when it is loaded: 90 ms of a run's
- * start here, for two things testin uses rarely (ssh://) or never. Each becomes a function that
+ * sessions (dockerode's session.js: gRPC and protobufjs) when it is loaded: 111 ms of a run's
+ * start in a CPU profile here, for two things testin uses rarely (ssh://) or never. Each becomes a function that
  * loads the module on its first call (esbuild's CommonJS modules run when first required).
  */
 const LAZY = /(docker-modem[\\/]lib[\\/]modem|dockerode[\\/]lib[\\/]docker)\.js$/;
