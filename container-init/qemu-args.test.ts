@@ -27,6 +27,11 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(args, '-cpu')).toEqual(['max']);
   });
 
+  it("a run with a snapshot has its guest's memory as a shared file, which the migration leaves out and the snapshot keeps", () => {
+    const withFile = buildQemuArgs(vm, { ...paths, ramFile: '/run/testin/ram/guest.ram' });
+    expect(valuesOf(withFile, '-object')).toEqual(['memory-backend-file,id=mem,size=768M,mem-path=/run/testin/ram/guest.ram,share=on']);
+  });
+
   it('wires the virtiofs root, the control port and a console file, never stdio', () => {
     expect(valuesOf(args, '-device')).toContain('vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024');
     expect(valuesOf(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=ctl,name=testin.ctl');

@@ -16,6 +16,8 @@ export interface QemuPaths {
   volSocket?: string | undefined;
   ctlSocket: string;
   consoleLog: string;
+  /** the guest's memory as a file on a tmpfs (a run that saves or restores a snapshot: ram-image.ts); else a memfd */
+  ramFile?: string | undefined;
 }
 
 /** testin's own kernel command line; the user's words come after, so they win. */
@@ -56,7 +58,7 @@ export function buildQemuArgs(
     '-smp', String(vm.cpus),
     '-m', mem,
     // vhost-user-fs needs guest memory that virtiofsd can map
-    '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
+    '-object', paths.ramFile ? `memory-backend-file,id=mem,size=${mem},mem-path=${paths.ramFile},share=on` : `memory-backend-memfd,id=mem,size=${mem},share=on`,
     '-L', paths.firmwareDir,
     '-kernel', paths.kernel,
     '-initrd', paths.initrd,

@@ -1,8 +1,9 @@
 /**
  * QEMU as the VMM: the toolbox's binary (its own loader, its TCG module, its
  * firmware), a snapshot saved and restored through its monitor (QMP) as a
- * migration to and from a file with mapped-ram: the RAM sits at fixed offsets,
- * zero pages are holes, so a restore reads only what the guest had touched.
+ * migration to and from a file. The guest's RAM is a shared file that the
+ * migration leaves out (x-ignore-shared): the snapshot keeps it as an image of
+ * its own (ram-image.ts), written back into the RAM file while QEMU starts.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ const RUN_STATE_WAIT_MS = 5000;
 
 const CAPABILITIES = [
   { capability: 'events', state: true },
-  { capability: 'mapped-ram', state: true },
+  { capability: 'x-ignore-shared', state: true },
 ];
 
 export function qemuVmm(toolbox: string): Vmm {
@@ -29,7 +30,7 @@ export function qemuVmm(toolbox: string): Vmm {
     argv(spec) {
       return buildQemuArgs(
         spec.vm,
-        { kernel: spec.kernel, initrd: spec.initrd, firmwareDir: tb(TOOLBOX_LAYOUT.firmware), fsSocket: spec.fsSocket, volSocket: spec.volSocket, ctlSocket: spec.ctlSocket, consoleLog: spec.consoleLog },
+        { kernel: spec.kernel, initrd: spec.initrd, firmwareDir: tb(TOOLBOX_LAYOUT.firmware), fsSocket: spec.fsSocket, volSocket: spec.volSocket, ctlSocket: spec.ctlSocket, consoleLog: spec.consoleLog, ramFile: spec.ramFile },
         spec.network,
         spec.netdev,
         ARCHES[spec.arch],
@@ -56,19 +57,22 @@ export function qemuVmm(toolbox: string): Vmm {
           const said = helper.output().trim().split('\n').at(-1);
           return `QEMU exited with ${exit.signal ?? `code ${exit.code}`}${said ? `: ${said}` : ''}`;
         },
-        async save(file) {
+        async save(file, whileStopped) {
           const q = await qmp();
           await q.execute('stop');
           try {
             await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
             await migrationEnd(q, () => q.execute('migrate', { uri: `file:${file}` }), Error);
+            await whileStopped();
           } finally {
             await cont(q);
           }
         },
-        async restore(file) {
+        async restore(file, ramReady) {
           const t0 = Date.now();
           const q = await qmp();
+          const tq = Date.now();
+          await ramReady.catch((e: Error) => Promise.reject(new SnapshotLoadError(`its RAM did not load: ${e.message}`)));
           const t1 = Date.now();
           await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
           // a refusal of the file itself (missing, unreadable, not a migration stream) is the snapshot's
@@ -76,7 +80,7 @@ export function qemuVmm(toolbox: string): Vmm {
           const t2 = Date.now();
           // saved while stopped, it comes back stopped
           await cont(q);
-          return { monitorMs: t1 - t0, loadMs: t2 - t1, resumeMs: Date.now() - t2 };
+          return { monitorMs: tq - t0, ramMs: t1 - tq, loadMs: t2 - t1, resumeMs: Date.now() - t2 };
         },
         async runState() {
           if (gone()) return undefined;

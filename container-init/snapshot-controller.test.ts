@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { SAVE_LOCK_STALE_MS, snapshotFiles, takeSaveLock } from './snapshot.js';
 import { SnapshotLoadError, type VmmInstance } from './vmm.js';
 
 const KEY = '0123456789abcdef0123456789abcdef';
+const RAM_BYTES = 64 * 1024;
 
 /** a VMM that writes `bytes` when asked to save, and loads or refuses a file when asked to restore */
 function fakeVmm(options: { saved?: string; restore?: Error } = {}): VmmInstance & { saves: number } {
@@ -17,13 +18,15 @@ function fakeVmm(options: { saved?: string; restore?: Error } = {}): VmmInstance
     helper: undefined as never,
     kill: () => undefined,
     describeExit: () => '',
-    async save(file: string) {
+    async save(file: string, whileStopped: () => Promise<void>) {
       vmm.saves++;
       writeFileSync(file, options.saved ?? 'state');
+      await whileStopped();
     },
-    async restore() {
+    async restore(_file: string, ramReady: Promise<void>) {
+      await ramReady;
       if (options.restore) throw options.restore;
-      return { monitorMs: 1, loadMs: 2, resumeMs: 3 };
+      return { monitorMs: 1, ramMs: 0, loadMs: 2, resumeMs: 3 };
     },
     runState: async () => 'running',
     close: () => undefined,
@@ -59,38 +62,58 @@ describe('judgeRestore', () => {
 
 describe('SnapshotController', () => {
   let dir: string;
+  let ramDir: string;
+  /** the guest's memory: 64 KiB, a page of it written */
+  let ramFile: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'testin-unit-snap-'));
+    ramDir = mkdtempSync(join(tmpdir(), 'testin-unit-ram-'));
+    ramFile = join(ramDir, 'guest.ram');
+    const ram = Buffer.alloc(RAM_BYTES);
+    ram.write('booted guest', 8192);
+    writeFileSync(ramFile, ram);
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(ramDir, { recursive: true, force: true });
+  });
 
   const saveOne = (content = 'state'): void => {
     const files = snapshotFiles(dir, KEY);
     writeFileSync(files.state, content);
-    writeFileSync(files.meta, JSON.stringify({ key: KEY, helloUptimeMs: 5, release: 'r', createdAt: 'then' }));
+    writeFileSync(files.ram, 'page');
+    writeFileSync(files.meta, JSON.stringify({ key: KEY, helloUptimeMs: 5, release: 'r', createdAt: 'then', ram: { extents: [[0, 4]], bytes: 4 } }));
   };
 
   it('restores the snapshot that is there, and saves one when there is none', async () => {
     expect(new SnapshotController(dir, KEY, 'auto', 'run1').restoring).toBe(false);
     const first = new SnapshotController(dir, KEY, 'auto', 'run1');
     const vmm = fakeVmm({ saved: 'booted' });
-    expect(await first.save(vmm, { helloUptimeMs: 7, release: 'r' })).toEqual({ saved: true, pruned: [] });
+    expect(await first.save(vmm, { helloUptimeMs: 7, release: 'r' }, ramFile)).toEqual({ saved: true, pruned: [] });
     expect(readFileSync(first.files.state, 'utf8')).toBe('booted');
     const next = new SnapshotController(dir, KEY, 'auto', 'run2');
     expect(next.restoring).toBe(true);
     expect(next.meta?.helloUptimeMs).toBe(7);
+    // the RAM kept beside the state: its one written page, and where it goes
+    expect(next.meta?.ram).toEqual({ extents: [[8192, 4096]], bytes: 4096 });
     // nothing half-written or locked is left
-    expect(readdirSync(dir).sort()).toEqual([`${KEY}.json`, `${KEY}.state`]);
+    expect(readdirSync(dir).sort()).toEqual([`${KEY}.json`, `${KEY}.ram`, `${KEY}.state`]);
+    // a restore writes the RAM back into an empty memory of the guest's size before the VMM loads its state
+    const fresh = join(ramDir, 'fresh.ram');
+    writeFileSync(fresh, '');
+    truncateSync(fresh, RAM_BYTES);
+    expect(await next.restore(fakeVmm(), next.loadRam(fresh, RAM_BYTES))).toMatchObject({ loadMs: 2 });
+    expect(readFileSync(fresh).equals(readFileSync(ramFile))).toBe(true);
   });
 
   it('one writer: a run of the same shape that saves while another holds the lock does not save', async () => {
     const release = takeSaveLock(snapshotFiles(dir, KEY), 'other');
     expect(release).toBeDefined();
     const vmm = fakeVmm();
-    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' })).toEqual({ saved: false, why: 'another run is saving it' });
+    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' }, ramFile)).toEqual({ saved: false, why: 'another run is saving it' });
     expect(vmm.saves).toBe(0);
     release?.();
-    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' })).toMatchObject({ saved: true });
+    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' }, ramFile)).toMatchObject({ saved: true });
   });
 
   it('a lock left by a run that died while saving is taken over once stale', () => {
@@ -107,24 +130,25 @@ describe('SnapshotController', () => {
     const run = new SnapshotController(dir, KEY, 'auto', 'run1');
     saveOne('theirs');
     const vmm = fakeVmm();
-    expect(await run.save(vmm, { helloUptimeMs: 1, release: 'r' })).toEqual({ saved: false, why: 'another run saved it meanwhile' });
+    expect(await run.save(vmm, { helloUptimeMs: 1, release: 'r' }, ramFile)).toEqual({ saved: false, why: 'another run saved it meanwhile' });
     expect(readFileSync(snapshotFiles(dir, KEY).state, 'utf8')).toBe('theirs');
   });
 
   it('a failed save leaves no file, no lock, and the old state of things', async () => {
     const vmm = fakeVmm();
-    vmm.save = async (file: string) => {
+    vmm.save = async (file: string, whileStopped: () => Promise<void>) => {
       writeFileSync(file, 'half');
+      await whileStopped();
       throw new Error('disk full');
     };
-    await expect(new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' })).rejects.toThrow('disk full');
+    await expect(new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 1, release: 'r' }, ramFile)).rejects.toThrow('disk full');
     expect(readdirSync(dir)).toEqual([]);
   });
 
   it('removes a damaged snapshot only while it is the file this run found', async () => {
     saveOne('bad');
     const run = new SnapshotController(dir, KEY, 'auto', 'run1');
-    await expect(run.restore(fakeVmm({ restore: new SnapshotLoadError('bad header') }))).rejects.toEqual({ kind: 'loadFailed', message: 'bad header' });
+    await expect(run.restore(fakeVmm({ restore: new SnapshotLoadError('bad header') }), Promise.resolve())).rejects.toEqual({ kind: 'loadFailed', message: 'bad header' });
     // another run replaced it meanwhile: that one stays
     rmSync(snapshotFiles(dir, KEY).state);
     saveOne('good');
@@ -138,7 +162,7 @@ describe('SnapshotController', () => {
   it('a monitor that did not answer is not evidence against the file', async () => {
     saveOne();
     const run = new SnapshotController(dir, KEY, 'auto', 'run1');
-    await expect(run.restore(fakeVmm({ restore: new Error("QEMU's monitor did not answer") }))).rejects.toEqual({ kind: 'controlLost', message: "QEMU's monitor did not answer" });
+    await expect(run.restore(fakeVmm({ restore: new Error("QEMU's monitor did not answer") }), Promise.resolve())).rejects.toEqual({ kind: 'controlLost', message: "QEMU's monitor did not answer" });
   });
 
   it("'replace' boots cold even where a snapshot is", () => {

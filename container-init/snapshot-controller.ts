@@ -7,6 +7,7 @@
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { loadRamImage, saveRamImage } from './ram-image.js';
 import { markUsed, pruneSnapshots, readSnapshot, removeSnapshotIf, snapshotFiles, snapshotIdentity, takeSaveLock, type SnapshotFiles, type SnapshotMeta } from './snapshot.js';
 import { SnapshotLoadError, type RestoreTimes, type VmmExit, type VmmInstance } from './vmm.js';
 
@@ -73,11 +74,18 @@ export class SnapshotController {
     return this.meta !== undefined;
   }
 
-  /** Loads the snapshot into the VMM (started to wait for it) and lets the guest run. Rejects with its evidence. */
-  async restore(vmm: VmmInstance): Promise<RestoreTimes> {
+  /** Writes the snapshot's RAM into the guest's RAM file (sizeBytes, on a tmpfs), for a VMM about to start on it. */
+  loadRam(ramFile: string, sizeBytes: number): Promise<void> {
+    const meta = this.meta;
+    if (!meta) return Promise.reject(new Error('no snapshot to restore'));
+    return loadRamImage(this.files.ram, meta.ram.extents, ramFile, sizeBytes);
+  }
+
+  /** Loads the snapshot into the VMM (started to wait for it) once its RAM is in (`ramReady`: loadRam's), and lets the guest run. Rejects with its evidence. */
+  async restore(vmm: VmmInstance, ramReady: Promise<void>): Promise<RestoreTimes> {
     let times: RestoreTimes;
     try {
-      times = await vmm.restore(this.files.state);
+      times = await vmm.restore(this.files.state, ramReady);
     } catch (error) {
       const message = (error as Error).message;
       throw error instanceof SnapshotLoadError ? ({ kind: 'loadFailed', message } satisfies RestoreEvidence) : ({ kind: 'controlLost', message } satisfies RestoreEvidence);
@@ -97,19 +105,25 @@ export class SnapshotController {
    * written under this run's name and renamed into place: a restore never
    * sees half a file. Rejects with the VMM's error; the guest goes on either way.
    */
-  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt'>): Promise<{ saved: true; pruned: string[] } | { saved: false; why: string }> {
+  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt' | 'ram'>, ramFile: string): Promise<{ saved: true; pruned: string[] } | { saved: false; why: string }> {
     if (readSnapshot(this.files)) return { saved: false, why: 'another run saved it meanwhile' };
     const release = takeSaveLock(this.files, this.runId);
     if (!release) return { saved: false, why: 'another run is saving it' };
-    const tmp = { state: `${this.files.state}.${this.runId}.tmp`, meta: `${this.files.meta}.${this.runId}.tmp` };
+    const tmp = { state: `${this.files.state}.${this.runId}.tmp`, ram: `${this.files.ram}.${this.runId}.tmp`, meta: `${this.files.meta}.${this.runId}.tmp` };
     try {
-      await vmm.save(tmp.state);
-      const record: SnapshotMeta = { key: this.files.key, createdAt: new Date().toISOString(), ...meta };
+      let ram: SnapshotMeta['ram'] | undefined;
+      // the RAM is read while the guest stands still, as the VMM's state is
+      await vmm.save(tmp.state, async () => void (ram = await saveRamImage(ramFile, tmp.ram)));
+      if (!ram) throw new Error("the guest's RAM was not saved");
+      const record: SnapshotMeta = { key: this.files.key, createdAt: new Date().toISOString(), ...meta, ram };
       writeFileSync(tmp.meta, JSON.stringify(record));
+      // the state last: a snapshot is there (readSnapshot) once all its files are
+      renameSync(tmp.ram, this.files.ram);
       renameSync(tmp.meta, this.files.meta);
       renameSync(tmp.state, this.files.state);
     } finally {
       rmSync(tmp.state, { force: true });
+      rmSync(tmp.ram, { force: true });
       rmSync(tmp.meta, { force: true });
       release();
     }

@@ -64,14 +64,20 @@ describe('readSnapshot', () => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('needs the state and a description of the same key', () => {
+  it('needs the state, the RAM and a description of the same key', () => {
     dir = mkdtempSync(join(tmpdir(), 'snapshot-test-'));
     const files = snapshotFiles(dir, 'k1');
     expect(readSnapshot(files)).toBeUndefined();
-    writeFileSync(files.meta, JSON.stringify({ key: 'k1', helloUptimeMs: 2300, release: 'r', createdAt: 'now' }));
+    const meta = { key: 'k1', helloUptimeMs: 2300, release: 'r', createdAt: 'now', ram: { extents: [[0, 4096]], bytes: 4096 } };
+    writeFileSync(files.meta, JSON.stringify(meta));
     expect(readSnapshot(files)).toBeUndefined();
     writeFileSync(files.state, 'x');
+    expect(readSnapshot(files)).toBeUndefined();
+    writeFileSync(files.ram, 'x');
     expect(readSnapshot(files)?.helloUptimeMs).toBe(2300);
+    // a description of before the RAM was kept apart (mapped-ram in the state) is not one
+    writeFileSync(files.meta, JSON.stringify({ ...meta, ram: undefined }));
+    expect(readSnapshot(files)).toBeUndefined();
     writeFileSync(files.meta, JSON.stringify({ key: 'k2', helloUptimeMs: 2300 }));
     expect(readSnapshot(files)).toBeUndefined();
     writeFileSync(files.meta, '{not json');
@@ -98,7 +104,7 @@ describe('snapshotsToPrune', () => {
     expect(used.length - gone.length).toBe(SNAPSHOT_MAX_COUNT);
   });
 
-  it('removes both files of a pruned snapshot from a folder', () => {
+  it('removes every file of a pruned snapshot from a folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'snapshot-prune-'));
     try {
       const keep = 'a'.repeat(32);
@@ -106,11 +112,12 @@ describe('snapshotsToPrune', () => {
       for (const key of [keep, old]) {
         const f = snapshotFiles(dir, key);
         writeFileSync(f.state, 'x');
+        writeFileSync(f.ram, 'x');
         writeFileSync(f.meta, '{}');
       }
       utimesSync(snapshotFiles(dir, old).meta, new Date(0), new Date(0));
       expect(pruneSnapshots(dir, keep)).toEqual([old]);
-      expect(readdirSync(dir).sort()).toEqual([`${keep}.json`, `${keep}.state`]);
+      expect(readdirSync(dir).sort()).toEqual([`${keep}.json`, `${keep}.ram`, `${keep}.state`]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

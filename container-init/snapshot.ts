@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RamExtents } from './ram-image.js';
 
 /** what a snapshot's .json beside its .state says */
 export interface SnapshotMeta {
@@ -23,11 +24,15 @@ export interface SnapshotMeta {
   helloUptimeMs: number;
   release: string;
   createdAt: string;
+  /** the guest's RAM, kept beside the VMM's state (ram-image.ts): where its packed runs go, and their bytes */
+  ram: { extents: RamExtents; bytes: number };
 }
 
 export interface SnapshotFiles {
   key: string;
   state: string;
+  /** the guest's RAM image */
+  ram: string;
   meta: string;
   /** held by the one run that saves this snapshot */
   lock: string;
@@ -51,15 +56,15 @@ export function hostCpuSignature(accel: 'kvm' | 'tcg', cpuinfo: () => string): s
 }
 
 export function snapshotFiles(dir: string, key: string): SnapshotFiles {
-  return { key, state: join(dir, `${key}.state`), meta: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`) };
+  return { key, state: join(dir, `${key}.state`), ram: join(dir, `${key}.ram`), meta: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`) };
 }
 
-/** the snapshot's description when both its files are there; undefined means: boot cold and save one */
+/** the snapshot's description when all its files are there; undefined means: boot cold and save one */
 export function readSnapshot(files: SnapshotFiles): SnapshotMeta | undefined {
-  if (!existsSync(files.state) || !existsSync(files.meta)) return undefined;
+  if (!existsSync(files.state) || !existsSync(files.meta) || !existsSync(files.ram)) return undefined;
   try {
     const meta = JSON.parse(readFileSync(files.meta, 'utf8')) as SnapshotMeta;
-    return meta.key === files.key && typeof meta.helloUptimeMs === 'number' ? meta : undefined;
+    return meta.key === files.key && typeof meta.helloUptimeMs === 'number' && Array.isArray(meta.ram?.extents) ? meta : undefined;
   } catch {
     return undefined;
   }
@@ -76,7 +81,7 @@ export function markUsed(files: SnapshotFiles, now = new Date()): void {
 
 /** snapshots unused this long go when a new one is saved */
 export const SNAPSHOT_MAX_IDLE_MS = 7 * 24 * 3600 * 1000;
-/** and at most this many stay (each holds what its guest had touched: ~75 MiB for a 1 GiB VM under TCG) */
+/** and at most this many stay (each holds what its guest had touched: ~80 MiB for a 1 GiB VM under TCG) */
 export const SNAPSHOT_MAX_COUNT = 16;
 
 /**
@@ -124,6 +129,7 @@ export function pruneSnapshots(dir: string, keep: string, now = Date.now()): str
 export function removeSnapshot(files: SnapshotFiles): void {
   rmSync(files.state, { force: true });
   rmSync(files.meta, { force: true });
+  rmSync(files.ram, { force: true });
 }
 
 /** which file a snapshot is (its inode and change time): a run removes the snapshot it found damaged, never one another run saved since */

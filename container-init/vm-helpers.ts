@@ -3,7 +3,8 @@
  * policy (the image's root, and the user's volumes when they want another),
  * and passt when it carries the VM's packets. The VMM starts once they listen.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
@@ -97,4 +98,36 @@ async function waitForListening(path: string, timeoutMs: number, helper: Helper)
     await new Promise((r) => setTimeout(r, 5));
   }
   return listening();
+}
+
+/** made inside the RAM's tmpfs once it is mounted: a second VM of the run (a cold boot after a restore that failed) finds it there */
+const RAM_MOUNTED = '.mounted';
+
+/**
+ * The guest's memory as a file (empty, of its size) on a tmpfs of its own in
+ * `dir`, mounted once per container: QEMU maps it, virtiofsd maps it through
+ * QEMU, and a snapshot keeps it (ram-image.ts). Its pages count against the
+ * container's memory as a memfd's would. Returns the file, or why there is none.
+ */
+export function prepareRamFile(toolbox: string, dir: string, sizeBytes: number): { file: string } | { failed: string } {
+  try {
+    if (!existsSync(join(dir, RAM_MOUNTED))) {
+      mkdirSync(dir, { recursive: true });
+      const sizeMiB = Math.ceil(sizeBytes / 2 ** 20) + 16;
+      execFileSync(join(toolbox, TOOLBOX_LAYOUT.busybox), ['mount', '-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      writeFileSync(join(dir, RAM_MOUNTED), '');
+    }
+    const file = join(dir, 'guest.ram');
+    rmSync(file, { force: true });
+    const fd = openSync(file, 'w', 0o600);
+    try {
+      ftruncateSync(fd, sizeBytes);
+    } finally {
+      closeSync(fd);
+    }
+    return { file };
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    return { failed: stderr || (error as Error).message };
+  }
 }

@@ -22,7 +22,7 @@ import { SessionServer } from './session-server.js';
 import { SnapshotController, judgeRestore, type RestoreEvidence, type SnapshotMode } from './snapshot-controller.js';
 import { hostCpuSignature, snapshotKey } from './snapshot.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
-import { startVmHelpers } from './vm-helpers.js';
+import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
@@ -86,6 +86,10 @@ export class VmRun {
   /** ms the guest was stopped while its snapshot was saved: its uptime clock stood still meanwhile */
   #stoppedMs = 0;
   #snapshot?: SnapshotController;
+  /** the guest's memory as a file, when a snapshot is saved or restored this run */
+  #ramFile?: string;
+  /** the snapshot's RAM written into it (a restore), begun before the VMM starts */
+  #ramReady: Promise<void> = Promise.resolve();
   /** restored, and the guest has not said anything yet */
   #awaitingRestoredGuest = false;
   /** the guest has said something: the boot's deadline is met */
@@ -263,9 +267,18 @@ export class VmRun {
       netdev: helpers.netdev,
     };
     const choice = this.paths.snapshots;
-    if (choice) {
+    const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
+    const ram = choice ? prepareRamFile(this.paths.toolbox, join(this.paths.work, 'ram'), ramBytes) : undefined;
+    if (ram && 'failed' in ram) log(this.plan, `no snapshot this run: no tmpfs for the guest's memory (${ram.failed})`);
+    if (choice && ram && 'file' in ram) {
+      this.#ramFile = spec.ramFile = ram.file;
       const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')) });
       this.#snapshot = new SnapshotController(choice.dir, key, choice.mode, this.plan.runId);
+      // the RAM goes in while QEMU starts; the restore waits for it before QEMU loads its state
+      if (this.#snapshot.restoring) {
+        this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes);
+        this.#ramReady.catch(() => undefined);
+      }
     }
     this.#awaitingRestoredGuest = this.#snapshot?.restoring === true;
     this.#mark('vmmStarted');
@@ -444,7 +457,7 @@ export class VmRun {
     const vmm = this.#vmm as VmmInstance;
     const t = Date.now();
     try {
-      const saved = await snapshot.save(vmm, { helloUptimeMs: this.#helloUptime, release });
+      const saved = await snapshot.save(vmm, { helloUptimeMs: this.#helloUptime, release }, this.#ramFile as string);
       if (!saved.saved) return log(this.plan, `snapshot ${snapshot.files.key} not saved by this run: ${saved.why}`);
       log(this.plan, `snapshot ${snapshot.files.key} saved in ${Date.now() - t} ms`);
       if (saved.pruned.length) log(this.plan, `removed ${saved.pruned.length} snapshot(s) unused for long: ${saved.pruned.join(', ')}`);
@@ -471,7 +484,7 @@ export class VmRun {
     let times: RestoreTimes;
     let answerMs: number;
     try {
-      times = await snapshot.restore(this.#vmm as VmmInstance);
+      times = await snapshot.restore(this.#vmm as VmmInstance, this.#ramReady);
       const loaded = Date.now();
       await connected;
       answerMs = Date.now() - loaded;
@@ -480,10 +493,10 @@ export class VmRun {
       return this.#restoreTrouble(known ? (evidence as RestoreEvidence) : { kind: 'controlLost', message: String(evidence) });
     }
     this.timeline.restored = true;
-    this.timeline.restoreParts = { monitor: times.monitorMs, load: times.loadMs, resume: times.resumeMs, control: answerMs };
+    this.timeline.restoreParts = { monitor: times.monitorMs, ram: times.ramMs, load: times.loadMs, resume: times.resumeMs, control: answerMs };
     this.#mark('initUp');
     this.#helloUptime = snapshot.meta?.helloUptimeMs ?? 0;
-    log(this.plan, `restored from snapshot ${snapshot.files.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start): QEMU's monitor ${times.monitorMs} ms, load ${times.loadMs} ms, resume ${times.resumeMs} ms, control port ${answerMs} ms`);
+    log(this.plan, `restored from snapshot ${snapshot.files.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start): QEMU's monitor ${times.monitorMs} ms, then the RAM ${times.ramMs} ms, load ${times.loadMs} ms, resume ${times.resumeMs} ms, control port ${answerMs} ms`);
     setTimeout(() => {
       if (!this.#awaitingRestoredGuest || this.#over) return;
       void (this.#vmm as VmmInstance).runState().then((runState) => {

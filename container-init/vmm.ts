@@ -25,6 +25,8 @@ export interface GuestSpec {
   consoleLog: string;
   network: { nic: boolean; forwards: readonly Forward[] };
   netdev: Netdev;
+  /** the guest's memory as a file on a tmpfs, which a snapshot keeps beside the VMM's state (ram-image.ts) */
+  ramFile?: string | undefined;
 }
 
 export interface VmmStartOptions {
@@ -59,10 +61,10 @@ export interface VmmInstance {
   kill(): void;
   /** "QEMU exited with code 1: <its last line>": how it ended, in its own words */
   describeExit(exit: VmmExit): string;
-  /** stops the guest, writes its state to `file`, lets it go on */
-  save(file: string): Promise<void>;
-  /** loads `file` into a VMM started with `incoming`, and lets the guest run; SnapshotLoadError when the file does not load */
-  restore(file: string): Promise<RestoreTimes>;
+  /** stops the guest, writes its state to `file` (its RAM left out: `whileStopped` keeps it), lets it go on */
+  save(file: string, whileStopped: () => Promise<void>): Promise<void>;
+  /** loads `file` into a VMM started with `incoming`, once its RAM is `ramReady`, and lets the guest run; SnapshotLoadError when the file or the RAM does not load */
+  restore(file: string, ramReady: Promise<void>): Promise<RestoreTimes>;
   /** the guest's run state as the VMM sees it ('running', 'paused', 'guest-panicked', ...); undefined when it does not answer */
   runState(): Promise<string | undefined>;
   /** lets go of the VMM's control channel */
@@ -79,6 +81,8 @@ export interface Vmm {
 /** a restore's parts (ms): the VMM's monitor answering, the snapshot loaded, the guest let go on */
 export interface RestoreTimes {
   monitorMs: number;
+  /** waiting for the RAM's image after the monitor answered (it is written beside QEMU's start) */
+  ramMs: number;
   loadMs: number;
   resumeMs: number;
 }

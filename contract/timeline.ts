@@ -14,8 +14,8 @@ export interface VmTimeline extends Partial<Record<VmStep, number>> {
   vmmStartedAt?: number;
   /** the guest came from the VM's snapshot */
   restored?: boolean;
-  /** the restore's parts (ms): QEMU's monitor answering, the snapshot loaded, the guest let go on, the control port connected */
-  restoreParts?: { monitor: number; load: number; resume: number; control: number };
+  /** the restore's parts (ms): QEMU's monitor answering, then waiting for the RAM's image (written beside QEMU's start), QEMU's state loaded, the guest let go on, the control port connected */
+  restoreParts?: { monitor: number; ram: number; load: number; resume: number; control: number };
   /** ms the guest stood still while its snapshot was saved */
   snapshotSaveMs?: number;
   /** ms a snapshot that did not restore cost before the cold boot */
@@ -53,7 +53,7 @@ export function parseTimeline(text: string): VmTimeline {
   }
   if (Array.isArray(r.console)) out.console = r.console.map(String);
   const parts = r.restoreParts as Record<string, unknown> | undefined;
-  if (parts && typeof parts === 'object' && (['monitor', 'load', 'resume', 'control'] as const).every((k) => typeof parts[k] === 'number')) {
+  if (parts && typeof parts === 'object' && (['monitor', 'ram', 'load', 'resume', 'control'] as const).every((k) => typeof parts[k] === 'number')) {
     out.restoreParts = parts as unknown as NonNullable<VmTimeline['restoreParts']>;
   }
   return out;

@@ -49,7 +49,7 @@ export interface ToolboxFacts {
   guest: Arch;
 }
 
-/** QEMU >= 9 saves to a file with mapped-ram, and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
+/** QEMU >= 9 migrates to and from a file (`file:`), and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
 export function snapshotsSupported(manifest: Pick<ToolboxManifest, 'packages' | 'virtiofsdFlavor' | 'arch'>): boolean {
   const version = manifest.packages[ARCHES[manifest.arch.guest].qemu.package] ?? '';
   const major = Number(/^(?:\d+:)?(\d+)\./.exec(version)?.[1] ?? 0);

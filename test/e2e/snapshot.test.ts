@@ -40,7 +40,7 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
 
   afterAll(async () => {
     // this file's shape is used by nobody else: its snapshot goes with it
-    if (key) await inSnapshots(`rm -f /s/${key}.state /s/${key}.json`);
+    if (key) await inSnapshots(`rm -f /s/${key}.state /s/${key}.ram /s/${key}.json`);
   });
 
   it('two runs from one snapshot get different random bytes and UUIDs, and the guest clock is the host\'s', async () => {
@@ -84,18 +84,20 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
   });
 
   it.each([
-    ['removed', 'rm -f'],
-    ['damaged', 'dd if=/dev/urandom bs=4096 count=1 conv=notrunc of='],
-  ])('a %s snapshot: the run boots cold with its exit code unchanged, and the next run restores a good one', async (_what, damage) => {
+    ['removed', (f: string) => `rm -f /s/${f}.state`],
+    ['damaged', (f: string) => `dd if=/dev/urandom bs=4096 count=1 conv=notrunc of=/s/${f}.state`],
+    ['cut short in its RAM', (f: string) => `: > /s/${f}.ram`],
+  ])('a %s snapshot: the run boots cold with its exit code unchanged, and the next run restores a good one', async (what, damage) => {
     const before = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(/restored from snapshot ([0-9a-f]+)/.exec(before.stderr)?.[1]).toBe(key);
-    await inSnapshots(`${damage.endsWith('=') ? damage : `${damage} `}/s/${key}.state`);
+    await inSnapshots(damage(key));
 
     const after = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ran; exit 7']);
     expect(after.exitCode).toBe(7);
     expect(after.stdout.toString()).toBe('ran\n');
     expect(after.stderr).toMatch(new RegExp(`snapshot ${key} saved`));
-    if (damage.startsWith('dd')) expect(after.stderr.match(/the VM snapshot did not restore/g)).toHaveLength(1);
+    if (what !== 'removed') expect(after.stderr.match(/the VM snapshot did not restore/g)).toHaveLength(1);
+    if (what === 'cut short in its RAM') expect(after.stderr).toMatch(/did not restore \(its RAM did not load: the RAM image is shorter than its description\)/);
 
     const next = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(next.exitCode).toBe(0);

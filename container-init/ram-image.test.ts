@@ -1,0 +1,84 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addNonZeroRuns, loadRamImage, saveRamImage, type RamExtents } from './ram-image.js';
+
+const PAGE = 4096;
+
+describe('addNonZeroRuns', () => {
+  it('finds nothing in a zero chunk', () => {
+    const extents: RamExtents = [];
+    expect(addNonZeroRuns(Buffer.alloc(16 * PAGE), 0, extents)).toEqual([]);
+    expect(extents).toEqual([]);
+  });
+
+  it('keeps a short zero gap inside one run, and starts another after a long one', () => {
+    const chunk = Buffer.alloc(64 * PAGE);
+    chunk[PAGE] = 1; // page 1
+    chunk[3 * PAGE + 5] = 2; // page 3: a gap of one page
+    chunk[40 * PAGE] = 3; // page 40: a gap of 36 pages (144 KiB, more than 64 KiB)
+    const extents: RamExtents = [];
+    const spans = addNonZeroRuns(chunk, 1 << 20, extents);
+    expect(extents).toEqual([
+      [(1 << 20) + PAGE, 3 * PAGE],
+      [(1 << 20) + 40 * PAGE, PAGE],
+    ]);
+    expect(spans).toEqual([
+      [PAGE, 4 * PAGE],
+      [40 * PAGE, 41 * PAGE],
+    ]);
+  });
+
+  it("goes on with the previous chunk's run across the boundary, the gap's zeros included", () => {
+    const extents: RamExtents = [[0, PAGE]];
+    const chunk = Buffer.alloc(4 * PAGE);
+    chunk[PAGE] = 9;
+    // the run ended at PAGE; this chunk begins at 3 pages: 2 zero pages from before, then its first two pages
+    expect(addNonZeroRuns(chunk, 3 * PAGE, extents)).toEqual([
+      [-1, 2 * PAGE],
+      [0, 2 * PAGE],
+    ]);
+    expect(extents).toEqual([[0, 5 * PAGE]]);
+  });
+});
+
+describe('saveRamImage and loadRamImage', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'testin-unit-ram-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("give back the same memory from an image of only its non-zero runs", async () => {
+    const size = 12 << 20; // three chunks
+    const ram = Buffer.alloc(size);
+    ram.fill(0xaa, 100, 5000); // the first two pages
+    ram.write('across the chunk boundary', (4 << 20) - 10);
+    ram.fill(0x55, 9 << 20, (9 << 20) + 3 * PAGE);
+    ram[size - 1] = 7;
+    const ramFile = join(dir, 'guest.ram');
+    writeFileSync(ramFile, ram);
+    const image = join(dir, 'snap.ram');
+    const saved = await saveRamImage(ramFile, image);
+    expect(saved.bytes).toBe(statSync(image).size);
+    expect(saved.bytes).toBeLessThan(64 * PAGE);
+    expect(saved.extents.reduce((n, [, len]) => n + len, 0)).toBe(saved.bytes);
+
+    const restored = join(dir, 'restored.ram');
+    writeFileSync(restored, '');
+    truncateSync(restored, size);
+    await loadRamImage(image, saved.extents, restored, size);
+    expect(readFileSync(restored).equals(ram)).toBe(true);
+  });
+
+  it('refuses an image shorter than its extents say, or reaching past the memory', async () => {
+    const image = join(dir, 'snap.ram');
+    writeFileSync(image, Buffer.alloc(PAGE, 1));
+    const restored = join(dir, 'restored.ram');
+    writeFileSync(restored, '');
+    truncateSync(restored, 16 * PAGE);
+    await expect(loadRamImage(image, [[0, 2 * PAGE]], restored, 16 * PAGE)).rejects.toThrow('shorter than its description');
+    await expect(loadRamImage(image, [[16 * PAGE, PAGE]], restored, 16 * PAGE)).rejects.toThrow("past the guest's memory");
+  });
+});
