@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MODULES_STAGING, PLAN_FILE } from '../contract/layout.js';
-import { PLAN_ENV, decodePlan, type RunPlan } from '../contract/run-plan.js';
+import { PLAN_ENV, RUN_PLAN_ENV, decodePlan, type RunPlan } from '../contract/run-plan.js';
 import { applyOverrides, completeFromContainer, defaultPlan, userMountPoints } from './plan-from-environment.js';
 
 export interface ReadPlan {
@@ -11,12 +11,18 @@ export interface ReadPlan {
 }
 
 /**
- * The plan as the launcher put it into the container (a file), or as compose
+ * The plan as the launcher put it into the container (a variable, or a file), or as compose
  * carries it (TESTIN_PLAN, completed from the container: see
  * plan-from-environment.ts), or, for a compose file written by hand, the
  * defaults completed the same way.
  */
 export function readPlan(argv: readonly string[], env: NodeJS.ProcessEnv, manifestRelease: string): ReadPlan {
+  const given = env[RUN_PLAN_ENV];
+  if (given !== undefined) {
+    // read once: the VM's helpers, which get this process's environment, have no business with it
+    delete env[RUN_PLAN_ENV];
+    return { plan: decodePlan(given), mirror: [] };
+  }
   if (existsSync(PLAN_FILE)) {
     const plan = decodePlan(readFileSync(PLAN_FILE, 'utf8'));
     // a --no-vm command runs in this container: it has no business with the plan

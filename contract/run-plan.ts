@@ -1,6 +1,7 @@
 /**
- * The run plan: the one document the launcher hands to container-init (a file
- * put into the container before it starts; compose: the TESTIN_PLAN variable).
+ * The run plan: the one document the launcher hands to container-init (a
+ * variable of the container, or a file put into it before it starts; compose:
+ * the TESTIN_PLAN variable).
  * Every later stage only reads it. Its types, defaults, parsers and codec live here.
  */
 import { PlanError, UsageError } from './errors.js';
@@ -9,6 +10,16 @@ import type { PlanRlimit } from './process-settings.js';
 export const PLAN_VERSION = 2;
 /** compose carries the plan in this variable (a run puts it in a file: layout.ts PLAN_FILE) */
 export const PLAN_ENV = 'TESTIN_PLAN';
+/**
+ * A run's whole plan, as the launcher made it, in the container's environment:
+ * given at create, it saves the round trip of a file put into the container
+ * (~130 ms here). A plan longer than RUN_PLAN_ENV_MAX, or a --no-vm run's (its
+ * command runs in that container, and docker exec would see the variable),
+ * travels as the file.
+ */
+export const RUN_PLAN_ENV = 'TESTIN_RUN_PLAN';
+/** well under Linux's limit on one environment string (128 KiB) */
+export const RUN_PLAN_ENV_MAX = 32 * 1024;
 
 /** what the user asked for; container-init decides, where the engine's CPU and /dev/kvm can be seen */
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';

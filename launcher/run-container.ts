@@ -15,7 +15,7 @@ import { CanceledError, DockerUnreachableError, UsageError } from '../contract/e
 import { ensureImage } from './image-pull.js';
 import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_LAYOUT, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
-import { encodePlan, type RunPlan } from '../contract/run-plan.js';
+import { RUN_PLAN_ENV, RUN_PLAN_ENV_MAX, encodePlan, type RunPlan } from '../contract/run-plan.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
 import { tarOf } from '../toolbox/tar.js';
@@ -145,6 +145,9 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
         ? { kind: 'detached', runId, cpus: String(plan.vm.cpus), memory: `${plan.vm.memoryMiB}m`, accel: plan.noVm ? 'none' : accel.accel }
         : { kind: 'run', runId },
   });
+  const encoded = encodePlan(plan);
+  // the plan goes with the create when it can (run-plan.ts RUN_PLAN_ENV), else as a file after it
+  const planInEnv = !plan.noVm && Buffer.byteLength(encoded) <= RUN_PLAN_ENV_MAX;
   let container: ContainerHandle;
   try {
     container = await docker.createContainer({
@@ -152,8 +155,11 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       name: options.name,
       entrypoint: vm.entrypoint,
       cmd: [],
-      // container-init's own test hook (the `boot` moment), when the tests ask for one
-      env: process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : [],
+      env: [
+        ...(planInEnv ? [`${RUN_PLAN_ENV}=${encoded}`] : []),
+        // container-init's own test hook (the `boot` moment), when the tests ask for one
+        ...(process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : []),
+      ],
       labels: vm.labels,
       mounts: [...vm.mounts, ...volumes.container],
       binds: volumes.binds,
@@ -181,8 +187,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw dockerRefusal(error, options) ?? error;
   }
   try {
-    // the plan travels as a file of the container's own layer: no size limit (an environment variable has 128 KiB)
-    await container.putArchive(tarOf([{ kind: 'dir', name: WORK_DIR.slice(1), mode: 0o755 }, { kind: 'data', name: PLAN_FILE.slice(1), data: encodePlan(plan), mode: 0o600 }]), '/');
+    // else the plan travels as a file of the container's own layer: no size limit
+    if (!planInEnv) await container.putArchive(tarOf([{ kind: 'dir', name: WORK_DIR.slice(1), mode: 0o755 }, { kind: 'data', name: PLAN_FILE.slice(1), data: encoded, mode: 0o600 }]), '/');
   } catch (error) {
     await container.remove().catch(() => undefined);
     throw dockerRefusal(error, options) ?? error;
