@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { FORCE_KILL_AFTER_MS } from '../contract/exit-codes.js';
 import { terminate } from '../contract/terminate.js';
 
@@ -14,10 +15,11 @@ export interface Helper {
 const OUTPUT_KEEP = 8192;
 
 /** Starts a toolbox binary; its output is kept for diagnostics, never shown to the user unasked. */
-export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, options: { controlFd?: boolean } = {}): Helper {
+export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, options: { controlFd?: boolean; fd3?: Socket | undefined } = {}): Helper {
   const [file, ...args] = argv as [string, ...string[]];
-  // controlFd: fd 3 of the child is one end of a socket pair, child.stdio[3] the other
-  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', ...(options.controlFd ? (['pipe'] as const) : [])] });
+  // controlFd: fd 3 of the child is one end of a socket pair, child.stdio[3] the other; fd3: a socket of ours the child gets as its fd 3
+  const third = options.controlFd ? (['pipe'] as const) : options.fd3 ? [options.fd3] : [];
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', ...third] });
   let kept = '';
   const keep = (chunk: Buffer): void => {
     kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP);

@@ -20,17 +20,18 @@ describe('guest network', () => {
     expect(guestNetSpec()).toBe('10.0.2.15/24 10.0.2.2');
   });
 
-  it('hands the NIC to passt over its socket, with the same guest addresses, DNS forwarder and ports', () => {
-    expect(buildNetdevArgs([{ port: 80, proto: 'tcp' }], { kind: 'passt', socket: '/run/testin/passt/passt.sock' })).toEqual([
-      '-netdev', 'stream,id=n0,server=off,addr.type=unix,addr.path=/run/testin/passt/passt.sock',
+  it('hands the NIC to passt over a socket pair (an end each at fd 3), with the same guest addresses, DNS forwarder and ports', () => {
+    expect(buildNetdevArgs([{ port: 80, proto: 'tcp' }], { kind: 'passt', fd: 3 })).toEqual([
+      '-netdev', 'stream,id=n0,server=off,addr.type=fd,addr.str=3',
       '-device', 'virtio-net-pci,netdev=n0,romfile=',
     ]);
-    const args = buildPasstArgs('/s', [{ port: 80, proto: 'tcp' }, { port: 8080, proto: 'tcp' }, { port: 53, proto: 'udp' }]);
+    const args = buildPasstArgs(3, [{ port: 80, proto: 'tcp' }, { port: 8080, proto: 'tcp' }, { port: 53, proto: 'udp' }]);
     const flag = (name: string): string | undefined => args[args.indexOf(name) + 1];
-    expect([flag('--socket'), flag('--address'), flag('--netmask'), flag('--gateway'), flag('--dns-forward')]).toEqual(['/s', '10.0.2.15', '24', '10.0.2.2', '10.0.2.3']);
+    expect(args).not.toContain('--socket');
+    expect([flag('--fd'), flag('--address'), flag('--netmask'), flag('--gateway'), flag('--dns-forward')]).toEqual(['3', '10.0.2.15', '24', '10.0.2.2', '10.0.2.3']);
     expect([flag('--tcp-ports'), flag('--udp-ports'), flag('--mtu')]).toEqual(['80,8080', '53', '65520']);
     expect(args).toContain('--foreground');
-    const none = buildPasstArgs('/s', []);
+    const none = buildPasstArgs(3, []);
     expect([none[none.indexOf('--tcp-ports') + 1], none[none.indexOf('--udp-ports') + 1]]).toEqual(['none', 'none']);
     // passt's large MTU goes to the guest, which gets no DHCP to learn it
     expect(guestNetSpec('passt')).toBe('10.0.2.15/24 10.0.2.2 65520');

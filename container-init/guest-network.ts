@@ -14,9 +14,13 @@ const GUEST_NETWORK = {
 /**
  * Who carries the VM's packets into the container's network namespace:
  * QEMU's own user networking (slirp), or passt (a separate process QEMU talks
- * to over a unix socket). Both give the guest the same addresses.
+ * to over one end of a socket pair, its fd `fd`; passt has the other end). Both
+ * give the guest the same addresses.
  */
-export type Netdev = { kind: 'slirp' } | { kind: 'passt'; socket: string };
+export type Netdev = { kind: 'slirp' } | { kind: 'passt'; fd: number };
+
+/** the fd at which passt, and QEMU, get their end of the socket pair between them */
+export const PASST_PAIR_FD = 3;
 
 /** passt drops root for this uid and gid (nobody), whether or not the image has such a user */
 export const PASST_UID = 65534;
@@ -45,7 +49,7 @@ const PASST_MTU = 65520;
 export function buildNetdevArgs(forwards: readonly Forward[], backend: Netdev = { kind: 'slirp' }): string[] {
   const g = GUEST_NETWORK;
   const hostfwd = forwards.map((f) => `,hostfwd=${f.proto}::${f.port}-${g.address}:${f.port}`).join('');
-  const netdev = backend.kind === 'passt' ? `stream,id=n0,server=off,addr.type=unix,addr.path=${backend.socket}` : `user,id=n0,net=${g.net},host=${g.gateway},dns=${g.dns}${hostfwd}`;
+  const netdev = backend.kind === 'passt' ? `stream,id=n0,server=off,addr.type=fd,addr.str=${backend.fd}` : `user,id=n0,net=${g.net},host=${g.gateway},dns=${g.dns}${hostfwd}`;
   return [
     '-netdev', netdev,
     // romfile= : no iPXE option rom (none is needed to boot a kernel directly)
@@ -54,16 +58,18 @@ export function buildNetdevArgs(forwards: readonly Forward[], backend: Netdev = 
 }
 
 /**
- * passt's flags: the guest addresses of QEMU's user networking (so the guest is
- * set up the same way for both), DNS sent to GUEST_NETWORK.dns forwarded to the
- * container's resolver (docker's embedded DNS), and the published ports.
+ * passt's flags: its end of the socket pair to QEMU (made before both start, so
+ * QEMU need not wait for passt to listen: ~40 ms of its start here), the guest
+ * addresses of QEMU's user networking (so the guest is set up the same way for
+ * both), DNS sent to GUEST_NETWORK.dns forwarded to the container's resolver
+ * (docker's embedded DNS), and the published ports.
  */
-export function buildPasstArgs(socket: string, forwards: readonly Forward[], uid: number = PASST_UID): string[] {
+export function buildPasstArgs(fd: number, forwards: readonly Forward[], uid: number = PASST_UID): string[] {
   const g = GUEST_NETWORK;
   const ports = (proto: Forward['proto']): string => forwards.filter((f) => f.proto === proto).map((f) => f.port).join(',') || 'none';
   return [
     '--foreground', '--quiet', '--stderr',
-    '--socket', socket,
+    '--fd', String(fd),
     '--address', g.address, '--netmask', String(g.prefix), '--gateway', g.gateway,
     '--dns-forward', g.dns,
     '--mtu', String(PASST_MTU),

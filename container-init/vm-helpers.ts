@@ -1,16 +1,18 @@
 /**
  * The VMM's helpers, started side by side before it: one virtiofsd per cache
  * policy (the image's root, and the user's volumes when they want another),
- * and passt when it carries the VM's packets. The VMM starts once they listen.
+ * and passt when it carries the VM's packets. The VMM starts once each
+ * virtiofsd listens; passt and the VMM share a socket pair made before both.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
 import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
-import { buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
+import { PASST_PAIR_FD, buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches, userModeEmulated } from './virtiofsd-args.js';
 import { ARCHES, archOf } from '../contract/arch.js';
@@ -28,6 +30,8 @@ export interface VmHelpers {
   caches: { root: FsCache; volumes?: FsCache };
   /** a choice made for this container that --debug tells */
   note?: string | undefined;
+  /** our end of the socket pair to passt: the VMM's, at its fd netdev.fd (and closed here once it has it) */
+  passtEnd?: Socket | undefined;
 }
 
 export async function startVmHelpers(
@@ -50,21 +54,15 @@ export async function startVmHelpers(
   const helpers: VmHelpers = { virtiofsd: started.map((h) => h.helper), fsSocket, volSocket, netdev: { kind: 'slirp' }, caches };
 
   if (plan.network.nic && plan.network.backend === 'passt') {
-    // Debian 12's passt binds its socket as nobody; Debian 13's as uid 0 but without
-    // CAP_DAC_OVERRIDE: a folder of nobody's that anyone may write serves both
-    const dir = join(options.work, 'passt');
     const uid = passtUid(readFileSync('/proc/self/uid_map', 'utf8'));
-    mkdirSync(dir, { recursive: true });
-    chownSync(dir, uid, uid);
-    chmodSync(dir, 0o777);
-    const socket = join(dir, 'passt.sock');
-    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(socket, plan.network.forwards, uid)], process.env);
-    started.push({ helper: helpers.passt, socket });
-    helpers.netdev = { kind: 'passt', socket };
+    // a socket pair: passt's end at its fd 3, ours handed on to the VMM, which starts at once (no socket to wait for)
+    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)], process.env, { controlFd: true });
+    helpers.passtEnd = helpers.passt.child.stdio[PASST_PAIR_FD] as Socket;
+    helpers.netdev = { kind: 'passt', fd: PASST_PAIR_FD };
     if (uid === 0) helpers.note = "passt runs as the container's root: the container has a user namespace of its own (a rootless engine), where that root is an unprivileged user of the host";
   }
 
-  // side by side; the VMM needs all their sockets
+  // side by side; the VMM needs their sockets
   const ready = await Promise.all(started.map((h) => waitForListening(h.socket, SOCKET_WAIT_MS, h.helper)));
   const failed = started.find((_, i) => !ready[i]);
   if (failed) helpers.failed = `${failed.helper.name} did not start: ${failed.helper.output().trim() || 'no socket appeared'}`;

@@ -62,6 +62,8 @@ const log = (plan: RunPlan, msg: string): void => {
 export class VmRun {
   #virtiofsd: Helper[] = [];
   #passt?: Helper;
+  /** our end of the socket pair to passt, until the VMM has it */
+  #passtEnd?: Socket | undefined;
   /** the VMM's process, or --no-vm's agent */
   #guest?: Helper;
   #vmm?: VmmInstance;
@@ -184,6 +186,7 @@ export class VmRun {
     const results = await Promise.allSettled([this.#guest ? stopHelper(this.#guest) : undefined]);
     await Promise.allSettled([...this.#virtiofsd.map((h) => stopHelper(h)), this.#passt ? stopHelper(this.#passt) : undefined]);
     this.#forwarder?.close();
+    this.#passtEnd?.destroy();
     this.#vmm?.close();
     this.#socket?.destroy();
     this.#server?.close();
@@ -239,6 +242,7 @@ export class VmRun {
     const helpers = await startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0 });
     this.#virtiofsd = helpers.virtiofsd;
     this.#passt = helpers.passt;
+    this.#passtEnd = helpers.passtEnd;
     if (helpers.failed) return { failed: helpers.failed };
     const c = helpers.caches;
     log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})${helpers.note ? `; ${helpers.note}` : ''}`);
@@ -284,8 +288,10 @@ export class VmRun {
     this.#mark('vmmStarted');
     // the wall clock too: the launcher measures from its start of the container to here
     this.timeline.vmmStartedAt = Date.now();
-    this.#vmm = this.vmm.start(spec, { control: this.#snapshot !== undefined, incoming: this.#awaitingRestoredGuest, work: this.paths.work });
+    this.#vmm = this.vmm.start(spec, { control: this.#snapshot !== undefined, incoming: this.#awaitingRestoredGuest, work: this.paths.work, fd3: this.#passtEnd });
     this.#guest = this.#vmm.helper;
+    // the VMM has its own copy: passt sees the pair's end when the VMM goes
+    this.#passtEnd?.destroy();
     // a stop that came while the helpers started: the VM goes at once
     if (this.#facts.stoppedBeforeCommand !== undefined) this.#guest.child.kill('SIGKILL');
     log(this.plan, `${this.vmm.name} ${this.#vmm.argv.join(' ')}`);

@@ -4,6 +4,7 @@
  * its own that starts the same guest from the same spec, saves and restores it,
  * and says in its own words how it ended.
  */
+import type { Socket } from 'node:net';
 import type { Arch } from '../contract/arch.js';
 import type { Forward } from '../contract/run-plan.js';
 import type { Helper } from './child-process.js';
@@ -36,6 +37,8 @@ export interface VmmStartOptions {
   incoming: boolean;
   /** where the VMM may keep its sockets */
   work: string;
+  /** a socket the VMM gets as its fd 3 (its end of the socket pair to passt: GuestSpec.netdev) */
+  fd3?: Socket | undefined;
 }
 
 /** how a VMM process ended */
