@@ -2,12 +2,14 @@
 // bench/start: how far a VM run is from a plain container run (issue 27), side by side in one run.
 //   (b) docker run --rm IMG true
 //   (c) testin run IMG true, restored from the VM's snapshot (made before the rounds)
-//   (c-) the same with the guest's per-run set-up of before (--kernel-cmdline testin.late_setup:
-//        lo and the NIC brought up and the static /dev nodes made on every run, not once before the snapshot)
+//   (c-) before: with --before BIN, the same run by an older build of testin (BIN: its dist/launcher/bin.js,
+//        e.g. a git worktree of an earlier commit, built), side by side in the same rounds; without it, the
+//        guest's per-run set-up of before (--kernel-cmdline testin.late_setup: lo and the NIC brought up and
+//        the static /dev nodes made on every run, not once before the snapshot)
 //   then, from each testin run's --report, the phases (medians, ms): where a run's time goes
 //   (k) the restore with a cold page cache (the host's caches dropped before each run) against a warm one
 //   (p) N runs at once from one snapshot (--parallel, default 16): how many restored, and their restore times
-// Usage: node bench/start.mjs [--rounds 7] [--image testin-test/busybox:1] [--parallel 16] [--cold-rounds 3]
+// Usage: node bench/start.mjs [--rounds 7] [--image testin-test/busybox:1] [--parallel 16] [--cold-rounds 3] [--before BIN]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,10 @@ const rounds = Number(option('--rounds', '7'));
 const image = option('--image', 'testin-test/busybox:1');
 const parallel = Number(option('--parallel', '16'));
 const coldRounds = Number(option('--cold-rounds', '3'));
+const before = option('--before', '');
 const LATE = ['--kernel-cmdline', 'testin.late_setup'];
+/** the before row's testin and its words before the image */
+const [beforeBin, beforeArgs, beforeName] = before ? [before, [], `(c-) the same by the older build ${before}`] : [testin, LATE, "(c-) the same, the guest's set-up on each run (before)"];
 
 fixture('busybox', image);
 const dir = mkdtempSync(join(tmpdir(), 'testin-bench-start-'));
@@ -47,13 +52,13 @@ const dropCaches = () => {
 const cases = [
   [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
   [`(c) testin run ${image} true (snapshot)`, () => timed('node', [testin, 'run', image, 'true'], { report: true })],
-  ["(c-) the same, the guest's set-up on each run (before)", () => timed('node', [testin, 'run', ...LATE, image, 'true'], { report: true })],
+  [beforeName, () => timed('node', [beforeBin, 'run', ...beforeArgs, image, 'true'], { report: true })],
 ];
 
 try {
   // the snapshots of both shapes, made now so that every round restores
   timed('node', [testin, 'run', image, 'true']);
-  timed('node', [testin, 'run', ...LATE, image, 'true']);
+  timed('node', [beforeBin, 'run', ...beforeArgs, image, 'true']);
   const samples = cases.map(() => []);
   for (let round = 0; round < rounds; round++) for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
   for (const [i, s] of samples.entries()) if (i > 0 && s.some((x) => x.from !== 'snapshot')) throw new Error(`${cases[i][0]}: a run did not restore`);
@@ -96,7 +101,7 @@ try {
   console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)}`);
   console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)}`);
 
-  const names = [...new Set(samples[1].flatMap((x) => Object.keys(x.phases)))];
+  const names = [...new Set([1, 2].flatMap((i) => samples[i].flatMap((x) => Object.keys(x.phases))))];
   console.log(`\nphases of a run (ms, medians)${' '.repeat(Math.max(0, width - 29))}  ${'(c)'.padStart(7)}  ${'(c-)'.padStart(8)}`);
   for (const name of names) {
     const col = (i) => {
@@ -108,7 +113,7 @@ try {
 
   const phase = (xs, name) => median(xs.map((x) => x.phases[name]));
   console.log(`\n(k) page cache (${coldRounds} rounds; ms, medians)${' '.repeat(Math.max(0, width - 36))}  ${'cold'.padStart(7)}  ${'warm'.padStart(8)}`);
-  for (const name of ['vm.restore', 'vm.restore.monitor', 'vm.restore.load']) console.log(`${name.padEnd(width)}  ${String(phase(cold, name)).padStart(7)}  ${String(phase(warm, name)).padStart(8)}`);
+  for (const name of ['vm.restore', 'vm.restore.monitor', 'vm.restore.ram', 'vm.restore.load']) console.log(`${name.padEnd(width)}  ${String(phase(cold, name)).padStart(7)}  ${String(phase(warm, name)).padStart(8)}`);
   console.log(`${'the whole run (s)'.padEnd(width)}  ${median(cold.map((x) => x.s)).toFixed(2).padStart(7)}  ${median(warm.map((x) => x.s)).toFixed(2).padStart(8)}`);
 
   const restored = many.filter((m) => m.code === 0 && m.from === 'snapshot').length;

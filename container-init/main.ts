@@ -103,6 +103,7 @@ async function main(): Promise<number> {
     const root = SHARED_ROOT ?? '/';
     const exec = guestRequest(plan, root, mirror);
     const newRoot = prepareRoot(plan, mirror);
+    if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] the root is ready ${Date.now() - MAIN_AT} ms after container-init's start\n`);
     const early = stoppedEarly();
     if (early !== undefined) return early;
     const { vm, outcome } = await runVm(plan, accel, manifest, exec, root, newRoot);

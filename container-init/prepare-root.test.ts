@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveIn } from './prepare-root.js';
+import { MountBatch, resolveIn } from './prepare-root.js';
 
 describe('resolveIn', () => {
   const root = mkdtempSync(join(tmpdir(), 'resolve-in-'));
@@ -23,5 +23,12 @@ describe('resolveIn', () => {
     expect(resolveIn(root, '/../../../etc')).toBe(join(root, 'etc'));
     symlinkSync('/', join(root, 'slash'));
     expect(resolveIn(root, '/slash/usr')).toBe(join(root, 'usr'));
+  });
+});
+
+describe('MountBatch', () => {
+  it("gives the agent its mounts in order, each operation's words after its name", () => {
+    const batch = new MountBatch('/tb').bind('/', '/new root').makePrivate('/new root').mkdir("/new root/it's").readOnly('/new root').move('/s', '/t').tmpfs('/r', 'size=1040m,mode=0700');
+    expect(batch.argv).toEqual(['--mount', 'bind', '/', '/new root', 'private', '/new root', 'mkdir', "/new root/it's", 'ro', '/new root', 'move', '/s', '/t', 'tmpfs', '/r', 'size=1040m,mode=0700']);
   });
 });

@@ -4,14 +4,14 @@
  * and passt when it carries the VM's packets. The VMM starts once each
  * virtiofsd listens; passt and the VMM share a socket pair made before both.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
 import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
+import { MountBatch } from './prepare-root.js';
 import { PASST_PAIR_FD, buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches, userModeEmulated } from './virtiofsd-args.js';
@@ -110,9 +110,8 @@ const RAM_MOUNTED = '.mounted';
 export function prepareRamFile(toolbox: string, dir: string, sizeBytes: number): { file: string } | { failed: string } {
   try {
     if (!existsSync(join(dir, RAM_MOUNTED))) {
-      mkdirSync(dir, { recursive: true });
       const sizeMiB = Math.ceil(sizeBytes / 2 ** 20) + 16;
-      execFileSync(join(toolbox, TOOLBOX_LAYOUT.busybox), ['mount', '-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      new MountBatch(toolbox).mkdir(dir).tmpfs(dir, `size=${sizeMiB}m,mode=0700`).run();
       writeFileSync(join(dir, RAM_MOUNTED), '');
     }
     const file = join(dir, 'guest.ram');
