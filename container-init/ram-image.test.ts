@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addNonZeroRuns, loadRamImage, saveRamImage, type RamExtents } from './ram-image.js';
+import { addNonZeroRuns, loadRamImage, saveRamImage, systemWords, type RamExtents } from './ram-image.js';
 
 const PAGE = 4096;
 
@@ -70,6 +70,13 @@ describe('saveRamImage and loadRamImage', () => {
     truncateSync(restored, size);
     await loadRamImage(image, saved.extents, restored, size);
     expect(readFileSync(restored).equals(ram)).toBe(true);
+  });
+
+  it("says a failed save in the system's words (a full disk: the run's line and fix look for them)", async () => {
+    expect(systemWords(new Error('ENOSPC: no space left on device, write'))).toBe('No space left on device');
+    expect(systemWords(new Error("ENOENT: no such file or directory, open '/x/y'"))).toBe('No such file or directory');
+    expect(systemWords(new Error('something else'))).toBe('something else');
+    await expect(saveRamImage(join(dir, 'missing.ram'), join(dir, 'snap.ram'))).rejects.toThrow("writing the guest's RAM: No such file or directory");
   });
 
   it('refuses an image shorter than its extents say, or reaching past the memory', async () => {

@@ -57,8 +57,23 @@ function mergeSpans(spans: [number, number][]): [number, number][] {
   return out;
 }
 
+/** node's "ENOSPC: no space left on device, write" as the system says it: "No space left on device" */
+export function systemWords(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const said = /^E[A-Z]+: (.+?)(?:, \w+(?: '.*')?)?$/.exec(message)?.[1];
+  return said ? `${said[0]?.toUpperCase()}${said.slice(1)}` : message;
+}
+
 /** Writes the RAM file's non-zero runs, packed, to `image`; returns where they go. The guest must stand still meanwhile. */
 export async function saveRamImage(ramFile: string, image: string): Promise<{ extents: RamExtents; bytes: number }> {
+  try {
+    return await writeRamImage(ramFile, image);
+  } catch (error) {
+    throw new Error(`writing the guest's RAM: ${systemWords(error)}`);
+  }
+}
+
+async function writeRamImage(ramFile: string, image: string): Promise<{ extents: RamExtents; bytes: number }> {
   const extents: RamExtents = [];
   const input = await open(ramFile, 'r');
   const output = await open(image, 'w', 0o600);
