@@ -27,6 +27,13 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(args, '-cpu')).toEqual(['max']);
   });
 
+  it("gives the guest's init its NIC's set-up on the kernel's command line (made at boot, before the snapshot), and none without a NIC", () => {
+    const append = (a: string[]): string => valuesOf(a, '-append')[0] ?? '';
+    expect(append(buildQemuArgs(vm, paths, { nic: true, forwards: [] }, { kind: 'passt', fd: 3 }))).toContain(' testin.net=10.0.2.15/24,10.0.2.2,65520 foo=1');
+    expect(append(buildQemuArgs(vm, paths, { nic: true, forwards: [] }))).toContain(' testin.net=10.0.2.15/24,10.0.2.2 foo=1');
+    expect(append(args)).not.toContain('testin.net');
+  });
+
   it("a run with a snapshot has its guest's memory as a shared file, which the migration leaves out and the snapshot keeps", () => {
     const withFile = buildQemuArgs(vm, { ...paths, ramFile: '/run/testin/ram/guest.ram' });
     expect(valuesOf(withFile, '-object')).toEqual(['memory-backend-file,id=mem,size=768M,mem-path=/run/testin/ram/guest.ram,share=on']);
@@ -56,6 +63,8 @@ describe('kernelCmdline', () => {
   it('is quiet, panics into a reboot, and puts user words last', () => {
     expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'quiet', 'loglevel=1', 'systemd.getty_auto=0', 'systemd.show_status=1', 'foo=1']);
     expect(kernelCmdline({ ...vm, console: true, kernelCmdline: [] })).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'systemd.getty_auto=0', 'systemd.show_status=1']);
+    // the NIC's set-up, for the init to make at boot: before the user's words
+    expect(kernelCmdline(vm, undefined, '10.0.2.15/24 10.0.2.2 65520').slice(-2)).toEqual(['testin.net=10.0.2.15/24,10.0.2.2,65520', 'foo=1']);
   });
 });
 

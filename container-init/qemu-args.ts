@@ -1,6 +1,6 @@
 import { ARCHES, type ArchFacts } from '../contract/arch.js';
 import type { Accel, Forward, VmPlan } from '../contract/run-plan.js';
-import { buildNetdevArgs, type Netdev } from './guest-network.js';
+import { buildNetdevArgs, guestNetSpec, type Netdev } from './guest-network.js';
 
 /** the VM as QEMU starts it: the plan's, with the accelerator container-init decided */
 export type BootVm = Omit<VmPlan, 'accel'> & { accel: Accel };
@@ -20,8 +20,12 @@ export interface QemuPaths {
   ramFile?: string | undefined;
 }
 
-/** testin's own kernel command line; the user's words come after, so they win. */
-export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>, guest: ArchFacts = ARCHES.amd64): string[] {
+/**
+ * testin's own kernel command line; the user's words come after, so they win.
+ * `net`: the NIC's set-up every run of this VM gets (guestNetSpec), which the
+ * guest's init makes at boot, before the snapshot, rather than on each run.
+ */
+export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>, guest: ArchFacts = ARCHES.amd64, net?: string): string[] {
   return [
     `console=${guest.qemu.console}`,
     // a panic reboots at once, and -no-reboot turns that into QEMU exiting: a panic never hangs the run
@@ -35,6 +39,7 @@ export function kernelCmdline(vm: Pick<VmPlan, 'console' | 'kernelCmdline'>, gue
     // --boot: systemd's unit lines ("[  OK  ] Started ...") on the console, which `testin logs` shows
     // as docker logs shows a systemd container's; `quiet` alone would keep all but failures off it
     'systemd.show_status=1',
+    ...(net ? [`testin.net=${net.replaceAll(' ', ',')}`] : []),
     ...vm.kernelCmdline,
   ];
 }
@@ -62,7 +67,7 @@ export function buildQemuArgs(
     '-L', paths.firmwareDir,
     '-kernel', paths.kernel,
     '-initrd', paths.initrd,
-    '-append', kernelCmdline(vm, guest).join(' '),
+    '-append', kernelCmdline(vm, guest, network.nic ? guestNetSpec(backend.kind) : undefined).join(' '),
     '-chardev', `socket,id=fs0,path=${paths.fsSocket}`,
     '-device', 'vhost-user-fs-pci,chardev=fs0,tag=root,queue-size=1024',
     ...(paths.volSocket ? ['-chardev', `socket,id=fs1,path=${paths.volSocket}`, '-device', 'vhost-user-fs-pci,chardev=fs1,tag=vol,queue-size=1024'] : []),

@@ -186,6 +186,7 @@ void mount_user_tmpfs(struct request *r);
 
 /* net.c */
 void configure_network(const char *spec);
+void configure_network_at_boot(const char *words);
 extern struct in_addr guest_ip, gateway_ip; /* the NIC's, once configured */
 
 /* forward.c: the guest's listening ports, reachable from the container's network */

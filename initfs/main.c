@@ -56,8 +56,8 @@ static int static_nodes_made;
  * argument testin.late_setup leaves it to each run, as before (bench/start's "before" row) */
 static int early_setup;
 
-/* the kernel's command line has this word */
-static int kernel_arg(const char *word) {
+/* the kernel's command line has this word, or (value given) this word=VALUE: the last one's value in `value` */
+static int kernel_arg_value(const char *word, char *value, size_t size) {
   char line[4096];
   int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -65,9 +65,21 @@ static int kernel_arg(const char *word) {
   close(fd);
   line[n > 0 ? n : 0] = 0;
   size_t len = strlen(word);
-  for (char *p = strstr(line, word); p; p = strstr(p + 1, word))
-    if ((p == line || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\n' || p[len] == 0)) return 1;
-  return 0;
+  int found = 0;
+  for (char *p = strstr(line, word); p; p = strstr(p + 1, word)) {
+    if (p != line && p[-1] != ' ') continue;
+    char end = p[len];
+    if (!value && (end == ' ' || end == '\n' || end == 0)) return 1;
+    if (value && end == '=') {
+      snprintf(value, size, "%.*s", (int)strcspn(p + len + 1, " \n"), p + len + 1);
+      found = 1;
+    }
+  }
+  return found;
+}
+
+static int kernel_arg(const char *word) {
+  return kernel_arg_value(word, NULL, 0);
 }
 
 int main(int argc, char **argv) {
@@ -102,8 +114,14 @@ int main(int argc, char **argv) {
 
   if (!agent_mode) {
     check_drivers();
-    /* what every run's guest would do first, done once before the snapshot is taken */
-    if (early_setup) links_up();
+    /* what every run's guest would do first, done once before the snapshot is taken:
+     * the links up, and the NIC's address and route when the kernel's command line gives
+     * them (testin.net=ADDRESS/PREFIX,GATEWAY[,MTU]: the same for every run of this VM) */
+    if (early_setup) {
+      links_up();
+      char net[96];
+      if (kernel_arg_value("testin.net", net, sizeof net)) configure_network_at_boot(net);
+    }
     ctl = open_port(CTL_PORT_NAME);
   }
   struct utsname u;

@@ -35,15 +35,55 @@ void links_up(void) {
   close(sock);
 }
 
+/* One datagram to the gateway's discard port: the ARP request it needs
+ * tells the network backend our MAC, so that a connection to a published
+ * port is forwarded at once, before the command has sent anything itself
+ * (passt learns the guest's address from its first frame). Each run's: its
+ * backend is new. */
+static void hello_gateway(int sock, const char *gw) {
+  struct sockaddr_in discard = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = inet_addr(gw)};
+  if (sendto(sock, "", 0, 0, (struct sockaddr *)&discard, sizeof discard) < 0) log_line("hello to %s: %s", gw, strerror(errno));
+}
+
+/* the NIC's set-up the boot made (the run's spec, in its words), before the snapshot */
+static char boot_net[96];
+
+static void setup_network(const char *spec, int at_boot);
+
+/* At boot, before the snapshot: the NIC's address, netmask, MTU and default route from the
+ * kernel's testin.net=ADDRESS/PREFIX,GATEWAY[,MTU], which is every run's of this VM (its
+ * command line is part of the snapshot's name). No packet goes out: that is the run's. */
+void configure_network_at_boot(const char *words) {
+  char spec[96];
+  snprintf(spec, sizeof spec, "%s", words);
+  for (char *c = spec; *c; c++)
+    if (*c == ',') *c = ' ';
+  setup_network(spec, 1);
+  snprintf(boot_net, sizeof boot_net, "%s", spec);
+}
+
 /* lo always comes up; the first other interface gets the address and the
  * default route the host chose (QEMU user networking: no DHCP wait). */
 void configure_network(const char *spec) {
+  setup_network(spec, 0);
+}
+
+static void setup_network(const char *spec, int at_boot) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return;
   link_up(sock, "lo");
   char addr[64] = "", gw[64] = "";
   unsigned prefix = 24, mtu = 0;
   if (!spec || sscanf(spec, "%63[^/]/%u %63s %u", addr, &prefix, gw, &mtu) < 2) {
+    close(sock);
+    return;
+  }
+  /* the boot set the NIC up as this run asks: only the run's own part is left */
+  int done = !at_boot && boot_net[0] && strcmp(spec, boot_net) == 0;
+  guest_ip.s_addr = inet_addr(addr);
+  if (gw[0]) gateway_ip.s_addr = inet_addr(gw);
+  if (done) {
+    if (gw[0]) hello_gateway(sock, gw);
     close(sock);
     return;
   }
@@ -66,9 +106,7 @@ void configure_network(const char *spec) {
   ifr.ifr_mtu = (int)mtu;
   if (mtu && ioctl(sock, SIOCSIFMTU, &ifr) < 0) log_line("mtu of %s: %s", nic, strerror(errno));
   link_up(sock, nic);
-  guest_ip.s_addr = inet_addr(addr);
   if (gw[0]) {
-    gateway_ip.s_addr = inet_addr(gw);
     struct rtentry rt = {0};
     set_addr(&rt.rt_dst, INADDR_ANY);
     set_addr(&rt.rt_genmask, INADDR_ANY);
@@ -76,12 +114,7 @@ void configure_network(const char *spec) {
     rt.rt_flags = RTF_UP | RTF_GATEWAY;
     rt.rt_dev = nic;
     if (ioctl(sock, SIOCADDRT, &rt) < 0) log_line("default route via %s: %s", gw, strerror(errno));
-    /* One datagram to the gateway's discard port: the ARP request it needs
-     * tells the network backend our MAC, so that a connection to a published
-     * port is forwarded at once, before the command has sent anything itself
-     * (passt learns the guest's address from its first frame). */
-    struct sockaddr_in discard = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = inet_addr(gw)};
-    if (sendto(sock, "", 0, 0, (struct sockaddr *)&discard, sizeof discard) < 0) log_line("hello to %s: %s", gw, strerror(errno));
+    if (!at_boot) hello_gateway(sock, gw);
   }
   close(sock);
 }
