@@ -17,7 +17,7 @@ import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_LAYO
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
 import { RUN_PLAN_ENV, RUN_PLAN_ENV_MAX, encodePlan, type RunPlan } from '../contract/run-plan.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
-import { ensureToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
+import { ensureToolbox, findToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
 import { tarOf } from '../toolbox/tar.js';
 import { parseMounts } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
@@ -26,7 +26,7 @@ import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
-import { describeForeignGuest } from '../contract/arch.js';
+import { describeForeignGuest, engineArch } from '../contract/arch.js';
 import { chooseArch } from './guest-arch.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
@@ -72,21 +72,30 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
   const volumes = mapVolumes(parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd()));
   const docker = ctx.docker ?? createDockerClient();
+  // the engine's identity and the toolbox of its architecture are asked for beside the ping and
+  // the image (each is a round trip to the engine, and the first ones are the slowest); an
+  // engine that does not answer is said by the ping
+  const engine = docker.engine();
+  engine.catch(() => undefined);
+  const base = toolboxBase(options.toolboxBase);
+  const hostToolbox = engine.then((e) => findToolbox(docker, base, engineArch(e.architecture)));
+  hostToolbox.catch(() => undefined);
   try {
     await docker.ping();
   } catch (error) {
-    throw new DockerUnreachableError(error);
+    throw error instanceof DockerUnreachableError ? error : new DockerUnreachableError(error);
   }
   const reaped = reapStaleRuns(docker).catch(() => []);
   const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
   // the VM is of the image's architecture (or --platform's); its tools are of the engine's
-  const arch = chooseArch((await docker.engine()).architecture, { name: options.image, architecture: image.architecture }, options.platform);
+  const arch = chooseArch((await engine).architecture, { name: options.image, architecture: image.architecture }, options.platform);
   if (options.noVm && arch.guest !== arch.host) {
     throw new UsageError(`--no-vm runs the image's binaries in a container on the engine's host, which is ${arch.host}: the image is ${arch.guest}`, 'drop --no-vm (the VM runs them)');
   }
 
-  const { facts: toolbox, built } = await ensureToolbox(docker, { base: toolboxBase(options.toolboxBase), guest: arch.guest, progress: stderr, signal: ctx.signal });
+  const found = arch.guest === arch.host ? await hostToolbox : undefined;
+  const { facts: toolbox, built } = found ? { facts: found, built: false } : await ensureToolbox(docker, { base, guest: arch.guest, progress: stderr, signal: ctx.signal });
   phase('toolbox');
   logger.info({ volume: toolbox.volumeName, kernel: toolbox.kernelRelease, base: toolbox.baseImage }, `toolbox volume ${built ? 'built' : 'reused'}`);
   const custom = options.kernel ? await (await import('../toolbox/custom-kernel.js')).prepareCustomKernel(docker, toolbox, { kernel: options.kernel, initrd: options.initrd, modules: options.modules }) : undefined;

@@ -60,4 +60,10 @@ describe.skipIf(skip !== '')('testin doctor', () => {
     expect(r.stdout.toString()).toMatch(/^fail +engine +no Docker engine answers at DOCKER_HOST=unix:\/\/\/tmp\/testin-nobody-serves-this\.sock/m);
     expect(r.stdout.toString()).toMatch(/fix: start dockerd/);
   });
+
+  it('`testin run` with the engine unreachable: 125, one line that says so once, and the fix', async () => {
+    const r = await testin(['run', BUSYBOX_IMAGE, 'true'], { env: { DOCKER_HOST: 'unix:///tmp/testin-nobody-serves-this.sock' } });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr.toString()).toBe('testin: cannot reach the engine (connect ENOENT /tmp/testin-nobody-serves-this.sock)\n  fix: start dockerd (e.g. `systemctl start docker` or `dockerd &`), or set DOCKER_HOST\n');
+  });
 });
