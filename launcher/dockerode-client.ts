@@ -1,9 +1,10 @@
 import Docker from 'dockerode';
+import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import type { ContainerHandle, ContainerSpec, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { engineError } from './docker-refusal.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
-import { engineIdentity, engineInfoOf, negotiateApiVersion, type InfoResponse, type VersionResponse } from './engine-identity.js';
+import { engineIdentity, engineInfoOf, negotiateApiVersion, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
 
@@ -75,7 +76,20 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
       return value;
     };
   };
-  const version = once(() => docker.version() as Promise<VersionResponse>);
+  /** the engine's first answer, the ping's headers: most often they say all testin asks /version (versionFromPing) */
+  const pinged = once(
+    () =>
+      new Promise<PingAnswer>((resolve, reject) => {
+        docker.modem.dial({ path: '/_ping', method: 'GET', isStream: true, statusCodes: { 200: true, 500: 'server error' } }, (error, answer) => {
+          if (error) return reject(error);
+          const res = answer as IncomingMessage;
+          res.resume();
+          const header = (name: string): string | undefined => [res.headers[name]].flat()[0];
+          resolve({ apiVersion: header('api-version'), server: header('server') });
+        });
+      }),
+  );
+  const version = once(async () => versionFromPing(await pinged()) ?? ((await docker.version()) as VersionResponse));
   /**
    * Every call in the API version negotiated with the engine (DOCKER_API_VERSION when set, as the
    * docker CLI): the answers keep the shapes testin reads on an engine newer than testin.

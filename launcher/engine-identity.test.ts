@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { engineIdentity, engineInfoOf, negotiateApiVersion, NEWEST_TESTED_API, type InfoResponse, type VersionResponse } from './engine-identity.js';
+import { engineIdentity, engineInfoOf, negotiateApiVersion, NEWEST_TESTED_API, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
 
 /** `GET /version` and `GET /info` as each engine answered them, recorded with curl (testdata/engines/README.md) */
 const recorded = (engine: string): { version: VersionResponse; info: InfoResponse } => {
@@ -63,5 +63,35 @@ describe('negotiateApiVersion', () => {
     expect(negotiateApiVersion(recorded('docker26').version, { DOCKER_API_VERSION: '1.43' })).toBe('1.43');
     expect(negotiateApiVersion(recorded('docker26').version, { DOCKER_API_VERSION: 'v1.44' })).toBe('1.44');
     expect(negotiateApiVersion({})).toBeUndefined();
+  });
+});
+
+/** `GET /_ping`'s headers as each engine answered (testdata/engines/*-ping.txt, `curl -D -`) */
+const recordedPing = (engine: string): PingAnswer => {
+  const headers = new Map(
+    readFileSync(new URL(`testdata/engines/${engine}-ping.txt`, import.meta.url), 'utf8')
+      .split('\n')
+      .map((line) => /^([^:]+):\s*(.*)$/.exec(line))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]?.toLowerCase(), m[2]]),
+  );
+  return { apiVersion: headers.get('api-version'), server: headers.get('server') };
+};
+
+describe('versionFromPing: what /version says, from the ping alone', () => {
+  it.each(['docker20', 'docker26', 'podman4', 'podman5'])('%s: the same identity as from its /version', (engine) => {
+    const { version, info } = recorded(engine);
+    const fromPing = versionFromPing(recordedPing(engine));
+    expect(fromPing).toBeDefined();
+    expect(engineIdentity(fromPing as VersionResponse, info, {})).toEqual(engineIdentity(version, info, {}));
+    expect(negotiateApiVersion(fromPing as VersionResponse)).toBe(negotiateApiVersion(version));
+  });
+
+  it('leaves it to /version when the engine speaks a newer API than testin (its oldest decides), or the headers do not say', () => {
+    expect(versionFromPing({ apiVersion: '1.52', server: 'Docker/29.0.0 (linux)' })).toBeUndefined();
+    expect(versionFromPing({ apiVersion: '1.41' })).toBeUndefined();
+    expect(versionFromPing({ server: 'Docker/20.10.24 (linux)' })).toBeUndefined();
+    expect(versionFromPing({ apiVersion: '1.41', server: 'nginx/1.25' })).toBeUndefined();
+    expect(versionFromPing({ apiVersion: 'x', server: 'Docker/20.10.24 (linux)' })).toBeUndefined();
   });
 });
