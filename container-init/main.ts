@@ -17,7 +17,7 @@ import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.
 import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestVolumes, sessionRequest } from './command-request.js';
-import { bindRoot, prepareContainerRoot } from './prepare-root.js';
+import { bindRoot, prepareContainerRoot, ramDir } from './prepare-root.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
@@ -160,7 +160,7 @@ function prepareRoot(plan: RunPlan, mirror: { path: string; readOnly: boolean }[
   const newRoot = SHARED_ROOT ?? NEW_ROOT;
   try {
     if (plan.noVm) prepareContainerRoot(plan, TOOLBOX_DIR);
-    else if (!SHARED_ROOT) bindRoot(plan, { toolbox: TOOLBOX_DIR, newRoot }, mirror);
+    else if (!SHARED_ROOT) bindRoot(plan, { toolbox: TOOLBOX_DIR, newRoot, ram: snapshotsDir(plan) ? { dir: ramDir(WORK_DIR), sizeBytes: plan.vm.memoryMiB * 2 ** 20 } : undefined }, mirror);
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     throw new RunEnded(fail(`cannot bind the image root for the VM: ${stderr || (error as Error).message}`, 'the container needs CAP_SYS_ADMIN (testin run adds it)'));
@@ -171,13 +171,17 @@ function prepareRoot(plan: RunPlan, mirror: { path: string; readOnly: boolean }[
   return newRoot;
 }
 
+/** the launcher decided whether this run uses snapshots (plan.snapshot); the volume is there when it mounted one */
+function snapshotsDir(plan: RunPlan): string | undefined {
+  return plan.snapshot === true && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
+}
+
 /**
  * The VM, with every stop taken from here on (the command gets the signal, then the VM
  * is stopped hard after its grace); a snapshot that did not restore costs a cold boot.
  */
 async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
-  // the launcher decided whether this run uses snapshots (plan.snapshot); the volume is there when it mounted one
-  const snapshots = plan.snapshot === true && !SHARED_ROOT && existsSync(SNAPSHOT_DIR) ? SNAPSHOT_DIR : undefined;
+  const snapshots = snapshotsDir(plan);
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
     new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req) : undefined);
   let vm = newVm('auto');

@@ -3,7 +3,7 @@
  * docker's submounts) where virtiofsd shares it from, the user's mounts moved
  * to their targets under it, docker's /etc files, and the kernel's modules.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
@@ -15,6 +15,27 @@ export interface RootPaths {
   toolbox: string;
   /** where the VM's root is put together */
   newRoot: string;
+  /** the guest's memory's tmpfs, mounted with the root (one process less before the VM starts) when the run may use a snapshot */
+  ram?: { dir: string; sizeBytes: number } | undefined;
+}
+
+/** where the guest's memory's tmpfs goes in the container's work folder */
+export const ramDir = (work: string): string => join(work, 'ram');
+
+/** made inside the RAM's tmpfs once it is mounted: a second VM of the run (a cold boot after a restore that failed) finds it there */
+const RAM_MOUNTED = '.mounted';
+
+export function ramTmpfsMounted(dir: string): boolean {
+  return existsSync(join(dir, RAM_MOUNTED));
+}
+
+/** The guest's memory's tmpfs, of its size and a little more, into `batch`; markRamTmpfs once the batch ran. */
+export function addRamTmpfs(batch: MountBatch, dir: string, sizeBytes: number): MountBatch {
+  return batch.mkdir(dir).tmpfs(dir, `size=${Math.ceil(sizeBytes / 2 ** 20) + 16}m,mode=0700`);
+}
+
+export function markRamTmpfs(dir: string): void {
+  writeFileSync(join(dir, RAM_MOUNTED), '');
 }
 
 /**
@@ -70,6 +91,16 @@ export class MountBatch {
     const argv = this.argv;
     this.#ops = [];
     execFileSync(this.#agent, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  /** run(), while this process goes on: rejects as execFileSync throws (with the agent's stderr) */
+  runAsync(): Promise<void> {
+    if (this.#ops.length === 0) return Promise.resolve();
+    const argv = this.argv;
+    this.#ops = [];
+    return new Promise((resolve, reject) => {
+      execFile(this.#agent, argv, { encoding: 'buffer' }, (error, _stdout, stderr) => (error ? reject(Object.assign(error, { stderr })) : resolve()));
+    });
   }
 }
 
@@ -172,7 +203,10 @@ export function bindRoot(plan: RunPlan, paths: RootPaths, mirror: readonly { pat
     const dest = join(newRoot, resolveIn('/', `/lib/modules/${modules.release}`));
     batch.mkdir(dest).bind(modules.staging, dest).readOnly(dest);
   }
+  const ram = paths.ram && !ramTmpfsMounted(paths.ram.dir) ? paths.ram : undefined;
+  if (ram) addRamTmpfs(batch, ram.dir, ram.sizeBytes);
   batch.run();
+  if (ram) markRamTmpfs(ram.dir);
   // the user's mounts one by one: one may go inside another, whose folder must be in place first
   for (const m of plan.mounts) {
     const dest = resolveIn(newRoot, m.target);

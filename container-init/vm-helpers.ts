@@ -4,14 +4,14 @@
  * and passt when it carries the VM's packets. The VMM starts once each
  * virtiofsd listens; passt and the VMM share a socket pair made before both.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
 import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
-import { MountBatch } from './prepare-root.js';
+import { MountBatch, addRamTmpfs, markRamTmpfs, ramTmpfsMounted } from './prepare-root.js';
 import { PASST_PAIR_FD, buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
 import { buildVirtiofsdArgs, shareCaches, userModeEmulated } from './virtiofsd-args.js';
@@ -98,21 +98,17 @@ async function waitForListening(path: string, timeoutMs: number, helper: Helper)
   return listening();
 }
 
-/** made inside the RAM's tmpfs once it is mounted: a second VM of the run (a cold boot after a restore that failed) finds it there */
-const RAM_MOUNTED = '.mounted';
-
 /**
  * The guest's memory as a file (empty, of its size) on a tmpfs of its own in
- * `dir`, mounted once per container: QEMU maps it, virtiofsd maps it through
+ * `dir`, mounted once per container (with the root's mounts, or here): QEMU maps it, virtiofsd maps it through
  * QEMU, and a snapshot keeps it (ram-image.ts). Its pages count against the
  * container's memory as a memfd's would. Returns the file, or why there is none.
  */
-export function prepareRamFile(toolbox: string, dir: string, sizeBytes: number): { file: string } | { failed: string } {
+export async function prepareRamFile(toolbox: string, dir: string, sizeBytes: number): Promise<{ file: string } | { failed: string }> {
   try {
-    if (!existsSync(join(dir, RAM_MOUNTED))) {
-      const sizeMiB = Math.ceil(sizeBytes / 2 ** 20) + 16;
-      new MountBatch(toolbox).mkdir(dir).tmpfs(dir, `size=${sizeMiB}m,mode=0700`).run();
-      writeFileSync(join(dir, RAM_MOUNTED), '');
+    if (!ramTmpfsMounted(dir)) {
+      await addRamTmpfs(new MountBatch(toolbox), dir, sizeBytes).runAsync();
+      markRamTmpfs(dir);
     }
     const file = join(dir, 'guest.ram');
     rmSync(file, { force: true });

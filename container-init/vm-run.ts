@@ -23,6 +23,7 @@ import { SnapshotController, judgeRestore, type RestoreEvidence, type SnapshotMo
 import { hostCpuSignature, snapshotKey } from './snapshot.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
+import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
@@ -239,7 +240,25 @@ export class VmRun {
 
   async #startVm(): Promise<{ connected: Promise<Socket> } | { failed: string }> {
     const tb = (p: string): string => join(this.paths.toolbox, p);
-    const helpers = await startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0 });
+    // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
+    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0 });
+    let tunnel: Promise<{ port: number; token: Buffer }> | undefined;
+    if (this.plan.network.nic) {
+      const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
+      this.#forwarder = new PortForwarder((frame) => this.#socket?.write(frame), declared, (msg) => log(this.plan, msg));
+      tunnel = this.#forwarder.start();
+      tunnel.catch(() => undefined);
+    }
+    const ctlSocket = join(this.paths.work, 'ctl.sock');
+    // a cold boot after a snapshot that did not restore reuses the path
+    rmSync(ctlSocket, { force: true });
+    const connected = this.#listen(ctlSocket);
+    connected.catch(() => undefined);
+    const choice = this.paths.snapshots;
+    const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
+    const ram = choice ? await prepareRamFile(this.paths.toolbox, ramDir(this.paths.work), ramBytes) : undefined;
+
+    const helpers = await helpersUp;
     this.#virtiofsd = helpers.virtiofsd;
     this.#passt = helpers.passt;
     this.#passtEnd = helpers.passtEnd;
@@ -247,17 +266,8 @@ export class VmRun {
     const c = helpers.caches;
     log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})${helpers.note ? `; ${helpers.note}` : ''}`);
     this.#mark('virtiofsdUp');
+    if (tunnel) this.#tunnel = await tunnel;
 
-    if (this.plan.network.nic) {
-      const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
-      this.#forwarder = new PortForwarder((frame) => this.#socket?.write(frame), declared, (msg) => log(this.plan, msg));
-      this.#tunnel = await this.#forwarder.start();
-    }
-
-    const ctlSocket = join(this.paths.work, 'ctl.sock');
-    // a cold boot after a snapshot that did not restore reuses the path
-    rmSync(ctlSocket, { force: true });
-    const connected = this.#listen(ctlSocket);
     const spec: GuestSpec = {
       vm: { ...this.plan.vm, accel: this.accel },
       arch: this.manifest.arch.guest,
@@ -270,9 +280,6 @@ export class VmRun {
       network: this.plan.network,
       netdev: helpers.netdev,
     };
-    const choice = this.paths.snapshots;
-    const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
-    const ram = choice ? prepareRamFile(this.paths.toolbox, join(this.paths.work, 'ram'), ramBytes) : undefined;
     if (ram && 'failed' in ram) log(this.plan, `no snapshot this run: no tmpfs for the guest's memory (${ram.failed})`);
     if (choice && ram && 'file' in ram) {
       this.#ramFile = spec.ramFile = ram.file;
