@@ -19,6 +19,14 @@ describe("a toolbox's facts travel as its recipe volume's labels", () => {
     expect(readToolboxFacts(toolboxLabels(facts))).toEqual(facts);
     expect(readToolboxFacts(toolboxLabels({ ...facts, passt: false }))?.passt).toBe(false);
     expect(readToolboxFacts(toolboxLabels({ ...facts, guest: 'arm64' }))?.guest).toBe('arm64');
+    expect(readToolboxFacts(toolboxLabels({ ...facts, guest: 'arm64', host: 'amd64' }))).toMatchObject({ guest: 'arm64', host: 'amd64' });
+  });
+
+  it("says the engine's architecture only when its label says one (a toolbox of an earlier build has none)", () => {
+    const labels = toolboxLabels({ ...facts, host: 'arm64' });
+    expect(labels['testin.toolbox.host']).toBe('arm64');
+    expect(readToolboxFacts(toolboxLabels(facts))?.host).toBeUndefined();
+    expect(readToolboxFacts({ ...labels, 'testin.toolbox.host': 's390x' })?.host).toBeUndefined();
   });
 
   it('is no toolbox when a label is missing (another volume, another testin)', () => {

@@ -47,6 +47,8 @@ export interface ToolboxFacts {
   testin: string;
   /** the architecture of its VMs (its kernel, modules and init) */
   guest: Arch;
+  /** the architecture of the engine's host it was built on, where its tools run (a run reads the engine's from it: /info is slow); absent on toolboxes of earlier builds */
+  host?: Arch | undefined;
 }
 
 /** QEMU >= 9 migrates to and from a file (`file:`), and Debian 13's virtiofsd takes part in a migration; Debian 12's QEMU 7.2 refuses it */
@@ -67,6 +69,7 @@ const FACT_LABELS = {
   snapshots: 'testin.toolbox.snapshots',
   testin: LABELS.version,
   guest: 'testin.toolbox.guest',
+  host: 'testin.toolbox.host',
 } as const;
 
 export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxFacts {
@@ -81,6 +84,7 @@ export function factsOf(manifest: ToolboxManifest, volumeName: string): ToolboxF
     snapshots: snapshotsSupported(manifest),
     testin: manifest.testin,
     guest: manifest.arch.guest,
+    host: manifest.arch.host,
   };
 }
 
@@ -96,6 +100,7 @@ export function toolboxLabels(facts: ToolboxFacts): Record<string, string> {
     [FACT_LABELS.snapshots]: facts.snapshots ? '1' : '0',
     [FACT_LABELS.testin]: facts.testin,
     [FACT_LABELS.guest]: facts.guest,
+    ...(facts.host ? { [FACT_LABELS.host]: facts.host } : {}),
   };
 }
 
@@ -107,5 +112,6 @@ export function readToolboxFacts(labels: Readonly<Record<string, string>>): Tool
   ).map(get);
   const guest = guestLabel ? archOf(guestLabel) : undefined;
   if (!volumeName || !hash || !recipe || !baseImage || !kernelRelease || !modulesVolume || passt === undefined || snapshots === undefined || !testin || !guest) return undefined;
-  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', snapshots: snapshots === '1', testin, guest };
+  const host = get('host');
+  return { volumeName, hash, recipe, baseImage, kernelRelease, modulesVolume, passt: passt === '1', snapshots: snapshots === '1', testin, guest, ...(host && archOf(host) ? { host: archOf(host) } : {}) };
 }

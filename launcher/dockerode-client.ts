@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ContainerHandle, ContainerSpec, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { engineError } from './docker-refusal.js';
 import { EXIT_TESTIN_FAILED } from '../contract/exit-codes.js';
-import { engineIdentity, engineInfoOf, negotiateApiVersion, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
+import { engineIdentity, engineInfoOf, isPodman, negotiateApiVersion, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
 
 const isNotFound = (error: unknown): boolean => (error as { statusCode?: number }).statusCode === 404;
 
@@ -107,7 +107,7 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
   /** the security options as this engine takes them: Podman reads a seccomp profile from a path of its host, Docker takes it inline */
   const securityOpt = async (spec: ContainerSpec): Promise<string[]> => {
     if (!spec.seccomp) return spec.securityOpt;
-    if ((await engine()).seccompInline) return [...spec.securityOpt, `seccomp=${JSON.stringify(spec.seccomp.profile)}`];
+    if (!isPodman(await version())) return [...spec.securityOpt, `seccomp=${JSON.stringify(spec.seccomp.profile)}`];
     const volume = await docker.getVolume(spec.seccomp.file.volume).inspect() as { Mountpoint?: string };
     return [...spec.securityOpt, `seccomp=${volume.Mountpoint}/${spec.seccomp.file.path}`];
   };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { engineIdentity, engineInfoOf, negotiateApiVersion, NEWEST_TESTED_API, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
+import { engineIdentity, engineInfoOf, isPodman, negotiateApiVersion, NEWEST_TESTED_API, versionFromPing, type InfoResponse, type PingAnswer, type VersionResponse } from './engine-identity.js';
 
 /** `GET /version` and `GET /info` as each engine answered them, recorded with curl (testdata/engines/README.md) */
 const recorded = (engine: string): { version: VersionResponse; info: InfoResponse } => {
@@ -85,6 +85,8 @@ describe('versionFromPing: what /version says, from the ping alone', () => {
     expect(fromPing).toBeDefined();
     expect(engineIdentity(fromPing as VersionResponse, info, {})).toEqual(engineIdentity(version, info, {}));
     expect(negotiateApiVersion(fromPing as VersionResponse)).toBe(negotiateApiVersion(version));
+    expect(isPodman(fromPing as VersionResponse)).toBe(engine.startsWith('podman'));
+    expect(isPodman(version)).toBe(engine.startsWith('podman'));
   });
 
   it('leaves it to /version when the engine speaks a newer API than testin (its oldest decides), or the headers do not say', () => {

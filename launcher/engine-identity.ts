@@ -91,13 +91,20 @@ export function versionFromPing(ping: PingAnswer, newest: string = NEWEST_TESTED
   return /^libpod$/i.test(product) ? { ApiVersion: api, Components: [{ Name: 'Podman Engine', Version: version }] } : { ApiVersion: api, Version: version, Components: [] };
 }
 
+const podmanComponent = (version: VersionResponse): { Name?: string; Version?: string } | undefined => (version.Components ?? []).find((c) => /podman/i.test(c.Name ?? ''));
+
+/** Podman's Docker-compatible service, not Docker (/version names it among its components) */
+export function isPodman(version: VersionResponse): boolean {
+  return podmanComponent(version) !== undefined;
+}
+
 /**
  * Docker or Podman (Podman names itself among its version's components as
  * "Podman Engine"), the product's version, and rootless: Docker says so in its
  * security options (name=rootless), Podman's compat /info in a field of its own.
  */
 export function engineIdentity(version: VersionResponse, info: InfoResponse, env: NodeJS.ProcessEnv): EngineIdentity {
-  const podman = (version.Components ?? []).find((c) => /podman/i.test(c.Name ?? ''));
+  const podman = podmanComponent(version);
   const host = env.DOCKER_HOST ?? '';
   return {
     product: podman ? 'podman' : 'docker',
