@@ -81,23 +81,28 @@ export class MountBatch {
     return this;
   }
 
+  /** the agent's arguments for the operations so far, which are then the batch's no more; undefined when there are none */
+  #take(): string[] | undefined {
+    if (this.#ops.length === 0) return undefined;
+    const argv = this.argv;
+    this.#ops = [];
+    return argv;
+  }
+
   /** the agent's arguments so far (for the tests) */
   get argv(): string[] {
     return ['--mount', ...this.#ops];
   }
 
   run(): void {
-    if (this.#ops.length === 0) return;
-    const argv = this.argv;
-    this.#ops = [];
-    execFileSync(this.#agent, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = this.#take();
+    if (argv) execFileSync(this.#agent, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
   /** run(), while this process goes on: rejects as execFileSync throws (with the agent's stderr) */
   runAsync(): Promise<void> {
-    if (this.#ops.length === 0) return Promise.resolve();
-    const argv = this.argv;
-    this.#ops = [];
+    const argv = this.#take();
+    if (!argv) return Promise.resolve();
     return new Promise((resolve, reject) => {
       execFile(this.#agent, argv, { encoding: 'buffer' }, (error, _stdout, stderr) => (error ? reject(Object.assign(error, { stderr })) : resolve()));
     });

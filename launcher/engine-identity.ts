@@ -87,7 +87,7 @@ export function versionFromPing(ping: PingAnswer, newest: string = NEWEST_TESTED
   const server = /^(Docker|Libpod)\/(\S+)/i.exec(ping.server ?? '');
   const api = ping.apiVersion;
   if (!server || !api || apiParts(api)[0] === 0 || compareApi(api, newest) > 0) return undefined;
-  const [, product, version] = server as unknown as [string, string, string];
+  const [, product = '', version = ''] = server;
   return /^libpod$/i.test(product) ? { ApiVersion: api, Components: [{ Name: 'Podman Engine', Version: version }] } : { ApiVersion: api, Version: version, Components: [] };
 }
 

@@ -14,8 +14,8 @@ export function platformArch(platform: string | undefined): Arch | undefined {
   return parsed.arch;
 }
 
-export function chooseArch(engine: string, image: { name: string; architecture?: string | undefined }, platform: string | undefined): ToolboxArch {
-  const host = engineArch(engine);
+/** The VM's architecture when --platform or the image says it (checked: one testin runs, the two agreeing); undefined when it is the engine's. */
+export function chosenGuest(image: { name: string; architecture?: string | undefined }, platform: string | undefined): Arch | undefined {
   const wanted = platformArch(platform);
   const own = image.architecture ? archOf(image.architecture) : undefined;
   if (image.architecture && !own) {
@@ -28,5 +28,10 @@ export function chooseArch(engine: string, image: { name: string; architecture?:
       `drop --platform, or pull the image's ${platformOf(wanted)} variant (docker pull --platform ${platformOf(wanted)} ${image.name})`,
     );
   }
-  return { host, guest: wanted ?? own ?? host };
+  return wanted ?? own;
+}
+
+export function chooseArch(engine: string, image: { name: string; architecture?: string | undefined }, platform: string | undefined): ToolboxArch {
+  const host = engineArch(engine);
+  return { host, guest: chosenGuest(image, platform) ?? host };
 }

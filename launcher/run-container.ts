@@ -26,8 +26,8 @@ import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
-import { ARCHES, archOf, describeForeignGuest, type Arch } from '../contract/arch.js';
-import { chooseArch, platformArch } from './guest-arch.js';
+import { ARCHES, describeForeignGuest, type Arch } from '../contract/arch.js';
+import { chooseArch, chosenGuest } from './guest-arch.js';
 import { planPorts } from './publish-ports.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from '../contract/run-options.js';
@@ -89,7 +89,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
   // the VM is of the image's architecture (or --platform's); its tools are of the engine's
-  const wanted = platformArch(options.platform) ?? (image.architecture ? archOf(image.architecture) : undefined);
+  const wanted = chosenGuest({ name: options.image, architecture: image.architecture }, options.platform);
   const known = wanted ? await toolboxes.get(wanted) : undefined;
   const arch = chooseArch(known?.host ?? (await docker.engine()).architecture, { name: options.image, architecture: image.architecture }, options.platform);
   if (options.noVm && arch.guest !== arch.host) {
