@@ -51,6 +51,8 @@ export interface RequestContext {
   tty?: { rows: number; cols: number } | undefined;
   /** the user's volumes served by a virtiofsd of their own (see shareCaches) */
   volumes?: ExecRequest['volumes'];
+  /** the modprobe the guest's kernel calls (guestModprobe); absent: the guest looks */
+  modprobe?: ExecRequest['modprobe'];
 }
 
 /** The run's own command (throws UserLookupError for a user the image lacks). */
@@ -66,12 +68,27 @@ export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest 
     hostname: plan.hostname ?? hostname(),
     stdin: plan.stdin,
     net: ctx.netBackend ? guestNetSpec(ctx.netBackend) : undefined,
+    // published ports come in through the backend, which must know the guest's address first
+    announce: ctx.netBackend !== undefined && plan.network.forwards.length > 0,
+    modprobe: ctx.modprobe,
     tty: ctx.tty,
     tmpfs: plan.tmpfs,
     volumes: ctx.volumes,
     process: processSettings(plan),
     machine: plan.machine,
   };
+}
+
+/**
+ * The modprobe the guest's kernel calls, as the image is seen from container-init (the
+ * container's root is the image's): its own /sbin/modprobe, else the toolbox's static one.
+ * A volume at /sbin or /usr may hide the image's: the guest looks then, as it sees the root.
+ */
+export function guestModprobe(plan: RunPlan, mirror: readonly { path: string }[], executable: (path: string) => boolean, toolboxModprobe: string): ExecRequest['modprobe'] {
+  const targets = [...plan.mounts.map((m) => m.target), ...mirror.map((m) => m.path)];
+  if (targets.some((t) => t === '/' || ['/sbin', '/usr'].some((dir) => t === dir || t.startsWith(`${dir}/`)))) return undefined;
+  if (executable('/sbin/modprobe')) return 'image';
+  return executable(toolboxModprobe) ? 'toolbox' : 'image';
 }
 
 /** One command of a session, as a client asked for it. */

@@ -4,7 +4,7 @@
  * relays the command's output and exit status. Bundled by esbuild into
  * /run/testin/toolbox/container-init.js, run by the toolbox's own node.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
@@ -16,7 +16,7 @@ import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
 import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
-import { commandRequest, guestVolumes, sessionRequest } from './command-request.js';
+import { commandRequest, guestModprobe, guestVolumes, sessionRequest } from './command-request.js';
 import { bindRoot, prepareContainerRoot, ramDir } from './prepare-root.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
@@ -148,6 +148,7 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
       volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror),
+      modprobe: plan.noVm || SHARED_ROOT ? undefined : guestModprobe(plan, mirror, isExecutable, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.modprobe)),
     });
   } catch (error) {
     if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, 'pick a user that the image has, or a numeric uid:gid'));
@@ -264,6 +265,15 @@ main().then(
 /** Resolves once what was written before is out: pipe writes may be queued, and exiting would drop them. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, MessageType, Tag, decodeFields, decodePorts, encodeDial, encodeExec, encodeFields, encodeFrame, fieldNumber, fieldString } from './control-protocol.js';
+import { FrameReader, MessageType, Modprobe, Tag, decodeFields, decodePorts, encodeDial, encodeExec, encodeFields, encodeFrame, fieldNumber, fieldString } from './control-protocol.js';
 
 describe('control protocol framing', () => {
   it('writes length, type and id little-endian before the payload', () => {
@@ -66,6 +66,16 @@ describe('control protocol framing', () => {
     // nothing asked, nothing sent: the init keeps every capability and the machine as it is
     const plain = decodeFields(new FrameReader().push(encodeExec(2, base))[0]?.payload);
     expect([Tag.caps, Tag.noNewPrivs, Tag.rlimit, Tag.sysctl, Tag.shmSize].filter((t) => plain.has(t))).toEqual([]);
+  });
+
+  it("says whether the guest announces itself and which modprobe its kernel calls, and nothing when not asked", () => {
+    const base = { argv: ['true'], env: [], cwd: '/', uid: 0, gid: 0, groups: [], stdin: false, tmpfs: [] };
+    const asked = decodeFields(new FrameReader().push(encodeExec(1, { ...base, announce: true, modprobe: 'toolbox' }))[0]?.payload);
+    expect([fieldNumber(asked, Tag.announce), fieldNumber(asked, Tag.modprobe)]).toEqual([1, Modprobe.toolbox]);
+    const image = decodeFields(new FrameReader().push(encodeExec(1, { ...base, announce: false, modprobe: 'image' }))[0]?.payload);
+    expect([image.has(Tag.announce), fieldNumber(image, Tag.modprobe)]).toEqual([false, Modprobe.image]);
+    const plain = decodeFields(new FrameReader().push(encodeExec(2, base))[0]?.payload);
+    expect([plain.has(Tag.announce), plain.has(Tag.modprobe)]).toEqual([false, false]);
   });
 
   it('detects a truncated field', () => {

@@ -54,7 +54,12 @@ export const Tag = {
   caps: 28,
   noNewPrivs: 29,
   shmSize: 30,
+  announce: 31,
+  modprobe: 32,
 } as const;
+
+/** Tag.modprobe's values: the modprobe the guest's kernel calls */
+export const Modprobe = { toolbox: 1, image: 2 } as const;
 
 const HEADER = 9;
 /** what the guest writes first on a tunnel connection: token, connection number (u32le), 0 if the server took it */
@@ -157,6 +162,10 @@ export interface ExecRequest {
   stdin: boolean;
   /** "address/prefix gateway" of the VM's NIC; absent: no NIC */
   net?: string | undefined;
+  /** the run publishes ports: the guest makes itself known to the gateway at once, not at its first packet (passt learns its address from it) */
+  announce?: boolean | undefined;
+  /** the modprobe the guest's kernel calls: the toolbox's when the image has none; absent: the guest looks (a round trip to virtiofsd per path) */
+  modprobe?: keyof typeof Modprobe | undefined;
   /** run the command on a pty of this size */
   tty?: { rows: number; cols: number } | undefined;
   /** tmpfs mounts the VM's init makes in guest memory */
@@ -212,6 +221,8 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     [Tag.seed, randomBytes(32).toString('hex')],
   ];
   if (req.net) fields.push([Tag.net, req.net]);
+  if (req.announce) fields.push([Tag.announce, 1]);
+  if (req.modprobe) fields.push([Tag.modprobe, Modprobe[req.modprobe]]);
   if (req.tty) fields.push([Tag.tty, ((req.tty.rows & 0xffff) << 16) | (req.tty.cols & 0xffff)]);
   if (req.hostname) fields.push([Tag.hostname, req.hostname]);
   if (req.boot) fields.push([Tag.boot, req.boot]);

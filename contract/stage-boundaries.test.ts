@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FRAME_MAX, MessageType, TUNNEL_HELLO_LEN, TUNNEL_TOKEN_LEN, Tag } from './control-protocol.js';
+import { FRAME_MAX, MessageType, Modprobe, TUNNEL_HELLO_LEN, TUNNEL_TOKEN_LEN, Tag } from './control-protocol.js';
 import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND } from './exit-codes.js';
 import { TOOLBOX_LAYOUT, TOOLBOX_MOUNT } from './layout.js';
 import { DEFAULT_PATH } from './run-plan.js';
@@ -77,6 +77,10 @@ describe('initfs/protocol.h says what contract/control-protocol.ts says', () => 
 
   it('has the same field tags, by name and number', () => {
     expect(Object.fromEntries(defined('TAG'))).toEqual({ ...Tag });
+  });
+
+  it("has the same modprobe choices", () => {
+    expect(Object.fromEntries(defined('MODPROBE'))).toEqual({ ...Modprobe });
   });
 
   it('has the same largest frame', () => {

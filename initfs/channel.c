@@ -237,6 +237,8 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_CAPS: free(r->caps); r->caps = dup_field(v, n); break;
       case TAG_NO_NEW_PRIVS: r->no_new_privs = num != 0; break;
       case TAG_SHM_SIZE: free(r->shm_size); r->shm_size = dup_field(v, n); break;
+      case TAG_ANNOUNCE: r->announce = num != 0; break;
+      case TAG_MODPROBE: r->modprobe = (int)num; break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
   }

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -120,6 +121,8 @@ struct request {
   char *caps;     /* hex mask kept; NULL: all */
   int no_new_privs;
   char *shm_size; /* bytes; NULL: as mounted */
+  int announce;   /* the run publishes ports: tell the gateway who we are at once */
+  int modprobe;   /* MODPROBE_*, as the host found the image; 0: look */
 };
 
 /* base.c */
@@ -178,14 +181,14 @@ void check_drivers(void);
 int open_port(const char *want);
 void mount_root(const struct request *r);
 void enter_root(void);
-void use_toolbox_modprobe(void);
+void use_toolbox_modprobe(int told);
 int make_static_nodes(const char *devname);
 /* lo and the NIC up with no address yet: at boot, before a snapshot */
 void links_up(void);
 void mount_user_tmpfs(struct request *r);
 
 /* net.c */
-void configure_network(const char *spec);
+void configure_network(const char *spec, int announce);
 void configure_network_at_boot(const char *words);
 extern struct in_addr guest_ip, gateway_ip; /* the NIC's, once configured */
 

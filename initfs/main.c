@@ -147,9 +147,9 @@ int main(int argc, char **argv) {
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
   mount_user_tmpfs(&req);
   if (!agent_mode) {
-    use_toolbox_modprobe();
+    use_toolbox_modprobe(req.modprobe);
     if (!static_nodes_made) make_static_nodes(NULL);
-    configure_network(req.net);
+    configure_network(req.net, req.announce);
     if (guest_ip.s_addr && gateway_ip.s_addr) forward_start(req.tunnel);
     if (req.boot) start_image_init(req.boot);
   }

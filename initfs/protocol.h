@@ -70,6 +70,14 @@ enum {
   TAG_CAPS = 28,     /* hex mask of the capabilities the command keeps; absent: all */
   TAG_NO_NEW_PRIVS = 29, /* u32 1: the command runs with no_new_privs */
   TAG_SHM_SIZE = 30, /* bytes: /dev/shm's size, set before the first command */
+  TAG_ANNOUNCE = 31, /* u32 1: the run publishes ports: the guest makes itself known to the gateway at once */
+  TAG_MODPROBE = 32, /* u32: the modprobe the kernel calls, as the host found the image (MODPROBE_*); absent: the guest looks */
+};
+
+/* TAG_MODPROBE's values */
+enum {
+  MODPROBE_TOOLBOX = 1, /* the image has no /sbin/modprobe: the toolbox's static one */
+  MODPROBE_IMAGE = 2,   /* the image's own (the kernel's default path) */
 };
 
 /* what a DIAL's child writes first on the tunnel: the token, the connection's
