@@ -182,6 +182,9 @@ int open_port(const char *want);
 void mount_root(const struct request *r);
 void enter_root(void);
 void use_toolbox_modprobe(int told);
+/* warm.c */
+void warm_up_fork(void);
+void warm_up_start(void);
 int make_static_nodes(const char *devname);
 /* lo and the NIC up with no address yet: at boot, before a snapshot */
 void links_up(void);

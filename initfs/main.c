@@ -84,6 +84,8 @@ static int kernel_arg(const char *word) {
 
 int main(int argc, char **argv) {
   own_argv0 = argv[0];
+  /* the warm-up's process to exec and end (warm.c) */
+  if (argc > 1 && strcmp(argv[1], "--noop") == 0) return 0;
   if (argc > 2 && strcmp(argv[1], "--lease") == 0) return run_lease(argv[2]);
   if (argc > 2 && strcmp(argv[1], "--init") == 0) return run_init(argv + 2);
   if (argc > 1 && strcmp(argv[1], "--mount") == 0) return run_mounts(argv + 2);
@@ -123,6 +125,7 @@ int main(int argc, char **argv) {
       if (kernel_arg_value("testin.net", net, sizeof net)) configure_network_at_boot(net);
     }
     ctl = open_port(CTL_PORT_NAME);
+    if (!kernel_arg("testin.no_warm")) warm_up_fork();
   }
   struct utsname u;
   uname(&u);
@@ -132,6 +135,7 @@ int main(int argc, char **argv) {
   send_msg(MSG_HELLO, 0, hello.data, hello.len);
 
   struct frame f = wait_frame();
+  warm_up_start();
   if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
   static struct request req;
   parse_exec(&f, &req);
