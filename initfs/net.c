@@ -74,10 +74,12 @@ static void setup_network(const char *spec, int at_boot, int announce) {
   char addr[64] = "", gw[64] = "";
   unsigned prefix = 24, mtu = 0;
   int has_nic = spec && sscanf(spec, "%63[^/]/%u %63s %u", addr, &prefix, gw, &mtu) >= 2;
-  /* the boot set lo and the NIC up as this run asks: only the run's own part is left */
-  if (has_nic && !at_boot && boot_net[0] && strcmp(spec, boot_net) == 0) {
+  if (has_nic) {
     guest_ip.s_addr = inet_addr(addr);
     if (gw[0]) gateway_ip.s_addr = inet_addr(gw);
+  }
+  /* the boot set lo and the NIC up as this run asks: only the run's own part is left */
+  if (has_nic && !at_boot && boot_net[0] && strcmp(spec, boot_net) == 0) {
     int sock = announce && gw[0] ? socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
     if (sock >= 0) {
       hello_gateway(sock, gw);
@@ -92,8 +94,6 @@ static void setup_network(const char *spec, int at_boot, int announce) {
     close(sock);
     return;
   }
-  guest_ip.s_addr = inet_addr(addr);
-  if (gw[0]) gateway_ip.s_addr = inet_addr(gw);
   char nic[IFNAMSIZ] = "";
   DIR *d = opendir("/sys/class/net");
   for (struct dirent *e; d && (e = readdir(d));)
