@@ -4,6 +4,7 @@ import { describeForeignGuest, engineArch } from '../../contract/arch.js';
 import { platformArch } from '../guest-arch.js';
 import { UsageError } from '../../contract/errors.js';
 import { TOOLBOX_LAYOUT } from '../../contract/layout.js';
+import { recipeVolumeName } from '../../contract/docker-names.js';
 import type { CliCommand } from './command.js';
 import { untilStopped } from './abort-on-stop.js';
 
@@ -45,7 +46,7 @@ export const toolboxCommand: CliCommand = {
       const foreign = describeForeignGuest({ host, guest: facts.guest });
       const accel = foreign ? foreignAccel('auto', foreign) : decideAccel('auto', (await probeEngineKvm(docker, facts)).facts);
       process.stdout.write(
-        `toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  base    ${facts.baseImage}\n  guest   linux/${facts.guest}\n  accel   ${accel.accel}${accel.reason ? ` (${accel.reason})` : ''}\n  ${built ? 'built' : 'reused'}\n`,
+        `toolbox ${facts.hash}\n  volume  ${facts.volumeName}\n  modules ${facts.modulesVolume} (kernel ${facts.kernelRelease})\n  recipe  ${recipeVolumeName(facts.recipe)}\n  base    ${facts.baseImage}\n  guest   linux/${facts.guest}\n  accel   ${accel.accel}${accel.reason ? ` (${accel.reason})` : ''}\n  ${built ? 'built' : 'reused'}\n`,
       );
     } else if (action === 'install') {
       const { installToolboxVolumes } = await import('../../toolbox/toolbox-volume.js');

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { defineCoreCases } from '../helpers/core-cases.js';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
 import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
@@ -48,12 +48,20 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
 
   it('toolbox prune removes the volumes of other builds and keeps every volume of the current one', async () => {
     const stale = `testin-toolbox-e2e-stale-${process.pid}`;
+    // the recipe of another testin whose build made the same tree (a change that left the built files as they were)
+    const staleRecipe = `testin-recipe-e2e-stale-${process.pid}`;
+    onTestFinished(async () => {
+      await execa('docker', ['volume', 'rm', '-f', stale, staleRecipe], { reject: false });
+    });
     await execa('docker', ['volume', 'create', '--label', 'testin.toolbox=0000', stale]);
     // the current toolbox: its tree, its modules, its recipe (facts), its snapshots, and the stable names `toolbox install` fills
     const built = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'build'])).stdout;
     const tree = /^\s+volume\s+(\S+)$/m.exec(built)?.[1] as string;
     const modules = /^\s+modules\s+(\S+) /m.exec(built)?.[1] as string;
-    const recipe = (await execa('docker', ['volume', 'ls', '-q', '--filter', `label=testin.toolbox.volume=${tree}`])).stdout.trim();
+    const recipe = /^\s+recipe\s+(\S+)$/m.exec(built)?.[1] as string;
+    const labels = JSON.parse((await execa('docker', ['volume', 'inspect', '-f', '{{json .Labels}}', recipe])).stdout) as Record<string, string>;
+    expect(labels['testin.toolbox.volume']).toBe(tree);
+    await execa('docker', ['volume', 'create', ...Object.entries({ ...labels, 'testin.toolbox.recipe': '0'.repeat(64) }).flatMap(([k, v]) => ['--label', `${k}=${v}`]), staleRecipe]);
     const installed = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n');
     const current = [tree, modules, recipe, await snapshotVolume(), ...installed];
     expect(current.every(Boolean)).toBe(true);
@@ -61,8 +69,10 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
 
     const r = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'prune']);
     expect(r.stdout).toMatch(new RegExp(`^removed ${stale}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^removed ${staleRecipe}$`, 'm'));
     const after = (await execa('docker', ['volume', 'ls', '-q'])).stdout.split('\n');
     expect(after).not.toContain(stale);
+    expect(after).not.toContain(staleRecipe);
     for (const name of current) expect(after, `${name} was pruned`).toContain(name);
     const run = await testin(['run', '--log-level', 'info', '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(run.exitCode).toBe(0);
