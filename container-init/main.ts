@@ -207,17 +207,37 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
   ended = run;
   for (const name of held.splice(0)) onSignal(name);
   let outcome = await run;
-  if (outcome.kind === 'restoreFailed') {
-    // nothing of the command ran: boot cold, and (one run at a time) put a good snapshot in the place of a damaged one
-    process.stderr.write(`testin: the VM snapshot did not restore (${outcome.reason}): booting cold${outcome.damaged ? ', and replacing it' : ''}\n`);
+  let mode: SnapshotMode | undefined = 'auto';
+  const startAgain = async (next: SnapshotMode | undefined, cost: 'restoreFailed' | 'startCrashed'): Promise<VmOutcome> => {
     const first = vm.timeline;
-    vm = newVm(outcome.damaged ? 'replace' : undefined);
+    mode = next;
+    vm = newVm(next);
     run = vm.run();
     ended = run;
-    outcome = await run;
-    vm.timeline.restoreFailed = first.vmDown ?? 1;
+    const again = await run;
+    vm.timeline.restoreFailed = first.restoreFailed;
+    vm.timeline.startCrashed = first.startCrashed;
+    vm.timeline[cost] = (first[cost] ?? 0) + (first.vmDown ?? 1);
+    return again;
+  };
+  // nothing of the command ran in either case: each is tried again once
+  let restoreTried = false;
+  let crashTried = false;
+  for (;;) {
+    if (outcome.kind === 'restoreFailed' && !restoreTried) {
+      restoreTried = true;
+      // boot cold, and (one run at a time) put a good snapshot in the place of a damaged one
+      process.stderr.write(`testin: the VM snapshot did not restore (${outcome.reason}): booting cold${outcome.damaged ? ', and replacing it' : ''}\n`);
+      outcome = await startAgain(outcome.damaged ? 'replace' : undefined, 'restoreFailed');
+    } else if (outcome.kind === 'startCrashed' && !crashTried) {
+      crashTried = true;
+      // QEMU under TCG here aborts now and then while a guest boots (an assertion in its memory map, about 1 cold boot in 40 with 5 at once on 2 cores)
+      process.stderr.write(`testin: the VM crashed before its init answered (${outcome.reason}): starting it again\n`);
+      outcome = await startAgain(mode, 'startCrashed');
+    } else {
+      return { vm, outcome };
+    }
   }
-  return { vm, outcome };
 }
 
 /** How the run ended, to the user (the code; an abnormal end's reason and console tail) and to the timeline. */
@@ -228,6 +248,7 @@ function reportOutcome(plan: RunPlan, vm: VmRun, outcome: VmOutcome): number {
     return outcome.code;
   }
   if (outcome.kind === 'restoreFailed') return fail(`the VM did not start: ${outcome.reason}`, 'run with --no-snapshot', vm.timeline);
+  // 'abnormal', or a start that crashed again
   writeTimeline(vm.timeline, { abnormal: { reason: outcome.reason, consoleTail: outcome.consoleTail } });
   process.stderr.write(`testin: ${outcome.reason}\n`);
   if (outcome.consoleTail.length) {

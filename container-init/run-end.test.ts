@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeRunEnd, type EndFacts, type EndTrigger } from './run-end.js';
 
-const facts = (over: Partial<EndFacts> = {}): EndFacts => ({ timedOut: false, killed: false, shuttingDown: false, untilPoweroff: false, ...over });
+const facts = (over: Partial<EndFacts> = {}): EndFacts => ({ timedOut: false, killed: false, shuttingDown: false, untilPoweroff: false, guestSpoke: true, ...over });
 const vmmExit = (code: number | null, signal: NodeJS.Signals | null = null): EndTrigger => ({
   kind: 'vmmExited',
   exit: { code, signal },
@@ -23,6 +23,12 @@ describe('judgeRunEnd', () => {
     ['the guest powered off before the command ended (a panic, with -no-reboot)', vmmExit(0), {}, { kind: 'abnormal', reason: 'the VM powered off before the command ended' }],
     ['--boot without a command: the VMM crashed', vmmExit(1), { untilPoweroff: true }, { kind: 'abnormal', reason: 'QEMU exited with code 1: last words' }],
     ['the VMM crashed', vmmExit(null, 'SIGSEGV'), {}, { kind: 'abnormal', reason: 'QEMU exited with SIGSEGV: last words' }],
+    ['the VMM aborted (an assertion) before the guest spoke: started again', vmmExit(null, 'SIGABRT'), { guestSpoke: false }, { kind: 'startCrashed', reason: 'QEMU exited with SIGABRT: last words' }],
+    ['the VMM faulted before the guest spoke: started again', vmmExit(null, 'SIGSEGV'), { guestSpoke: false }, { kind: 'startCrashed', reason: 'QEMU exited with SIGSEGV: last words' }],
+    ['the VMM aborted after the guest spoke: the command may have run', vmmExit(null, 'SIGABRT'), {}, { kind: 'abnormal', reason: 'QEMU exited with SIGABRT: last words' }],
+    ['the VMM exited with an error before the guest spoke (its own refusal): no second start', vmmExit(1), { guestSpoke: false }, { kind: 'abnormal', reason: 'QEMU exited with code 1: last words' }],
+    ['the VMM killed from outside before the guest spoke', vmmExit(null, 'SIGKILL'), { guestSpoke: false }, { kind: 'abnormal', reason: 'QEMU exited with SIGKILL: last words' }],
+    ['Ctrl-C before the guest spoke, the VMM then aborting', vmmExit(null, 'SIGABRT'), { guestSpoke: false, stoppedBeforeCommand: 2 }, { kind: 'exited', code: 130, signal: 2 }],
     ['the boot deadline', { kind: 'bootDeadline', ms: 120_000, restored: false }, {}, { kind: 'abnormal', reason: 'the VM did not start its init within 120 s' }],
     [
       'a restored guest silent until the boot deadline',

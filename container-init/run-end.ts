@@ -35,13 +35,20 @@ export interface EndFacts {
   shuttingDown: boolean;
   /** --boot with no command: the system runs until it powers off, which is the run's success */
   untilPoweroff: boolean;
+  /** the guest has said something (its hello, or a restored guest's first answer) */
+  guestSpoke: boolean;
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason (the caller adds the console). */
 export type RunEnd =
   | { kind: 'exited'; code: number; signal?: number | undefined }
   | { kind: 'abnormal'; reason: string }
-  | { kind: 'restoreFailed'; reason: string; damaged: boolean };
+  | { kind: 'restoreFailed'; reason: string; damaged: boolean }
+  /** the VMM crashed (a signal of its own: an assertion, a fault) before the guest said anything: nothing of the command ran, a new start may work */
+  | { kind: 'startCrashed'; reason: string };
+
+/** the signals a process dies of by its own fault (abort() of an assertion, a bad access), not by being stopped */
+const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGSYS']);
 
 const signalled = (signo: number): RunEnd => ({ kind: 'exited', code: exitCodeForSignal(signo), signal: signo });
 
@@ -68,6 +75,7 @@ export function judgeRunEnd(trigger: EndTrigger, facts: EndFacts): RunEnd {
       if (facts.stoppedBeforeCommand !== undefined) return signalled(facts.stoppedBeforeCommand);
       if (facts.timedOut) return { kind: 'exited', code: EXIT_TIMED_OUT };
       if (facts.killed) return signalled(9);
+      if (!facts.guestSpoke && trigger.exit.signal !== null && CRASH_SIGNALS.has(trigger.exit.signal)) return { kind: 'startCrashed', reason: trigger.description };
       return { kind: 'abnormal', reason: trigger.exit.code === 0 && trigger.exit.signal === null ? 'the VM powered off before the command ended' : trigger.description };
     }
   }

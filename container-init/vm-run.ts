@@ -49,7 +49,7 @@ export interface VmRunPaths {
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason and the console's tail. */
-export type VmOutcome = Exclude<RunEnd, { kind: 'abnormal' }> | { kind: 'abnormal'; reason: string; consoleTail: string[] };
+export type VmOutcome = Exclude<RunEnd, { kind: 'abnormal' | 'startCrashed' }> | { kind: 'abnormal' | 'startCrashed'; reason: string; consoleTail: string[] };
 
 const log = (plan: RunPlan, msg: string): void => {
   if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] ${msg}\n`);
@@ -72,7 +72,7 @@ export class VmRun {
   #socket?: Socket;
   #execSent = false;
   #pendingSignals: number[] = [];
-  #facts: EndFacts = { timedOut: false, killed: false, shuttingDown: false, untilPoweroff: false };
+  #facts: EndFacts = { timedOut: false, killed: false, shuttingDown: false, untilPoweroff: false, guestSpoke: false };
   #finish: (trigger: EndTrigger) => void = () => undefined;
   #over = false;
   #timeout?: NodeJS.Timeout;
@@ -127,7 +127,7 @@ export class VmRun {
     try {
       const end = await this.#boot();
       if (end.kind === 'restoreFailed' && end.damaged && this.#snapshot?.discardDamaged()) log(this.plan, `removed the damaged snapshot ${this.#snapshot.files.key}`);
-      return end.kind === 'abnormal' ? this.#withConsole(end.reason) : end;
+      return end.kind === 'abnormal' || end.kind === 'startCrashed' ? this.#withConsole(end.kind, end.reason) : end;
     } finally {
       await this.close();
       this.#mark('vmDown');
@@ -349,6 +349,7 @@ export class VmRun {
     // the guest speaks: booted (hello) or restored (its first answer), the boot's deadline is met
     this.#answered?.();
     this.#awaitingRestoredGuest = false;
+    this.#facts.guestSpoke = true;
     if (this.#systemWait?.take(frame) || this.#kernelLog.take(frame)) return;
     if (this.toSessionExec && frame.id !== 0) return void this.#session?.fromGuest(frame);
     switch (frame.type) {
@@ -582,9 +583,9 @@ export class VmRun {
     }
   }
 
-  #withConsole(reason: string): VmOutcome {
+  #withConsole(kind: 'abnormal' | 'startCrashed', reason: string): VmOutcome {
     // the reason may sit above the last lines (a panic's stack trace is long): look further back for it
     const lines = readConsoleTail(this.consoleLog, DIAGNOSE_LINES);
-    return { kind: 'abnormal', reason: diagnoseConsole(lines) ?? reason, consoleTail: abnormalTail(lines) };
+    return { kind, reason: diagnoseConsole(lines) ?? reason, consoleTail: abnormalTail(lines) };
   }
 }

@@ -20,6 +20,8 @@ export interface VmTimeline extends Partial<Record<VmStep, number>> {
   snapshotSaveMs?: number;
   /** ms a snapshot that did not restore cost before the cold boot */
   restoreFailed?: number;
+  /** ms a start cost whose VMM crashed before the guest answered (it is started again once) */
+  startCrashed?: number;
   /** --timeout ran out */
   timedOut?: boolean;
   /** an abnormal end: the reason and the console's tail */
@@ -40,7 +42,7 @@ export function parseTimeline(text: string): VmTimeline {
   const r = raw as Record<string, unknown>;
   const out: VmTimeline = {};
   const num = (k: string): number | undefined => (typeof r[k] === 'number' && Number.isFinite(r[k]) ? (r[k] as number) : undefined);
-  for (const key of [...VM_STEPS, 'processStartedAt', 'mainAt', 'vmmStartedAt', 'snapshotSaveMs', 'restoreFailed'] as const) {
+  for (const key of [...VM_STEPS, 'processStartedAt', 'mainAt', 'vmmStartedAt', 'snapshotSaveMs', 'restoreFailed', 'startCrashed'] as const) {
     const v = num(key);
     if (v !== undefined) out[key] = v;
   }

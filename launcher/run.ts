@@ -209,6 +209,7 @@ function vmPhases(t: VmTimeline): Record<string, number> {
   // the first run of a VM shape saves its snapshot (the guest stands still meanwhile); a snapshot that did not restore cost a cold boot's worth more
   if (t.snapshotSaveMs !== undefined) out['vm.snapshotSave'] = t.snapshotSaveMs;
   if (t.restoreFailed !== undefined) out['vm.restoreFailed'] = t.restoreFailed;
+  if (t.startCrashed !== undefined) out['vm.startCrashed'] = t.startCrashed;
   // the restore's parts, within vm.restore (not added to the run's steps)
   if (t.restoreParts) for (const [part, ms] of Object.entries(t.restoreParts)) out[`vm.restore.${part}`] = ms;
   let previous = 0;

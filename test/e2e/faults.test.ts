@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -96,6 +96,39 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
       expect((await testin(['down', name])).exitCode).toBe(0);
     }
     expect(await containersOf(`testin.session=${name}`)).toBe('');
+  });
+
+  /** a cold run whose QEMU is aborted (SIGABRT, as an assertion of its TCG does now and then) at its first ABORTS starts, before the guest answers */
+  const abortedStarts = async (aborts: number): Promise<{ exitCode: number; stderr: string; phases: Record<string, number>; starts: number }> => {
+    const report = join(tmpdir(), `testin-e2e-abort-${process.pid}-${aborts}.json`);
+    try {
+      const child = execa('node', [TESTIN_BIN, 'run', '--no-snapshot', '--log-level', 'debug', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'exit 7'], { reject: false, env: { TESTIN_REPORT: report }, timeout: 120_000 });
+      let starts = 0;
+      let seen = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        const now = seen.split('booting cold (no snapshot for this run)').length - 1;
+        for (; starts < now; starts++) if (starts < aborts) void execa('pkill', ['-ABRT', '-f', 'testin/toolbox/bin/qemu-system']);
+      });
+      const r = await child;
+      const phases = (JSON.parse(readFileSync(report, 'utf8')) as { phases: Record<string, number> }).phases;
+      return { exitCode: r.exitCode ?? -1, stderr: String(r.stderr), phases, starts };
+    } finally {
+      rmSync(report, { force: true });
+    }
+  };
+
+  it("QEMU aborting before the guest answers: the VM is started again once, the command's code stands, one line says why, the report counts the cost", async () => {
+    const r = await abortedStarts(1);
+    expect([r.exitCode, r.starts]).toEqual([7, 2]);
+    expect(r.stderr).toMatch(/^testin: the VM crashed before its init answered \(QEMU exited with SIGABRT\b.*\): starting it again$/m);
+    expect(r.phases['vm.startCrashed']).toBeGreaterThan(0);
+  });
+
+  it('QEMU aborting at the second start too: 125 with the reason, no third start, nothing left', async () => {
+    const r = await abortedStarts(2);
+    expect([r.exitCode, r.starts]).toEqual([125, 2]);
+    expect(r.stderr).toMatch(/^testin: QEMU exited with SIGABRT/m);
   });
 });
 
