@@ -231,8 +231,8 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
       outcome = await startAgain(outcome.damaged ? 'replace' : undefined, 'restoreFailed');
     } else if (outcome.kind === 'startCrashed' && !crashTried) {
       crashTried = true;
-      // QEMU under TCG here aborts now and then while a guest boots (an assertion in its memory map, about 1 cold boot in 40 with 5 at once on 2 cores)
-      process.stderr.write(`testin: the VM crashed before its init answered (${outcome.reason}): starting it again\n`);
+      // QEMU under TCG here aborts now and then while a guest boots (an assertion in its memory map, about 1 cold boot in 40 with 5 at once on 2 cores); a QEMU that stands still is stopped (stall-watch.ts)
+      process.stderr.write(`testin: the VM did not come up (${outcome.reason}): starting it again\n`);
       outcome = await startAgain(mode, 'startCrashed');
     } else {
       return { vm, outcome };

@@ -37,6 +37,8 @@ export interface EndFacts {
   untilPoweroff: boolean;
   /** the guest has said something (its hello, or a restored guest's first answer) */
   guestSpoke: boolean;
+  /** the VMM was stopped hard after it stood still (no CPU used) this many ms before the guest answered (stall-watch.ts) */
+  stoodStillMs?: number | undefined;
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason (the caller adds the console). */
@@ -44,7 +46,7 @@ export type RunEnd =
   | { kind: 'exited'; code: number; signal?: number | undefined }
   | { kind: 'abnormal'; reason: string }
   | { kind: 'restoreFailed'; reason: string; damaged: boolean }
-  /** the VMM crashed (a signal of its own: an assertion, a fault) before the guest said anything: nothing of the command ran, a new start may work */
+  /** the VMM crashed (a signal of its own: an assertion, a fault), or stood still, before the guest said anything: nothing of the command ran, a new start may work */
   | { kind: 'startCrashed'; reason: string };
 
 /** the signals a process dies of by its own fault (abort() of an assertion, a bad access), not by being stopped */
@@ -75,6 +77,7 @@ export function judgeRunEnd(trigger: EndTrigger, facts: EndFacts): RunEnd {
       if (facts.stoppedBeforeCommand !== undefined) return signalled(facts.stoppedBeforeCommand);
       if (facts.timedOut) return { kind: 'exited', code: EXIT_TIMED_OUT };
       if (facts.killed) return signalled(9);
+      if (!facts.guestSpoke && facts.stoodStillMs !== undefined) return { kind: 'startCrashed', reason: `QEMU stood still, using no CPU for ${Math.round(facts.stoodStillMs / 1000)} s before the guest's init answered` };
       if (!facts.guestSpoke && trigger.exit.signal !== null && CRASH_SIGNALS.has(trigger.exit.signal)) return { kind: 'startCrashed', reason: trigger.description };
       return { kind: 'abnormal', reason: trigger.exit.code === 0 && trigger.exit.signal === null ? 'the VM powered off before the command ended' : trigger.description };
     }

@@ -25,6 +25,7 @@ import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
+import { watchStall } from './stall-watch.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -200,12 +201,24 @@ export class VmRun {
     const guest = this.#guest as Helper;
     return new Promise<RunEnd>((resolve) => {
       const bootTimer = setTimeout(() => this.#finish({ kind: 'bootDeadline', ms: this.plan.vm.bootTimeoutMs, restored: this.#awaitingRestoredGuest }), this.plan.vm.bootTimeoutMs);
-      this.#answered = () => clearTimeout(bootTimer);
+      // a cold boot whose QEMU stands still is stopped (and started again: main.ts); a restore has its own watch (#restore)
+      const stopWatch =
+        this.#vmm && !this.#awaitingRestoredGuest && guest.child.pid !== undefined
+          ? watchStall(guest.child.pid, (ms) => {
+              this.#facts.stoodStillMs = ms;
+              guest.child.kill('SIGKILL');
+            })
+          : () => undefined;
+      this.#answered = () => {
+        clearTimeout(bootTimer);
+        stopWatch();
+      };
       // the one place a run's end is decided: the first event to end it, and the facts of that moment
       this.#finish = (trigger) => {
         if (this.#over) return;
         this.#over = true;
         clearTimeout(bootTimer);
+        stopWatch();
         resolve(judgeRunEnd(trigger, this.#facts));
       };
       void started.connected.then((socket) => this.#serve(socket));

@@ -98,9 +98,9 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
     expect(await containersOf(`testin.session=${name}`)).toBe('');
   });
 
-  /** a cold run whose QEMU is aborted (SIGABRT, as an assertion of its TCG does now and then) at its first ABORTS starts, before the guest answers */
-  const abortedStarts = async (aborts: number): Promise<{ exitCode: number; stderr: string; phases: Record<string, number>; starts: number }> => {
-    const report = join(tmpdir(), `testin-e2e-abort-${process.pid}-${aborts}.json`);
+  /** a cold run whose QEMU gets SIGNAL (SIGABRT: as an assertion of its TCG does now and then; SIGSTOP: it stands still) at its first ABORTS starts, before the guest answers */
+  const abortedStarts = async (aborts: number, signal = 'ABRT'): Promise<{ exitCode: number; stderr: string; phases: Record<string, number>; starts: number }> => {
+    const report = join(tmpdir(), `testin-e2e-abort-${process.pid}-${aborts}-${signal}.json`);
     try {
       const child = execa('node', [TESTIN_BIN, 'run', '--no-snapshot', '--log-level', 'debug', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'exit 7'], { reject: false, env: { TESTIN_REPORT: report }, timeout: 120_000 });
       let starts = 0;
@@ -108,7 +108,7 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
       child.stderr?.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
         const now = seen.split('booting cold (no snapshot for this run)').length - 1;
-        for (; starts < now; starts++) if (starts < aborts) void execa('pkill', ['-ABRT', '-f', 'testin/toolbox/bin/qemu-system']);
+        for (; starts < now; starts++) if (starts < aborts) void execa('pkill', [`-${signal}`, '-f', 'testin/toolbox/bin/qemu-system']);
       });
       const r = await child;
       const phases = (JSON.parse(readFileSync(report, 'utf8')) as { phases: Record<string, number> }).phases;
@@ -121,7 +121,7 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
   it("QEMU aborting before the guest answers: the VM is started again once, the command's code stands, one line says why, the report counts the cost", async () => {
     const r = await abortedStarts(1);
     expect([r.exitCode, r.starts]).toEqual([7, 2]);
-    expect(r.stderr).toMatch(/^testin: the VM crashed before its init answered \(QEMU exited with SIGABRT\b.*\): starting it again$/m);
+    expect(r.stderr).toMatch(/^testin: the VM did not come up \(QEMU exited with SIGABRT\b.*\): starting it again$/m);
     expect(r.phases['vm.startCrashed']).toBeGreaterThan(0);
   });
 
@@ -129,6 +129,13 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
     const r = await abortedStarts(2);
     expect([r.exitCode, r.starts]).toEqual([125, 2]);
     expect(r.stderr).toMatch(/^testin: QEMU exited with SIGABRT/m);
+  });
+
+  it('QEMU standing still before the guest answers (no CPU used for 10 s): stopped and started again, long before the boot deadline', async () => {
+    const r = await abortedStarts(1, 'STOP');
+    expect([r.exitCode, r.starts]).toEqual([7, 2]);
+    expect(r.stderr).toMatch(/^testin: the VM did not come up \(QEMU stood still, using no CPU for 1\d s before the guest's init answered\): starting it again$/m);
+    expect(r.phases['vm.startCrashed']).toBeLessThan(30_000);
   });
 });
 

@@ -12,10 +12,8 @@ export interface TestinResult {
 
 /** Runs the real CLI (`node dist/launcher/bin.js ...`) and collects what it printed. */
 export async function testin(args: readonly string[], options: { input?: string | Buffer; signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<TestinResult> {
-  const result = await execa('node', [TESTIN_BIN, ...args], {
+  const child = execa('node', [TESTIN_BIN, ...args], {
     reject: false,
-    // a hang must fail this call, with what testin printed, not the whole test file
-    timeout: RUN_DEADLINE_MS,
     encoding: 'buffer',
     stripFinalNewline: false,
     stdin: options.input === undefined ? 'ignore' : 'pipe',
@@ -23,9 +21,32 @@ export async function testin(args: readonly string[], options: { input?: string 
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     env: options.env,
   });
+  // a hang must fail this call, with what testin printed and what its runs' containers held at that moment, not the whole test file
+  let hung: string | undefined;
+  const deadline = setTimeout(() => {
+    void runsNow().then((state) => {
+      hung = state;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+    });
+  }, RUN_DEADLINE_MS);
+  const result = await child.finally(() => clearTimeout(deadline));
   const stderr = Buffer.from(result.stderr).toString('utf8');
-  if (result.timedOut) throw new Error(`testin ${args.join(' ')} hung for ${RUN_DEADLINE_MS / 1000} s; it printed:\n${stderr}`);
+  if (hung !== undefined) throw new Error(`testin ${args.join(' ')} hung for ${RUN_DEADLINE_MS / 1000} s; it printed:\n${stderr}\nthe runs' containers then:\n${hung}`);
   return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr };
+}
+
+/** the runs' containers on the local engine: their processes (state, CPU time, where each waits in the kernel) and their logs' last lines */
+async function runsNow(): Promise<string> {
+  const ids = (await execa('docker', ['ps', '-q', '--filter', 'label=testin.run'], { reject: false })).stdout.split('\n').filter(Boolean);
+  const parts = await Promise.all(
+    ids.map(async (id) => {
+      const top = await execa('docker', ['top', id, '-o', 'pid,stat,time,wchan:24,args'], { reject: false });
+      const logs = await execa('docker', ['logs', '--tail', '15', id], { reject: false, all: true });
+      return `${id}:\n${top.stdout.split('\n').map((l) => `  ${l.slice(0, 200)}`).join('\n')}\n  logs:\n${String(logs.all).split('\n').map((l) => `  | ${l}`).join('\n')}`;
+    }),
+  );
+  return parts.join('\n') || '(none)';
 }
 
 /** no single testin run in these tests may take longer (TCG boots take seconds) */
