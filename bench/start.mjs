@@ -6,12 +6,14 @@
 //        e.g. a git worktree of an earlier commit, built), side by side in the same rounds; without it, the
 //        guest's per-run set-up of before (--kernel-cmdline testin.late_setup: lo and the NIC brought up and
 //        the static /dev nodes made on every run, not once before the snapshot)
-//   (w) testin run without the guest's warm-up (--kernel-cmdline testin.no_warm: TCG translates the
-//       kernel's paths of the run's set-up and command on the vCPU that takes them, initfs/warm.c)
+//   (w) testin run with a step of the guest left out by a word of the kernel's command line (--variant,
+//       default testin.no_warm: without the guest's warm-up, so that TCG translates the kernel's paths of
+//       the run's set-up and command on the vCPU that takes them, initfs/warm.c; testin.root_per_run: the
+//       root's share mounted by each run rather than at boot, before the snapshot, initfs/boot.c)
 //   then, from each testin run's --report, the phases (medians, ms): where a run's time goes
 //   (k) the restore with a cold page cache (the host's caches dropped before each run) against a warm one
 //   (p) N runs at once from one snapshot (--parallel, default 16): how many restored, and their restore times
-// Usage: node bench/start.mjs [--rounds 7] [--image testin-test/busybox:1] [--parallel 16] [--cold-rounds 3] [--before BIN]
+// Usage: node bench/start.mjs [--rounds 7] [--image testin-test/busybox:1] [--parallel 16] [--cold-rounds 3] [--before BIN] [--variant testin.no_warm]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +26,8 @@ const parallel = Number(option('--parallel', '16'));
 const coldRounds = Number(option('--cold-rounds', '3'));
 const before = option('--before', '');
 const LATE = ['--kernel-cmdline', 'testin.late_setup'];
-const NO_WARM = ['--kernel-cmdline', 'testin.no_warm'];
+const variant = option('--variant', 'testin.no_warm');
+const VARIANT = ['--kernel-cmdline', variant];
 /** the before row's testin and its words before the image */
 const [beforeBin, beforeArgs, beforeName] = before ? [before, [], `(c-) the same by the older build ${before}`] : [testin, LATE, "(c-) the same, the guest's set-up on each run (before)"];
 
@@ -56,14 +59,14 @@ const cases = [
   [`(b) docker run --rm ${image} true`, () => timed('docker', ['run', '--rm', image, 'true'])],
   [`(c) testin run ${image} true (snapshot)`, () => timed('node', [testin, 'run', image, 'true'], { report: true })],
   [beforeName, () => timed('node', [beforeBin, 'run', ...beforeArgs, image, 'true'], { report: true })],
-  ["(w) the same, without the guest's warm-up", () => timed('node', [testin, 'run', ...NO_WARM, image, 'true'], { report: true })],
+  [`(w) the same with --kernel-cmdline ${variant}`, () => timed('node', [testin, 'run', ...VARIANT, image, 'true'], { report: true })],
 ];
 
 try {
   // the snapshots of both shapes, made now so that every round restores
   timed('node', [testin, 'run', image, 'true']);
   timed('node', [beforeBin, 'run', ...beforeArgs, image, 'true']);
-  timed('node', [testin, 'run', ...NO_WARM, image, 'true']);
+  timed('node', [testin, 'run', ...VARIANT, image, 'true']);
   const samples = cases.map(() => []);
   for (let round = 0; round < rounds; round++) for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
   for (const [i, s] of samples.entries()) if (i > 0 && s.some((x) => x.from !== 'snapshot')) throw new Error(`${cases[i][0]}: a run did not restore`);
@@ -105,7 +108,7 @@ try {
   for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
   console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)}`);
   console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)}`);
-  console.log(`ratio (c)/(w), with / without the warm-up, medians: ${(rows[1][2] / rows[3][2]).toFixed(2)}`);
+  console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${(rows[1][2] / rows[3][2]).toFixed(2)}`);
 
   const testinCases = [1, 2, 3];
   const names = [...new Set(testinCases.flatMap((i) => samples[i].flatMap((x) => Object.keys(x.phases))))];

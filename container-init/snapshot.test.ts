@@ -8,7 +8,7 @@ import { SNAPSHOT_MAX_COUNT, SNAPSHOT_MAX_IDLE_MS, hostCpuSignature, pruneSnapsh
 import { snapshotsSupported } from '../contract/toolbox-manifest.js';
 
 describe('snapshotKey', () => {
-  const base = { toolboxHash: 'abc', qemuArgv: ['-m', '1024M', '-smp', '2'], hostCpu: '' };
+  const base = { toolboxHash: 'abc', qemuArgv: ['-m', '1024M', '-smp', '2'], hostCpu: '', rootCache: 'always' };
 
   it('is the same for the same toolbox, command line and CPU', () => {
     expect(snapshotKey(base)).toBe(snapshotKey({ ...base, qemuArgv: [...base.qemuArgv] }));
@@ -21,6 +21,7 @@ describe('snapshotKey', () => {
     ['another CPU count', { ...base, qemuArgv: ['-m', '1024M', '-smp', '1'] }],
     ['words moved between arguments', { ...base, qemuArgv: ['-m 1024M', '-smp', '2'] }],
     ['another host CPU', { ...base, hostCpu: 'model name : X' }],
+    ["another cache policy of the root's share (the guest mounts it at boot)", { ...base, rootCache: 'never' }],
   ])('differs for %s', (_what, other) => {
     expect(snapshotKey(other)).not.toBe(snapshotKey(base));
   });

@@ -39,9 +39,10 @@ export interface SnapshotFiles {
 }
 
 /** The name of the snapshot a VM of this command line can restore. */
-export function snapshotKey(input: { toolboxHash: string; qemuArgv: readonly string[]; hostCpu: string }): string {
+export function snapshotKey(input: { toolboxHash: string; qemuArgv: readonly string[]; hostCpu: string; rootCache: string }): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify([input.toolboxHash, input.qemuArgv, input.hostCpu]));
+  // the guest mounts the root's share at boot (initfs/boot.c): the snapshot holds a FUSE session begun with a virtiofsd of that cache policy
+  h.update(JSON.stringify([input.toolboxHash, input.qemuArgv, input.hostCpu, input.rootCache]));
   return h.digest('hex').slice(0, 32);
 }
 

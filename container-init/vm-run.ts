@@ -296,7 +296,7 @@ export class VmRun {
     if (ram && 'failed' in ram) log(this.plan, `no snapshot this run: no tmpfs for the guest's memory (${ram.failed})`);
     if (choice && ram && 'file' in ram) {
       this.#ramFile = spec.ramFile = ram.file;
-      const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')) });
+      const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')), rootCache: c.root });
       this.#snapshot = new SnapshotController(choice.dir, key, choice.mode, this.plan.runId);
       // the RAM goes in while QEMU starts; the restore waits for it before QEMU loads its state
       if (this.#snapshot.restoring) {

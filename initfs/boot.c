@@ -93,13 +93,28 @@ static void mount_share(const char *tag, const char *target) {
   fatal("mount virtiofs %s: %s (the kernel needs virtio_pci, fuse and virtiofs)", tag, strerror(err));
 }
 
+/* the root's share mounted at boot, before the snapshot (mount_root_at_boot) */
+static int root_at_boot;
+
+/* The root's share mounted at boot, so that the snapshot holds it: a restored guest finds it
+ * mounted, and the new virtiofsd takes the old one's place through the device state that
+ * QEMU carries in the snapshot (the root's inode, which virtiofsd maps to the directory it
+ * shares: the new run's root). Nothing is asked of the share before the snapshot, not even
+ * the root directory's attributes (a mount does not fetch them): the guest holds nothing of
+ * the directory shared at boot, and asks this run's virtiofsd for all of it. */
+void mount_root_at_boot(void) {
+  mkdir(NEW_ROOT, 0755);
+  root_at_boot = mount("root", NEW_ROOT, "virtiofs", 0, NULL) == 0;
+  if (!root_at_boot) log_line("mount virtiofs root at boot: %s (mounted with the command instead)", strerror(errno));
+}
+
 /* The image's root comes from the "root" share, which the guest may cache
  * hard (nothing else changes it during the run). The user's volumes and
  * binds, which the host or other containers may change, come from the "vol"
  * share, the same tree served with the user's cache policy: each is bound
  * from there over the root's view of it, parents first. */
 void mount_root(const struct request *r) {
-  mount_share("root", NEW_ROOT);
+  if (!root_at_boot) mount_share("root", NEW_ROOT);
   if (r->nvolumes == 0) return;
   mount_share("vol", VOL_SHARE);
   for (int i = 0; i < r->nvolumes; i++) {
@@ -117,18 +132,51 @@ static void link_or_ignore(const char *target, const char *path) {
   if (symlink(target, path) < 0 && errno != EEXIST) log_line("symlink %s: %s", path, strerror(errno));
 }
 
+/* The new root's own mounts, made at boot in the initramfs (so that the snapshot holds them,
+ * empty), and moved into the root by each run: a move is a few µs where a new proc or devpts
+ * took 10-20 ms of a restored run under TCG. The same flags and options as enter_root's. */
+#define PRE "/pre"
+static int premade;
+
+void premake_root_mounts(void) {
+  static const char *dirs[] = {PRE, PRE "/proc", PRE "/sys", PRE "/dev", PRE "/tmp", PRE "/run"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) mkdir(dirs[i], 0755);
+  premade = mount("proc", PRE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
+            mount("sysfs", PRE "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
+            mount("cgroup2", PRE "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
+            mount("devtmpfs", PRE "/dev", "devtmpfs", MS_NOSUID, "mode=0755") == 0 &&
+            (mkdir(PRE "/dev/pts", 0755) == 0 || errno == EEXIST) &&
+            mount("devpts", PRE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") == 0 &&
+            (mkdir(PRE "/dev/shm", 01777) == 0 || errno == EEXIST) &&
+            mount("shm", PRE "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0 &&
+            mount("tmpfs", PRE "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0 &&
+            mount("tmpfs", PRE "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0;
+  if (!premade) log_line("the root's mounts made at boot: %s (made with the command instead)", strerror(errno));
+}
+
+/* a mount made at boot moved to TARGET in the new root, or (none made) a new one */
+static void mount_or_move(const char *premade_at, const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+  if (premade) {
+    if (mount(premade_at, target, NULL, MS_MOVE, NULL) < 0) log_line("move %s to %s: %s", premade_at, target, strerror(errno));
+  } else {
+    mount_or_log(source, target, type, flags, data);
+  }
+}
+
 void enter_root(void) {
-  mount_or_log("proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  mount_or_log("sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  mount_or_log("cgroup2", NEW_ROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  mount_or_log("devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
-  mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-  mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  mount_or_log("tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_or_move(PRE "/proc", "proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_move(PRE "/sys", "sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  if (!premade) mount_or_log("cgroup2", NEW_ROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mount_or_move(PRE "/dev", "devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  if (!premade) {
+    mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  }
+  mount_or_move(PRE "/tmp", "tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   /* the toolbox sits under the image's /run (never at a path an image uses): kept aside
    * while /run becomes a fresh tmpfs, then put back at the same path */
   int kept = mkdir("/toolbox", 0755) == 0 && mount(NEW_ROOT TOOLBOX_DIR, "/toolbox", NULL, MS_BIND | MS_REC, NULL) == 0;
-  mount_or_log("tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  mount_or_move(PRE "/run", "tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   if (kept && (mkdir_p(NEW_ROOT TOOLBOX_DIR) < 0 || mount("/toolbox", NEW_ROOT TOOLBOX_DIR, NULL, MS_MOVE, NULL) < 0))
     log_line("toolbox at %s: %s", TOOLBOX_DIR, strerror(errno));
   link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");

@@ -171,17 +171,14 @@ void free_request(struct request *r) {
 /* Fresh host entropy, credited, then a reseed of the kernel's generator: a VM
  * restored from a snapshot would otherwise replay the snapshot's random state
  * (the same /dev/urandom bytes, the same UUIDs) in every run. */
-static void reseed_random(const uint8_t *hex, uint32_t n) {
-  if (agent_mode || n < 2) return;
+void reseed_random(const uint8_t *bytes, uint32_t len) {
+  if (agent_mode || len == 0) return;
   struct {
     struct rand_pool_info info;
     uint8_t bytes[64];
   } seed = {0};
-  uint32_t len = n / 2 > sizeof seed.bytes ? (uint32_t)sizeof seed.bytes : n / 2;
-  for (uint32_t i = 0; i < len; i++) {
-    char pair[3] = {(char)hex[2 * i], (char)hex[2 * i + 1], 0};
-    seed.bytes[i] = (uint8_t)strtoul(pair, NULL, 16);
-  }
+  if (len > sizeof seed.bytes) len = sizeof seed.bytes;
+  memcpy(seed.bytes, bytes, len);
   seed.info.entropy_count = (int)len * 8;
   seed.info.buf_size = (int)len;
   int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
@@ -191,6 +188,16 @@ static void reseed_random(const uint8_t *hex, uint32_t n) {
   }
   if (ioctl(fd, RNDADDENTROPY, &seed) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0) log_line("reseed the random generator: %s", strerror(errno));
   close(fd);
+}
+
+/* the seed's hex, kept for reseed_random */
+static void keep_seed(struct request *r, const uint8_t *hex, uint32_t n) {
+  uint32_t len = n / 2 > sizeof r->seed ? (uint32_t)sizeof r->seed : n / 2;
+  for (uint32_t i = 0; i < len; i++) {
+    char pair[3] = {(char)hex[2 * i], (char)hex[2 * i + 1], 0};
+    r->seed[i] = (uint8_t)strtoul(pair, NULL, 16);
+  }
+  r->seed_len = len;
 }
 
 void parse_exec(const struct frame *f, struct request *r) {
@@ -228,7 +235,7 @@ void parse_exec(const struct frame *f, struct request *r) {
         free(ms);
         break;
       }
-      case TAG_SEED: reseed_random(v, n); break;
+      case TAG_SEED: keep_seed(r, v, n); break;
       case TAG_TMPFS: if (r->ntmpfs < 64) r->tmpfs[r->ntmpfs++] = dup_field(v, n); break;
       case TAG_VOLUME: if (r->nvolumes < 64) r->volumes[r->nvolumes++] = dup_field(v, n); break;
       case TAG_BOOT: free(r->boot); r->boot = dup_field(v, n); break;

@@ -335,6 +335,7 @@ static void handle(const struct frame *f, uint32_t root_ms) {
       struct request *r = calloc(1, sizeof *r);
       if (!r) fatal("out of memory");
       parse_exec(f, r);
+      reseed_random(r->seed, r->seed_len);
       if (r->argc == 0) {
         send_error(f->id, 125, "EXEC without a command");
         struct buf b = {0};

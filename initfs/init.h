@@ -123,6 +123,8 @@ struct request {
   char *shm_size; /* bytes; NULL: as mounted */
   int announce;   /* the run publishes ports: tell the gateway who we are at once */
   int modprobe;   /* MODPROBE_*, as the host found the image; 0: look */
+  uint8_t seed[64]; /* fresh entropy from the host, put in by reseed_random (or the warm-up) */
+  uint32_t seed_len;
 };
 
 /* base.c */
@@ -179,12 +181,17 @@ void mount_or_log(const char *src, const char *dst, const char *type, unsigned l
 void load_modules(void);
 void check_drivers(void);
 int open_port(const char *want);
+void mount_root_at_boot(void);
+void premake_root_mounts(void);
 void mount_root(const struct request *r);
 void enter_root(void);
 void use_toolbox_modprobe(int told);
 /* warm.c */
 void warm_up_fork(void);
 void warm_up_start(void);
+int warm_up_reseed(const struct request *r);
+void reseed_random(const uint8_t *bytes, uint32_t len);
+int warm_up_reseeded(void);
 int make_static_nodes(const char *devname);
 /* lo and the NIC up with no address yet: at boot, before a snapshot */
 void links_up(void);

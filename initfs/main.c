@@ -123,6 +123,10 @@ int main(int argc, char **argv) {
       links_up();
       char net[96];
       if (kernel_arg_value("testin.net", net, sizeof net)) configure_network_at_boot(net);
+      if (!kernel_arg("testin.root_per_run")) {
+        mount_root_at_boot();
+        premake_root_mounts();
+      }
     }
     ctl = open_port(CTL_PORT_NAME);
     if (!kernel_arg("testin.no_warm")) warm_up_fork();
@@ -139,6 +143,9 @@ int main(int argc, char **argv) {
   if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
   static struct request req;
   parse_exec(&f, &req);
+  /* the fresh entropy goes in on the warm-up's vCPU while this one mounts the root */
+  int seeding = warm_up_reseed(&req);
+  if (!seeding) reseed_random(req.seed, req.seed_len);
   uint32_t first_id = f.id;
   inbox_drop(&f);
   test_hold_guest(&req);
@@ -150,6 +157,8 @@ int main(int argc, char **argv) {
   uint32_t root_ms = uptime_ms();
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
   mount_user_tmpfs(&req);
+  /* nothing of the user's runs before the generator is reseeded */
+  if (seeding && !warm_up_reseeded()) reseed_random(req.seed, req.seed_len);
   if (!agent_mode) {
     use_toolbox_modprobe(req.modprobe);
     if (!static_nodes_made) make_static_nodes(NULL);

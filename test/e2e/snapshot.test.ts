@@ -2,7 +2,8 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineCoreCases } from '../helpers/core-cases.js';
-import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
 import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -59,6 +60,20 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
     }
     expect(runs[0]?.bytes).not.toBe(runs[1]?.bytes);
     expect(runs[0]?.uuid).not.toBe(runs[1]?.uuid);
+  });
+
+  it("a run of another image restored from the snapshot sees its own root: the image's files, its listing, the root directory's own times", async () => {
+    // the snapshot (its guest with the root's share mounted at boot) was saved by a run of the busybox image, seconds ago
+    await sleep(2000);
+    const before = Math.floor(Date.now() / 1000);
+    const r = await testin(['run', '--debug', ...shape, '--image', DEBIAN_IMAGE, '--', 'sh', '-c', 'cat /etc/debian_version; ls / | tr "\\n" " "; echo; stat -c %Y /']);
+    expect(r.exitCode).toBe(0);
+    expect(startedFrom(r.stderr)).toBe('snapshot');
+    const [version, listing, mtime] = r.stdout.toString().trim().split('\n');
+    expect(version).toMatch(/^12\./);
+    expect(listing?.split(' ')).toEqual(expect.arrayContaining(['bin', 'etc', 'usr', 'var']));
+    // this run's container root, made after `before`: not the attributes of the root the snapshot's guest mounted
+    expect(Number(mtime)).toBeGreaterThanOrEqual(before);
   });
 
   it('--no-snapshot and TESTIN_SNAPSHOT=0 boot cold, with the same result', async () => {
