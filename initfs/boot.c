@@ -132,51 +132,67 @@ static void link_or_ignore(const char *target, const char *path) {
   if (symlink(target, path) < 0 && errno != EEXIST) log_line("symlink %s: %s", path, strerror(errno));
 }
 
-/* The new root's own mounts, made at boot in the initramfs (so that the snapshot holds them,
- * empty), and moved into the root by each run: a move is a few µs where a new proc or devpts
- * took 10-20 ms of a restored run under TCG. The same flags and options as enter_root's. */
+/* The new root's own mounts, parents first. Made at boot in the initramfs, under /pre (so
+ * that the snapshot holds them, empty), and moved into the root by each run: a move is a
+ * few µs where a new proc or devpts took 10-20 ms of a restored run under TCG. Made in the
+ * root itself when that failed or with testin.root_per_run. A top entry is moved with the
+ * mounts under it. */
 #define PRE "/pre"
+static const struct root_mount {
+  const char *path, *source, *type, *data;
+  unsigned long flags;
+  int top;
+} root_mounts[] = {
+    {"/proc", "proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 1},
+    {"/sys", "sysfs", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 1},
+    {"/sys/fs/cgroup", "cgroup2", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0},
+    {"/dev", "devtmpfs", "devtmpfs", "mode=0755", MS_NOSUID, 1},
+    {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", MS_NOSUID | MS_NOEXEC, 0},
+    {"/dev/shm", "shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 0},
+    {"/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 1},
+    {"/run", "tmpfs", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV, 1},
+};
+#define NROOT_MOUNTS (sizeof root_mounts / sizeof root_mounts[0])
 static int premade;
 
-void premake_root_mounts(void) {
-  static const char *dirs[] = {PRE, PRE "/proc", PRE "/sys", PRE "/dev", PRE "/tmp", PRE "/run"};
-  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) mkdir(dirs[i], 0755);
-  premade = mount("proc", PRE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
-            mount("sysfs", PRE "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
-            mount("cgroup2", PRE "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 &&
-            mount("devtmpfs", PRE "/dev", "devtmpfs", MS_NOSUID, "mode=0755") == 0 &&
-            (mkdir(PRE "/dev/pts", 0755) == 0 || errno == EEXIST) &&
-            mount("devpts", PRE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") == 0 &&
-            (mkdir(PRE "/dev/shm", 01777) == 0 || errno == EEXIST) &&
-            mount("shm", PRE "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0 &&
-            mount("tmpfs", PRE "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0 &&
-            mount("tmpfs", PRE "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0;
-  if (!premade) log_line("the root's mounts made at boot: %s (made with the command instead)", strerror(errno));
+/* all of root_mounts under UNDER; 0 when one failed (each failure logged) */
+static int make_root_mounts(const char *under) {
+  int ok = 1;
+  for (size_t i = 0; i < NROOT_MOUNTS; i++) {
+    const struct root_mount *m = &root_mounts[i];
+    char at[PATH_MAX];
+    snprintf(at, sizeof at, "%s%s", under, m->path);
+    mkdir(at, 0755);
+    if (mount(m->source, at, m->type, m->flags, m->data) < 0) {
+      log_line("mount %s on %s: %s", m->type, at, strerror(errno));
+      ok = 0;
+    }
+  }
+  return ok;
 }
 
-/* a mount made at boot moved to TARGET in the new root, or (none made) a new one */
-static void mount_or_move(const char *premade_at, const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
-  if (premade) {
-    if (mount(premade_at, target, NULL, MS_MOVE, NULL) < 0) log_line("move %s to %s: %s", premade_at, target, strerror(errno));
-  } else {
-    mount_or_log(source, target, type, flags, data);
-  }
+void premake_root_mounts(void) {
+  mkdir(PRE, 0755);
+  premade = make_root_mounts(PRE);
+  if (!premade) log_line("the root's mounts were not all made at boot: made with the command instead");
 }
 
 void enter_root(void) {
-  mount_or_move(PRE "/proc", "proc", NEW_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  mount_or_move(PRE "/sys", "sysfs", NEW_ROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  if (!premade) mount_or_log("cgroup2", NEW_ROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-  mount_or_move(PRE "/dev", "devtmpfs", NEW_ROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
-  if (!premade) {
-    mount_or_log("devpts", NEW_ROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-    mount_or_log("shm", NEW_ROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  }
-  mount_or_move(PRE "/tmp", "tmpfs", NEW_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   /* the toolbox sits under the image's /run (never at a path an image uses): kept aside
    * while /run becomes a fresh tmpfs, then put back at the same path */
   int kept = mkdir("/toolbox", 0755) == 0 && mount(NEW_ROOT TOOLBOX_DIR, "/toolbox", NULL, MS_BIND | MS_REC, NULL) == 0;
-  mount_or_move(PRE "/run", "tmpfs", NEW_ROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  if (premade) {
+    for (size_t i = 0; i < NROOT_MOUNTS; i++) {
+      if (!root_mounts[i].top) continue;
+      char from[PATH_MAX], to[PATH_MAX];
+      snprintf(from, sizeof from, PRE "%s", root_mounts[i].path);
+      snprintf(to, sizeof to, NEW_ROOT "%s", root_mounts[i].path);
+      mkdir(to, 0755);
+      if (mount(from, to, NULL, MS_MOVE, NULL) < 0) log_line("move %s to %s: %s", from, to, strerror(errno));
+    }
+  } else {
+    make_root_mounts(NEW_ROOT);
+  }
   if (kept && (mkdir_p(NEW_ROOT TOOLBOX_DIR) < 0 || mount("/toolbox", NEW_ROOT TOOLBOX_DIR, NULL, MS_MOVE, NULL) < 0))
     log_line("toolbox at %s: %s", TOOLBOX_DIR, strerror(errno));
   link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");
@@ -186,7 +202,6 @@ void enter_root(void) {
   if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
     fatal("switch into the root: %s", strerror(errno));
 }
-
 
 /* docker's tmpfs options: the mount flags among them become flags, the rest data */
 static void mount_tmpfs(const char *target, const char *options) {

@@ -91,7 +91,6 @@ void warm_up_fork(void) {
   close(p[1]);
   close(q[0]);
   prctl(PR_SET_NAME, "testin-warm");
-
   char c;
   if (read(p[0], &c, 1) == 1) warm_up(p[0], q[1]);
   _exit(0);
@@ -101,9 +100,10 @@ void warm_up_start(void) {
   if (kick >= 0) (void)!write(kick, "w", 1);
 }
 
-/* Hands the request's seed to the warm-up; 0 when there is none to take it (the init puts it in itself). */
+/* Hands the request's seed (maybe empty: the warm-up then puts nothing in) to the warm-up;
+ * 0 when there is no warm-up to take it (the init puts it in itself). */
 int warm_up_reseed(const struct request *r) {
-  if (kick < 0 || r->seed_len == 0) return 0;
+  if (kick < 0) return 0;
   uint8_t msg[1 + sizeof r->seed];
   msg[0] = (uint8_t)r->seed_len;
   memcpy(msg + 1, r->seed, r->seed_len);
