@@ -1,10 +1,9 @@
-import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE } from './paths.js';
-import { leftovers, testin } from './testin.js';
+import { docker, leftovers, testin } from './testin.js';
 
 /**
  * The core cases on an engine other than the local dockerd (exit codes 0/42/127/143, streams
@@ -20,7 +19,7 @@ export function defineEngineCases(engine: {
   const hostDir = engine.hostDir ?? '/srv';
   const on = (args: readonly string[], input?: string): ReturnType<typeof testin> =>
     testin(args, { env: { DOCKER_HOST: engine.host() }, ...(input === undefined ? {} : { input }) });
-  const docker = (...args: string[]): ReturnType<typeof execa> => execa('docker', ['-H', engine.host(), ...args], { reject: false });
+  const onEngine = (...args: string[]): ReturnType<typeof docker> => docker(args, engine.host());
 
   afterEach(async () => {
     expect(await leftovers(engine.host())).toEqual([]);
@@ -61,20 +60,20 @@ export function defineEngineCases(engine: {
     const write = await on(['run', '-v', `${path}:/data`, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo from-vm > /data/f']);
     expect(write.exitCode).toBe(0);
     // read back by a plain container of that engine
-    expect((await docker('run', '--rm', '-v', `${path}:/d`, BUSYBOX_IMAGE, 'cat', '/d/f')).stdout).toBe('from-vm');
-    await docker('run', '--rm', '-v', `${hostDir}:${hostDir}`, BUSYBOX_IMAGE, 'rm', '-rf', path);
+    expect((await onEngine('run', '--rm', '-v', `${path}:/d`, BUSYBOX_IMAGE, 'cat', '/d/f')).stdout).toBe('from-vm');
+    await onEngine('run', '--rm', '-v', `${hostDir}:${hostDir}`, BUSYBOX_IMAGE, 'rm', '-rf', path);
   });
 
   it('--network: a sibling container reached by its name', async () => {
     const net = `testin-e2e-net-${process.pid}`;
-    await docker('network', 'create', net);
-    await docker('run', '-d', '--name', `${net}-web`, '--network', net, BUSYBOX_IMAGE, 'sh', '-c', 'echo hello-sibling > /i.html; httpd -f -p 8080 -h /');
+    await onEngine('network', 'create', net);
+    await onEngine('run', '-d', '--name', `${net}-web`, '--network', net, BUSYBOX_IMAGE, 'sh', '-c', 'echo hello-sibling > /i.html; httpd -f -p 8080 -h /');
     try {
       const r = await on(['run', '--network', net, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do nc ${net}-web 8080 </dev/null >/dev/null 2>&1 && break; sleep 0.3; done; printf 'GET /i.html HTTP/1.0\\r\\n\\r\\n' | nc ${net}-web 8080 | tail -1`]);
       expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'hello-sibling\n']);
     } finally {
-      await docker('rm', '-f', `${net}-web`);
-      await docker('network', 'rm', net);
+      await onEngine('rm', '-f', `${net}-web`);
+      await onEngine('network', 'rm', net);
     }
   });
 

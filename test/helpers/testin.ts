@@ -12,6 +12,8 @@ export interface TestinResult {
 
 /** Runs the real CLI (`node dist/launcher/bin.js ...`) and collects what it printed. */
 export async function testin(args: readonly string[], options: { input?: string | Buffer; signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<TestinResult> {
+  const engine = options.env?.DOCKER_HOST ?? LOCAL_ENGINE;
+  if (silentEngines.has(engine)) throw new Error(`testin ${args.join(' ')}: ${engine} stopped answering earlier in this file`);
   const child = execa('node', [TESTIN_BIN, ...args], {
     reject: false,
     encoding: 'buffer',
@@ -24,7 +26,7 @@ export async function testin(args: readonly string[], options: { input?: string 
   // a hang must fail this call, with what testin printed and what its runs' containers held at that moment, not the whole test file
   let hung: string | undefined;
   const deadline = setTimeout(() => {
-    void runsNow().then((state) => {
+    void runsNow(options.env?.DOCKER_HOST).then((state) => {
       hung = state;
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
@@ -36,17 +38,42 @@ export async function testin(args: readonly string[], options: { input?: string 
   return { exitCode: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr };
 }
 
-/** the runs' containers on the local engine: their processes (state, CPU time, where each waits in the kernel) and their logs' last lines */
-async function runsNow(): Promise<string> {
-  const ids = (await execa('docker', ['ps', '-q', '--filter', 'label=testin.run'], { reject: false })).stdout.split('\n').filter(Boolean);
-  const parts = await Promise.all(
-    ids.map(async (id) => {
-      const top = await execa('docker', ['top', id, '-o', 'pid,stat,time,wchan:24,args'], { reject: false });
-      const logs = await execa('docker', ['logs', '--tail', '15', id], { reject: false, all: true });
-      return `${id}:\n${top.stdout.split('\n').map((l) => `  ${l.slice(0, 200)}`).join('\n')}\n  logs:\n${String(logs.all).split('\n').map((l) => `  | ${l}`).join('\n')}`;
-    }),
-  );
-  return parts.join('\n') || '(none)';
+/** the runs' containers on the engine the run used: their processes (state, CPU time, where each waits in the kernel) and their logs' last lines */
+async function runsNow(host: string | undefined): Promise<string> {
+  try {
+    const ids = (await docker(['ps', '-q', '--filter', 'label=testin.run'], host)).stdout.split('\n').filter(Boolean);
+    const parts = await Promise.all(
+      ids.map(async (id) => {
+        const top = await docker(['top', id, '-o', 'pid,stat,time,wchan:24,args'], host);
+        const logs = await docker(['logs', '--tail', '15', id], host);
+        return `${id}:\n${top.stdout.split('\n').map((l) => `  ${l.slice(0, 200)}`).join('\n')}\n  logs:\n${logs.all.split('\n').map((l) => `  | ${l}`).join('\n')}`;
+      }),
+    );
+    return parts.join('\n') || '(none)';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** no engine call of these tests may take longer: a hung engine fails the test, not the whole run */
+const ENGINE_DEADLINE_MS = 60_000;
+const silentEngines = new Set<string>();
+const LOCAL_ENGINE = 'the local engine';
+
+/**
+ * The docker CLI on the local engine or HOST. An engine that does not answer within
+ * ENGINE_DEADLINE_MS fails the call, and every later call to it at once (rootless Podman 4's
+ * service has been seen to stop answering, with its slirp4netns left as zombies).
+ */
+export async function docker(args: readonly string[], host?: string): Promise<{ exitCode: number; stdout: string; stderr: string; all: string }> {
+  const engine = host ?? LOCAL_ENGINE;
+  if (silentEngines.has(engine)) throw new Error(`docker ${args.join(' ')}: ${engine} stopped answering earlier in this file`);
+  const r = await execa('docker', [...(host ? ['-H', host] : []), ...args], { reject: false, all: true, timeout: ENGINE_DEADLINE_MS });
+  if (r.timedOut) {
+    silentEngines.add(engine);
+    throw new Error(`docker ${args.join(' ')}: ${engine} did not answer within ${ENGINE_DEADLINE_MS / 1000} s`);
+  }
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: r.all ?? '' };
 }
 
 /** no single testin run in these tests may take longer (TCG boots take seconds) */
@@ -58,12 +85,13 @@ const RUN_DEADLINE_MS = 90_000;
  */
 export async function leftovers(dockerHost?: string): Promise<string[]> {
   const found: string[] = [];
-  const engine = dockerHost ? ['-H', dockerHost] : [];
   for (const label of ['testin.run', 'testin.helper']) {
-    const ps = await execa('docker', [...engine, 'ps', '-aq', '--filter', `label=${label}`]);
+    const ps = await docker(['ps', '-aq', '--filter', `label=${label}`], dockerHost);
+    if (ps.exitCode !== 0) throw new Error(`docker ps: ${ps.stderr}`);
     if (ps.stdout.trim()) found.push(`containers labelled ${label}: ${ps.stdout.trim().replace(/\n/g, ' ')}`);
   }
-  const scratch = await execa('docker', [...engine, 'volume', 'ls', '-q', '--filter', 'label=testin.helper']);
+  const scratch = await docker(['volume', 'ls', '-q', '--filter', 'label=testin.helper'], dockerHost);
+  if (scratch.exitCode !== 0) throw new Error(`docker volume ls: ${scratch.stderr}`);
   if (scratch.stdout.trim()) found.push(`volumes labelled testin.helper: ${scratch.stdout.trim().replace(/\n/g, ' ')}`);
   const procs = await execa('pgrep', ['-af', 'testin/toolbox/bin/(qemu-system|virtiofsd|passt)'], { reject: false });
   if (procs.stdout.trim()) found.push(`processes: ${procs.stdout.trim()}`);
