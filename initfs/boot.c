@@ -5,9 +5,11 @@
 
 /* ---- boot: modules, port, root ----------------------------------------- */
 
-void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+int mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
   mkdir(dst, 0755);
-  if (mount(src, dst, type, flags, data) < 0) log_line("mount %s on %s: %s", type, dst, strerror(errno));
+  if (mount(src, dst, type, flags, data) == 0) return 0;
+  log_line("mount %s on %s: %s", type, dst, strerror(errno));
+  return -1;
 }
 
 /* /modules/order is testin's; /modules/order.user may come from a user's
@@ -162,11 +164,7 @@ static int make_root_mounts(const char *under) {
     const struct root_mount *m = &root_mounts[i];
     char at[PATH_MAX];
     snprintf(at, sizeof at, "%s%s", under, m->path);
-    mkdir(at, 0755);
-    if (mount(m->source, at, m->type, m->flags, m->data) < 0) {
-      log_line("mount %s on %s: %s", m->type, at, strerror(errno));
-      ok = 0;
-    }
+    if (mount_or_log(m->source, at, m->type, m->flags, m->data) < 0) ok = 0;
   }
   return ok;
 }

@@ -177,7 +177,7 @@ int drop_bounding_caps(const struct request *r, const char **step);
 int limit_process(const struct request *r, const char **step);
 
 /* boot.c */
-void mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
+int mount_or_log(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
 void load_modules(void);
 void check_drivers(void);
 int open_port(const char *want);
