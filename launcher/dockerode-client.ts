@@ -234,9 +234,27 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
   try {
     await container.remove({ force: true, v: true });
   } catch (error) {
-    // already gone, or already being removed: both fine
+    // already gone: fine; already being removed (the engine's AutoRemove): wait until it is gone, so that
+    // nothing of the run is left when its caller returns
     const status = (error as { statusCode?: number }).statusCode;
-    if (status !== 404 && status !== 409) throw error;
+    if (status === 409) return void (await untilGone(container));
+    if (status !== 404) throw error;
+  }
+}
+
+/** how long a removal the engine has begun may take before the caller goes on (it is then the engine's) */
+const REMOVAL_WAIT_MS = 30_000;
+
+async function untilGone(container: Docker.Container): Promise<void> {
+  const deadline = Date.now() + REMOVAL_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      await container.inspect();
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -1,3 +1,4 @@
+import Docker from 'dockerode';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, ROOT } from '../helpers/paths.js';
@@ -120,6 +121,9 @@ describe.skipIf(skip !== '')('run() through the library', () => {
 
   it('captures stdout and stderr as Buffers and reports the phases of the run and of the VM', async () => {
     const r = await run({ image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo out; echo err >&2; exit 5'] });
+    // the result comes once the run's container is gone, not while the engine still removes it
+    // (asked in-process: a docker CLI's own start would give the engine the time to finish)
+    expect(await new Docker().listContainers({ all: true, filters: { label: ['testin.run'] } })).toEqual([]);
     expect(r.exitCode).toBe(5);
     expect(r.stdout?.toString()).toBe('out\n');
     expect(r.stderr?.toString()).toBe('err\n');
