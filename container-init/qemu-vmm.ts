@@ -60,10 +60,12 @@ export function qemuVmm(toolbox: string): Vmm {
         async save(file, whileStopped) {
           const q = await qmp();
           await q.execute('stop');
+          const stoppedAt = Date.now();
           try {
             await q.execute('migrate-set-capabilities', { capabilities: CAPABILITIES });
             await migrationEnd(q, () => q.execute('migrate', { uri: `file:${file}` }), Error);
             await whileStopped();
+            return stoppedAt;
           } finally {
             await cont(q);
           }

@@ -10,7 +10,7 @@ const KEY = '0123456789abcdef0123456789abcdef';
 const RAM_BYTES = 64 * 1024;
 
 /** a VMM that writes `bytes` when asked to save, and loads or refuses a file when asked to restore */
-function fakeVmm(options: { saved?: string; restore?: Error } = {}): VmmInstance & { saves: number } {
+function fakeVmm(options: { saved?: string; restore?: Error; stoppedAt?: number } = {}): VmmInstance & { saves: number } {
   const vmm = {
     saves: 0,
     argv: [],
@@ -22,6 +22,7 @@ function fakeVmm(options: { saved?: string; restore?: Error } = {}): VmmInstance
       vmm.saves++;
       writeFileSync(file, options.saved ?? 'state');
       await whileStopped();
+      return options.stoppedAt ?? Date.now();
     },
     async restore(_file: string, ramReady: Promise<void>) {
       await ramReady;
@@ -104,6 +105,12 @@ describe('SnapshotController', () => {
     truncateSync(fresh, RAM_BYTES);
     expect(await next.restore(fakeVmm(), next.loadRam(fresh, RAM_BYTES))).toMatchObject({ loadMs: 2 });
     expect(readFileSync(fresh).equals(readFileSync(ramFile))).toBe(true);
+  });
+
+  it("keeps the guest's uptime at the stop: its hello's, and the time from the hello to the stop, which the guest ran on", async () => {
+    const vmm = fakeVmm({ stoppedAt: 10_040 });
+    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 700, helloAt: 10_000, release: 'r' }, ramFile)).toMatchObject({ saved: true });
+    expect(new SnapshotController(dir, KEY, 'auto', 'run2').meta?.helloUptimeMs).toBe(740);
   });
 
   it('one writer: a run of the same shape that saves while another holds the lock does not save', async () => {

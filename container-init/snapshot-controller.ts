@@ -105,7 +105,8 @@ export class SnapshotController {
    * written under this run's name and renamed into place: a restore never
    * sees half a file. Rejects with the VMM's error; the guest goes on either way.
    */
-  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt' | 'ram'>, ramFile: string): Promise<{ saved: true; pruned: string[] } | { saved: false; why: string }> {
+  /** `helloAt`: the wall time the guest's hello came; its uptime went on from then until the stop, where a restored guest's goes on from */
+  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt' | 'ram'> & { helloAt?: number }, ramFile: string): Promise<{ saved: true; pruned: string[] } | { saved: false; why: string }> {
     if (readSnapshot(this.files)) return { saved: false, why: 'another run saved it meanwhile' };
     const release = takeSaveLock(this.files, this.runId);
     if (!release) return { saved: false, why: 'another run is saving it' };
@@ -113,9 +114,11 @@ export class SnapshotController {
     try {
       let ram: SnapshotMeta['ram'] | undefined;
       // the RAM is read while the guest stands still, as the VMM's state is
-      await vmm.save(tmp.state, async () => void (ram = await saveRamImage(ramFile, tmp.ram)));
+      const stoppedAt = await vmm.save(tmp.state, async () => void (ram = await saveRamImage(ramFile, tmp.ram)));
       if (!ram) throw new Error("the guest's RAM was not saved");
-      const record: SnapshotMeta = { key: this.files.key, createdAt: new Date().toISOString(), ...meta, ram };
+      const { helloAt, ...kept } = meta;
+      const uptime = kept.helloUptimeMs + (helloAt === undefined ? 0 : Math.max(0, stoppedAt - helloAt));
+      const record: SnapshotMeta = { key: this.files.key, createdAt: new Date().toISOString(), ...kept, helloUptimeMs: uptime, ram };
       writeFileSync(tmp.meta, JSON.stringify(record));
       // the state last: a snapshot is there (readSnapshot) once all its files are
       renameSync(tmp.ram, this.files.ram);

@@ -20,7 +20,7 @@ import type { RamExtents } from './ram-image.js';
 /** what a snapshot's .json beside its .state says */
 export interface SnapshotMeta {
   key: string;
-  /** the guest's uptime when it said hello: where the restored guest's clock of uptime goes on from */
+  /** the guest's uptime when it stood still for the snapshot (its hello's, and the time from then to the stop): where a restored guest's clock goes on from */
   helloUptimeMs: number;
   release: string;
   createdAt: string;

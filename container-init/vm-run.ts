@@ -8,7 +8,7 @@ import type { Accel, RunPlan } from '../contract/run-plan.js';
 import { SESSION_READY, type SessionExecRequest } from '../contract/session-protocol.js';
 import { terminate } from '../contract/terminate.js';
 import { signalName } from '../contract/process-settings.js';
-import type { VmStep, VmTimeline } from '../contract/timeline.js';
+import { parseGuestSteps, type VmStep, type VmTimeline } from '../contract/timeline.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
 import { abnormalTail, diagnoseConsole, readConsoleTail } from './console-tail.js';
@@ -87,6 +87,8 @@ export class VmRun {
   /** ms since container-init started at which each step of the VM's life happened (guest steps placed by the guest's own uptime clock) */
   readonly timeline: VmTimeline = {};
   #helloUptime = 0;
+  /** the wall time the guest's hello came */
+  #helloAt = 0;
   /** ms the guest was stopped while its snapshot was saved: its uptime clock stood still meanwhile */
   #stoppedMs = 0;
   #snapshot?: SnapshotController;
@@ -396,6 +398,7 @@ export class VmRun {
     log(this.plan, `guest init up: kernel ${fieldString(fields, Tag.release)}, uptime ${fieldNumber(fields, Tag.uptimeMs)} ms, ${Date.now() - this.#t0} ms since start`);
     this.#mark('initUp');
     this.#helloUptime = fieldNumber(fields, Tag.uptimeMs) ?? 0;
+    this.#helloAt = Date.now();
     if (this.#snapshot && !this.#snapshot.restoring) {
       void this.#save(fieldString(fields, Tag.release) ?? '').then(() => this.#guestReady());
       return;
@@ -405,7 +408,8 @@ export class VmRun {
 
   #onStarted(fields: ReturnType<typeof decodeFields>): void {
     // the guest's uptime at a step, placed on container-init's clock (the guest's stood still while a snapshot was saved)
-    const since = (tag: number): number => (this.timeline.initUp ?? 0) + this.#stoppedMs + (fieldNumber(fields, tag) ?? this.#helloUptime) - this.#helloUptime;
+    const since = (tag: number): number => this.#onHostClock(fieldNumber(fields, tag) ?? this.#helloUptime);
+    this.#markGuestSteps(fields);
     this.#mark('rootMounted', since(Tag.rootMs));
     if (this.#bootStage === 'setup') {
       // the set-up is done and the image's init is PID 1: wait for its system, then the command;
@@ -421,10 +425,24 @@ export class VmRun {
     void this.#serveSession();
   }
 
+  /** the guest's uptime (ms) on container-init's clock: the guest's clock stood still while a snapshot was saved */
+  #onHostClock(guestMs: number): number {
+    return (this.timeline.initUp ?? 0) + this.#stoppedMs + guestMs - this.#helloUptime;
+  }
+
+  /** the guest's own steps (TAG_STEPS) into the timeline: the first command's alone */
+  #markGuestSteps(fields: ReturnType<typeof decodeFields>): void {
+    const text = fieldString(fields, Tag.steps);
+    if (!text) return;
+    const steps = (this.timeline.guestSteps ??= {});
+    for (const [name, ms] of parseGuestSteps(text)) steps[name] ??= Math.round(this.#onHostClock(ms) * 10) / 10;
+  }
+
   #onExit(fields: ReturnType<typeof decodeFields>): void {
     const signo = fieldNumber(fields, Tag.signo);
     const exit = signo !== undefined ? { code: exitCodeForSignal(signo), signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
     this.#facts.commandExit = exit;
+    this.#markGuestSteps(fields);
     log(this.plan, `command ended (${JSON.stringify(exit)}) ${Date.now() - this.#t0} ms since start`);
     this.#mark('commandEnded');
     // killed by SIGKILL, and not by us: the guest kernel's log says whether its OOM killer did it
@@ -484,7 +502,7 @@ export class VmRun {
     const vmm = this.#vmm as VmmInstance;
     const t = Date.now();
     try {
-      const saved = await snapshot.save(vmm, { helloUptimeMs: this.#helloUptime, release }, this.#ramFile as string);
+      const saved = await snapshot.save(vmm, { helloUptimeMs: this.#helloUptime, helloAt: this.#helloAt, release }, this.#ramFile as string);
       if (!saved.saved) return log(this.plan, `snapshot ${snapshot.files.key} not saved by this run: ${saved.why}`);
       log(this.plan, `snapshot ${snapshot.files.key} saved in ${Date.now() - t} ms`);
       if (saved.pruned.length) log(this.plan, `removed ${saved.pruned.length} snapshot(s) unused for long: ${saved.pruned.join(', ')}`);

@@ -65,7 +65,8 @@ export interface VmmInstance {
   /** "QEMU exited with code 1: <its last line>": how it ended, in its own words */
   describeExit(exit: VmmExit): string;
   /** stops the guest, writes its state to `file` (its RAM left out: `whileStopped` keeps it), lets it go on */
-  save(file: string, whileStopped: () => Promise<void>): Promise<void>;
+  /** saves the VM's state while the guest stands still; resolves with the wall time (ms) at which it stood still */
+  save(file: string, whileStopped: () => Promise<void>): Promise<number>;
   /** loads `file` into a VMM started with `incoming`, once its RAM is `ramReady`, and lets the guest run; SnapshotLoadError when the file or the RAM does not load */
   restore(file: string, ramReady: Promise<void>): Promise<RestoreTimes>;
   /** the guest's run state as the VMM sees it ('running', 'paused', 'guest-panicked', ...); undefined when it does not answer */

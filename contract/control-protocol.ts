@@ -56,6 +56,7 @@ export const Tag = {
   shmSize: 30,
   announce: 31,
   modprobe: 32,
+  steps: 33,
 } as const;
 
 /** Tag.modprobe's values: the modprobe the guest's kernel calls */

@@ -16,6 +16,8 @@ export interface VmTimeline extends Partial<Record<VmStep, number>> {
   restored?: boolean;
   /** the restore's parts (ms): QEMU's monitor answering, then waiting for the RAM's image (written beside QEMU's start), QEMU's state loaded, the guest let go on, the control port connected */
   restoreParts?: { monitor: number; ram: number; load: number; resume: number; control: number };
+  /** the guest's own steps from its EXEC to its command (exec, root, tmpfs, devices, network, settings, command) and the command reaped (exited): ms on this clock */
+  guestSteps?: Record<string, number>;
   /** ms the guest stood still while its snapshot was saved */
   snapshotSaveMs?: number;
   /** ms a snapshot that did not restore cost before the cold boot */
@@ -57,6 +59,21 @@ export function parseTimeline(text: string): VmTimeline {
   const parts = r.restoreParts as Record<string, unknown> | undefined;
   if (parts && typeof parts === 'object' && (['monitor', 'ram', 'load', 'resume', 'control'] as const).every((k) => typeof parts[k] === 'number')) {
     out.restoreParts = parts as unknown as NonNullable<VmTimeline['restoreParts']>;
+  }
+  const steps = r.guestSteps as Record<string, unknown> | undefined;
+  if (steps && typeof steps === 'object') {
+    const kept = Object.entries(steps).filter(([k, v]) => /^[a-z]+$/.test(k) && typeof v === 'number' && Number.isFinite(v));
+    if (kept.length) out.guestSteps = Object.fromEntries(kept) as Record<string, number>;
+  }
+  return out;
+}
+
+/** A guest's TAG_STEPS text ("NAME=US NAME=US"): each step's time in ms of the guest's clock, in the guest's order. */
+export function parseGuestSteps(text: string): [name: string, ms: number][] {
+  const out: [string, number][] = [];
+  for (const word of text.split(' ')) {
+    const m = /^([a-z]+)=(\d+)$/.exec(word);
+    if (m) out.push([m[1] as string, Number(m[2]) / 1000]);
   }
   return out;
 }

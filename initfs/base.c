@@ -59,6 +59,33 @@ uint32_t uptime_ms(void) {
   return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+uint64_t uptime_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define MAX_STEPS 16
+static struct {
+  const char *name;
+  uint64_t us;
+} steps[MAX_STEPS];
+static int step_count;
+
+void step(const char *name) {
+  if (step_count < MAX_STEPS) steps[step_count++] = (typeof(steps[0])){name, uptime_us()};
+}
+
+/* the steps marked so far as one TAG_STEPS field; they are said once */
+void field_steps(struct buf *b) {
+  char text[MAX_STEPS * 40];
+  size_t n = 0;
+  for (int i = 0; i < step_count && n < sizeof text; i++)
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s%s=%llu", i ? " " : "", steps[i].name, (unsigned long long)steps[i].us);
+  if (step_count) field_str(b, TAG_STEPS, text);
+  step_count = 0;
+}
+
 void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
   nanosleep(&ts, NULL);

@@ -61,6 +61,7 @@ struct child {
   int out, err, in; /* our ends: read out/err, write in (-1 when closed) */
   int out_open, err_open;
   int exited, status, reported;
+  uint64_t exited_us; /* when it was reaped */
   int tty_master; /* -1 without a pty */
   struct buf pending_in; /* stdin bytes waiting for the command to read them */
   int stdin_eof;
@@ -232,9 +233,11 @@ void run_exec(struct request *r, uint32_t id, uint32_t root_ms) {
     c->exited = 1;
     return;
   }
+  step("command");
   struct buf b = {0};
   field_u32(&b, TAG_ROOT_MS, root_ms);
   field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+  field_steps(&b);
   send_msg(MSG_STARTED, id, b.data, b.len);
   free(b.data);
 }
@@ -258,6 +261,9 @@ static void send_exit(const struct child *c) {
   if (WIFSIGNALED(c->status)) field_u32(&b, TAG_SIGNO, (uint32_t)WTERMSIG(c->status));
   else field_u32(&b, TAG_CODE, (uint32_t)WEXITSTATUS(c->status));
   field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+  char exited[32];
+  snprintf(exited, sizeof exited, "exited=%llu", (unsigned long long)c->exited_us);
+  field_str(&b, TAG_STEPS, exited);
   send_msg(MSG_EXIT, c->id, b.data, b.len);
   free(b.data);
 }
@@ -271,6 +277,7 @@ static void reap(void) {
       struct child *c = &children[i];
       if (c->used && c->pid == pid && !c->exited) {
         c->exited = 1;
+        c->exited_us = uptime_us();
         c->status = status;
       }
     }

@@ -134,6 +134,10 @@ void power_off(void);
 extern int beside_init;
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 uint32_t uptime_ms(void);
+uint64_t uptime_us(void);
+/* the guest's own steps of a run (its EXEC to its command), said in the first STARTED (TAG_STEPS) */
+void step(const char *name);
+void field_steps(struct buf *b);
 void sleep_ms(long ms);
 int mkdir_p(const char *path);
 /* main.c */

@@ -139,6 +139,7 @@ int main(int argc, char **argv) {
   send_msg(MSG_HELLO, 0, hello.data, hello.len);
 
   struct frame f = wait_frame();
+  step("exec");
   warm_up_start();
   if (f.type != MSG_EXEC) fatal("expected EXEC, got message type %u", f.type);
   static struct request req;
@@ -155,20 +156,26 @@ int main(int argc, char **argv) {
     enter_root();
   }
   uint32_t root_ms = uptime_ms();
+  step("root");
   if (req.hostname) sethostname(req.hostname, strlen(req.hostname));
   mount_user_tmpfs(&req);
   /* nothing of the user's runs before the generator is reseeded */
   if (seeding && !warm_up_reseeded()) reseed_random(req.seed, req.seed_len);
+  step("tmpfs");
   if (!agent_mode) {
     use_toolbox_modprobe(req.modprobe);
     if (!static_nodes_made) make_static_nodes(NULL);
+    step("devices");
     configure_network(req.net, req.announce);
     if (guest_ip.s_addr && gateway_ip.s_addr) forward_start(req.tunnel);
     if (req.boot) start_image_init(req.boot);
+    step("network");
   }
 
   char why[600];
-  if (apply_machine_settings(&req, why, sizeof why) < 0) {
+  int refused = apply_machine_settings(&req, why, sizeof why) < 0;
+  step("settings");
+  if (refused) {
     /* docker refuses such a run before it starts: 125, and the command never runs */
     send_error(first_id, 125, "%s", why);
     struct buf b = {0};
@@ -182,6 +189,7 @@ int main(int argc, char **argv) {
     struct buf b = {0};
     field_u32(&b, TAG_ROOT_MS, root_ms);
     field_u32(&b, TAG_UPTIME_MS, uptime_ms());
+    field_steps(&b);
     send_msg(MSG_STARTED, first_id, b.data, b.len);
     free(b.data);
   }

@@ -31,10 +31,10 @@ enum {
 /* guest -> host */
 enum {
   MSG_HELLO = 0x81,   /* fields: TAG_RELEASE, TAG_UPTIME_MS */
-  MSG_STARTED = 0x82, /* fields: TAG_UPTIME_MS */
+  MSG_STARTED = 0x82, /* fields: TAG_ROOT_MS, TAG_UPTIME_MS, TAG_STEPS */
   MSG_STDOUT = 0x83,  /* raw bytes */
   MSG_STDERR = 0x84,  /* raw bytes */
-  MSG_EXIT = 0x85,    /* fields: TAG_CODE or TAG_SIGNO, TAG_UPTIME_MS */
+  MSG_EXIT = 0x85,    /* fields: TAG_CODE or TAG_SIGNO, TAG_UPTIME_MS, TAG_STEPS (exited: when it was reaped) */
   MSG_ERROR = 0x86,   /* fields: TAG_MESSAGE, TAG_CODE */
   MSG_PORTS = 0x87,   /* fields: TAG_PORT repeated: the TCP ports the guest listens on beyond loopback, whenever they change */
 };
@@ -72,6 +72,7 @@ enum {
   TAG_SHM_SIZE = 30, /* bytes: /dev/shm's size, set before the first command */
   TAG_ANNOUNCE = 31, /* u32 1: the run publishes ports: the guest makes itself known to the gateway at once */
   TAG_MODPROBE = 32, /* u32: the modprobe the kernel calls, as the host found the image (MODPROBE_*); absent: the guest looks */
+  TAG_STEPS = 33,    /* "NAME=US NAME=US ...": the guest's own steps (CLOCK_BOOTTIME, microseconds), in STARTED and EXIT */
 };
 
 /* TAG_MODPROBE's values */

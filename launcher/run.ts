@@ -219,6 +219,26 @@ function vmPhases(t: VmTimeline): Record<string, number> {
     out[`vm.${names[step]}`] = Math.max(0, at - previous);
     previous = at;
   }
+  Object.assign(out, guestPhases(t));
+  return out;
+}
+
+/**
+ * The guest's own steps, each from the one before (the first from the guest's answer,
+ * when its EXEC went): its EXEC read, the root, the tmpfs, the devices, the network,
+ * the machine settings, the command started, the command reaped; then that exit on
+ * its way to container-init (vm.guest.exitToHost). Within the VM's steps, not added to them.
+ */
+function guestPhases(t: VmTimeline): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!t.guestSteps || t.initUp === undefined) return out;
+  let previous = t.initUp;
+  for (const [name, at] of Object.entries(t.guestSteps)) {
+    out[`vm.guest.${name}`] = Math.max(0, at - previous);
+    previous = at;
+  }
+  const exited = t.guestSteps.exited;
+  if (exited !== undefined && t.commandEnded !== undefined) out['vm.guest.exitToHost'] = Math.max(0, t.commandEnded - exited);
   return out;
 }
 

@@ -133,6 +133,14 @@ describe.skipIf(skip !== '')('run() through the library', () => {
     expect(started).toHaveLength(1);
     expect(r.phases[started[0] as string]).toBeGreaterThan(10);
     expect(r.durationMs).toBeGreaterThanOrEqual(r.phases.run as number);
+    // the guest's own steps split its way from its answer to the command, on its clock put on the run's
+    const guest = Object.entries(r.phases).filter(([k]) => k.startsWith('vm.guest.'));
+    const steps = ['exec', 'root', 'tmpfs', 'devices', 'network', 'settings', 'command'];
+    expect(guest.map(([k]) => k)).toEqual([...steps, 'exited', 'exitToHost'].map((s) => `vm.guest.${s}`));
+    const toCommand = guest.slice(0, steps.length).reduce((sum, [, ms]) => sum + ms, 0);
+    expect(Math.abs(toCommand - ((r.phases['vm.rootMounted'] as number) + (r.phases['vm.commandStarted'] as number)))).toBeLessThanOrEqual(2);
+    // the command's run in the guest is within the run's own view of it (the exit's way out on top)
+    expect(r.phases['vm.guest.exited']).toBeLessThanOrEqual((r.phases['vm.command'] as number) + 15);
   });
 
   it('stops on an AbortSignal: canceled, 143', async () => {
