@@ -78,13 +78,14 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
 
   it('--no-snapshot and TESTIN_SNAPSHOT=0 boot cold, with the same result', async () => {
     const flag = await testin(['run', '--debug', '--no-snapshot', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo out; echo err >&2; exit 42']);
-    expect(startedFrom(flag.stderr)).toBe('cold');
+    expect(startedFrom(flag.stderr), flag.stderr).toBe('cold');
     expect(flag.stderr).not.toMatch(/snapshot [0-9a-f]+ saved/);
-    expect(flag.exitCode).toBe(42);
+    expect(flag.exitCode, flag.stderr).toBe(42);
     expect(flag.stdout.toString()).toBe('out\n');
     const env = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true'], { env: { TESTIN_SNAPSHOT: '0' } });
-    expect(startedFrom(env.stderr)).toBe('cold');
-    expect(env.exitCode).toBe(0);
+    // a failure says why: the run's own words
+    expect(startedFrom(env.stderr), env.stderr).toBe('cold');
+    expect(env.exitCode, env.stderr).toBe(0);
   });
 
   it('a restored guest slow to answer (held 12 s by a test hook, past the 10 s check) is waited for: the run succeeds, the snapshot is kept as it was', async () => {
