@@ -53,16 +53,14 @@ void fatal(const char *fmt, ...) {
   exit(125);
 }
 
-uint32_t uptime_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 uint64_t uptime_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_BOOTTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint32_t uptime_ms(void) {
+  return (uint32_t)(uptime_us() / 1000u);
 }
 
 #define MAX_STEPS 16
