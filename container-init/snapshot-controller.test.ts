@@ -90,7 +90,7 @@ describe('SnapshotController', () => {
     expect(new SnapshotController(dir, KEY, 'auto', 'run1').restoring).toBe(false);
     const first = new SnapshotController(dir, KEY, 'auto', 'run1');
     const vmm = fakeVmm({ saved: 'booted' });
-    expect(await first.save(vmm, { helloUptimeMs: 7, release: 'r' }, ramFile)).toEqual({ saved: true, pruned: [] });
+    expect(await first.save(vmm, { helloUptimeMs: 7, release: 'r' }, ramFile)).toEqual({ saved: true, pruned: [], stoppedAt: expect.any(Number) });
     expect(readFileSync(first.files.state, 'utf8')).toBe('booted');
     const next = new SnapshotController(dir, KEY, 'auto', 'run2');
     expect(next.restoring).toBe(true);
@@ -109,7 +109,7 @@ describe('SnapshotController', () => {
 
   it("keeps the guest's uptime at the stop: its hello's, and the time from the hello to the stop, which the guest ran on", async () => {
     const vmm = fakeVmm({ stoppedAt: 10_040 });
-    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 700, helloAt: 10_000, release: 'r' }, ramFile)).toMatchObject({ saved: true });
+    expect(await new SnapshotController(dir, KEY, 'auto', 'run1').save(vmm, { helloUptimeMs: 700, helloAt: 10_000, release: 'r' }, ramFile)).toMatchObject({ saved: true, stoppedAt: 10_040 });
     expect(new SnapshotController(dir, KEY, 'auto', 'run2').meta?.helloUptimeMs).toBe(740);
   });
 

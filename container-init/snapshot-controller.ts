@@ -106,15 +106,16 @@ export class SnapshotController {
    * sees half a file. Rejects with the VMM's error; the guest goes on either way.
    */
   /** `helloAt`: the wall time the guest's hello came; its uptime went on from then until the stop, where a restored guest's goes on from */
-  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt' | 'ram'> & { helloAt?: number }, ramFile: string): Promise<{ saved: true; pruned: string[] } | { saved: false; why: string }> {
+  async save(vmm: VmmInstance, meta: Omit<SnapshotMeta, 'key' | 'createdAt' | 'ram'> & { helloAt?: number }, ramFile: string): Promise<{ saved: true; pruned: string[]; stoppedAt: number } | { saved: false; why: string }> {
     if (readSnapshot(this.files)) return { saved: false, why: 'another run saved it meanwhile' };
     const release = takeSaveLock(this.files, this.runId);
     if (!release) return { saved: false, why: 'another run is saving it' };
     const tmp = { state: `${this.files.state}.${this.runId}.tmp`, ram: `${this.files.ram}.${this.runId}.tmp`, meta: `${this.files.meta}.${this.runId}.tmp` };
+    let stoppedAt: number;
     try {
       let ram: SnapshotMeta['ram'] | undefined;
       // the RAM is read while the guest stands still, as the VMM's state is
-      const stoppedAt = await vmm.save(tmp.state, async () => void (ram = await saveRamImage(ramFile, tmp.ram)));
+      stoppedAt = await vmm.save(tmp.state, async () => void (ram = await saveRamImage(ramFile, tmp.ram)));
       if (!ram) throw new Error("the guest's RAM was not saved");
       const { helloAt, ...kept } = meta;
       const uptime = kept.helloUptimeMs + (helloAt === undefined ? 0 : Math.max(0, stoppedAt - helloAt));
@@ -130,6 +131,6 @@ export class SnapshotController {
       rmSync(tmp.meta, { force: true });
       release();
     }
-    return { saved: true, pruned: pruneSnapshots(dirname(this.files.state), this.files.key) };
+    return { saved: true, pruned: pruneSnapshots(dirname(this.files.state), this.files.key), stoppedAt };
   }
 }

@@ -506,7 +506,8 @@ export class VmRun {
       if (!saved.saved) return log(this.plan, `snapshot ${snapshot.files.key} not saved by this run: ${saved.why}`);
       log(this.plan, `snapshot ${snapshot.files.key} saved in ${Date.now() - t} ms`);
       if (saved.pruned.length) log(this.plan, `removed ${saved.pruned.length} snapshot(s) unused for long: ${saved.pruned.join(', ')}`);
-      this.#stoppedMs = Date.now() - t;
+      // from the stop on: the guest's clock ran on until then
+      this.#stoppedMs = Date.now() - saved.stoppedAt;
       this.timeline.snapshotSaveMs = this.#stoppedMs;
     } catch (error) {
       const full = /no space left/i.test((error as Error).message);
