@@ -32,6 +32,12 @@ describe('judgeRunEnd', () => {
     ['Ctrl-C before the guest spoke, the VMM then aborting', vmmExit(null, 'SIGABRT'), { guestSpoke: false, stoppedBeforeCommand: 2 }, { kind: 'exited', code: 130, signal: 2 }],
     ['the boot deadline', { kind: 'bootDeadline', ms: 120_000, restored: false }, {}, { kind: 'abnormal', reason: 'the VM did not start its init within 120 s' }],
     [
+      'the boot deadline, with what the host saw meanwhile',
+      { kind: 'bootDeadline', ms: 60_000, restored: false, detail: 'QEMU used 6.1 s of CPU' },
+      {},
+      { kind: 'abnormal', reason: 'the VM did not start its init within 60 s (QEMU used 6.1 s of CPU)' },
+    ],
+    [
       'a restored guest silent until the boot deadline',
       { kind: 'bootDeadline', ms: 5000, restored: true },
       {},

@@ -12,8 +12,8 @@ export type EndTrigger =
   | { kind: 'commandExited'; code: number; signal?: number | undefined }
   /** the VMM process (or --no-vm's agent) ended */
   | { kind: 'vmmExited'; exit: VmmExit; description: string }
-  /** the guest did not take its command within the boot's deadline */
-  | { kind: 'bootDeadline'; ms: number; restored: boolean }
+  /** the guest did not take its command within the boot's deadline; `detail`: what the host saw of it meanwhile */
+  | { kind: 'bootDeadline'; ms: number; restored: boolean; detail?: string | undefined }
   /** a helper the VM cannot do without ended while the VM ran (passt: the VM's network) */
   | { kind: 'helperEnded'; reason: string }
   /** the helpers did not start, or --boot's system did not come up */
@@ -65,7 +65,7 @@ export function judgeRunEnd(trigger: EndTrigger, facts: EndFacts): RunEnd {
     case 'bootDeadline':
       return {
         kind: 'abnormal',
-        reason: trigger.restored ? `the VM restored from its snapshot did not answer within ${trigger.ms / 1000} s` : `the VM did not start its init within ${trigger.ms / 1000} s`,
+        reason: `${trigger.restored ? `the VM restored from its snapshot did not answer within ${trigger.ms / 1000} s` : `the VM did not start its init within ${trigger.ms / 1000} s`}${trigger.detail ? ` (${trigger.detail})` : ''}`,
       };
     case 'helperEnded':
     case 'failed':

@@ -25,7 +25,7 @@ import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
-import { watchStall } from './stall-watch.js';
+import { cpuMs, watchStall } from './stall-watch.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -100,6 +100,8 @@ export class VmRun {
   #awaitingRestoredGuest = false;
   /** the guest has said something: the boot's deadline is met */
   #answered?: () => void;
+  /** bytes the guest wrote on its control port */
+  #guestBytes = 0;
   /** --boot: the set-up EXEC went ('setup'), the system is being waited for ('waiting'), it is up ('up') */
   #bootStage: 'none' | 'setup' | 'waiting' | 'up' = 'none';
   #systemWait?: SystemWait;
@@ -202,7 +204,10 @@ export class VmRun {
     if ('failed' in started) return judgeRunEnd({ kind: 'failed', reason: started.failed }, this.#facts);
     const guest = this.#guest as Helper;
     return new Promise<RunEnd>((resolve) => {
-      const bootTimer = setTimeout(() => this.#finish({ kind: 'bootDeadline', ms: this.plan.vm.bootTimeoutMs, restored: this.#awaitingRestoredGuest }), this.plan.vm.bootTimeoutMs);
+      const bootTimer = setTimeout(
+        () => this.#finish({ kind: 'bootDeadline', ms: this.plan.vm.bootTimeoutMs, restored: this.#awaitingRestoredGuest, detail: this.#silentGuestDetail(guest) }),
+        this.plan.vm.bootTimeoutMs,
+      );
       // a cold boot whose QEMU stands still is stopped (and started again: main.ts); a restore has its own watch (#restore)
       const stopWatch =
         this.#vmm && !this.#awaitingRestoredGuest && guest.child.pid !== undefined
@@ -355,9 +360,17 @@ export class VmRun {
     this.#socket = socket;
     const reader = new FrameReader();
     socket.on('data', (chunk: Buffer) => {
+      this.#guestBytes += chunk.length;
       for (const frame of reader.push(chunk)) this.#onFrame(frame);
     });
     socket.on('error', () => undefined);
+  }
+
+  /** what the host saw of a guest silent past its boot deadline: QEMU's CPU time, and its control port */
+  #silentGuestDetail(guest: Helper): string {
+    const cpu = guest.child.pid === undefined ? undefined : cpuMs(guest.child.pid);
+    const port = !this.#socket ? 'its control port not connected' : this.#guestBytes ? `${this.#guestBytes} bytes on its control port, no whole message` : 'nothing on its control port';
+    return `${cpu === undefined ? '' : `QEMU used ${(cpu / 1000).toFixed(1)} s of CPU; `}${port}`;
   }
 
   #onFrame(frame: Frame): void {

@@ -129,6 +129,6 @@ describe.skipIf(skip !== '')('the core cases, booted cold (--no-snapshot)', () =
     const built = await execa('node', ['dist/launcher/bin.js', 'toolbox', 'build']);
     kernelRelease = /^\s+modules \S+ \(kernel (\S+)\)$/m.exec(built.stdout)?.[1] as string;
   });
-  // each case's report must say its VM booted cold
-  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, kernelRelease: () => kernelRelease, startedFrom: 'cold', images: 'busybox' });
+  // each case's report must say its VM booted cold; a boot that hangs ends within the test's bound, saying what the host saw
+  defineCoreCases({ env: { TESTIN_SNAPSHOT: '0' }, flags: ['--boot-timeout', '60s'], kernelRelease: () => kernelRelease, startedFrom: 'cold', images: 'busybox' });
 });

@@ -13,6 +13,8 @@ import { KERNEL_LINE, leftovers, testin, withoutNotices } from './testin.js';
  */
 export function defineCoreCases(options: {
   env?: Record<string, string>;
+  /** flags of every run, after `run` */
+  flags?: readonly string[];
   kernelRelease: () => string;
   startedFrom?: 'cold' | 'snapshot';
   /** 'busybox': the static image alone (the glibc image's cases ran with the default toolbox and a restore; each costs a boot) */
@@ -20,7 +22,8 @@ export function defineCoreCases(options: {
 }): void {
   let runs = 0;
   /** a run of the case; with `startedFrom`, its report must say the VM started so */
-  const run = async (args: readonly string[]): ReturnType<typeof testin> => {
+  const run = async (given: readonly string[]): ReturnType<typeof testin> => {
+    const args = given[0] === 'run' ? ['run', ...(options.flags ?? []), ...given.slice(1)] : given;
     if (!options.startedFrom) return testin(args, { env: options.env });
     const report = join(tmpdir(), `testin-e2e-core-${process.pid}-${runs++}.json`);
     try {
@@ -59,8 +62,10 @@ export function defineCoreCases(options: {
 
     it('exits with the command\'s code: exit 0, 1, 42, 255 and kill -TERM $$ (143), each its own run, side by side', async () => {
       const cases = [['exit 0', 0], ['exit 1', 1], ['exit 42', 42], ['exit 255', 255], ['kill -TERM $$', 143]] as const;
-      const codes = await Promise.all(cases.map(async ([script]) => (await run(['run', '--image', image, '--', 'sh', '-c', script])).exitCode));
-      expect(Object.fromEntries(cases.map(([script], i) => [script, codes[i]]))).toEqual(Object.fromEntries(cases));
+      const runs = await Promise.all(cases.map(async ([script]) => await run(['run', '--image', image, '--', 'sh', '-c', script])));
+      // a failed run says why in its stderr
+      const stderrs = runs.map((r, i) => `${cases[i]?.[0]}: ${r.stderr}`).join('\n');
+      expect(Object.fromEntries(cases.map(([script], i) => [script, runs[i]?.exitCode])), stderrs).toEqual(Object.fromEntries(cases));
     });
 
     it('exits 127 for a missing command and 126 for a file that cannot be executed', async () => {
