@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abnormalTail, diagnoseConsole, lastLines } from './console-tail.js';
+import { abnormalTail, diagnoseConsole, lastLines, lostTimerLine } from './console-tail.js';
 
 describe('console tail', () => {
   it('keeps the last lines without carriage returns or blanks', () => {
@@ -24,5 +24,27 @@ describe('console tail', () => {
     expect(tail).toContain('Kernel panic - not syncing: sysrq triggered crash');
     expect(tail.at(-1)).toBe('trace 59');
     expect(abnormalTail(boot)).toEqual(boot.slice(-40));
+  });
+});
+
+describe("a booting kernel's lost timer", () => {
+  // the console of a cold boot that stood still until its deadline here (2026-12-06, 5 cold boots at once)
+  const stalled = [
+    '[   23.733521] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:',
+    '[   23.735121] rcu: \t1-...!: (1 GPs behind) idle=09f0/0/0x0 softirq=9/10 fqs=6 (false positive?)',
+    '[   23.735765] rcu: \t(detected by 0, t=5252 jiffies, g=-1147, q=2265 ncpus=2)',
+    "[   23.757487] rcu: rcu_preempt kthread timer wakeup didn't happen for 5227 jiffies! g-1147 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402",
+    '[   23.758104] rcu: \tPossible timer handling issue on cpu=1 timer-softirq=3',
+  ].join('\n');
+
+  it('is the line where RCU says its kthread\'s timer did not fire, without its time stamp', () => {
+    expect(lostTimerLine(stalled)).toBe("rcu_preempt kthread timer wakeup didn't happen for 5227 jiffies! g-1147 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402");
+    expect(lostTimerLine("[ 1.0] rcu: rcu_sched kthread timer wakeup didn't happen for 6002 jiffies!")).toBe("rcu_sched kthread timer wakeup didn't happen for 6002 jiffies!");
+  });
+
+  it('is not a stall that names no lost timer, a panic, or a quiet console', () => {
+    expect(lostTimerLine(stalled.split('\n').slice(0, 3).join('\n'))).toBeUndefined();
+    expect(lostTimerLine('[    1.2] Kernel panic - not syncing: VFS')).toBeUndefined();
+    expect(lostTimerLine('')).toBeUndefined();
   });
 });

@@ -61,7 +61,7 @@ describe('buildQemuArgs', () => {
 
 describe('kernelCmdline', () => {
   it('is quiet, panics into a reboot, and puts user words last', () => {
-    expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'quiet', 'loglevel=1', 'systemd.getty_auto=0', 'systemd.show_status=1', 'foo=1']);
+    expect(kernelCmdline(vm)).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'quiet', 'loglevel=4', 'systemd.getty_auto=0', 'systemd.show_status=1', 'foo=1']);
     expect(kernelCmdline({ ...vm, console: true, kernelCmdline: [] })).toEqual(['console=ttyS0', 'panic=-1', 'cryptomgr.notests', 'systemd.getty_auto=0', 'systemd.show_status=1']);
     // the NIC's set-up, for the init to make at boot: before the user's words
     expect(kernelCmdline(vm, undefined, '10.0.2.15/24 10.0.2.2 65520').slice(-2)).toEqual(['testin.net=10.0.2.15/24,10.0.2.2,65520', 'foo=1']);

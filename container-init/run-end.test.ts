@@ -28,6 +28,12 @@ describe('judgeRunEnd', () => {
     ['the VMM aborted after the guest spoke: the command may have run', vmmExit(null, 'SIGABRT'), {}, { kind: 'abnormal', reason: 'QEMU exited with SIGABRT: last words' }],
     ['the VMM exited with an error before the guest spoke (its own refusal): no second start', vmmExit(1), { guestSpoke: false }, { kind: 'abnormal', reason: 'QEMU exited with code 1: last words' }],
     ['the VMM killed from outside before the guest spoke', vmmExit(null, 'SIGKILL'), { guestSpoke: false }, { kind: 'abnormal', reason: 'QEMU exited with SIGKILL: last words' }],
+    [
+      "the guest's kernel lost a CPU's timer while it booted, and the VMM was stopped hard: started again",
+      vmmExit(null, 'SIGKILL'),
+      { guestSpoke: false, lostTimer: "rcu_preempt kthread timer wakeup didn't happen for 5227 jiffies!" },
+      { kind: 'startCrashed', reason: "the guest's kernel lost a CPU's timer while it booted: rcu_preempt kthread timer wakeup didn't happen for 5227 jiffies!" },
+    ],
     ['the VMM stood still before the guest spoke, and was stopped hard: started again', vmmExit(null, 'SIGKILL'), { guestSpoke: false, stoodStillMs: 10_000 }, { kind: 'startCrashed', reason: "QEMU stood still, using no CPU for 10 s before the guest's init answered" }],
     ['Ctrl-C before the guest spoke, the VMM then aborting', vmmExit(null, 'SIGABRT'), { guestSpoke: false, stoppedBeforeCommand: 2 }, { kind: 'exited', code: 130, signal: 2 }],
     ['the boot deadline', { kind: 'bootDeadline', ms: 120_000, restored: false }, {}, { kind: 'abnormal', reason: 'the VM did not start its init within 120 s' }],

@@ -39,6 +39,8 @@ export interface EndFacts {
   guestSpoke: boolean;
   /** the VMM was stopped hard after it stood still (no CPU used) this many ms before the guest answered (stall-watch.ts) */
   stoodStillMs?: number | undefined;
+  /** the VMM was stopped hard after the booting guest's kernel said a CPU's timer stopped firing (this line: console-tail.ts lostTimerLine) */
+  lostTimer?: string | undefined;
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason (the caller adds the console). */
@@ -77,6 +79,7 @@ export function judgeRunEnd(trigger: EndTrigger, facts: EndFacts): RunEnd {
       if (facts.stoppedBeforeCommand !== undefined) return signalled(facts.stoppedBeforeCommand);
       if (facts.timedOut) return { kind: 'exited', code: EXIT_TIMED_OUT };
       if (facts.killed) return signalled(9);
+      if (!facts.guestSpoke && facts.lostTimer !== undefined) return { kind: 'startCrashed', reason: `the guest's kernel lost a CPU's timer while it booted: ${facts.lostTimer}` };
       if (!facts.guestSpoke && facts.stoodStillMs !== undefined) return { kind: 'startCrashed', reason: `QEMU stood still, using no CPU for ${Math.round(facts.stoodStillMs / 1000)} s before the guest's init answered` };
       if (!facts.guestSpoke && trigger.exit.signal !== null && CRASH_SIGNALS.has(trigger.exit.signal)) return { kind: 'startCrashed', reason: trigger.description };
       return { kind: 'abnormal', reason: trigger.exit.code === 0 && trigger.exit.signal === null ? 'the VM powered off before the command ended' : trigger.description };

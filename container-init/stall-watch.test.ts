@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { cpuMs, STALL_RULE, stoodStill } from './stall-watch.js';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuMs, STALL_RULE, stoodStill, watchConsole } from './stall-watch.js';
 
 describe('cpuMs', () => {
   it("adds user and system time (fields 14 and 15), counting from after the name's parenthesis, which may hold spaces and parentheses", () => {
@@ -31,5 +34,50 @@ describe('stoodStill', () => {
     ['a slow machine: a little CPU, but more than the minimum', at([0, 0], [5000, 40], [10_000, 80]), undefined],
   ])('%s', (_what, samples, expected) => {
     expect(stoodStill(samples, STALL_RULE)).toBe(expected);
+  });
+});
+
+describe('watchConsole', () => {
+  const find = (text: string): string | undefined => /^.*LOST.*$/m.exec(text)?.[0];
+  const within = async (ms: number, done: () => boolean): Promise<void> => {
+    for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('calls back once with the first line found in what the file gained, a line split across reads too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-unit-console-'));
+    try {
+      const file = join(dir, 'console.log');
+      writeFileSync(file, 'boot\n');
+      const seen: string[] = [];
+      const stop = watchConsole(file, find, (line) => seen.push(line), 5);
+      appendFileSync(file, 'a line that is LO');
+      await new Promise((r) => setTimeout(r, 30));
+      expect(seen).toEqual([]);
+      appendFileSync(file, 'ST here\nLOST again\n');
+      await within(1000, () => seen.length > 0);
+      await new Promise((r) => setTimeout(r, 30));
+      stop();
+      expect(seen).toEqual(['a line that is LOST here']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a file emptied and written afresh from its start, and waits for a file not there yet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'testin-unit-console-'));
+    try {
+      const file = join(dir, 'console.log');
+      const seen: string[] = [];
+      const stop = watchConsole(file, find, (line) => seen.push(line), 5);
+      await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(file, `${'x'.repeat(100)}\n`);
+      await new Promise((r) => setTimeout(r, 30));
+      writeFileSync(file, 'LOST\n');
+      await within(1000, () => seen.length > 0);
+      stop();
+      expect(seen).toEqual(['LOST']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  * Such a start is ended and made again at once, rather than waited for until
  * the boot's deadline.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 
 /** Linux's USER_HZ: the unit of /proc/PID/stat's times on every architecture it runs */
 const TICK_MS = 10;
@@ -68,4 +68,41 @@ export function watchStall(pid: number, onStill: (ms: number) => void, rule: Sta
   const stop = (): void => clearInterval(timer);
   sample();
   return stop;
+}
+
+/**
+ * Reads what is added to the guest's console file every `everyMs`, and calls `onLine` once with the
+ * first line `find` picks out of it (a cold boot's lost timer: console-tail.ts lostTimerLine). Returns the stop.
+ */
+export function watchConsole(path: string, find: (text: string) => string | undefined, onLine: (line: string) => void, everyMs = 250): () => void {
+  let offset = 0;
+  let pending = '';
+  const timer = setInterval(() => {
+    let text: string;
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        // a file started afresh (a new QEMU) is read from its start
+        if (size < offset) offset = 0;
+        const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        offset += n;
+        text = pending + buf.subarray(0, n).toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return;
+    }
+    const cut = text.lastIndexOf('\n');
+    pending = text.slice(cut + 1).slice(-4096);
+    const line = cut >= 0 ? find(text.slice(0, cut)) : undefined;
+    if (line !== undefined) {
+      clearInterval(timer);
+      onLine(line);
+    }
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

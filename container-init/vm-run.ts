@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { FrameReader, MessageType, Tag, decodeFields, decodePorts, encodeExec, encodeFrame, encodeSignal, fieldNumber, fieldString, type ExecRequest, type Frame } from '../contract/control-protocol.js';
@@ -11,7 +11,7 @@ import { signalName } from '../contract/process-settings.js';
 import { parseGuestSteps, type VmStep, type VmTimeline } from '../contract/timeline.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { startHelper, stopHelper, type Helper } from './child-process.js';
-import { abnormalTail, diagnoseConsole, readConsoleTail } from './console-tail.js';
+import { abnormalTail, diagnoseConsole, lostTimerLine, readConsoleTail } from './console-tail.js';
 import { guestCommand } from './guest-command.js';
 import { SystemWait, type SystemState } from './image-init.js';
 import { KernelLogQuestion, oomNotice } from './kernel-log.js';
@@ -25,7 +25,7 @@ import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
 import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
-import { cpuMs, watchStall } from './stall-watch.js';
+import { cpuMs, watchConsole, watchStall } from './stall-watch.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -209,13 +209,25 @@ export class VmRun {
         this.plan.vm.bootTimeoutMs,
       );
       // a cold boot whose QEMU stands still is stopped (and started again: main.ts); a restore has its own watch (#restore)
-      const stopWatch =
-        this.#vmm && !this.#awaitingRestoredGuest && guest.child.pid !== undefined
-          ? watchStall(guest.child.pid, (ms) => {
-              this.#facts.stoodStillMs = ms;
-              guest.child.kill('SIGKILL');
-            })
-          : () => undefined;
+      const coldBoot = this.#vmm !== undefined && !this.#awaitingRestoredGuest && guest.child.pid !== undefined;
+      const stopStallWatch = coldBoot
+        ? watchStall(guest.child.pid as number, (ms) => {
+            this.#facts.stoodStillMs = ms;
+            guest.child.kill('SIGKILL');
+          })
+        : () => undefined;
+      // a kernel whose CPU's timer stopped firing while it booted waits for its boot deadline: started again at once
+      const stopConsoleWatch = coldBoot
+        ? watchConsole(this.consoleLog, lostTimerLine, (line) => {
+            this.#facts.lostTimer = line;
+            guest.child.kill('SIGKILL');
+          })
+        : () => undefined;
+      if (coldBoot) fakeLostTimerForTests(this.consoleLog, guest.child.pid as number);
+      const stopWatch = (): void => {
+        stopStallWatch();
+        stopConsoleWatch();
+      };
       this.#answered = () => {
         clearTimeout(bootTimer);
         stopWatch();
@@ -633,4 +645,25 @@ export class VmRun {
     const lines = readConsoleTail(this.consoleLog, DIAGNOSE_LINES);
     return { kind, reason: diagnoseConsole(lines) ?? reason, consoleTail: abnormalTail(lines) };
   }
+}
+
+/** the tests' hook (TESTIN_TEST_HOOK=lost-timer): the first cold boot's console says what a kernel that lost a CPU's timer says */
+let lostTimerFaked = false;
+function fakeLostTimerForTests(consoleLog: string, vmmPid: number): void {
+  if (process.env.TESTIN_TEST_HOOK !== 'lost-timer' || lostTimerFaked) return;
+  lostTimerFaked = true;
+  // once QEMU has opened (and emptied) the file
+  const opened = (): boolean => {
+    try {
+      return readdirSync(`/proc/${vmmPid}/fd`).some((fd) => readlinkSync(`/proc/${vmmPid}/fd/${fd}`) === consoleLog);
+    } catch {
+      return false;
+    }
+  };
+  const timer = setInterval(() => {
+    if (!opened()) return;
+    clearInterval(timer);
+    appendFileSync(consoleLog, "[   23.757487] rcu: rcu_preempt kthread timer wakeup didn't happen for 5227 jiffies! g-1147 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402\n");
+  }, 10);
+  timer.unref();
 }

@@ -109,7 +109,7 @@ describe.skipIf(skip !== '')('sessions through the library: one VM, many command
     expect(log).toContain(`Linux version ${release}`);
     expect(log).toContain(marker);
     expect(log).not.toMatch(/^<\d+>/m);
-    // an info line stays out of the console (quiet, loglevel=1)
+    // an info line stays out of the console (quiet, loglevel=4: errors and worse)
     expect(await vm.consoleLog()).not.toContain(marker);
   });
 });
