@@ -212,8 +212,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
 /**
  * How the client holds its lease (RunPlan.lease): on the container's stdin where the engine closes it
  * when the client goes (Docker, not Podman) and that stdin is not the user's (-i) nor a terminal (-t):
- * a docker exec beside the run costs 75-240 ms of CPU while QEMU starts, on this machine's 2 cores;
- * else by that exec. A session always by the exec: it outlives its start (`persist`).
+ * a docker exec beside the run takes 80-95 ms of a run's 2 cores here; else by that exec. A session
+ * always by the exec: it outlives its start, and its commands come as execs of their own.
  */
 async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateContext): Promise<RunLeasePlan> {
   if (ctx.session || options.interactive || options.tty || !(await docker.closesStdinWhenClientGoes())) return 'exec';
