@@ -10,7 +10,7 @@ import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
 import { LEASE_SOCKET, NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
-import { encodePlan, type Accel, type RunLeasePlan, type RunPlan } from '../contract/run-plan.js';
+import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
 import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
@@ -22,7 +22,7 @@ import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
 import { VmRun, type VmOutcome } from './vm-run.js';
-import { ClientLease, StdinLease, type Lease } from './client-lease.js';
+import { ClientLease } from './client-lease.js';
 import { guestCommand } from './guest-command.js';
 import type { SnapshotMode } from './snapshot-controller.js';
 import { terminate } from '../contract/terminate.js';
@@ -46,7 +46,7 @@ const PROCESS_STARTED_AT = Math.round(performance.timeOrigin);
 const MAIN_AT = Date.now();
 let onSignal: ((name: string) => void) | undefined;
 /** the client's lease on the run (plan.lease); the timeline goes back on it at the end */
-let lease: Lease | undefined;
+let lease: ClientLease | undefined;
 let finalTimeline = '{}';
 /** after the client went away, the command gets this long to end before the VM is stopped hard */
 const CLIENT_GONE_GRACE_MS = 2000;
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
   mkdirSync(WORK_DIR, { recursive: true });
   try {
     const { plan, mirror, accel } = readRun(manifest);
-    if (plan.lease) takeClientLease(plan.lease);
+    if (plan.lease) takeClientLease();
     const root = SHARED_ROOT ?? '/';
     const exec = guestRequest(plan, root, mirror);
     const newRoot = prepareRoot(plan, mirror);
@@ -132,13 +132,12 @@ function readRun(manifest: ToolboxManifest): { plan: RunPlan; mirror: { path: st
 }
 
 /** The client's lease (plan.lease): when the client goes, the run stops as after docker stop, with a short grace. */
-function takeClientLease(how: RunLeasePlan): void {
-  const gone = (why: string): void => {
+function takeClientLease(): void {
+  lease = new ClientLease(LEASE_SOCKET, (why) => {
     process.stderr.write(`testin: the client of this run went away (${why}): stopping it\n`);
     if (onSignal) onSignal('client-gone');
     else held.push('SIGTERM');
-  };
-  lease = how === 'exec' ? new ClientLease(LEASE_SOCKET, gone) : new StdinLease(how.stdinMark, gone);
+  });
 }
 
 /** The command as the guest's init takes it: argv, env, the user looked up in the image, the mounts. */
