@@ -1,12 +1,15 @@
 /**
- * The client's lease on a run (plan.lease): the launcher docker-execs
- * `testin-agent --lease` beside the run, which joins its stdio to this socket.
- * While it is connected the client is there; when it goes (killed, its machine
- * or network gone: the engine ends the exec, or its stdin ends) the run stops
- * by itself, as testcontainers' Ryuk removes a dead client's containers. At the
- * run's end the result (the timeline) goes back on it, before the container
- * exits and the engine removes it. A persistent session (testin up) is leased
- * while it starts; once up, its client says `persist` and may go.
+ * The client's lease on a run (plan.lease). While the client is there the run
+ * goes on; when it goes (killed, its machine or network gone) the run stops by
+ * itself, as testcontainers' Ryuk removes a dead client's containers. At the
+ * run's end the result (the timeline) goes back to it, before the container
+ * exits and the engine removes it. Two ways:
+ * - 'exec' (ClientLease): the launcher docker-execs `testin-agent --lease` beside
+ *   the run, which joins its stdio to this socket; the engine ends the exec when
+ *   the client goes. A persistent session (testin up) is leased so while it
+ *   starts; once up, its client says `persist` and may go.
+ * - on stdin (StdinLease): the client attached this container's stdin and never
+ *   writes to it; the engine closes it when the client goes (StdinOnce).
  */
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -16,7 +19,12 @@ export const LEASE_CONNECT_MS = 30_000;
 /** after the result went out, how long the client has to read it before the container exits */
 const DELIVER_WAIT_MS = 2000;
 
-export class ClientLease {
+export interface Lease {
+  /** The run's result to the client; resolves once it is out (or the client is gone). */
+  deliver(result: string): Promise<void>;
+}
+
+export class ClientLease implements Lease {
   #server: Server;
   #socket?: Socket;
   #delivered = false;
@@ -77,5 +85,33 @@ export class ClientLease {
       });
       socket.end(`${result}\n`);
     });
+  }
+}
+
+/** The lease on this process's stdin, which the client holds open (plan.lease's `stdinMark`); the result goes last on stderr, after the mark. */
+export class StdinLease implements Lease {
+  #done = false;
+
+  constructor(
+    private readonly mark: string,
+    onGone: (why: string) => void,
+  ) {
+    const lost = (): void => {
+      if (this.#done) return;
+      this.#done = true;
+      onGone('its connection to the engine ended');
+    };
+    process.stdin.on('data', () => undefined);
+    process.stdin.on('end', lost);
+    process.stdin.on('close', lost);
+    process.stdin.on('error', lost);
+  }
+
+  deliver(result: string): Promise<void> {
+    this.#done = true;
+    // nothing more is read: no read of stdin is left pending at the exit
+    process.stdin.removeAllListeners('data');
+    process.stdin.destroy();
+    return new Promise((resolve) => process.stderr.write(`${this.mark}${result}\n`, () => resolve()));
   }
 }

@@ -10,7 +10,7 @@ import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
 import { LEASE_SOCKET, NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
-import { encodePlan, type Accel, type RunPlan } from '../contract/run-plan.js';
+import { encodePlan, type Accel, type RunLeasePlan, type RunPlan } from '../contract/run-plan.js';
 import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
@@ -22,12 +22,13 @@ import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
 import { VmRun, type VmOutcome } from './vm-run.js';
-import { ClientLease } from './client-lease.js';
+import { ClientLease, StdinLease, type Lease } from './client-lease.js';
 import { guestCommand } from './guest-command.js';
 import type { SnapshotMode } from './snapshot-controller.js';
 import { terminate } from '../contract/terminate.js';
 import type { VmTimeline } from '../contract/timeline.js';
 import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
+import { sayLastWord, takeLastWord } from './last-word.js';
 
 // the tests' `init` moment: container-init runs, its signal handlers are not set yet (a stop now
 // ends node by the signal's default action, and docker's init reports 128+N); see launcher/test-hook.ts
@@ -41,12 +42,14 @@ if (process.env.TESTIN_TEST_HOOK === 'init' && process.argv[2] !== '--exec') {
  * read or the root is bound is held, and given to the VM as soon as it exists.
  */
 const held: string[] = [];
+/** the pipe to PID 1 that the exit code goes on last (last-word.ts) */
+const LAST_WORD = takeLastWord();
 /** wall-clock ms when this node process started, and when its code began: the run's phases split the container's start with them */
 const PROCESS_STARTED_AT = Math.round(performance.timeOrigin);
 const MAIN_AT = Date.now();
 let onSignal: ((name: string) => void) | undefined;
 /** the client's lease on the run (plan.lease); the timeline goes back on it at the end */
-let lease: ClientLease | undefined;
+let lease: Lease | undefined;
 let finalTimeline = '{}';
 /** after the client went away, the command gets this long to end before the VM is stopped hard */
 const CLIENT_GONE_GRACE_MS = 2000;
@@ -99,7 +102,7 @@ async function main(): Promise<number> {
   mkdirSync(WORK_DIR, { recursive: true });
   try {
     const { plan, mirror, accel } = readRun(manifest);
-    if (plan.lease) takeClientLease();
+    if (plan.lease) takeClientLease(plan.lease);
     const root = SHARED_ROOT ?? '/';
     const exec = guestRequest(plan, root, mirror);
     const newRoot = prepareRoot(plan, mirror);
@@ -132,12 +135,13 @@ function readRun(manifest: ToolboxManifest): { plan: RunPlan; mirror: { path: st
 }
 
 /** The client's lease (plan.lease): when the client goes, the run stops as after docker stop, with a short grace. */
-function takeClientLease(): void {
-  lease = new ClientLease(LEASE_SOCKET, (why) => {
+function takeClientLease(how: RunLeasePlan): void {
+  const gone = (why: string): void => {
     process.stderr.write(`testin: the client of this run went away (${why}): stopping it\n`);
     if (onSignal) onSignal('client-gone');
     else held.push('SIGTERM');
-  });
+  };
+  lease = how === 'exec' ? new ClientLease(LEASE_SOCKET, gone) : new StdinLease(how.stdinMark, gone);
 }
 
 /** The command as the guest's init takes it: argv, env, the user looked up in the image, the mounts. */
@@ -275,13 +279,21 @@ main().then(
     await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
     // the client reads the result before the container exits (and the engine removes it)
     await lease?.deliver(finalTimeline);
-    process.exit(code);
+    exit(code);
   },
   (error: unknown) => {
     process.stderr.write(`testin: internal error in container-init: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n  please report it with this output\n`);
-    process.exit(EXIT_TESTIN_FAILED);
+    exit(EXIT_TESTIN_FAILED);
   },
 );
+
+/** PID 1 hears the code first: should node's own exit hang, it ends the container with it */
+function exit(code: number): never {
+  sayLastWord(LAST_WORD, code);
+  // the tests' `exit-hang` moment: node's exit hangs as a thread pool's thread that never returns makes it
+  if (process.env.TESTIN_TEST_HOOK === 'exit-hang') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+  process.exit(code);
+}
 
 /** Resolves once what was written before is out: pipe writes may be queued, and exiting would drop them. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {

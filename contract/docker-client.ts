@@ -11,6 +11,11 @@ export interface DockerClient {
   engine(): Promise<EngineIdentity>;
   /** what the engine says of itself (docker info) */
   engineInfo(): Promise<EngineInfo>;
+  /**
+   * the engine closes a container's stdin (opened with `openStdin`) once the client attached to it
+   * goes, killed or not (StdinOnce, as `docker run -i` has it): Docker does; Podman does not (podman#20267)
+   */
+  closesStdinWhenClientGoes(): Promise<boolean>;
   /** .Config and .Id of a local image; undefined when the engine has none of that name */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
   /** pulls an image, reporting docker's progress events; rejects with docker's words */

@@ -124,11 +124,17 @@ export interface RunPlan {
   /** true: restore the VM's snapshot when there is one, and save one when not; decided once by the launcher (build-plan.ts) */
   snapshot?: boolean | undefined;
   /**
-   * the client that started the run holds a lease on it (testin-agent --lease, docker exec'd
-   * beside it): when the client goes away (killed, its machine gone) the run stops by itself
-   * within seconds, so nothing is left on a remote engine. Not for compose, nor a persistent session.
+   * the client that started the run holds a lease on it: when the client goes away (killed, its
+   * machine gone) the run stops by itself within seconds, so nothing is left on a remote engine,
+   * and the run's result (its timeline) goes back to it. Not for compose, nor a persistent session
+   * once up. How (launcher/run-lease.ts, container-init/client-lease.ts):
+   * - 'exec': `testin-agent --lease`, docker exec'd beside the run, joined to container-init's
+   *   lease socket; the result comes back on it;
+   * - `{ stdinMark }`: the container's own stdin, which the client attaches and the engine closes
+   *   when the client goes (Docker's StdinOnce, as `docker run -i` has it; a run without -i or -t):
+   *   no exec; the result goes out last on stderr, after this mark, and the client takes it off.
    */
-  lease?: boolean | undefined;
+  lease?: RunLeasePlan | undefined;
   logLevel: string;
   /** docker's process settings, applied to the command in the VM (and to a session's commands) */
   process?: ProcessPlan | undefined;
@@ -208,3 +214,6 @@ export function parseExposed(text: string): Forward {
 }
 
 export { parsePort };
+
+/** how the client holds its lease on a run (RunPlan.lease) */
+export type RunLeasePlan = 'exec' | { stdinMark: string };

@@ -2,7 +2,7 @@ import type { ImageConfig } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
 import { capabilityMask, parseShmSize, parseSignal, parseSysctl, parseUlimit } from '../contract/process-settings.js';
-import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunLeasePlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
 import type { RunOptions } from '../contract/run-options.js';
 
@@ -26,8 +26,8 @@ export interface PlanContext {
   passtAvailable?: boolean;
   /** the toolbox's VMM can save and restore a booted VM */
   snapshotsAvailable?: boolean;
-  /** the client holds a lease on the run (a run stops by itself once its client is gone) */
-  lease?: boolean;
+  /** how the client holds a lease on the run (a run stops by itself once its client is gone) */
+  lease?: RunLeasePlan | undefined;
 }
 
 export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanContext): RunPlan {
@@ -63,7 +63,7 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
       kernel: ctx.kernel,
     },
     snapshot: usesSnapshots(options, ctx),
-    ...(ctx.lease ? { lease: true } : {}),
+    ...(ctx.lease ? { lease: ctx.lease } : {}),
     logLevel: options.logLevel ?? 'warn',
     ...resolveProcessSettings(options, options.boot === undefined ? image.StopSignal : undefined),
   };

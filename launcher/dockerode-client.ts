@@ -13,6 +13,7 @@ const CLIENT_DOING: { [K in keyof DockerClient]: string | undefined } = {
   ping: 'answer',
   engine: 'say what it is (docker version)',
   engineInfo: 'say what it is (docker info)',
+  closesStdinWhenClientGoes: 'say what it is (docker version)',
   inspectImage: 'inspect the image',
   pullImage: 'pull the image',
   inspectVolume: 'inspect a volume',
@@ -118,6 +119,9 @@ export function createDockerClient(docker: Docker = new Docker(), env: NodeJS.Pr
     engine,
     async engineInfo() {
       return engineInfoOf((await docker.info()) as InfoResponse);
+    },
+    async closesStdinWhenClientGoes() {
+      return !isPodman(await version());
     },
     async inspectImage(name) {
       try {

@@ -15,7 +15,7 @@ import { createDockerClient } from './dockerode-client.js';
 import { createLogger } from './logger.js';
 import { collectInto } from './output-sinks.js';
 import { reapStaleRuns } from './reap-stale-runs.js';
-import { takeLease, type RunLease } from './run-lease.js';
+import { takeLease, type ExecLease } from './run-lease.js';
 import { createRunContainer } from './run-container.js';
 import type { RunOptions } from '../contract/run-options.js';
 import { signalName, type RunResult } from './run-result.js';
@@ -71,7 +71,7 @@ export class Machine implements AsyncDisposable {
     readonly name: string,
     private readonly container: ContainerHandle,
     /** a session of this process (not persistent): its lease, let go at stop() */
-    private readonly lease?: RunLease,
+    private readonly lease?: ExecLease,
   ) {}
 
   /** Runs one command in the VM and waits for it; several may run at once. */
@@ -247,7 +247,7 @@ export async function start(options: StartOptions, io: { docker?: DockerClient; 
     io.signal?.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
-  let lease: RunLease | undefined;
+  let lease: ExecLease | undefined;
   try {
     await Promise.race([container.start(), aborted]);
     // the session is leased while it starts (a persistent one) or as long as this process lives: should the

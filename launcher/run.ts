@@ -16,7 +16,7 @@ import { createRunContainer } from './run-container.js';
 import type { RunOptions } from '../contract/run-options.js';
 import { resultOfSignal, signalName, type RunResult } from './run-result.js';
 import { RunStopper } from './run-stopper.js';
-import { takeLease, type RunLease } from './run-lease.js';
+import { stdinLease, takeLease, type RunLease } from './run-lease.js';
 import { testHook } from './test-hook.js';
 
 
@@ -87,13 +87,16 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     });
     let exitCode: number;
     const startedAt = Date.now();
+    // the lease on the container's stdin is held from the attach, before the start; the exec's once started
+    const onStdin = typeof created.plan.lease === 'object' ? stdinLease(created.plan.lease.stdinMark, stderr) : undefined;
+    lease = onStdin;
     try {
       exitCode = await runContainer(
         container,
         stopper,
         hookOut,
-        { stdout, stderr, stdin: options.interactive ? (io.stdin ?? process.stdin) : undefined, tty: options.tty ?? false },
-        created.plan.lease ? async () => void (lease = await takeLease(ran, (error) => logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on'))) : undefined,
+        { stdout, stderr: onStdin?.stderr ?? stderr, stdin: onStdin?.stdin ?? (options.interactive ? (io.stdin ?? process.stdin) : undefined), tty: options.tty ?? false },
+        created.plan.lease === 'exec' ? async () => void (lease = await takeLease(ran, (error) => logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on'))) : undefined,
       );
     } catch (error) {
       // docker checks some things only at start (the network exists...); a connection lost after the start is the engine gone

@@ -5,7 +5,8 @@
  * Moments: create (before the container exists), start (created, not
  * started), started, teardown (the command ended, the container is not yet
  * removed); container-init has `init` (it runs, its signal handlers are not
- * set yet) and `boot` (the guest is up, the command not yet).
+ * set yet), `boot` (the guest is up, the command not yet), `lost-timer`
+ * (vm-run.ts) and `exit-hang` (node's own exit hangs once the code is said: main.ts).
  */
 import type { Writable } from 'node:stream';
 

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
-import { leftovers, testin, testinSignalledWhenReady, testinWhen, within } from '../helpers/testin.js';
+import { leftovers, testin, testinSignalledWhenReady, testinWhen, testinWhenReady, within } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
@@ -39,9 +39,21 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     expect(r.exitCode).toBe(137);
   });
 
-  it('a run whose launcher is killed with SIGKILL stops by itself (its lease ends): nothing is left within 10 s', async () => {
-    const killed = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], 'SIGKILL');
+  it.each([
+    ["the container's stdin, no exec beside it", [], false],
+    ['a docker exec beside it, for -i', ['-i'], true],
+  ] as const)('a run whose launcher is killed with SIGKILL stops by itself once its lease (%s) ends: nothing is left within 10 s', async (_how, flags, exec) => {
+    let leaseProcess: boolean | undefined;
+    const killed = await testinWhenReady(['run', ...flags, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], (child) => {
+      // what runs in the container beside container-init once the command is up: the exec's `testin-agent --lease`, or not
+      void (async () => {
+        const id = (await execa('docker', ['ps', '-q', '--filter', 'label=testin.run'])).stdout.trim();
+        leaseProcess = (await execa('docker', ['top', id, '-o', 'pid,args'], { reject: false })).stdout.includes('--lease');
+        child.kill('SIGKILL');
+      })();
+    });
     expect(killed.exitCode).toBe(-1);
+    expect(leaseProcess).toBe(exec);
     expect(await within(10_000, async () => (await execa('docker', ['ps', '-aq', '--filter', 'label=testin.run'])).stdout.trim() === '')).toBe(true);
   });
 

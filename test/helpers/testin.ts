@@ -108,6 +108,14 @@ function safeList(dir: string): string[] {
   }
 }
 
+/** what a run wrote on stderr but testin's own notice lines (TCG, a snapshot saved) */
+export function withoutNotices(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => !line.startsWith('testin: '))
+    .join('\n');
+}
+
 /** testin's own notice lines (TCG) are fine on stderr; kernel console lines never are. */
 export const KERNEL_LINE = /^\[\s*\d+\.\d+\]|Linux version|virtio|Kernel command line/m;
 
