@@ -4,7 +4,8 @@
  * Such a start is ended and made again at once, rather than waited for until
  * the boot's deadline.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { followFile } from './follow-file.js';
 
 /** Linux's USER_HZ: the unit of /proc/PID/stat's times on every architecture it runs */
 const TICK_MS = 10;
@@ -75,34 +76,14 @@ export function watchStall(pid: number, onStill: (ms: number) => void, rule: Sta
  * first line `find` picks out of it (a cold boot's lost timer: console-tail.ts lostTimerLine). Returns the stop.
  */
 export function watchConsole(path: string, find: (text: string) => string | undefined, onLine: (line: string) => void, everyMs = 250): () => void {
-  let offset = 0;
   let pending = '';
-  const timer = setInterval(() => {
-    let text: string;
-    try {
-      const fd = openSync(path, 'r');
-      try {
-        const size = fstatSync(fd).size;
-        // a file started afresh (a new QEMU) is read from its start
-        if (size < offset) offset = 0;
-        const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
-        const n = readSync(fd, buf, 0, buf.length, offset);
-        offset += n;
-        text = pending + buf.subarray(0, n).toString('utf8');
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      return;
-    }
+  return followFile(path, everyMs, (chunk, fromStart) => {
+    const text = (fromStart ? '' : pending) + chunk.toString('utf8');
     const cut = text.lastIndexOf('\n');
     pending = text.slice(cut + 1).slice(-4096);
     const line = cut >= 0 ? find(text.slice(0, cut)) : undefined;
-    if (line !== undefined) {
-      clearInterval(timer);
-      onLine(line);
-    }
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    if (line === undefined) return false;
+    onLine(line);
+    return true;
+  });
 }

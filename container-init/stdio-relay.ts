@@ -1,8 +1,8 @@
 /** container-init's own stdio to and from the command in the VM: stdin, the terminal, the console. */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { MessageType, encodeFrame, encodeResize } from '../contract/control-protocol.js';
+import { followFile } from './follow-file.js';
 
 /**
  * With a tty, docker's pty in the container is made fully raw (libuv's raw
@@ -22,21 +22,5 @@ export function pipeStdin(socket: () => Socket | undefined): void {
 
 /** --console: what the guest kernel prints goes to stderr as it comes; returns how to stop */
 export function streamConsole(path: string, out: NodeJS.WriteStream = process.stderr): () => void {
-  let offset = 0;
-  const buf = Buffer.alloc(65536);
-  const timer = setInterval(() => {
-    if (!existsSync(path)) return;
-    const fd = openSync(path, 'r');
-    try {
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, offset);
-        if (n <= 0) break;
-        out.write(buf.subarray(0, n));
-        offset += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }, 100);
-  return () => clearInterval(timer);
+  return followFile(path, 100, (chunk) => void out.write(Buffer.from(chunk)));
 }
