@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { kernelRandomBytes, sameSecret } from '../contract/kernel-random.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { TUNNEL_HELLO_LEN, TUNNEL_TOKEN_LEN, encodeDial } from '../contract/control-protocol.js';
 
@@ -18,7 +18,7 @@ const DIAL_WAIT_MS = 10_000;
  * them itself (UDP included).
  */
 export class PortForwarder {
-  readonly #token = randomBytes(TUNNEL_TOKEN_LEN);
+  readonly #token = kernelRandomBytes(TUNNEL_TOKEN_LEN);
   #tunnel?: Server;
   readonly #listeners = new Map<number, Server>();
   readonly #waiting = new Map<number, { client: Socket; timer: NodeJS.Timeout }>();
@@ -117,7 +117,7 @@ export class PortForwarder {
       const token = head.subarray(0, TUNNEL_TOKEN_LEN);
       const conn = head.readUInt32LE(TUNNEL_TOKEN_LEN);
       const refused = head[TUNNEL_TOKEN_LEN + 4] !== 0;
-      const waiting = timingSafeEqual(token, this.#token) ? this.#waiting.get(conn) : undefined;
+      const waiting = sameSecret(token, this.#token) ? this.#waiting.get(conn) : undefined;
       if (!waiting) return void socket.destroy();
       clearTimeout(waiting.timer);
       this.#waiting.delete(conn);

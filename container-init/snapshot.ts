@@ -12,7 +12,7 @@
  * line (kernel, initrd, cmdline, CPUs, memory, accelerator, devices; its paths
  * are the container's fixed ones) and, under KVM, the host CPU.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RamExtents } from './ram-image.js';
@@ -40,10 +40,8 @@ export interface SnapshotFiles {
 
 /** The name of the snapshot a VM of this command line can restore. */
 export function snapshotKey(input: { toolboxHash: string; qemuArgv: readonly string[]; hostCpu: string; rootCache: string }): string {
-  const h = createHash('sha256');
   // the guest mounts the root's share at boot (initfs/boot.c): the snapshot holds a FUSE session begun with a virtiofsd of that cache policy
-  h.update(JSON.stringify([input.toolboxHash, input.qemuArgv, input.hostCpu, input.rootCache]));
-  return h.digest('hex').slice(0, 32);
+  return sha256Hex(JSON.stringify([input.toolboxHash, input.qemuArgv, input.hostCpu, input.rootCache])).slice(0, 32);
 }
 
 /** Under KVM the guest sees the host's CPU (-cpu host): its model and flags are part of the state. Under TCG, QEMU's own model. */

@@ -5,7 +5,7 @@
  * frame  = u32le length (of everything after it) | u8 type | u32le id | payload
  * fields = repeated (u8 tag | u32le length | bytes); numbers inside are u32le.
  */
-import { randomBytes } from 'node:crypto';
+import { kernelRandomBytes } from './kernel-random.js';
 
 export const MessageType = {
   exec: 0x01,
@@ -219,7 +219,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
     ...(req.volumes ?? []).map((v): Field => [Tag.volume, `${v.target}\0${v.readOnly ? 'ro' : 'rw'}`]),
     [Tag.clock, String(Date.now())],
     // a VM restored from a snapshot must not replay its random state: fresh entropy with every command
-    [Tag.seed, randomBytes(32).toString('hex')],
+    [Tag.seed, kernelRandomBytes(32).toString('hex')],
   ];
   if (req.net) fields.push([Tag.net, req.net]);
   if (req.announce) fields.push([Tag.announce, 1]);
