@@ -9,7 +9,7 @@ import { parseShmSize, parseSysctl } from '../contract/process-settings.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { Logger } from 'pino';
+import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, UsageError } from '../contract/errors.js';
 import { ensureImage } from './image-pull.js';
@@ -51,7 +51,7 @@ export interface CreateContext {
   docker?: DockerClient | undefined;
   /** notices and the toolbox build's progress */
   stderr: Writable;
-  logger: Logger;
+  logger: RunLogger;
   phase?: (name: string) => void;
   /**
    * a session: its name, the size `testin ls` shows, and whether it outlives its

@@ -6,7 +6,7 @@
  * and the engine removes it when it ends (--rm, always on). `testin ls` lists it.
  */
 import type { Writable } from 'node:stream';
-import type { Logger } from 'pino';
+import type { RunLogger } from './logger.js';
 import type { DockerClient } from '../contract/docker-client.js';
 import { CanceledError, UsageError } from '../contract/errors.js';
 import type { RunOptions } from '../contract/run-options.js';
@@ -29,7 +29,7 @@ export interface DetachIo {
   /** Ctrl-C/SIGTERM of this process stop the set-up (before the container runs) */
   forwardProcessSignals?: boolean;
   docker?: DockerClient;
-  logger?: Logger;
+  logger?: RunLogger;
 }
 
 /** Starts the run and returns once its container runs; the VM goes on without this process. */

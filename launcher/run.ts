@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
-import type { Logger } from 'pino';
+import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { VM_STEPS, parseTimeline, type VmStep, type VmTimeline } from '../contract/timeline.js';
 import { EXIT_TIMED_OUT, stopGraceMs } from '../contract/exit-codes.js';
@@ -30,7 +30,7 @@ export interface RunIo {
   /** forward SIGINT/SIGTERM/SIGHUP of this process to the command, as docker run does */
   forwardProcessSignals?: boolean;
   docker?: DockerClient;
-  logger?: Logger;
+  logger?: RunLogger;
 }
 
 /** Runs one command from an image in a fresh VM, like `docker run --rm`. */
