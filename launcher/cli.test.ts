@@ -78,3 +78,18 @@ describe('a number flag given a word', () => {
     }
   });
 });
+
+describe('an unknown --log-level', () => {
+  it('is refused with 125 and the levels there are, before any engine is asked (it was an internal error)', async () => {
+    const { main } = await import('./cli.js');
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      const code = await main(['run', '--log-level', 'bogus', 'img', 'true']);
+      expect([code, said.join('')]).toEqual([125, 'testin: unknown log level "bogus"\n  fix: give --log-level one of trace, debug, info, warn, error, fatal, silent\n']);
+    } finally {
+      process.stderr.write = write;
+    }
+  });
+});
