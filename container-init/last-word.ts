@@ -1,9 +1,9 @@
 /**
  * container-init's last word to its PID 1 (`testin-agent --init`, initfs/pid1.c): the exit code,
- * said on a pipe just before node's own exit. Node's exit joins its thread pool's threads, and
- * one that never returns holds it for ever (a CI run once hung so, after the run's result was
- * out); PID 1 waits 5 s after the word, then says what each thread waits on, kills node and
- * exits with the code said. Without the pipe (an older toolbox's init) nothing is said.
+ * said on a pipe once the output and the run's result are out. PID 1 then kills node and exits
+ * with that code at once: node's own exit joins its thread pool's threads, one of which never
+ * returned once and held a CI run for ever. Without the pipe
+ * nothing is said, and node exits by itself.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 
@@ -27,7 +27,7 @@ export function takeLastWord(env: NodeJS.ProcessEnv = process.env): number | und
   }
 }
 
-/** Says the exit code (its low byte, as the exit status has it); from here PID 1 waits 5 s for the exit. */
+/** Says the exit code (its low byte, as the exit status has it); PID 1 ends this process on it. */
 export function sayLastWord(fd: number | undefined, code: number): void {
   if (fd === undefined) return;
   try {

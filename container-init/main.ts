@@ -287,7 +287,7 @@ main().then(
   },
 );
 
-/** PID 1 hears the code first: should node's own exit hang, it ends the container with it */
+/** PID 1 hears the code and ends the container with it at once (last-word.ts); process.exit is for a container-init without it */
 function exit(code: number): never {
   sayLastWord(LAST_WORD, code);
   // the tests' `exit-hang` moment: node's exit hangs as a thread pool's thread that never returns makes it

@@ -155,12 +155,11 @@ describe.skipIf(skip !== '')('faults: killed helpers, killed clients, closed ter
   it.each([
     ['on its stdin', []],
     ['by docker exec (-i)', ['-i']],
-  ] as const)("container-init's own exit hangs after it said its code (lease %s): its PID 1 kills it 5 s later, says what it waited on, and the run keeps the code", async (_lease, flags) => {
+  ] as const)("container-init's own exit hangs once it said its code (lease %s): its PID 1 ends the container at once with that code", async (_lease, flags) => {
     const started = Date.now();
     const r = await testin(['run', ...flags, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo out; exit 7'], { env: { TESTIN_TEST_HOOK: 'exit-hang' }, input: '' });
     expect([r.exitCode, r.stdout.toString()], r.stderr).toEqual([7, 'out\n']);
-    expect(r.stderr).toMatch(/^testin: container-init said its exit code \(7\) but had not exited 5 s later: killed it; what it waited on:$/m);
-    expect(r.stderr).toMatch(/^ {2}thread \d+ \S+: wchan \S+, syscall \d+/m);
+    expect(r.stderr).not.toMatch(/internal error|testin-hook/);
     // the hook holds node's exit for 60 s
     expect(Date.now() - started).toBeLessThan(30_000);
   });
