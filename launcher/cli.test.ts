@@ -64,32 +64,27 @@ describe('values that look like flags', () => {
   });
 });
 
+/** main() on `args`: its exit code and what it wrote to stderr */
+async function mainSaid(args: string[]): Promise<[number, string]> {
+  const { main } = await import('./cli.js');
+  const said: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    return [await main(args), said.join('')];
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 describe('a number flag given a word', () => {
   it('is refused naming the word typed, not NaN, with 125, before any engine is asked', async () => {
-    const { main } = await import('./cli.js');
-    const said: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
-    try {
-      const code = await main(['run', '--cpus', 'many', 'img', 'true']);
-      expect([code, said.join('')]).toEqual([125, 'testin: invalid --cpus many\n  fix: give a whole number of CPUs from 1 to 64\n']);
-    } finally {
-      process.stderr.write = write;
-    }
+    expect(await mainSaid(['run', '--cpus', 'many', 'img', 'true'])).toEqual([125, 'testin: invalid --cpus many\n  fix: give a whole number of CPUs from 1 to 64\n']);
   });
 });
 
 describe('an unknown --log-level', () => {
   it('is refused with 125 and the levels there are, before any engine is asked (it was an internal error)', async () => {
-    const { main } = await import('./cli.js');
-    const said: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
-    try {
-      const code = await main(['run', '--log-level', 'bogus', 'img', 'true']);
-      expect([code, said.join('')]).toEqual([125, 'testin: unknown log level "bogus"\n  fix: give --log-level one of trace, debug, info, warn, error, fatal, silent\n']);
-    } finally {
-      process.stderr.write = write;
-    }
+    expect(await mainSaid(['run', '--log-level', 'bogus', 'img', 'true'])).toEqual([125, 'testin: unknown log level "bogus"\n  fix: give --log-level one of trace, debug, info, warn, error, fatal, silent\n']);
   });
 });
