@@ -2,8 +2,8 @@
  * container-init's last word to its PID 1 (`testin-agent --init`, initfs/pid1.c): the exit code,
  * said on a pipe once the output and the run's result are out. PID 1 then kills node and exits
  * with that code at once: node's own exit joins its thread pool's threads, one of which never
- * returned once and held a CI run for ever. Without the pipe
- * nothing is said, and node exits by itself.
+ * returned once and held a CI run for ever. Without the pipe nothing is said, and node exits
+ * by itself.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 
