@@ -88,6 +88,8 @@ async function startPodman(): Promise<{ host: string; stop: () => Promise<void> 
     failInCI('the e2e-engines tests need podman: apt-get install podman');
     throw new Error('podman is missing: apt-get install podman');
   }
+  // its objects' locks given again, as for the rootless one (rootless-engines.ts): no Podman of root's runs yet
+  await execa('podman', ['system', 'renumber'], { reject: false, stdio: 'ignore' });
   const service = execa('podman', ['system', 'service', '--time=0', `unix://${socket}`], { reject: false, stdio: 'ignore', detached: false });
   const host = `unix://${socket}`;
   for (let i = 0; i < 100; i++) {

@@ -39,6 +39,11 @@ export async function startRootlessEngines(): Promise<RootlessEngines> {
   const asUser = (argv: string[]): ResultPromise => execa('runuser', ['-u', ROOTLESS_USER, '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], { cwd: '/', reject: false, stdio: 'ignore' });
   const podman = `unix://${runtime}/podman.sock`;
   const docker = `unix://${runtime}/docker.sock`;
+  // a machine whose /run/user survived while /dev/shm did not: Podman finds its state as it was, takes it
+  // for the same boot and does not refresh it, and the locks of its volumes are unknown to the new lock
+  // file (their removal fails: "freeing lock for volume ...: no such file or directory"); renumber gives
+  // each object a lock again. No Podman of that user runs yet; a failure leaves its state as it was
+  await asUser(['podman', 'system', 'renumber']);
   const services = [asUser(['podman', 'system', 'service', '--time=0', podman]), asUser(['dockerd-rootless.sh'])];
   const stop = async (): Promise<void> => {
     // the services and what they started (conmon, rootlesskit, containerd, slirp4netns, Podman's pause process)
