@@ -3,9 +3,14 @@ import type { Socket } from 'node:net';
 import { FORCE_KILL_AFTER_MS } from '../contract/exit-codes.js';
 import { terminate } from '../contract/terminate.js';
 
+/** what is asked of a helper's process: a child of ours, or the QEMU PID 1 started for us (held-vmm.ts) */
+export type HelperProcess = Pick<ChildProcess, 'pid' | 'kill' | 'exitCode' | 'signalCode'>;
+
 export interface Helper {
   name: string;
-  child: ChildProcess;
+  child: HelperProcess;
+  /** with controlFd: our end of the socket pair whose other end is the child's fd 3 */
+  control?: Socket | undefined;
   /** resolves when the process has ended, with its code or signal */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** the last few KB it wrote to stdout/stderr, for error messages */
@@ -33,7 +38,7 @@ export function startHelper(name: string, argv: readonly string[], env: NodeJS.P
     });
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
-  return { name, child, exited, output: () => kept };
+  return { name, child, control: options.controlFd ? (child.stdio[3] as Socket) : undefined, exited, output: () => kept };
 }
 
 /** TERM, then KILL after FORCE_KILL_AFTER_MS; resolves when the process is gone. Safe to call twice. */

@@ -29,6 +29,7 @@ import { terminate } from '../contract/terminate.js';
 import type { VmTimeline } from '../contract/timeline.js';
 import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
 import { sayLastWord, takeLastWord } from './last-word.js';
+import { HeldVmm } from './held-vmm.js';
 
 // the tests' `init` moment: container-init runs, its signal handlers are not set yet (a stop now
 // ends node by the signal's default action, and docker's init reports 128+N); see launcher/test-hook.ts
@@ -44,6 +45,8 @@ if (process.env.TESTIN_TEST_HOOK === 'init' && process.argv[2] !== '--exec') {
 const held: string[] = [];
 /** the pipe to PID 1 that the exit code goes on last (last-word.ts) */
 const LAST_WORD = takeLastWord();
+/** the QEMU PID 1 started with the container, taken before any child of ours could inherit its fds (held-vmm.ts) */
+const HELD_VMM = HeldVmm.take();
 /** wall-clock ms when this node process started, and when its code began: the run's phases split the container's start with them */
 const PROCESS_STARTED_AT = Math.round(performance.timeOrigin);
 const MAIN_AT = Date.now();
@@ -188,7 +191,7 @@ function snapshotsDir(plan: RunPlan): string | undefined {
 async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
   const snapshots = snapshotsDir(plan);
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
-    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req) : undefined);
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req) : undefined);
   let vm = newVm('auto');
   let ended: Promise<unknown> = Promise.resolve();
   /** what stopped the run (SIGINT, SIGTERM, the client gone), and the grace the command got */

@@ -40,7 +40,9 @@ export function qemuVmm(toolbox: string): Vmm {
       const qmpSocket = join(options.work, 'qmp.sock');
       rmSync(qmpSocket, { force: true });
       const argv = [...this.argv(spec), ...(options.control ? qemuControlArgs({ qmpSocket, incoming: options.incoming }) : [])];
-      const helper = startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, toolbox), ...argv], { ...process.env, QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules) }, { fd3: options.fd3 });
+      const helper = options.held
+        ? options.held.release('qemu', argv)
+        : startHelper('qemu', [...toolboxExec(TOOLBOX_LAYOUT.qemu, toolbox), ...argv], { ...process.env, QEMU_MODULE_DIR: tb(TOOLBOX_LAYOUT.qemuModules) }, { fd3: options.fd3 });
       const gone = (): boolean => helper.child.exitCode !== null || helper.child.signalCode !== null;
       let monitor: Promise<Qmp> | undefined;
       const qmp = (): Promise<Qmp> => {

@@ -11,6 +11,7 @@ import { TOOLBOX_LAYOUT, toolboxExec } from '../contract/layout.js';
 import type { FsCache, RunPlan } from '../contract/run-plan.js';
 import type { VirtiofsdFlavor } from '../contract/toolbox-manifest.js';
 import { startHelper, type Helper } from './child-process.js';
+import type { HeldVmm } from './held-vmm.js';
 import { MountBatch, addRamTmpfs, markRamTmpfs, ramTmpfsMounted } from './prepare-root.js';
 import { PASST_PAIR_FD, buildPasstArgs, passtUid, type Netdev } from './guest-network.js';
 import { listeningUnixSockets } from './unix-sockets.js';
@@ -36,7 +37,7 @@ export interface VmHelpers {
 
 export async function startVmHelpers(
   plan: RunPlan,
-  options: { toolbox: string; work: string; newRoot: string; flavor: VirtiofsdFlavor; hasVolumes: boolean },
+  options: { toolbox: string; work: string; newRoot: string; flavor: VirtiofsdFlavor; hasVolumes: boolean; held?: HeldVmm | undefined },
 ): Promise<VmHelpers> {
   const fsSocket = join(options.work, 'fs.sock');
   // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
@@ -55,13 +56,17 @@ export async function startVmHelpers(
 
   if (plan.network.nic && plan.network.backend === 'passt') {
     const uid = passtUid(readFileSync('/proc/self/uid_map', 'utf8'));
-    // a socket pair: passt's end at its fd 3, ours handed on to the VMM, which starts at once (no socket to wait for)
-    helpers.passt = startHelper('passt', [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)], process.env, { controlFd: true });
-    helpers.passtEnd = helpers.passt.child.stdio[PASST_PAIR_FD] as Socket;
+    // a socket pair: passt's end at its fd 3, ours handed on to the VMM, which starts at once (no socket to wait for);
+    // the held VMM has its end already (PID 1 made the pair): passt gets the other
+    const args = [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)];
+    helpers.passt = options.held ? startHelper('passt', args, process.env, { fd3: options.held.pair }) : startHelper('passt', args, process.env, { controlFd: true });
+    helpers.passtEnd = helpers.passt.control;
     helpers.netdev = { kind: 'passt', fd: PASST_PAIR_FD };
     if (uid === 0) helpers.note = "passt runs as the container's root: the container has a user namespace of its own (a rootless engine), where that root is an unprivileged user of the host";
   }
 
+  // passt has its copy (or the VM has no passt): ours would keep the pair open
+  options.held?.pair.destroy();
   // side by side; the VMM needs their sockets
   const ready = await Promise.all(started.map((h) => waitForListening(h.socket, SOCKET_WAIT_MS, h.helper)));
   const failed = started.find((_, i) => !ready[i]);

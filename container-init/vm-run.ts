@@ -26,6 +26,7 @@ import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
 import { cpuMs, watchConsole, watchStall } from './stall-watch.js';
+import type { HeldVmm } from './held-vmm.js';
 
 /** passt ends with QEMU too: only a passt that ended while QEMU ran this much longer is a failure */
 const PASST_GRACE_MS = 1500;
@@ -47,6 +48,8 @@ export interface VmRunPaths {
    * one; absent: cold, no snapshot. A save is made by one run of a shape at a time.
    */
   snapshots?: { dir: string; mode: SnapshotMode } | undefined;
+  /** the QEMU PID 1 started with the container, loaded and waiting for its argv (held-vmm.ts): the run's first VMM */
+  held?: HeldVmm | undefined;
 }
 
 /** How a VM run ended: the command's status, or an abnormal end with a reason and the console's tail. */
@@ -267,13 +270,15 @@ export class VmRun {
   #startAgent(): { connected: Promise<Socket> } {
     this.#guest = startHelper('agent', [join(this.paths.toolbox, TOOLBOX_LAYOUT.agent), '--agent'], process.env, { controlFd: true });
     if (this.#facts.stoppedBeforeCommand !== undefined) this.#guest.child.kill('SIGKILL');
-    return { connected: Promise.resolve(this.#guest.child.stdio[3] as Socket) };
+    return { connected: Promise.resolve(this.#guest.control as Socket) };
   }
 
   async #startVm(): Promise<{ connected: Promise<Socket> } | { failed: string }> {
     const tb = (p: string): string => join(this.paths.toolbox, p);
     // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
-    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0 });
+    // the first VM of the run is the QEMU PID 1 started with the container, loaded meanwhile (held-vmm.ts)
+    const held = this.paths.held?.claim();
+    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0, held });
     let tunnel: Promise<{ port: number; token: Buffer }> | undefined;
     if (this.plan.network.nic) {
       const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
@@ -327,13 +332,13 @@ export class VmRun {
     this.#mark('vmmStarted');
     // the wall clock too: the launcher measures from its start of the container to here
     this.timeline.vmmStartedAt = Date.now();
-    this.#vmm = this.vmm.start(spec, { control: this.#snapshot !== undefined, incoming: this.#awaitingRestoredGuest, work: this.paths.work, fd3: this.#passtEnd });
+    this.#vmm = this.vmm.start(spec, { control: this.#snapshot !== undefined, incoming: this.#awaitingRestoredGuest, work: this.paths.work, fd3: this.#passtEnd, held });
     this.#guest = this.#vmm.helper;
     // the VMM has its own copy: passt sees the pair's end when the VMM goes
     this.#passtEnd?.destroy();
     // a stop that came while the helpers started: the VM goes at once
     if (this.#facts.stoppedBeforeCommand !== undefined) this.#guest.child.kill('SIGKILL');
-    log(this.plan, `${this.vmm.name} ${this.#vmm.argv.join(' ')}`);
+    log(this.plan, `${this.vmm.name}${held ? " (started with the container, held until now)" : ''} ${this.#vmm.argv.join(' ')}`);
     const snap = this.#snapshot;
     log(this.plan, !snap ? 'booting cold (no snapshot for this run)' : snap.restoring ? `restoring the VM from snapshot ${snap.files.key}` : `booting cold; a snapshot of this VM (${snap.files.key}) is saved when its init is up`);
     if (this.plan.vm.console) this.#stopConsole = streamConsole(this.consoleLog);

@@ -10,6 +10,7 @@ import type { Forward } from '../contract/run-plan.js';
 import type { Helper } from './child-process.js';
 import type { Netdev } from './guest-network.js';
 import type { BootVm } from './qemu-args.js';
+import type { HeldVmm } from './held-vmm.js';
 
 /** What a guest is booted with: the VM, its kernel and initrd, the sockets of its helpers, its NIC. */
 export interface GuestSpec {
@@ -39,6 +40,8 @@ export interface VmmStartOptions {
   work: string;
   /** a socket the VMM gets as its fd 3 (its end of the socket pair to passt: GuestSpec.netdev) */
   fd3?: Socket | undefined;
+  /** the VMM PID 1 started with the container, waiting for its argv (held-vmm.ts): it runs in the place of a new one */
+  held?: HeldVmm | undefined;
 }
 
 /** how a VMM process ended */

@@ -51,6 +51,8 @@ export const TOOLBOX_LAYOUT = {
   loader: 'lib/ld.so',
   lib: 'lib',
   qemuModules: 'lib/qemu',
+  /** preloaded into QEMU by the container's PID 1, which holds it loaded until container-init gives its argv (initfs/vmm-hold.c) */
+  vmmHold: 'lib/testin-vmm-hold.so',
   firmware: 'share/qemu',
   node: 'bin/node',
   /** QEMU for the guest's architecture (qemu-system-x86_64, qemu-system-aarch64) */

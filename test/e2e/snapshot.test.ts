@@ -31,6 +31,8 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
     const first = await testin(['run', '--debug', ...shape, '--image', BUSYBOX_IMAGE, '--', 'true']);
     expect(first.exitCode).toBe(0);
     expect(startedFrom(first.stderr)).toBe('cold');
+    // its QEMU is the one the container's PID 1 started with it, loaded while container-init's node loaded
+    expect(first.stderr).toMatch(/QEMU \(started with the container, held until now\) -nodefaults /);
     key = /snapshot ([0-9a-f]{32}) saved in \d+ ms/.exec(first.stderr)?.[1] ?? '';
     expect(key).not.toBe('');
   });
@@ -51,6 +53,7 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
       const hostNow = Math.floor(Date.now() / 1000);
       expect(r.exitCode).toBe(0);
       expect(startedFrom(r.stderr)).toBe('snapshot');
+      expect(r.stderr).toMatch(/QEMU \(started with the container, held until now\) .* -incoming defer/);
       const [bytes, uuid, clock] = r.stdout.toString().trim().split('\n');
       expect(bytes).toMatch(/^[0-9a-f]{32}$/);
       expect(uuid).toMatch(/^[0-9a-f-]{36}$/);

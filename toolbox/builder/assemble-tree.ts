@@ -128,7 +128,9 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
   }
   const { libs, loader } = closure;
   if (!loader) throw new BuildFailure('assemble', 'ldd printed no dynamic loader for node and qemu', []);
-  const sources = own.initSources.filter((f) => f.endsWith('.c'));
+  // the hold library is QEMU's (the host's architecture), a shared library apart from the agent
+  const sources = own.initSources.filter((f) => f.endsWith('.c') && basename(f) !== VMM_HOLD_SOURCE);
+  const holdSource = own.initSources.find((f) => basename(f) === VMM_HOLD_SOURCE);
   // the agent runs on both sides: the container's PID 1 and lease (the host's architecture), the VM's init (the guest's)
   const init = once(() => compileInit(sources, 'gcc'));
   const foreign = foreignGuest(arch);
@@ -145,6 +147,7 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
     ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init, package: 'testin' },
+    ...(holdSource ? [{ path: TOOLBOX_LAYOUT.vmmHold, mode: 0o644, data: () => compileHold(holdSource, 'gcc'), package: 'testin' }] : []),
     foreign ? { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o755, data: guestInit, package: 'testin' } : { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o777, link: `../${TOOLBOX_LAYOUT.agent}` },
     { path: TOOLBOX_LAYOUT.seccomp, mode: 0o644, data: () => Buffer.from(`${JSON.stringify(seccompProfile(), null, 2)}\n`), package: 'testin' },
     { path: TOOLBOX_LAYOUT.loader, mode: 0o755, from: loader },
@@ -165,6 +168,23 @@ function compileInit(sources: readonly string[], gcc: string): Buffer {
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
     throw new BuildFailure('assemble', `${gcc} could not build the in-VM init`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/** initfs/'s source of the library the container's PID 1 preloads into QEMU (not part of the agent) */
+const VMM_HOLD_SOURCE = 'vmm-hold.c';
+
+/** The VMM's hold library (initfs/vmm-hold.c): shared, for QEMU's loader and libc, of the host's architecture. */
+function compileHold(source: string, gcc: string): Buffer {
+  const out = join(dirname(source), 'testin-vmm-hold.so');
+  try {
+    execFileSync(gcc, ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return readFileSync(out);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
+    throw new BuildFailure('assemble', `${gcc} could not build the VMM hold library`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
   } finally {
     rmSync(out, { force: true });
   }
