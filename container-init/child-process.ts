@@ -19,16 +19,22 @@ export interface Helper {
 
 const OUTPUT_KEEP = 8192;
 
+/** The last few KB of what a helper wrote, for error messages: keep() each chunk, output() the tail. */
+export function outputTail(): { keep(chunk: Buffer): void; output(): string } {
+  let kept = '';
+  return {
+    keep: (chunk) => void (kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP)),
+    output: () => kept,
+  };
+}
+
 /** Starts a toolbox binary; its output is kept for diagnostics, never shown to the user unasked. */
 export function startHelper(name: string, argv: readonly string[], env: NodeJS.ProcessEnv, options: { controlFd?: boolean; fd3?: Socket | undefined } = {}): Helper {
   const [file, ...args] = argv as [string, ...string[]];
   // controlFd: fd 3 of the child is one end of a socket pair, child.stdio[3] the other; fd3: a socket of ours the child gets as its fd 3
   const third = options.controlFd ? (['pipe'] as const) : options.fd3 ? [options.fd3] : [];
   const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe', ...third] });
-  let kept = '';
-  const keep = (chunk: Buffer): void => {
-    kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
-  };
+  const { keep, output } = outputTail();
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -38,7 +44,7 @@ export function startHelper(name: string, argv: readonly string[], env: NodeJS.P
     });
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
-  return { name, child, control: options.controlFd ? (child.stdio[3] as Socket) : undefined, exited, output: () => kept };
+  return { name, child, control: options.controlFd ? (child.stdio[3] as Socket) : undefined, exited, output };
 }
 
 /** TERM, then KILL after FORCE_KILL_AFTER_MS; resolves when the process is gone. Safe to call twice. */

@@ -8,7 +8,7 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Socket } from 'node:net';
-import type { Helper, HelperProcess } from './child-process.js';
+import { outputTail, type Helper, type HelperProcess } from './child-process.js';
 
 /** PID 1's "PID ARGV OUT PAIR STATUS" (initfs/pid1.c HELD_ENV) */
 export const HELD_VMM_ENV = 'TESTIN_HELD_VMM';
@@ -120,15 +120,12 @@ export class HeldVmm {
   }
 }
 
-const OUTPUT_KEEP = 8192;
 /** how long QEMU's output may trail PID 1's word of its end */
 const OUTPUT_DRAIN_MS = 500;
 
 function heldHelper(name: string, pid: number, out: Socket, status: Socket): Helper {
-  let kept = '';
-  out.on('data', (chunk: Buffer) => {
-    kept = (kept + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
-  });
+  const { keep, output } = outputTail();
+  out.on('data', keep);
   out.on('error', () => undefined);
   status.on('error', () => undefined);
   const outClosed = new Promise<void>((resolve) => out.once('close', () => resolve()));
@@ -158,7 +155,7 @@ function heldHelper(name: string, pid: number, out: Socket, status: Socket): Hel
       void Promise.race([outClosed, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]).then(() => resolve(end));
     });
   });
-  return { name, child, exited, output: () => kept };
+  return { name, child, exited, output };
 }
 
 function reopen(fd: number, flags: number): number {
