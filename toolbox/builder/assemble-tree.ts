@@ -159,18 +159,9 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
   ];
 }
 
-/** The in-VM init: every .c of initfs/, compiled together, static, for the guest's architecture. */
+/** The in-VM init: every .c of initfs/ but the hold library, compiled together, static, for the guest's architecture. */
 function compileInit(sources: readonly string[], gcc: string): Buffer {
-  const out = join(dirname(sources[0] ?? '/tmp'), 'testin-init');
-  try {
-    execFileSync(gcc, ['-static', '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return readFileSync(out);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
-    throw new BuildFailure('assemble', `${gcc} could not build the in-VM init`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
-  } finally {
-    rmSync(out, { force: true });
-  }
+  return compileC(sources, gcc, ['-static'], 'testin-init', 'the in-VM init');
 }
 
 /** initfs/'s source of the library the container's PID 1 preloads into QEMU (not part of the agent) */
@@ -178,13 +169,17 @@ const VMM_HOLD_SOURCE = 'vmm-hold.c';
 
 /** The VMM's hold library (initfs/vmm-hold.c): shared, for QEMU's loader and libc, of the host's architecture. */
 function compileHold(source: string, gcc: string): Buffer {
-  const out = join(dirname(source), 'testin-vmm-hold.so');
+  return compileC([source], gcc, ['-shared', '-fPIC'], 'testin-vmm-hold.so', 'the VMM hold library');
+}
+
+function compileC(sources: readonly string[], gcc: string, flags: readonly string[], name: string, what: string): Buffer {
+  const out = join(dirname(sources[0] ?? '/tmp'), name);
   try {
-    execFileSync(gcc, ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(gcc, [...flags, '-O2', '-Wall', '-o', out, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
     return readFileSync(out);
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
-    throw new BuildFailure('assemble', `${gcc} could not build the VMM hold library`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
+    throw new BuildFailure('assemble', `${gcc} could not build ${what}`, (e.stderr?.toString() ?? e.message).split('\n').slice(-20));
   } finally {
     rmSync(out, { force: true });
   }
