@@ -5,10 +5,11 @@
  * QEMU is PID 1's child, not node's: it is watched through what PID 1 gives (its output's pipe,
  * a pipe on which PID 1 says how it ended) and signalled by its pid.
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Socket } from 'node:net';
 import { outputTail, type Helper, type HelperProcess } from './child-process.js';
+import { reopenOwn } from './last-word.js';
 
 /** PID 1's "PID ARGV OUT PAIR STATUS" (initfs/pid1.c HELD_ENV) */
 export const HELD_VMM_ENV = 'TESTIN_HELD_VMM';
@@ -66,18 +67,17 @@ export class HeldVmm {
   }
 
   /**
-   * Takes what PID 1 gave (the env's word, then the fds), or nothing. The pipes are opened again
-   * under fds of this process only (node opens every file close-on-exec) and the inherited ones
-   * closed: a child of ours that kept the argv's pipe open would hold QEMU before its start for ever.
+   * Takes what PID 1 gave (the env's word, then the fds), or nothing. The pipes are made ours
+   * (reopenOwn): a child of ours that kept the argv's pipe open would hold QEMU before its start for ever.
    */
   static take(env: NodeJS.ProcessEnv = process.env): HeldVmm | undefined {
     const fds = parseHeldFds(env[HELD_VMM_ENV]);
     delete env[HELD_VMM_ENV];
     if (!fds) return undefined;
     try {
-      const argv = reopen(fds.argv, constants.O_WRONLY | constants.O_NONBLOCK);
-      const out = new Socket({ fd: reopen(fds.out, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
-      const status = new Socket({ fd: reopen(fds.status, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+      const argv = reopenOwn(fds.argv, constants.O_WRONLY | constants.O_NONBLOCK);
+      const out = new Socket({ fd: reopenOwn(fds.out, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+      const status = new Socket({ fd: reopenOwn(fds.status, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
       // only handed on to passt: never read here, where it would take the VM's packets. A socket cannot be
       // opened again: the children started before passt (the root's mounts, virtiofsd) inherit it, which
       // only keeps passt's end open; QEMU's end is QEMU's alone, so passt still sees the VM go
@@ -156,12 +156,6 @@ function heldHelper(name: string, pid: number, out: Socket, status: Socket): Hel
     });
   });
   return { name, child, exited, output };
-}
-
-function reopen(fd: number, flags: number): number {
-  const own = openSync(`/proc/self/fd/${fd}`, flags);
-  closeSync(fd);
-  return own;
 }
 
 function killQuietly(pid: number): void {

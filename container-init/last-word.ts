@@ -19,12 +19,21 @@ export function takeLastWord(env: NodeJS.ProcessEnv = process.env): number | und
   delete env[LAST_WORD_ENV];
   if (!given || !/^\d+$/.test(given)) return undefined;
   try {
-    const own = openSync(`/proc/self/fd/${given}`, constants.O_WRONLY);
-    closeSync(Number(given));
-    return own;
+    return reopenOwn(Number(given), constants.O_WRONLY);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * An fd PID 1 left to this process, opened again under a new fd of this process only (node opens
+ * every file close-on-exec) and the inherited one closed: no child of ours inherits it. Pipes and
+ * files only (a socket cannot be opened through /proc). Throws where it cannot.
+ */
+export function reopenOwn(fd: number, flags: number): number {
+  const own = openSync(`/proc/self/fd/${fd}`, flags);
+  closeSync(fd);
+  return own;
 }
 
 /** Says the exit code (its low byte, as the exit status has it); PID 1 ends this process on it. */
