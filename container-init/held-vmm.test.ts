@@ -5,6 +5,7 @@ import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { RUN_PLAN_ENV } from '../contract/run-plan.js';
 import { PASST_PAIR_FD } from './guest-network.js';
 import { HELD_VMM_ENV, encodeHeldArgv, parseHeldEnd, parseHeldFds } from './held-vmm.js';
+import { VMM_GLIBC_TUNABLES } from './qemu-vmm.js';
 
 describe('parseHeldFds', () => {
   it("reads PID 1's pid and four fds", () => {
@@ -52,5 +53,9 @@ describe("initfs/pid1.c holds QEMU where the toolbox has it", () => {
     expect(define('RUN_PLAN_ENV')).toBe(JSON.stringify(RUN_PLAN_ENV));
     expect(define('HELD_ENV')).toBe(JSON.stringify(HELD_VMM_ENV));
     expect(Number(define('HOLD_PAIR_FD'))).toBe(PASST_PAIR_FD);
+  });
+
+  it("QEMU's glibc tunables, as container-init gives a QEMU it starts itself", () => {
+    expect(define('HOLD_GLIBC_TUNABLES')).toBe(JSON.stringify(VMM_GLIBC_TUNABLES));
   });
 });

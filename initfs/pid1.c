@@ -36,6 +36,8 @@
 #define HOLD_LIB TOOLBOX_DIR "/lib/testin-vmm-hold.so"
 #define HOLD_QEMU TOOLBOX_DIR "/bin/qemu-system"
 #define HOLD_QEMU_MODULES TOOLBOX_DIR "/lib/qemu"
+/* QEMU's malloc on transparent huge pages (container-init/qemu-vmm.ts: VMM_GLIBC_TUNABLES) */
+#define HOLD_GLIBC_TUNABLES "glibc.malloc.hugetlb=1"
 /* the held QEMU's fds: its argv pipe's read end at 4 (HOLD_FD_ENV), its socket pair's end at 3 */
 #define HOLD_ARGV_FD 4
 #define HOLD_PAIR_FD 3
@@ -86,6 +88,7 @@ static int start_held_vmm(struct held_vmm *h, const sigset_t *old) {
     snprintf(fd, sizeof fd, "%d", HOLD_ARGV_FD);
     setenv(HOLD_FD_ENV, fd, 1);
     setenv("QEMU_MODULE_DIR", HOLD_QEMU_MODULES, 1);
+    setenv("GLIBC_TUNABLES", HOLD_GLIBC_TUNABLES, 1);
     char *const argv[] = {HOLD_LOADER, "--library-path", HOLD_LIBS, "--preload", HOLD_LIB, HOLD_QEMU, NULL};
     execv(argv[0], argv);
     _exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
