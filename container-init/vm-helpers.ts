@@ -58,7 +58,7 @@ export async function startVmHelpers(
     const uid = passtUid(readFileSync('/proc/self/uid_map', 'utf8'));
     // a socket pair: passt's end at its fd 3, ours handed on to the VMM, which starts at once (no socket to wait for);
     // the held VMM has its end already (PID 1 made the pair): passt gets the other
-    const args = [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)];
+    const args = [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox, TOOLBOX_LAYOUT.hugeBss), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)];
     helpers.passt = options.held ? startHelper('passt', args, process.env, { fd3: options.held.pair }) : startHelper('passt', args, process.env, { controlFd: true });
     helpers.passtEnd = helpers.passt.control;
     helpers.netdev = { kind: 'passt', fd: PASST_PAIR_FD };

@@ -53,6 +53,8 @@ export const TOOLBOX_LAYOUT = {
   qemuModules: 'lib/qemu',
   /** preloaded into QEMU by the container's PID 1, which holds it loaded until container-init gives its argv (initfs/vmm-hold.c) */
   vmmHold: 'lib/testin-vmm-hold.so',
+  /** preloaded into passt: its zero-filled data on huge pages (initfs/huge-bss.c) */
+  hugeBss: 'lib/testin-huge-bss.so',
   firmware: 'share/qemu',
   node: 'bin/node',
   /** QEMU for the guest's architecture (qemu-system-x86_64, qemu-system-aarch64) */
@@ -87,8 +89,8 @@ exec ${TOOLBOX_MOUNT}/${TOOLBOX_LAYOUT.loader} --library-path ${TOOLBOX_MOUNT}/$
 `;
 
 /** argv prefix that runs a toolbox binary through the toolbox's loader */
-export function toolboxExec(binary: string, root: string = TOOLBOX_MOUNT): string[] {
-  return [`${root}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${root}/${TOOLBOX_LAYOUT.lib}`, `${root}/${binary}`];
+export function toolboxExec(binary: string, root: string = TOOLBOX_MOUNT, preload?: string): string[] {
+  return [`${root}/${TOOLBOX_LAYOUT.loader}`, '--library-path', `${root}/${TOOLBOX_LAYOUT.lib}`, ...(preload ? ['--preload', `${root}/${preload}`] : []), `${root}/${binary}`];
 }
 
 /** a user's kernel volume (mounted at KERNEL_STAGING): what the launcher puts there, and what the toolbox's prepare-kernel makes of it */

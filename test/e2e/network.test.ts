@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE } from '../helpers/paths.js';
@@ -110,15 +111,21 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(r.exitCode).toBe(143);
   });
 
-  it('ends the run with 125 and the reason when passt, the VM network, dies under it', async () => {
+  it('ends the run with 125 and the reason when passt, the VM network, dies under it (its data on huge pages until then)', async () => {
     const name = `testin-e2e-passt-${process.pid}`;
+    let killed: Promise<{ stdout: string }> | undefined;
     const r = await testinWhenReady(['run', '--net-backend', 'passt', '--name', name, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; sleep 600'], () => {
       // busybox has no pkill, and passt runs under the toolbox's loader: find it by its command line
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell's ${p#...}, not a template
-      void execa('docker', ['exec', name, '/run/testin/toolbox/bin/busybox', 'sh', '-c', 'for p in /proc/[0-9]*; do grep -q "bin/pass[t]" $p/cmdline 2>/dev/null && kill ${p#/proc/}; done'], { reject: false });
+      const script = 'for p in /proc/[0-9]*; do grep -q "bin/pass[t]" $p/cmdline 2>/dev/null && { grep AnonHugePages $p/smaps_rollup; kill ${p#/proc/}; }; done';
+      killed = execa('docker', ['exec', name, '/run/testin/toolbox/bin/busybox', 'sh', '-c', script], { reject: false });
     });
     expect(r.exitCode).toBe(125);
     expect(r.stderr.toString()).toMatch(/passt, which carries the VM's network, ended/);
+    // initfs/huge-bss.c, preloaded: where the host has transparent huge pages, passt's start wrote its BSS into some
+    const huge = Number(/AnonHugePages:\s+(\d+) kB/.exec((await killed)?.stdout ?? '')?.[1]);
+    if (readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[never]')) expect(huge).toBe(0);
+    else expect(huge).toBeGreaterThan(0);
   });
 
   it('--network none leaves the VM without a NIC or a route out', async () => {

@@ -128,9 +128,12 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
   }
   const { libs, loader } = closure;
   if (!loader) throw new BuildFailure('assemble', 'ldd printed no dynamic loader for node and qemu', []);
-  // the hold library is QEMU's (the host's architecture), a shared library apart from the agent
-  const sources = own.initSources.filter((f) => f.endsWith('.c') && basename(f) !== VMM_HOLD_SOURCE);
-  const holdSource = own.initSources.find((f) => basename(f) === VMM_HOLD_SOURCE);
+  // the preloaded libraries are the helpers' (the host's architecture), shared libraries apart from the agent
+  const sources = own.initSources.filter((f) => f.endsWith('.c') && !PRELOADED.some((p) => p.source === basename(f)));
+  const preloaded = PRELOADED.flatMap((p) => {
+    const source = own.initSources.find((f) => basename(f) === p.source);
+    return source ? [{ path: p.path, mode: 0o644, data: () => compilePreloaded(source, p), package: 'testin' }] : [];
+  });
   // the agent runs on both sides: the container's PID 1 and lease (the host's architecture), the VM's init (the guest's)
   const init = once(() => compileInit(sources, 'gcc'));
   const foreign = foreignGuest(arch);
@@ -147,7 +150,7 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
     ...(s.passt ? [{ path: TOOLBOX_LAYOUT.passt, mode: 0o755, from: s.passt }] : []),
     { path: TOOLBOX_LAYOUT.modprobe, mode: 0o777, link: '../bin/busybox' },
     { path: TOOLBOX_LAYOUT.agent, mode: 0o755, data: init, package: 'testin' },
-    ...(holdSource ? [{ path: TOOLBOX_LAYOUT.vmmHold, mode: 0o644, data: () => compileHold(holdSource, 'gcc'), package: 'testin' }] : []),
+    ...preloaded,
     foreign ? { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o755, data: guestInit, package: 'testin' } : { path: TOOLBOX_LAYOUT.guestAgent, mode: 0o777, link: `../${TOOLBOX_LAYOUT.agent}` },
     { path: TOOLBOX_LAYOUT.seccomp, mode: 0o644, data: () => Buffer.from(`${JSON.stringify(seccompProfile(), null, 2)}\n`), package: 'testin' },
     { path: TOOLBOX_LAYOUT.loader, mode: 0o755, from: loader },
@@ -159,17 +162,20 @@ function collectParts(s: DebianParts, own: OwnFiles, arch: ToolboxArch): Part[] 
   ];
 }
 
-/** The in-VM init: every .c of initfs/ but the hold library, compiled together, static, for the guest's architecture. */
+/** The in-VM init: every .c of initfs/ but the preloaded libraries', compiled together, static, for the guest's architecture. */
 function compileInit(sources: readonly string[], gcc: string): Buffer {
   return compileC(sources, gcc, ['-static'], 'testin-init', 'the in-VM init');
 }
 
-/** initfs/'s source of the library the container's PID 1 preloads into QEMU (not part of the agent) */
-const VMM_HOLD_SOURCE = 'vmm-hold.c';
+/** initfs/'s sources of the libraries preloaded into the toolbox's helpers (not part of the agent), and where each goes */
+const PRELOADED = [
+  { source: 'vmm-hold.c', path: TOOLBOX_LAYOUT.vmmHold, what: 'the VMM hold library' },
+  { source: 'huge-bss.c', path: TOOLBOX_LAYOUT.hugeBss, what: 'the huge-page BSS library' },
+];
 
-/** The VMM's hold library (initfs/vmm-hold.c): shared, for QEMU's loader and libc, of the host's architecture. */
-function compileHold(source: string, gcc: string): Buffer {
-  return compileC([source], gcc, ['-shared', '-fPIC'], 'testin-vmm-hold.so', 'the VMM hold library');
+/** A preloaded library: shared, for the helpers' loader and libc, of the host's architecture. */
+function compilePreloaded(source: string, p: (typeof PRELOADED)[number]): Buffer {
+  return compileC([source], 'gcc', ['-shared', '-fPIC'], basename(p.path), p.what);
 }
 
 function compileC(sources: readonly string[], gcc: string, flags: readonly string[], name: string, what: string): Buffer {
