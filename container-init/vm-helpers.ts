@@ -35,14 +35,25 @@ export interface VmHelpers {
   passtEnd?: Socket | undefined;
 }
 
+/** What the VMM gets of its helpers, known before any starts (the snapshot's name is made of it): their sockets, the cache policies, the netdev. */
+export type HelperShape = Pick<VmHelpers, 'fsSocket' | 'volSocket' | 'caches' | 'netdev'>;
+
+export function helperShape(plan: RunPlan, work: string, hasVolumes: boolean): HelperShape {
+  // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
+  const caches = shareCaches(plan.fsCache, hasVolumes);
+  return {
+    fsSocket: join(work, 'fs.sock'),
+    volSocket: caches.volumes ? join(work, 'fs-vol.sock') : undefined,
+    caches,
+    netdev: plan.network.nic && plan.network.backend === 'passt' ? { kind: 'passt', fd: PASST_PAIR_FD } : { kind: 'slirp' },
+  };
+}
+
 export async function startVmHelpers(
   plan: RunPlan,
   options: { toolbox: string; work: string; newRoot: string; flavor: VirtiofsdFlavor; hasVolumes: boolean; held?: HeldVmm | undefined },
 ): Promise<VmHelpers> {
-  const fsSocket = join(options.work, 'fs.sock');
-  // the same tree twice when the volumes want another cache policy than the root (see shareCaches)
-  const caches = shareCaches(plan.fsCache, options.hasVolumes);
-  const volSocket = caches.volumes ? join(options.work, 'fs-vol.sock') : undefined;
+  const { fsSocket, volSocket, caches, netdev } = helperShape(plan, options.work, options.hasVolumes);
   const shares: { name: string; socket: string; cache: FsCache }[] = [
     { name: 'virtiofsd', socket: fsSocket, cache: caches.root },
     ...(volSocket && caches.volumes ? [{ name: 'virtiofsd (volumes)', socket: volSocket, cache: caches.volumes }] : []),
@@ -52,16 +63,15 @@ export async function startVmHelpers(
     socket: s.socket,
     helper: startHelper(s.name, [...toolboxExec(TOOLBOX_LAYOUT.virtiofsd, options.toolbox), ...buildVirtiofsdArgs(options.flavor, s.socket, options.newRoot, s.cache, emulated)], process.env),
   }));
-  const helpers: VmHelpers = { virtiofsd: started.map((h) => h.helper), fsSocket, volSocket, netdev: { kind: 'slirp' }, caches };
+  const helpers: VmHelpers = { virtiofsd: started.map((h) => h.helper), fsSocket, volSocket, netdev, caches };
 
-  if (plan.network.nic && plan.network.backend === 'passt') {
+  if (netdev.kind === 'passt') {
     const uid = passtUid(readFileSync('/proc/self/uid_map', 'utf8'));
     // a socket pair: passt's end at its fd 3, ours handed on to the VMM, which starts at once (no socket to wait for);
     // the held VMM has its end already (PID 1 made the pair): passt gets the other
     const args = [...toolboxExec(TOOLBOX_LAYOUT.passt, options.toolbox, TOOLBOX_LAYOUT.hugeBss), ...buildPasstArgs(PASST_PAIR_FD, plan.network.forwards, uid)];
     helpers.passt = options.held ? startHelper('passt', args, process.env, { fd3: options.held.pair }) : startHelper('passt', args, process.env, { controlFd: true });
     helpers.passtEnd = helpers.passt.control;
-    helpers.netdev = { kind: 'passt', fd: PASST_PAIR_FD };
     if (uid === 0) helpers.note = "passt runs as the container's root: the container has a user namespace of its own (a rootless engine), where that root is an unprivileged user of the host";
   }
 

@@ -22,7 +22,7 @@ import { SessionServer } from './session-server.js';
 import { SnapshotController, judgeRestore, type RestoreEvidence, type SnapshotMode } from './snapshot-controller.js';
 import { hostCpuSignature, snapshotKey } from './snapshot.js';
 import { pipeStdin, streamConsole, wireTerminal } from './stdio-relay.js';
-import { prepareRamFile, startVmHelpers } from './vm-helpers.js';
+import { helperShape, prepareRamFile, startVmHelpers } from './vm-helpers.js';
 import { ramDir } from './prepare-root.js';
 import type { GuestSpec, RestoreTimes, Vmm, VmmInstance } from './vmm.js';
 import { cpuMs, watchConsole, watchStall } from './stall-watch.js';
@@ -278,7 +278,9 @@ export class VmRun {
     // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
     // the first VM of the run is the QEMU PID 1 started with the container, loaded meanwhile (held-vmm.ts)
     const held = this.paths.held?.claim();
-    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes: (this.exec.volumes?.length ?? 0) > 0, held });
+    const hasVolumes = (this.exec.volumes?.length ?? 0) > 0;
+    const shape = helperShape(this.plan, this.paths.work, hasVolumes);
+    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes, held });
     let tunnel: Promise<{ port: number; token: Buffer }> | undefined;
     if (this.plan.network.nic) {
       const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
@@ -295,6 +297,31 @@ export class VmRun {
     const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
     const ram = choice ? await prepareRamFile(this.paths.toolbox, ramDir(this.paths.work), ramBytes) : undefined;
 
+    const spec: GuestSpec = {
+      vm: { ...this.plan.vm, accel: this.accel },
+      arch: this.manifest.arch.guest,
+      kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
+      initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
+      fsSocket: shape.fsSocket,
+      volSocket: shape.volSocket,
+      ctlSocket,
+      consoleLog: this.consoleLog,
+      network: this.plan.network,
+      netdev: shape.netdev,
+    };
+    if (ram && 'failed' in ram) log(this.plan, `no snapshot this run: no tmpfs for the guest's memory (${ram.failed})`);
+    if (choice && ram && 'file' in ram) {
+      this.#ramFile = spec.ramFile = ram.file;
+      const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')), rootCache: shape.caches.root });
+      this.#snapshot = new SnapshotController(choice.dir, key, choice.mode, this.plan.runId);
+      // the RAM goes in while virtiofsd and QEMU start (the snapshot's name needs nothing of theirs but the shape
+      // known before); the restore waits for it before QEMU loads its state
+      if (this.#snapshot.restoring) {
+        this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes);
+        this.#ramReady.catch(() => undefined);
+      }
+    }
+
     const helpers = await helpersUp;
     this.#virtiofsd = helpers.virtiofsd;
     this.#passt = helpers.passt;
@@ -304,30 +331,6 @@ export class VmRun {
     log(this.plan, `${[...helpers.virtiofsd, ...(helpers.passt ? [helpers.passt] : [])].map((h) => h.name).join(', ')} up after ${Date.now() - this.#t0} ms (root cache ${c.root}${c.volumes ? `, volumes cache ${c.volumes}` : ''})${helpers.note ? `; ${helpers.note}` : ''}`);
     this.#mark('virtiofsdUp');
     if (tunnel) this.#tunnel = await tunnel;
-
-    const spec: GuestSpec = {
-      vm: { ...this.plan.vm, accel: this.accel },
-      arch: this.manifest.arch.guest,
-      kernel: this.plan.vm.kernel?.kernel ?? tb(TOOLBOX_LAYOUT.kernel),
-      initrd: this.plan.vm.kernel?.initrd ?? tb(TOOLBOX_LAYOUT.initrd),
-      fsSocket: helpers.fsSocket,
-      volSocket: helpers.volSocket,
-      ctlSocket,
-      consoleLog: this.consoleLog,
-      network: this.plan.network,
-      netdev: helpers.netdev,
-    };
-    if (ram && 'failed' in ram) log(this.plan, `no snapshot this run: no tmpfs for the guest's memory (${ram.failed})`);
-    if (choice && ram && 'file' in ram) {
-      this.#ramFile = spec.ramFile = ram.file;
-      const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')), rootCache: c.root });
-      this.#snapshot = new SnapshotController(choice.dir, key, choice.mode, this.plan.runId);
-      // the RAM goes in while QEMU starts; the restore waits for it before QEMU loads its state
-      if (this.#snapshot.restoring) {
-        this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes);
-        this.#ramReady.catch(() => undefined);
-      }
-    }
     this.#awaitingRestoredGuest = this.#snapshot?.restoring === true;
     this.#mark('vmmStarted');
     // the wall clock too: the launcher measures from its start of the container to here
