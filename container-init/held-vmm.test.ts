@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
-import { RUN_PLAN_ENV } from '../contract/run-plan.js';
+import { PLAN_ENV, RUN_PLAN_ENV } from '../contract/run-plan.js';
 import { PASST_PAIR_FD } from './guest-network.js';
 import { HELD_VMM_ENV, encodeHeldArgv, parseHeldEnd, parseHeldFds } from './held-vmm.js';
 import { VMM_GLIBC_TUNABLES } from './qemu-vmm.js';
@@ -51,6 +51,7 @@ describe("initfs/pid1.c holds QEMU where the toolbox has it", () => {
 
   it("the plan's variable, the held QEMU's for container-init, and the netdev's fd", () => {
     expect(define('RUN_PLAN_ENV')).toBe(JSON.stringify(RUN_PLAN_ENV));
+    expect(define('PLAN_ENV')).toBe(JSON.stringify(PLAN_ENV));
     expect(define('HELD_ENV')).toBe(JSON.stringify(HELD_VMM_ENV));
     expect(Number(define('HOLD_PAIR_FD'))).toBe(PASST_PAIR_FD);
   });

@@ -89,6 +89,17 @@ export class HeldVmm {
     }
   }
 
+  /** Lets the held QEMU go unused (a run without a VM): its argv's pipe closed, it exits. */
+  dismiss(): void {
+    this.#claimed = true;
+    const fd = this.#argvFd;
+    this.#argvFd = undefined;
+    if (fd !== undefined) closeQuietly(fd);
+    this.#out.destroy();
+    this.#status.destroy();
+    this.pair.destroy();
+  }
+
   /** The held QEMU for one VM (the run's first), once: later VMs of the run start their own. */
   claim(): HeldVmm | undefined {
     if (this.#claimed) return undefined;

@@ -105,6 +105,8 @@ async function main(): Promise<number> {
   mkdirSync(WORK_DIR, { recursive: true });
   try {
     const { plan, mirror, accel } = readRun(manifest);
+    // PID 1 holds QEMU for every plan in the environment: one without a VM lets it go
+    if (plan.noVm) HELD_VMM?.dismiss();
     if (plan.lease) takeClientLease(plan.lease);
     const root = SHARED_ROOT ?? '/';
     const exec = guestRequest(plan, root, mirror);

@@ -18,16 +18,18 @@
 
 /*
  * The VMM held (vmm-hold.c): a run whose plan came with the create (RUN_PLAN_ENV: a VM's run,
- * contract/run-plan.ts) gets QEMU started here at once, beside container-init, through the
+ * contract/run-plan.ts), and a compose service's or the OCI runtime's container (PLAN_ENV: their
+ * plans are a VM's; container-init lets a held QEMU go at once when one is not) gets QEMU started here at once, beside container-init, through the
  * toolbox's loader with the hold library preloaded. Its loading (most of QEMU's start) then
  * happens while node loads, on the other core; container-init gives it its command line later
  * (container-init/held-vmm.ts). container-init gets, at the fds HELD_ENV names ("PID ARGV OUT
  * PAIR STATUS"): the pipe the argv goes on, the pipe of QEMU's stdout and stderr, its end of a
  * socket pair whose other end is QEMU's fd 3 (passt's, for the VM's network), and a pipe on
  * which PID 1 says how QEMU ended ("exit N" or "signal N"), since QEMU is PID 1's child, not
- * node's. A toolbox without the library, or another run, starts QEMU from container-init.
+ * node's. A toolbox without the library, or a plan sent as a file, starts QEMU from container-init.
  */
 #define RUN_PLAN_ENV "TESTIN_RUN_PLAN"
+#define PLAN_ENV "TESTIN_PLAN"
 #define HELD_ENV "TESTIN_HELD_VMM"
 #define HOLD_FD_ENV "TESTIN_HOLD_FD"
 /* contract/layout.ts: TOOLBOX_LAYOUT.loader, lib, vmmHold, qemu, qemuModules */
@@ -70,7 +72,7 @@ static int place_fds(const int *from, const int *to, size_t n) {
 
 static int start_held_vmm(struct held_vmm *h, const sigset_t *old) {
   h->pid = -1;
-  if (!getenv(RUN_PLAN_ENV) || access(HOLD_LIB, R_OK) < 0 || access(HOLD_QEMU, X_OK) < 0 || access(HOLD_LOADER, X_OK) < 0) return -1;
+  if ((!getenv(RUN_PLAN_ENV) && !getenv(PLAN_ENV)) || access(HOLD_LIB, R_OK) < 0 || access(HOLD_QEMU, X_OK) < 0 || access(HOLD_LOADER, X_OK) < 0) return -1;
   int argv_pipe[2] = {-1, -1}, out[2] = {-1, -1}, pair[2] = {-1, -1}, status[2] = {-1, -1};
   if (pipe2(argv_pipe, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0 || pipe2(status, O_CLOEXEC) < 0) {
     int all[] = {argv_pipe[0], argv_pipe[1], out[0], out[1], pair[0], pair[1], status[0], status[1]};

@@ -43,13 +43,15 @@ describe.skipIf(skip !== '')('compose: examples/compose with the server and its 
     expect((await execa('docker', ['inspect', '--format', '{{json .Config.Entrypoint}}', web])).stdout).toMatch(/container-init/);
   });
 
-  it("run test: the test's output and exit code are what compose returns", async () => {
+  it("run test: the test's output and exit code are what compose returns (its QEMU started with the container)", async () => {
     const failing = await compose('run', '--rm', '-T', '-e', 'EXPECT=something-else', 'test');
     expect(failing.all).toMatch(/web said: hello-from-web/);
     expect(failing.exitCode).toBe(1);
-    const own = await compose('run', '--rm', '-T', 'test', 'sh', '-c', 'cat /proc/1/comm; exit 7');
+    const own = await compose('run', '--rm', '-T', '-e', 'TESTIN_LOG_LEVEL=debug', 'test', 'sh', '-c', 'cat /proc/1/comm; exit 7');
     expect(own.stdout).toBe('testin-init');
     expect(own.exitCode).toBe(7);
+    // the plan in the service's environment: PID 1 started QEMU held, as for testin run (initfs/pid1.c)
+    expect(own.stderr).toMatch(/QEMU \(started with the container, held until now\) -nodefaults /);
   });
 
   it('down leaves nothing of testin behind', async () => {

@@ -60,9 +60,11 @@ describe.skipIf(skip !== '')('testin-runtime: docker, compose and containerd get
     expect(await leftovers()).toEqual([]);
   });
 
-  it("docker run --runtime testin: the VM's kernel, and the command's exit codes exact (0, 42, 127, 143)", async () => {
-    const uname = await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'uname', '-r']);
+  it("docker run --runtime testin: the VM's kernel (its QEMU started with the container), and the command's exit codes exact (0, 42, 127, 143)", async () => {
+    const uname = await docker(['run', '--rm', '--runtime', 'testin', '-e', 'TESTIN_LOG_LEVEL=debug', BUSYBOX_IMAGE, 'uname', '-r']);
     expect([uname.exitCode, uname.stdout]).toEqual([0, release]);
+    // the plan in the container's environment: PID 1 started QEMU held, as for testin run (initfs/pid1.c)
+    expect(uname.stderr).toMatch(/QEMU \(started with the container, held until now\) -nodefaults /);
     expect(release).not.toBe((await execa('uname', ['-r'])).stdout);
     const cases = [['exit 42', 42], ['no-such-command', 127], ['kill -TERM $$', 143]] as const;
     const codes = await Promise.all(cases.map(async ([script]) => (await docker(['run', '--rm', '--runtime', 'testin', BUSYBOX_IMAGE, 'sh', '-c', script])).exitCode));
