@@ -28,7 +28,7 @@ describe('resolveIn', () => {
 
 describe('MountBatch', () => {
   it("gives the agent its mounts in order, each operation's words after its name", () => {
-    const batch = new MountBatch('/tb').bind('/', '/new root').makePrivate('/new root').mkdir("/new root/it's").readOnly('/new root').move('/s', '/t').tmpfs('/r', 'size=1040m,mode=0700');
-    expect(batch.argv).toEqual(['--mount', 'bind', '/', '/new root', 'private', '/new root', 'mkdir', "/new root/it's", 'ro', '/new root', 'move', '/s', '/t', 'tmpfs', '/r', 'size=1040m,mode=0700']);
+    const batch = new MountBatch('/tb').bind('/', '/new root').makePrivate('/new root').mkdir("/new root/it's").readOnly('/new root').move('/s', '/t').tmpfs('/r', 'size=1040m,mode=0700').bindIfThere('/etc/hosts', '/new root/etc/hosts');
+    expect(batch.argv).toEqual(['--mount', 'bind', '/', '/new root', 'private', '/new root', 'mkdir', "/new root/it's", 'ro', '/new root', 'move', '/s', '/t', 'tmpfs', '/r', 'size=1040m,mode=0700', 'bind-there', '/etc/hosts', '/new root/etc/hosts']);
   });
 });
