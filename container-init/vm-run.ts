@@ -275,28 +275,15 @@ export class VmRun {
 
   async #startVm(): Promise<{ connected: Promise<Socket> } | { failed: string }> {
     const tb = (p: string): string => join(this.paths.toolbox, p);
-    // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
-    // the first VM of the run is the QEMU PID 1 started with the container, loaded meanwhile (held-vmm.ts)
     const held = this.paths.held?.claim();
     const hasVolumes = (this.exec.volumes?.length ?? 0) > 0;
     const shape = helperShape(this.plan, this.paths.work, hasVolumes);
-    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes, held });
-    let tunnel: Promise<{ port: number; token: Buffer }> | undefined;
-    if (this.plan.network.nic) {
-      const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
-      this.#forwarder = new PortForwarder((frame) => this.#socket?.write(frame), declared, (msg) => log(this.plan, msg));
-      tunnel = this.#forwarder.start();
-      tunnel.catch(() => undefined);
-    }
     const ctlSocket = join(this.paths.work, 'ctl.sock');
-    // a cold boot after a snapshot that did not restore reuses the path
-    rmSync(ctlSocket, { force: true });
-    const connected = this.#listen(ctlSocket);
-    connected.catch(() => undefined);
     const choice = this.paths.snapshots;
     const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
+    // the RAM file is on the tmpfs the root's mounts made (prepareRoot): its copy (~50-90 ms here) is what a
+    // restore waits for longest, so it goes first, and the helpers start while it goes in
     const ram = choice ? await prepareRamFile(this.paths.toolbox, ramDir(this.paths.work), ramBytes) : undefined;
-
     const spec: GuestSpec = {
       vm: { ...this.plan.vm, accel: this.accel },
       arch: this.manifest.arch.guest,
@@ -314,13 +301,28 @@ export class VmRun {
       this.#ramFile = spec.ramFile = ram.file;
       const key = snapshotKey({ toolboxHash: this.manifest.hash, qemuArgv: this.vmm.argv(spec), hostCpu: hostCpuSignature(this.accel, () => readFileSync('/proc/cpuinfo', 'utf8')), rootCache: shape.caches.root });
       this.#snapshot = new SnapshotController(choice.dir, key, choice.mode, this.plan.runId);
-      // the RAM goes in while virtiofsd and QEMU start (the snapshot's name needs nothing of theirs but the shape
-      // known before); the restore waits for it before QEMU loads its state
+      // the snapshot's name needs nothing of the helpers' but their shape, known before they start; the restore
+      // waits for the RAM before QEMU loads its state
       if (this.#snapshot.restoring) {
         this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes);
         this.#ramReady.catch(() => undefined);
       }
     }
+
+    // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
+    // the first VM of the run is the QEMU PID 1 started with the container, loaded meanwhile (held-vmm.ts)
+    const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes, held });
+    let tunnel: Promise<{ port: number; token: Buffer }> | undefined;
+    if (this.plan.network.nic) {
+      const declared = new Set(this.plan.network.forwards.filter((f) => f.proto === 'tcp').map((f) => f.port));
+      this.#forwarder = new PortForwarder((frame) => this.#socket?.write(frame), declared, (msg) => log(this.plan, msg));
+      tunnel = this.#forwarder.start();
+      tunnel.catch(() => undefined);
+    }
+    // a cold boot after a snapshot that did not restore reuses the path
+    rmSync(ctlSocket, { force: true });
+    const connected = this.#listen(ctlSocket);
+    connected.catch(() => undefined);
 
     const helpers = await helpersUp;
     this.#virtiofsd = helpers.virtiofsd;
