@@ -309,7 +309,7 @@ export class VmRun {
       }
     }
 
-    // the helpers start; while virtiofsd comes up, the rest the VMM needs is made ready beside it
+    // the helpers start; while virtiofsd comes up, the port forwarder and the control socket are made ready
     // the first VM of the run is the QEMU PID 1 started with the container, loaded meanwhile (held-vmm.ts)
     const helpersUp = startVmHelpers(this.plan, { ...this.paths, flavor: this.manifest.virtiofsdFlavor, hasVolumes, held });
     let tunnel: Promise<{ port: number; token: Buffer }> | undefined;

@@ -19,8 +19,9 @@
 /*
  * The VMM held (vmm-hold.c): a run whose plan came with the create (RUN_PLAN_ENV: a VM's run,
  * contract/run-plan.ts), and a compose service's or the OCI runtime's container (PLAN_ENV: their
- * plans are a VM's; container-init lets a held QEMU go at once when one is not) gets QEMU started here at once, beside container-init, through the
- * toolbox's loader with the hold library preloaded. Its loading (most of QEMU's start) then
+ * plans are a VM's; container-init lets a held QEMU go at once when one is not), gets QEMU
+ * started here at once, beside container-init, through the toolbox's loader with the hold
+ * library preloaded. Its loading (most of QEMU's start) then
  * happens while node loads, on the other core; container-init gives it its command line later
  * (container-init/held-vmm.ts). container-init gets, at the fds HELD_ENV names ("PID ARGV OUT
  * PAIR STATUS"): the pipe the argv goes on, the pipe of QEMU's stdout and stderr, its end of a
