@@ -6,17 +6,21 @@
 //       and then runc), the difference to (a)
 //   (c) docker run --rm --runtime testin IMG true: the command in a VM
 //   (d) testin run IMG true: the same VM through testin's CLI
+//   (c-) with --before NAME: (c) through another runtime of the engine, e.g. an older build's
+//        (`testin runtime configure --name NAME --dir DIR` run by that build), side by side in the same rounds
 // Needs `testin runtime configure` and a reloaded dockerd (the runtime named "testin").
-// Usage: node bench/runtime.mjs [--rounds 7]
+// Usage: node bench/runtime.mjs [--rounds 7] [--before NAME]
 import { execFileSync } from 'node:child_process';
 import { fixture, median, option, testin } from './common.mjs';
 
 const rounds = Number(option('--rounds', '7'));
+const before = option('--before', '');
 const image = 'testin-test/busybox:1';
 fixture('busybox', image);
 const runtimes = JSON.parse(execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' }));
-if (!runtimes.testin) {
-  console.error('bench/runtime: dockerd has no runtime "testin": run testin runtime configure, then reload dockerd (kill -HUP $(pidof dockerd))');
+for (const name of ['testin', ...(before ? [before] : [])]) {
+  if (runtimes[name]) continue;
+  console.error(`bench/runtime: dockerd has no runtime "${name}": run testin runtime configure${name === 'testin' ? '' : ` --name ${name}`}, then reload dockerd (kill -HUP $(pidof dockerd))`);
   process.exit(1);
 }
 
@@ -30,6 +34,7 @@ const cases = [
   ['(b) docker run --rm --runtime testin, no VM', () => time('docker', ['run', '--rm', '--runtime', 'testin', '-e', 'TESTIN_VM=0', image, 'true'])],
   ['(c) docker run --rm --runtime testin (VM)', () => time('docker', ['run', '--rm', '--runtime', 'testin', image, 'true'])],
   ['(d) testin run (VM)', () => time('node', [testin, 'run', image, 'true'])],
+  ...(before ? [[`(c-) (c) through runtime ${before}`, () => time('docker', ['run', '--rm', '--runtime', before, image, 'true'])]] : []),
 ];
 // one of each first: images, toolbox, snapshot and page cache warm
 for (const [, run] of cases) run();
