@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sayLastWord, takeLastWord } from './last-word.js';
+import { LAST_WORD_ENV, UNDER_AGENT_ENV, sayLastWord, takeLastWord, takeUnderAgent } from './last-word.js';
 
 describe("container-init's last word to its PID 1", () => {
   const dirs: string[] = [];
@@ -42,5 +42,24 @@ describe("container-init's last word to its PID 1", () => {
     expect(takeLastWord({ TESTIN_LAST_WORD_FD: '987' })).toBeUndefined();
     expect(takeLastWord({ TESTIN_LAST_WORD_FD: '../x' })).toBeUndefined();
     expect(() => sayLastWord(undefined, 3)).not.toThrow();
+  });
+});
+
+describe('container-init started by testin-agent --init, or by nothing of testin', () => {
+  it('is under the agent only when the variable says 1, and takes it out of the environment', () => {
+    for (const [value, under] of [['1', true], [undefined, false], ['', false], ['0', false], ['yes', false]] as const) {
+      const env: NodeJS.ProcessEnv = value === undefined ? {} : { [UNDER_AGENT_ENV]: value };
+      expect(takeUnderAgent(env)).toBe(under);
+      expect(env).not.toHaveProperty(UNDER_AGENT_ENV);
+    }
+  });
+
+  it("initfs/pid1.c names the same variables, and sets the agent's for every child it starts", () => {
+    const source = readFileSync(join(import.meta.dirname, '..', 'initfs', 'pid1.c'), 'utf8');
+    const define = (name: string): string | undefined => new RegExp(`#define ${name} (.+?)(?:\\s*/\\*.*)?$`, 'm').exec(source)?.[1]?.trim();
+    expect(define('UNDER_AGENT_ENV')).toBe(JSON.stringify(UNDER_AGENT_ENV));
+    expect(define('LAST_WORD_ENV')).toBe(JSON.stringify(LAST_WORD_ENV));
+    // set unconditionally, right before container-init's exec
+    expect(source).toMatch(/setenv\(UNDER_AGENT_ENV, "1", 1\);\n\s*execv\(argv\[0\], argv\);/);
   });
 });

@@ -8,7 +8,20 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 
 /** the pipe's fd as PID 1 gives it (initfs/pid1.c LAST_WORD_ENV) */
-const LAST_WORD_ENV = 'TESTIN_LAST_WORD_FD';
+export const LAST_WORD_ENV = 'TESTIN_LAST_WORD_FD';
+/** "1" when PID 1 started this process (initfs/pid1.c UNDER_AGENT_ENV), whatever else failed there */
+export const UNDER_AGENT_ENV = 'TESTIN_UNDER_AGENT';
+
+/**
+ * Whether testin's PID 1 (`testin-agent --init`) started this process: only then is it in a VM's
+ * container, whose root it may bind and mount over. The variable is taken out of `env` (no child
+ * of ours inherits it).
+ */
+export function takeUnderAgent(env: NodeJS.ProcessEnv = process.env): boolean {
+  const given = env[UNDER_AGENT_ENV];
+  delete env[UNDER_AGENT_ENV];
+  return given === '1';
+}
 
 /**
  * Takes the pipe: opened again under a new fd of this process only (node opens every file

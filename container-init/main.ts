@@ -28,7 +28,7 @@ import type { SnapshotMode } from './snapshot-controller.js';
 import { terminate } from '../contract/terminate.js';
 import type { VmTimeline } from '../contract/timeline.js';
 import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
-import { sayLastWord, takeLastWord } from './last-word.js';
+import { sayLastWord, takeLastWord, takeUnderAgent } from './last-word.js';
 import { HeldVmm } from './held-vmm.js';
 
 // the tests' `init` moment: container-init runs, its signal handlers are not set yet (a stop now
@@ -43,6 +43,8 @@ if (process.env.TESTIN_TEST_HOOK === 'init' && process.argv[2] !== '--exec') {
  * read or the root is bound is held, and given to the VM as soon as it exists.
  */
 const held: string[] = [];
+/** started by testin's PID 1: in a VM's container, never by hand (last-word.ts) */
+const UNDER_AGENT = takeUnderAgent();
 /** the pipe to PID 1 that the exit code goes on last (last-word.ts) */
 const LAST_WORD = takeLastWord();
 /** the QEMU PID 1 started with the container, taken before any child of ours could inherit its fds (held-vmm.ts) */
@@ -100,6 +102,11 @@ class RunEnded {
 async function main(): Promise<number> {
   if (process.argv[2] === '--exec') {
     return runSessionClient(SESSION_SOCKET, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.busybox), JSON.parse(process.env.TESTIN_EXEC ?? '{}') as SessionExecRequest);
+  }
+  // it binds the container's root and mounts over it: run anywhere else (a host's shell), it would do that to the host
+  if (!UNDER_AGENT) {
+    process.stderr.write(`testin: container-init runs only as the child of ${TOOLBOX_DIR}/${TOOLBOX_LAYOUT.agent} --init, in a VM's container (it mounts over the root it finds): nothing was done\n  fix: let testin start it (testin run, testin compose, docker run --runtime testin)\n`);
+    return EXIT_TESTIN_FAILED;
   }
   const manifest = JSON.parse(readFileSync(join(TOOLBOX_DIR, TOOLBOX_LAYOUT.manifest), 'utf8')) as ToolboxManifest;
   mkdirSync(WORK_DIR, { recursive: true });

@@ -15,6 +15,8 @@
 
 #define LAST_WORD_FD 3
 #define LAST_WORD_ENV "TESTIN_LAST_WORD_FD"
+/* says to container-init that testin's PID 1 started it (container-init/main.ts: it refuses to run otherwise) */
+#define UNDER_AGENT_ENV "TESTIN_UNDER_AGENT"
 
 /*
  * The VMM held (vmm-hold.c): a run whose plan came with the create (RUN_PLAN_ENV: a VM's run,
@@ -161,6 +163,7 @@ int run_init(char **argv) {
       snprintf(fds, sizeof fds, "%d %d %d %d %d", (int)held.pid, HELD_FIRST_FD, HELD_FIRST_FD + 1, HELD_FIRST_FD + 2, HELD_FIRST_FD + 3);
       if (held.pid > 0) setenv(HELD_ENV, fds, 1);
     }
+    setenv(UNDER_AGENT_ENV, "1", 1);
     execv(argv[0], argv);
     fprintf(stderr, "testin-agent --init: %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);

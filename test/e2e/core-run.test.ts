@@ -46,6 +46,18 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     for (const name of r.stdout.split('\n')) expect((await execa('docker', ['volume', 'inspect', name])).exitCode).toBe(0);
   });
 
+  it("container-init started by hand, not by the toolbox's PID 1: 125, one line, and not one mount made", async () => {
+    const toolbox = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n')[0] as string;
+    // as a user might try it in a container of their own (or on a host): it would bind that root and mount over it
+    const script = 'grep -c . /proc/self/mountinfo; /run/testin/toolbox/bin/container-init true; echo "code $?"; grep -c . /proc/self/mountinfo; ls /run/testin';
+    const r = await execa('docker', ['run', '--rm', '--cap-add', 'SYS_ADMIN', '--security-opt', 'apparmor=unconfined', '-v', `${toolbox}:/run/testin/toolbox:ro`, BUSYBOX_IMAGE, 'sh', '-c', script], { reject: false });
+    const [before, code, after, ...listed] = r.stdout.split('\n');
+    expect(code).toBe('code 125');
+    expect(after).toBe(before);
+    expect(listed).toEqual(['toolbox']);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^testin: container-init runs only as the child of \/run\/testin\/toolbox\/bin\/testin-agent --init/), expect.stringMatching(/^  fix: /)]);
+  });
+
   it('toolbox prune removes the volumes of other builds and keeps every volume of the current one', async () => {
     const stale = `testin-toolbox-e2e-stale-${process.pid}`;
     // the recipe of another testin whose build made the same tree (a change that left the built files as they were)
