@@ -55,7 +55,7 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     expect(code).toBe('code 125');
     expect(after).toBe(before);
     expect(listed).toEqual(['toolbox']);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^testin: container-init runs only as the child of \/run\/testin\/toolbox\/bin\/testin-agent --init/), expect.stringMatching(/^  fix: /)]);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^testin: container-init runs only as the child of \/run\/testin\/toolbox\/bin\/testin-agent --init/), expect.stringMatching(/^ {2}fix: /)]);
   });
 
   it('toolbox prune removes the volumes of other builds and keeps every volume of the current one', async () => {
