@@ -160,13 +160,27 @@ fail:;
   _exit(e == ENOENT && strcmp(step, "exec") == 0 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
 }
 
+/* the commands' processes start on it (clone_command) */
+static char command_stack[256 * 1024] __attribute__((aligned(16)));
+
 /* The command's process, as posix_spawn makes it: on the init's memory (no copy of its page
  * tables, which a fork makes and which took 15-25 ms of each run under TCG here), the init
  * waiting until it has exec'd or failed. The init has no signal handlers and one thread,
  * so nothing runs beside the child on the memory they share. */
 static pid_t clone_command(struct command_start *s) {
-  static char stack[256 * 1024] __attribute__((aligned(16)));
-  return clone(command_process, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+  return clone(command_process, command_stack + sizeof command_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+}
+
+/* what relay() reads a command's output into */
+static uint8_t relay_chunk[65536];
+
+/* The top of the commands' stack, where each one's process starts, and the output's buffer:
+ * written at boot, they are in the snapshot's RAM, and a restored run faults none of them in. */
+void touch_command_buffers(void) {
+  size_t top = 32 << 10;
+  memset(command_stack + sizeof command_stack - top, 0, top);
+  memset(relay_chunk, 0, sizeof relay_chunk);
+  __asm__ volatile("" : : "r"(command_stack), "r"(relay_chunk) : "memory");
 }
 
 static int start_command(struct request *r, struct child *c) {
@@ -244,11 +258,10 @@ void run_exec(struct request *r, uint32_t id, uint32_t root_ms) {
 
 /* Moves what a pipe holds into MSG_STDOUT/MSG_STDERR frames; returns 0 at EOF. */
 static int relay(struct child *c, int fd, uint8_t type) {
-  static uint8_t chunk[65536];
   for (;;) {
-    ssize_t n = read(fd, chunk, sizeof chunk);
+    ssize_t n = read(fd, relay_chunk, sizeof relay_chunk);
     if (n > 0) {
-      send_msg(type, c->id, chunk, (size_t)n);
+      send_msg(type, c->id, relay_chunk, (size_t)n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -214,6 +214,7 @@ void forward_dial(const struct frame *f);
 
 /* commands.c */
 void test_hold_guest(const struct request *r);
+void touch_command_buffers(void);
 void run_exec(struct request *r, uint32_t id, uint32_t root_ms);
 void serve(int sigfd, uint32_t root_ms) __attribute__((noreturn));
 struct frame wait_frame(void);
