@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addNonZeroRuns, loadRamImage, saveRamImage, systemWords, type RamExtents } from './ram-image.js';
+import { addNonZeroRuns, loadRamImage, ramImageFault, saveRamImage, systemWords, type RamExtents } from './ram-image.js';
 
 const PAGE = 4096;
 
@@ -65,11 +65,16 @@ describe('saveRamImage and loadRamImage', () => {
     expect(saved.bytes).toBeLessThan(64 * PAGE);
     expect(saved.extents.reduce((n, [, len]) => n + len, 0)).toBe(saved.bytes);
 
-    const restored = join(dir, 'restored.ram');
-    writeFileSync(restored, '');
-    truncateSync(restored, size);
-    await loadRamImage(image, saved.extents, restored, size);
-    expect(readFileSync(restored).equals(ram)).toBe(true);
+    // the runs put back where they go, as the toolbox's agent does (initfs/ram-load.c; tested end to end)
+    const packed = readFileSync(image);
+    const restored = Buffer.alloc(size);
+    let at = 0;
+    for (const [offset, length] of saved.extents) {
+      packed.copy(restored, offset, at, at + length);
+      at += length;
+    }
+    expect(restored.equals(ram)).toBe(true);
+    expect(ramImageFault(saved.extents, saved.bytes, size)).toBeUndefined();
   });
 
   it("says a failed save in the system's words (a full disk: the run's line and fix look for them)", async () => {
@@ -79,13 +84,28 @@ describe('saveRamImage and loadRamImage', () => {
     await expect(saveRamImage(join(dir, 'missing.ram'), join(dir, 'snap.ram'))).rejects.toThrow("writing the guest's RAM: No such file or directory");
   });
 
-  it('refuses an image shorter than its extents say, or reaching past the memory', async () => {
+  it('refuses an image shorter than its extents say, or reaching past the memory, before the agent runs', async () => {
+    expect(ramImageFault([[0, 2 * PAGE]], PAGE, 16 * PAGE)).toBe('the RAM image is shorter than its description');
+    expect(ramImageFault([[16 * PAGE, PAGE]], PAGE, 16 * PAGE)).toBe("the RAM image reaches past the guest's memory (69632 > 65536)");
+    expect(ramImageFault([[0, PAGE], [15 * PAGE, PAGE]], 2 * PAGE, 16 * PAGE)).toBeUndefined();
     const image = join(dir, 'snap.ram');
     writeFileSync(image, Buffer.alloc(PAGE, 1));
+    // an agent that would say it ran: it is never reached
+    const agent = join(dir, 'agent');
+    writeFileSync(agent, `#!/bin/sh\ntouch ${join(dir, 'ran')}\n`, { mode: 0o755 });
+    await expect(loadRamImage(image, [[0, 2 * PAGE]], join(dir, 'restored.ram'), 16 * PAGE, agent)).rejects.toThrow('shorter than its description');
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+  });
+
+  it("hands the runs to the agent in order, and rejects with the agent's last line when it fails", async () => {
+    const image = join(dir, 'snap.ram');
+    writeFileSync(image, Buffer.alloc(3 * PAGE, 1));
+    const agent = join(dir, 'agent');
+    writeFileSync(agent, `#!/bin/sh\necho "$@" > ${join(dir, 'args')}\n[ -e ${join(dir, 'fail')} ] || exit 0\necho first >&2\necho "writing the RAM at 4096: No space left on device" >&2\nexit 1\n`, { mode: 0o755 });
     const restored = join(dir, 'restored.ram');
-    writeFileSync(restored, '');
-    truncateSync(restored, 16 * PAGE);
-    await expect(loadRamImage(image, [[0, 2 * PAGE]], restored, 16 * PAGE)).rejects.toThrow('shorter than its description');
-    await expect(loadRamImage(image, [[16 * PAGE, PAGE]], restored, 16 * PAGE)).rejects.toThrow("past the guest's memory");
+    await loadRamImage(image, [[0, PAGE], [8 * PAGE, 2 * PAGE]], restored, 16 * PAGE, agent);
+    expect(readFileSync(join(dir, 'args'), 'utf8')).toBe(`--ram-load ${image} ${restored} 0 4096 32768 8192\n`);
+    writeFileSync(join(dir, 'fail'), '');
+    await expect(loadRamImage(image, [[0, PAGE]], restored, 16 * PAGE, agent)).rejects.toThrow(/^writing the RAM at 4096: No space left on device$/);
   });
 });

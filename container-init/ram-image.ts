@@ -7,7 +7,8 @@
  * and QEMU maps that file as the guest's memory: no page of it is copied by QEMU,
  * and no page the guest never touched is read at all.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 const PAGE = 4096;
 const CHUNK = 4 << 20;
@@ -96,36 +97,40 @@ async function writeRamImage(ramFile: string, image: string): Promise<{ extents:
   return { extents, bytes };
 }
 
-async function writeAll(file: FileHandle, data: Buffer, position: number | null = null): Promise<void> {
+async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, position === null ? null : position + done);
+    const { bytesWritten } = await file.write(data, done, data.length - done, null);
     done += bytesWritten;
   }
 }
 
 /**
- * Writes the image's runs, each at its place, into `ramFile`: the guest's RAM,
- * made empty and of its size (sizeBytes) before the VMM maps it. Rejects when
- * the image is shorter than its extents say, or reaches past the RAM (a damaged snapshot).
+ * Pure: why the image's runs cannot go into a RAM of `sizeBytes` (a damaged snapshot): a run
+ * reaching past the memory, or an image (of `imageBytes`) shorter than its runs; undefined when they can.
  */
-export async function loadRamImage(image: string, extents: RamExtents, ramFile: string, sizeBytes: number): Promise<void> {
-  const input = await open(image, 'r');
-  const output = await open(ramFile, 'r+');
-  try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let position = 0;
-    for (const [offset, length] of extents) {
-      if (offset + length > sizeBytes) throw new Error(`the RAM image reaches past the guest's memory (${offset + length} > ${sizeBytes})`);
-      for (let done = 0; done < length; ) {
-        const want = Math.min(CHUNK, length - done);
-        const { bytesRead } = await input.read(buffer, 0, want, position);
-        if (bytesRead < want) throw new Error('the RAM image is shorter than its description');
-        await writeAll(output, buffer.subarray(0, want), offset + done);
-        position += want;
-        done += want;
-      }
-    }
-  } finally {
-    await Promise.allSettled([input.close(), output.close()]);
+export function ramImageFault(extents: RamExtents, imageBytes: number, sizeBytes: number): string | undefined {
+  let packed = 0;
+  for (const [offset, length] of extents) {
+    if (offset + length > sizeBytes) return `the RAM image reaches past the guest's memory (${offset + length} > ${sizeBytes})`;
+    packed += length;
   }
+  return packed > imageBytes ? 'the RAM image is shorter than its description' : undefined;
+}
+
+/**
+ * Writes the image's runs, each at its place, into `ramFile`: the guest's RAM, made empty and
+ * of its size (sizeBytes) before the VMM maps it. The toolbox's agent does the writing
+ * (`--ram-load`, initfs/ram-load.c: sendfile(2), no copy through a process: ~21 ms for 82 MB
+ * here, against 46-64 through node's buffers). Rejects when the runs do not fit (ramImageFault),
+ * or with the agent's words.
+ */
+export async function loadRamImage(image: string, extents: RamExtents, ramFile: string, sizeBytes: number, agent: string): Promise<void> {
+  const fault = ramImageFault(extents, (await stat(image)).size, sizeBytes);
+  if (fault) throw new Error(fault);
+  await new Promise<void>((resolve, reject) => {
+    execFile(agent, ['--ram-load', image, ramFile, ...extents.flat().map(String)], { encoding: 'utf8' }, (error, _stdout, stderr) => {
+      if (!error) return resolve();
+      reject(new Error(stderr.trim().split('\n').at(-1) || error.message));
+    });
+  });
 }

@@ -74,11 +74,11 @@ export class SnapshotController {
     return this.meta !== undefined;
   }
 
-  /** Writes the snapshot's RAM into the guest's RAM file (sizeBytes, on a tmpfs), for a VMM about to start on it. */
-  loadRam(ramFile: string, sizeBytes: number): Promise<void> {
+  /** Writes the snapshot's RAM into the guest's RAM file (sizeBytes, on a tmpfs), for a VMM about to start on it, by the toolbox's agent. */
+  loadRam(ramFile: string, sizeBytes: number, agent: string): Promise<void> {
     const meta = this.meta;
     if (!meta) return Promise.reject(new Error('no snapshot to restore'));
-    return loadRamImage(this.files.ram, meta.ram.extents, ramFile, sizeBytes);
+    return loadRamImage(this.files.ram, meta.ram.extents, ramFile, sizeBytes, agent);
   }
 
   /** Loads the snapshot into the VMM (started to wait for it) once its RAM is in (`ramReady`: loadRam's), and lets the guest run. Rejects with its evidence. */

@@ -304,7 +304,7 @@ export class VmRun {
       // the snapshot's name needs nothing of the helpers' but their shape, known before they start; the restore
       // waits for the RAM before QEMU loads its state
       if (this.#snapshot.restoring) {
-        this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes);
+        this.#ramReady = this.#snapshot.loadRam(ram.file, ramBytes, tb(TOOLBOX_LAYOUT.agent));
         this.#ramReady.catch(() => undefined);
       }
     }

@@ -148,6 +148,8 @@ int run_lease(const char *path);
 int run_init(char **argv);
 /* `testin-agent --mount OP ARGS...`: container-init's mounts, in one process (mounts.c) */
 int run_mounts(char **argv);
+/* ram-load.c */
+int run_ram_load(char **argv);
 
 /* channel.c: frames out (send_msg), frames in (inbox_*), the EXEC request */
 void buf_reserve(struct buf *b, size_t extra);

@@ -109,6 +109,7 @@ int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[1], "--lease") == 0) return run_lease(argv[2]);
   if (argc > 2 && strcmp(argv[1], "--init") == 0) return run_init(argv + 2);
   if (argc > 1 && strcmp(argv[1], "--mount") == 0) return run_mounts(argv + 2);
+  if (argc > 1 && strcmp(argv[1], "--ram-load") == 0) return run_ram_load(argv + 2);
   agent_mode = argc > 1 && strcmp(argv[1], "--agent") == 0;
   if (!agent_mode && getpid() != 1) {
     fprintf(stderr, "testin-init runs as PID 1 in the VM, or with --agent (control on fd 3)\n");

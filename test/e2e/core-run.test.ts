@@ -58,6 +58,24 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^testin: container-init runs only as the child of \/run\/testin\/toolbox\/bin\/testin-agent --init/), expect.stringMatching(/^ {2}fix: /)]);
   });
 
+  it("the agent's --ram-load puts a snapshot's packed runs at their offsets in a RAM file on a tmpfs, and says why it cannot", async () => {
+    const toolbox = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n')[0] as string;
+    const agent = '/run/testin/toolbox/bin/testin-agent';
+    // two packed runs (A's page, then two pages of B), for offsets 0 and 32768 of a 64 KiB memory on docker's /dev/shm
+    const script = [
+      'cd /dev/shm',
+      "{ head -c 4096 /dev/zero | tr '\\0' A; head -c 8192 /dev/zero | tr '\\0' B; } > image",
+      'head -c 65536 /dev/zero > ram',
+      `${agent} --ram-load image ram 0 4096 32768 8192; echo "code $?"`,
+      'head -c 4096 ram | tr -d A | wc -c; dd if=ram bs=4096 skip=8 count=2 2>/dev/null | tr -d B | wc -c; tr -d "\\0" < ram | wc -c; wc -c < ram',
+      `${agent} --ram-load image missing 0 4096; echo "code $?"`,
+      `${agent} --ram-load image ram 0 4096 32768 16384; echo "code $?"`,
+    ].join('; ');
+    const r = await execa('docker', ['run', '--rm', '-v', `${toolbox}:/run/testin/toolbox:ro`, BUSYBOX_IMAGE, 'sh', '-c', script], { reject: false });
+    expect(r.stdout.split('\n').map((l) => l.trim())).toEqual(['code 0', '0', '0', '12288', '65536', 'code 1', 'code 1']);
+    expect(r.stderr.split('\n')).toEqual(['missing: No such file or directory', expect.stringMatching(/^writing the RAM at 32768: /)]);
+  });
+
   it('toolbox prune removes the volumes of other builds and keeps every volume of the current one', async () => {
     const stale = `testin-toolbox-e2e-stale-${process.pid}`;
     // the recipe of another testin whose build made the same tree (a change that left the built files as they were)
