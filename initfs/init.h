@@ -148,7 +148,7 @@ int run_lease(const char *path);
 int run_init(char **argv);
 /* `testin-agent --mount OP ARGS...`: container-init's mounts, in one process (mounts.c) */
 int run_mounts(char **argv);
-/* ram-load.c */
+/* `testin-agent --ram-load IMAGE RAMFILE OFFSET LENGTH...`: a snapshot's RAM written back (ram-load.c) */
 int run_ram_load(char **argv);
 
 /* channel.c: frames out (send_msg), frames in (inbox_*), the EXEC request */

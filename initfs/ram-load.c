@@ -9,34 +9,14 @@
 #include "init.h"
 #include <sys/sendfile.h>
 
-static int copy_through_buffer(int in, int out, off_t from, off_t to, size_t length) {
-  static char buffer[1 << 20];
-  while (length > 0) {
-    size_t want = length < sizeof buffer ? length : sizeof buffer;
-    ssize_t got = pread(in, buffer, want, from);
-    if (got <= 0) return -1;
-    for (ssize_t put = 0; put < got;) {
-      ssize_t n = pwrite(out, buffer + put, (size_t)(got - put), to + put);
-      if (n <= 0) return -1;
-      put += n;
-    }
-    from += got;
-    to += got;
-    length -= (size_t)got;
-  }
-  return 0;
-}
-
 static int copy_run(int in, int out, off_t from, off_t to, size_t length) {
   if (lseek(out, to, SEEK_SET) < 0) return -1;
   while (length > 0) {
     ssize_t n = sendfile(out, in, &from, length);
-    if (n < 0 && (errno == EINVAL || errno == ENOSYS)) return copy_through_buffer(in, out, from, to, length);
     if (n <= 0) {
       if (n == 0) errno = ENODATA;
       return -1;
     }
-    to += n;
     length -= (size_t)n;
   }
   return 0;
