@@ -3,7 +3,7 @@ import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LAST_WORD_ENV, UNDER_AGENT_ENV, sayLastWord, takeLastWord, takeUnderAgent } from './last-word.js';
+import { LAST_WORD_ENV, PID1_STARTED_AT_ENV, UNDER_AGENT_ENV, sayLastWord, takeLastWord, takePid1StartedAt, takeUnderAgent } from './last-word.js';
 
 describe("container-init's last word to its PID 1", () => {
   const dirs: string[] = [];
@@ -59,7 +59,16 @@ describe('container-init started by testin-agent --init, or by nothing of testin
     const define = (name: string): string | undefined => new RegExp(`#define ${name} (.+?)(?:\\s*/\\*.*)?$`, 'm').exec(source)?.[1]?.trim();
     expect(define('UNDER_AGENT_ENV')).toBe(JSON.stringify(UNDER_AGENT_ENV));
     expect(define('LAST_WORD_ENV')).toBe(JSON.stringify(LAST_WORD_ENV));
+    expect(define('STARTED_AT_ENV')).toBe(JSON.stringify(PID1_STARTED_AT_ENV));
     // set unconditionally, right before container-init's exec
-    expect(source).toMatch(/setenv\(UNDER_AGENT_ENV, "1", 1\);\n\s*execv\(argv\[0\], argv\);/);
+    expect(source).toMatch(/setenv\(STARTED_AT_ENV, started_at, 1\);\n\s*setenv\(UNDER_AGENT_ENV, "1", 1\);\n\s*execv\(argv\[0\], argv\);/);
+  });
+
+  it("takes PID 1's start time when it is a whole number of ms, out of the environment", () => {
+    for (const [value, at] of [['1796598979909', 1796598979909], [undefined, undefined], ['', undefined], ['12x', undefined], ['-5', undefined], ['1e12', undefined]] as const) {
+      const env: NodeJS.ProcessEnv = value === undefined ? {} : { [PID1_STARTED_AT_ENV]: value };
+      expect(takePid1StartedAt(env)).toBe(at);
+      expect(env).not.toHaveProperty(PID1_STARTED_AT_ENV);
+    }
   });
 });

@@ -12,6 +12,16 @@ export const LAST_WORD_ENV = 'TESTIN_LAST_WORD_FD';
 /** "1" when PID 1 started this process (initfs/pid1.c UNDER_AGENT_ENV), whatever else failed there */
 export const UNDER_AGENT_ENV = 'TESTIN_UNDER_AGENT';
 
+/** PID 1's start, wall-clock ms (initfs/pid1.c STARTED_AT_ENV) */
+export const PID1_STARTED_AT_ENV = 'TESTIN_PID1_STARTED_AT';
+
+/** When PID 1 started (ms since the epoch), as it said; taken out of `env`. undefined when it did not say. */
+export function takePid1StartedAt(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const given = env[PID1_STARTED_AT_ENV];
+  delete env[PID1_STARTED_AT_ENV];
+  return given && /^\d{1,15}$/.test(given) ? Number(given) : undefined;
+}
+
 /**
  * Whether testin's PID 1 (`testin-agent --init`) started this process: only then is it in a VM's
  * container, whose root it may bind and mount over. The variable is taken out of `env` (no child

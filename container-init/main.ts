@@ -28,7 +28,7 @@ import type { SnapshotMode } from './snapshot-controller.js';
 import { terminate } from '../contract/terminate.js';
 import type { VmTimeline } from '../contract/timeline.js';
 import { BOOT_CONSOLE_LINES, readConsoleTail } from './console-tail.js';
-import { sayLastWord, takeLastWord, takeUnderAgent } from './last-word.js';
+import { sayLastWord, takeLastWord, takePid1StartedAt, takeUnderAgent } from './last-word.js';
 import { HeldVmm } from './held-vmm.js';
 
 // the tests' `init` moment: container-init runs, its signal handlers are not set yet (a stop now
@@ -45,6 +45,8 @@ if (process.env.TESTIN_TEST_HOOK === 'init' && process.argv[2] !== '--exec') {
 const held: string[] = [];
 /** started by testin's PID 1: in a VM's container, never by hand (last-word.ts) */
 const UNDER_AGENT = takeUnderAgent();
+/** wall-clock ms when PID 1 started: the container's start splits at it (contract/timeline.ts startPhases) */
+const PID1_STARTED_AT = takePid1StartedAt();
 /** the pipe to PID 1 that the exit code goes on last (last-word.ts) */
 const LAST_WORD = takeLastWord();
 /** the QEMU PID 1 started with the container, taken before any child of ours could inherit its fds (held-vmm.ts) */
@@ -79,7 +81,7 @@ function fail(message: string, fix?: string, timeline: VmTimeline = {}): number 
  * Optional: it never changes how the run ended.
  */
 function writeTimeline(timeline: VmTimeline, end: Pick<VmTimeline, 'abnormal' | 'console'> = {}): void {
-  finalTimeline = JSON.stringify({ ...timeline, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...end } satisfies VmTimeline);
+  finalTimeline = JSON.stringify({ ...timeline, pid1StartedAt: PID1_STARTED_AT, processStartedAt: PROCESS_STARTED_AT, mainAt: MAIN_AT, ...end } satisfies VmTimeline);
   try {
     writeFileSync(TIMELINE_FILE, finalTimeline);
   } catch {

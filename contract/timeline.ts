@@ -8,6 +8,8 @@ export const VM_STEPS = ['virtiofsdUp', 'vmmStarted', 'initUp', 'rootMounted', '
 export type VmStep = (typeof VM_STEPS)[number];
 
 export interface VmTimeline extends Partial<Record<VmStep, number>> {
+  /** wall clock (ms since the epoch) of the container's PID 1 (`testin-agent --init`, which starts the held QEMU and container-init) */
+  pid1StartedAt?: number;
   /** wall clock (ms since the epoch) of container-init's node process start, its code's start, and the VMM's start */
   processStartedAt?: number;
   mainAt?: number;
@@ -44,7 +46,7 @@ export function parseTimeline(text: string): VmTimeline {
   const r = raw as Record<string, unknown>;
   const out: VmTimeline = {};
   const num = (k: string): number | undefined => (typeof r[k] === 'number' && Number.isFinite(r[k]) ? (r[k] as number) : undefined);
-  for (const key of [...VM_STEPS, 'processStartedAt', 'mainAt', 'vmmStartedAt', 'snapshotSaveMs', 'restoreFailed', 'startCrashed'] as const) {
+  for (const key of [...VM_STEPS, 'pid1StartedAt', 'processStartedAt', 'mainAt', 'vmmStartedAt', 'snapshotSaveMs', 'restoreFailed', 'startCrashed'] as const) {
     const v = num(key);
     if (v !== undefined) out[key] = v;
   }
@@ -74,6 +76,29 @@ export function parseGuestSteps(text: string): [name: string, ms: number][] {
   for (const word of text.split(' ')) {
     const m = /^([a-z]+)=(\d+)$/.exec(word);
     if (m) out.push([m[1] as string, Number(m[2]) / 1000]);
+  }
+  return out;
+}
+
+/**
+ * Pure: from the container's start (the launcher's attach and start, at `startedAt`) to QEMU's
+ * start, and its parts: the engine starting the container, to its PID 1 (vm.engineStart); PID 1
+ * to container-init's node process (vm.initExec: the held QEMU forked, the wrapper, node's exec),
+ * the two together vm.containerStart; node loading container-init (vm.initLoad); container-init
+ * starting the helpers and QEMU (the rest). Wall clocks of one machine: a remote engine's clock
+ * may differ, so only sane values are kept.
+ */
+export function startPhases(t: VmTimeline, startedAt: number): Record<string, number> {
+  const [pid1, proc, main, vmm] = [t.pid1StartedAt, t.processStartedAt, t.mainAt, t.vmmStartedAt];
+  if (vmm === undefined || vmm < startedAt) return {};
+  const out: Record<string, number> = { 'vm.startToVmm': vmm - startedAt };
+  if (proc !== undefined && main !== undefined && proc >= startedAt && main >= proc && vmm >= main) {
+    out['vm.containerStart'] = proc - startedAt;
+    out['vm.initLoad'] = main - proc;
+    if (pid1 !== undefined && pid1 >= startedAt && pid1 <= proc) {
+      out['vm.engineStart'] = pid1 - startedAt;
+      out['vm.initExec'] = proc - pid1;
+    }
   }
   return out;
 }

@@ -17,6 +17,8 @@
 #define LAST_WORD_ENV "TESTIN_LAST_WORD_FD"
 /* says to container-init that testin's PID 1 started it (container-init/main.ts: it refuses to run otherwise) */
 #define UNDER_AGENT_ENV "TESTIN_UNDER_AGENT"
+/* when PID 1 started, wall-clock ms: the run's report splits the container's start at it (contract/timeline.ts) */
+#define STARTED_AT_ENV "TESTIN_PID1_STARTED_AT"
 
 /*
  * The VMM held (vmm-hold.c): a run whose plan came with the create (RUN_PLAN_ENV: a VM's run,
@@ -127,6 +129,10 @@ static void say_held_end(struct held_vmm *h, int status) {
 }
 
 int run_init(char **argv) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char started_at[24];
+  snprintf(started_at, sizeof started_at, "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
@@ -163,6 +169,7 @@ int run_init(char **argv) {
       snprintf(fds, sizeof fds, "%d %d %d %d %d", (int)held.pid, HELD_FIRST_FD, HELD_FIRST_FD + 1, HELD_FIRST_FD + 2, HELD_FIRST_FD + 3);
       if (held.pid > 0) setenv(HELD_ENV, fds, 1);
     }
+    setenv(STARTED_AT_ENV, started_at, 1);
     setenv(UNDER_AGENT_ENV, "1", 1);
     execv(argv[0], argv);
     fprintf(stderr, "testin-agent --init: %s: %s\n", argv[0], strerror(errno));

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { WriteStream } from 'node:tty';
 import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import { VM_STEPS, parseTimeline, type VmStep, type VmTimeline } from '../contract/timeline.js';
+import { VM_STEPS, parseTimeline, startPhases, type VmStep, type VmTimeline } from '../contract/timeline.js';
 import { EXIT_TIMED_OUT, stopGraceMs } from '../contract/exit-codes.js';
 import { TIMELINE_FILE } from '../contract/layout.js';
 import { terminate } from '../contract/terminate.js';
@@ -242,24 +242,6 @@ function guestPhases(t: VmTimeline): Record<string, number> {
   }
   const exited = t.guestSteps.exited;
   if (exited !== undefined && t.commandEnded !== undefined) out['vm.guest.exitToHost'] = Math.max(0, t.commandEnded - exited);
-  return out;
-}
-
-/**
- * From the container's start (the launcher's attach and start) to QEMU's start, and
- * its parts: docker starting the container and container-init's node process
- * (vm.containerStart), node loading container-init (vm.initLoad), container-init
- * starting the helpers and QEMU (the rest). Wall clocks of one machine: a remote
- * engine's clock may differ, so only sane values are kept.
- */
-function startPhases(t: VmTimeline, startedAt: number): Record<string, number> {
-  const [proc, main, vmm] = [t.processStartedAt, t.mainAt, t.vmmStartedAt];
-  if (vmm === undefined || vmm < startedAt) return {};
-  const out: Record<string, number> = { 'vm.startToVmm': vmm - startedAt };
-  if (proc !== undefined && main !== undefined && proc >= startedAt && main >= proc && vmm >= main) {
-    out['vm.containerStart'] = proc - startedAt;
-    out['vm.initLoad'] = main - proc;
-  }
   return out;
 }
 

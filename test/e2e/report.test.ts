@@ -47,6 +47,11 @@ describe.skipIf(skip !== '')('--report: a JSON report of every run, valid agains
     if (kvm) expect(vm.accelReason).toBeNull();
     else expect(vm.accelReason).toMatch(/vmx\/svm|kvm/);
     expect(Object.keys(report.phases as object)).toEqual(expect.arrayContaining(['create', 'run', 'vm.vmmStart', 'vm.command']));
+    // the container's start, split where its PID 1 began (this engine's clock is this machine's)
+    const p = report.phases as Record<string, number>;
+    expect(p['vm.engineStart']).toBeGreaterThan(0);
+    expect(p['vm.initExec']).toBeGreaterThan(0);
+    expect((p['vm.engineStart'] as number) + (p['vm.initExec'] as number)).toBe(p['vm.containerStart']);
   });
 
   it('the schema the package ships (dist/report.schema.json) is the one the reports are checked against', () => {
