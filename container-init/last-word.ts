@@ -1,5 +1,7 @@
 /**
- * container-init's last word to its PID 1 (`testin-agent --init`, initfs/pid1.c): the exit code,
+ * What container-init and its PID 1 (`testin-agent --init`, initfs/pid1.c) say to each other: PID 1
+ * says it started container-init, and when it started itself (variables taken out of the
+ * environment); container-init's last word to it is the exit code,
  * said on a pipe once the output and the run's result are out. PID 1 then kills node and exits
  * with that code at once: node's own exit joins its thread pool's threads, one of which never
  * returned once and held a CI run for ever. Without the pipe nothing is said, and node exits

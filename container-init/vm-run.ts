@@ -281,8 +281,8 @@ export class VmRun {
     const ctlSocket = join(this.paths.work, 'ctl.sock');
     const choice = this.paths.snapshots;
     const ramBytes = this.plan.vm.memoryMiB * 2 ** 20;
-    // the RAM file is on the tmpfs the root's mounts made (prepareRoot): its copy (~50-90 ms here) is what a
-    // restore waits for longest, so it goes first, and the helpers start while it goes in
+    // the RAM file is on the tmpfs the root's mounts made (prepareRoot): its copy (the toolbox's agent, ~21 ms
+    // here) goes first, and the helpers start while it goes in
     const ram = choice ? await prepareRamFile(this.paths.toolbox, ramDir(this.paths.work), ramBytes) : undefined;
     const spec: GuestSpec = {
       vm: { ...this.plan.vm, accel: this.accel },

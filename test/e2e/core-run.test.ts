@@ -6,6 +6,11 @@ import { leftovers, snapshotVolume, testin } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
 
+/** the toolbox's volume of the stable name, as `testin toolbox install` fills it */
+async function installedToolbox(): Promise<string> {
+  return (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n')[0] as string;
+}
+
 describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU', () => {
   let kernelRelease = '';
 
@@ -47,7 +52,7 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
   });
 
   it("container-init started by hand, not by the toolbox's PID 1: 125, one line, and not one mount made", async () => {
-    const toolbox = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n')[0] as string;
+    const toolbox = await installedToolbox();
     // as a user might try it in a container of their own (or on a host): it would bind that root and mount over it
     const script = 'grep -c . /proc/self/mountinfo; /run/testin/toolbox/bin/container-init true; echo "code $?"; grep -c . /proc/self/mountinfo; ls /run/testin';
     const r = await execa('docker', ['run', '--rm', '--cap-add', 'SYS_ADMIN', '--security-opt', 'apparmor=unconfined', '-v', `${toolbox}:/run/testin/toolbox:ro`, BUSYBOX_IMAGE, 'sh', '-c', script], { reject: false });
@@ -59,7 +64,7 @@ describe.skipIf(skip !== '')('testin run: the core path, real Docker + real QEMU
   });
 
   it("the agent's --ram-load puts a snapshot's packed runs at their offsets in a RAM file on a tmpfs, and says why it cannot", async () => {
-    const toolbox = (await execa('node', ['dist/launcher/bin.js', 'toolbox', 'install'])).stdout.split('\n')[0] as string;
+    const toolbox = await installedToolbox();
     const agent = '/run/testin/toolbox/bin/testin-agent';
     // two packed runs (A's page, then two pages of B), for offsets 0 and 32768 of a 64 KiB memory on docker's /dev/shm
     const script = [
