@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-  // dist/launcher/bin.js and dist/cli/bin.js are both two folders below package.json
+  // dist/launcher/bin.js and dist/cli/bin.mjs are both two folders below package.json
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   process.stdout.write(`testin ${version}\n`);
   process.exit(0);
