@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { engineFromEnvironment } from './dockerode-client.js';
 
@@ -29,6 +30,9 @@ describe('engineFromEnvironment', () => {
       expect(agent?.options.servername).toBe('');
       expect(String(await docker.ping())).toBe('OK');
       expect(seen).toEqual(['GET /_ping']);
+      // docker-modem inspects each request's options, agent included, at any depth (unbundled, as the library runs it):
+      // the agent, holding its socket now, is one word
+      expect(inspect({ agent }, { showHidden: true, depth: null })).toBe('{ agent: Agent { servername: "" } }');
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { Agent, globalAgent, type AgentOptions, type IncomingMessage } from 'node:http';
+import { inspect } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import type { ContainerHandle, ContainerSpec, DockerClient, ExecHandle, ImageConfig, PullProgress } from '../contract/docker-client.js';
 import { engineError } from './docker-refusal.js';
@@ -80,7 +81,12 @@ export function engineFromEnvironment(): Docker {
   if (modem.protocol === 'http' && modem.agent === undefined) {
     // node's own agent's options (keep-alive, lifo, its timeout), and no server name
     const options = (globalAgent as unknown as { options: AgentOptions }).options;
-    modem.agent = new Agent({ ...options, servername: '' } as AgentOptions);
+    const agent = new Agent({ ...options, servername: '' } as AgentOptions);
+    // docker-modem formats each request's options, agent included, for its debug log even while
+    // the log is off (the CLI's bundle skips that: toolbox/bundle-patches.ts; the library's
+    // docker-modem is the package's own): the agent is one word, not its sockets at any depth
+    Object.defineProperty(agent, inspect.custom, { value: () => 'Agent { servername: "" }' });
+    modem.agent = agent;
   }
   return docker;
 }
