@@ -5,11 +5,10 @@
  * (dist/testin-files.json) by which a run finds its toolbox.
  */
 import { build, type Plugin } from 'esbuild';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TOOLBOX_LAYOUT } from '../contract/layout.js';
 import { RUN_REPORT_SCHEMA } from '../contract/run-report.js';
-import { guardModemDebug } from './bundle-patches.js';
 import { OWN_FILES_RECORD, hashOwnFiles, ownFiles, packageRoot } from './own-files.js';
 import { nodePin } from './pinned-node.js';
 
@@ -74,13 +73,6 @@ const lazyStringWidth: Plugin = {
     }));
   },
 };
-/** docker-modem's request log formats nothing while it is off (bundle-patches.ts) */
-const modemDebugOff: Plugin = {
-  name: 'modem-debug-off',
-  setup(b) {
-    b.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, (args) => ({ contents: guardModemDebug(readFileSync(args.path, 'utf8')), loader: 'js', resolveDir: dirname(args.path) }));
-  },
-};
 // the CLI: its entry and one chunk per thing a verb loads on demand (docker's client, the logger,
 // compose, sessions), so `testin --help` reads a few files rather than hundreds of modules.
 // ssh2 (docker over ssh://) carries native code: it stays a package, loaded only when asked for.
@@ -102,7 +94,7 @@ await build({
   // node_modules when first called, never in a run: bundled, they were ~1 MB of the docker
   // client's chunk that every run's start read and compiled (~30 ms here)
   external: ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs'],
-  plugins: [lazyRequires, lazyStringWidth, modemDebugOff],
+  plugins: [lazyRequires, lazyStringWidth],
   // the CommonJS packages inside (dockerode, pino) call require: give the bundle one
   banner: { js: "import { createRequire as __testinRequire } from 'node:module';\nconst require = __testinRequire(import.meta.url);" },
   logLevel: 'warning',
