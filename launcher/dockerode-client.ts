@@ -78,7 +78,7 @@ function guarded<T extends object>(impl: T, doing: { [K in keyof T]: string | un
 export function engineFromEnvironment(): Docker {
   const docker = new Docker();
   const modem = docker.modem as { protocol?: string; agent?: unknown };
-  if (modem.protocol === 'http' && modem.agent === undefined) {
+  if (modem.protocol === 'http') {
     // node's own agent's options (keep-alive, lifo, its timeout), and no server name
     const options = (globalAgent as unknown as { options: AgentOptions }).options;
     const agent = new Agent({ ...options, servername: '' } as AgentOptions);
