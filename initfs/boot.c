@@ -110,10 +110,6 @@ void mount_root_at_boot(void) {
   if (!root_at_boot) log_line("mount virtiofs root at boot: %s (mounted with the command instead)", strerror(errno));
 }
 
-int root_mounted_at_boot(void) {
-  return root_at_boot;
-}
-
 /* The image's root comes from the "root" share, which the guest may cache
  * hard (nothing else changes it during the run). The user's volumes and
  * binds, which the host or other containers may change, come from the "vol"

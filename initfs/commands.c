@@ -3,7 +3,7 @@
  */
 #include "init.h"
 
-const char *env_get(char **envp, const char *key) {
+static const char *env_get(char **envp, const char *key) {
   size_t k = strlen(key);
   for (; *envp; envp++)
     if (strncmp(*envp, key, k) == 0 && (*envp)[k] == '=') return *envp + k + 1;

@@ -174,7 +174,6 @@ int inbox_frame(struct frame *f);
 void inbox_drop(const struct frame *f);
 int inbox_fill(void);
 void parse_exec(const struct frame *f, struct request *r);
-const char *env_get(char **envp, const char *key);
 void free_request(struct request *r);
 
 /* process.c: docker's process settings in the VM */
@@ -189,7 +188,6 @@ void load_modules(void);
 void check_drivers(void);
 int open_port(const char *want);
 void mount_root_at_boot(void);
-int root_mounted_at_boot(void);
 void premake_root_mounts(void);
 void mount_root(const struct request *r);
 void enter_root(void);
@@ -200,8 +198,6 @@ void warm_up_start(void);
 int warm_up_reseed(const struct request *r);
 void reseed_random(const uint8_t *bytes, uint32_t len);
 int warm_up_reseeded(void);
-/* prefetch.c */
-void prefetch_command(int root, const char *argv0, const char *path, const char *cwd);
 int make_static_nodes(const char *devname);
 /* lo and the NIC up with no address yet: at boot, before a snapshot */
 void links_up(void);

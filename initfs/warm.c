@@ -10,15 +10,12 @@
  * initramfs, and gone before it exits). It also puts the run's fresh entropy
  * into the kernel's generator (10 ms under TCG here), which the init would
  * otherwise do on its way to the command: the init hands it the seed, and waits
- * for it before anything of the user's runs. Then it reads the command's files
- * ahead into the page cache (prefetch.c), which the init's exec would otherwise
- * fault in from the root's share on its way to the command. Off with
- * testin.no_warm on the kernel's command line.
+ * for it before anything of the user's runs. Off with testin.no_warm on the
+ * kernel's command line.
  */
 #include "init.h"
 
-/* init -> warm-up: a byte that wakes it, then the seed's length and bytes, then the command's
- * lookup (prefetch_words): its length (2 bytes, host order; 0: none) and "ARGV0\0PATH\0CWD\0" */
+/* init -> warm-up: a byte that wakes it, then the seed's length and bytes */
 static int kick = -1;
 /* warm-up -> init: a byte once the seed is in */
 static int seeded = -1;
@@ -43,16 +40,7 @@ static int exit_at_once(void *arg) {
   _exit(0);
 }
 
-/* the top of the root's share mounted at boot, opened before the snapshot: the init moves that
- * mount to / while the warm-up reads the command's files from it; -1 without one */
-static int share_root = -1;
-/* the command's lookup as the warm-up reads it, and as the init writes it (with the seed): written
- * at boot, so that a restored run faults in none of their pages */
-static char words[PIPE_BUF];
-static uint8_t msg[PIPE_BUF];
-
-/* the paths a run's set-up and command take, on a scratch tmpfs of the initramfs; the seed put in
- * between, then the command's files read ahead */
+/* the paths a run's set-up and command take, on a scratch tmpfs of the initramfs; the seed put in between */
 static void warm_up(int in, int out) {
   static const char *dirs[] = {"/warm/proc", "/warm/sys", "/warm/pts", "/warm/tmp"};
   mkdir("/warm", 0755);
@@ -71,20 +59,6 @@ static void warm_up(int in, int out) {
     (void)!write(out, "s", 1);
   }
   close(out);
-  uint16_t words_len;
-  if (read_full(in, &words_len, sizeof words_len) == 0 && words_len > 0 && words_len <= sizeof words && read_full(in, words, words_len) == 0) {
-    /* three NUL-ended words, as prefetch_words wrote them */
-    const char *word[3];
-    size_t at = 0;
-    int n = 0;
-    while (n < 3 && at < words_len) {
-      const char *end = memchr(words + at, 0, words_len - at);
-      if (!end) break;
-      word[n++] = words + at;
-      at = (size_t)(end - words) + 1;
-    }
-    if (n == 3) prefetch_command(share_root, word[0], word[1], word[2]);
-  }
   /* a process made as the command's is (commands.c), exec'd, ended and reaped */
   static char stack[64 * 1024] __attribute__((aligned(16)));
   pid_t child = clone(exit_at_once, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)"/init");
@@ -108,7 +82,6 @@ void warm_up_fork(void) {
     return;
   }
   if (pid > 0) {
-    memset(msg, 0, sizeof msg);
     close(p[0]);
     close(q[1]);
     kick = p[1];
@@ -118,8 +91,6 @@ void warm_up_fork(void) {
   close(p[1]);
   close(q[0]);
   prctl(PR_SET_NAME, "testin-warm");
-  if (root_mounted_at_boot()) share_root = open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  memset(words, 0, sizeof words);
   char c;
   if (read(p[0], &c, 1) == 1) warm_up(p[0], q[1]);
   _exit(0);
@@ -129,35 +100,15 @@ void warm_up_start(void) {
   if (kick >= 0) (void)!write(kick, "w", 1);
 }
 
-/* the command's lookup for the warm-up's read-ahead: "ARGV0\0PATH\0CWD\0" into OUT, its length;
- * 0 when there is nothing to look up (no command, no root shared at boot) or it does not fit */
-static size_t prefetch_words(const struct request *r, char *out, size_t size) {
-  if (r->argc == 0 || !root_mounted_at_boot()) return 0;
-  const char *path = env_get(r->envp, "PATH");
-  const char *words[] = {r->argv[0], path ? path : DEFAULT_PATH, r->cwd ? r->cwd : "/"};
-  size_t used = 0;
-  for (size_t i = 0; i < 3; i++) {
-    size_t len = strlen(words[i]) + 1;
-    if (used + len > size) return 0;
-    memcpy(out + used, words[i], len);
-    used += len;
-  }
-  return used;
-}
-
-/* Hands the request's seed (maybe empty: the warm-up then puts nothing in) and the command's
- * lookup to the warm-up; 0 when there is no warm-up to take the seed (the init puts it in itself). */
+/* Hands the request's seed (maybe empty: the warm-up then puts nothing in) to the warm-up;
+ * 0 when there is no warm-up to take it (the init puts it in itself). */
 int warm_up_reseed(const struct request *r) {
   if (kick < 0) return 0;
-  /* one write of at most PIPE_BUF: whole or not at all */
-  size_t n = 0;
-  msg[n++] = (uint8_t)r->seed_len;
-  memcpy(msg + n, r->seed, r->seed_len);
-  n += r->seed_len;
-  uint16_t words_len = (uint16_t)prefetch_words(r, (char *)msg + n + sizeof words_len, sizeof msg - n - sizeof words_len);
-  memcpy(msg + n, &words_len, sizeof words_len);
-  n += sizeof words_len + words_len;
-  int ok = write(kick, msg, n) == (ssize_t)n;
+  uint8_t msg[1 + sizeof r->seed];
+  msg[0] = (uint8_t)r->seed_len;
+  memcpy(msg + 1, r->seed, r->seed_len);
+  /* one write below PIPE_BUF: whole or not at all */
+  int ok = write(kick, msg, 1 + r->seed_len) == (ssize_t)(1 + r->seed_len);
   close(kick);
   kick = -1;
   seed_handed = ok;

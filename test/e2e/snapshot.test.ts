@@ -79,25 +79,6 @@ describe.skipIf(skip !== '')('snapshot restore: a booted VM restored instead of 
     expect(Number(mtime)).toBeGreaterThanOrEqual(before);
   });
 
-  it("a restored run's command finds its files read ahead: its libraries and ELF interpreter whole in the guest's page cache as it starts, a library it does not use not at all", async () => {
-    // fincore (dynamic: libsmartcols and libc) looks at its own files. Its exec alone leaves most of libc in the
-    // cache (the kernel reads ahead around each page it faults in: 399 of libc's 471 pages here), not all of it
-    const lib = '/lib/x86_64-linux-gnu';
-    const files = [`${lib}/libc.so.6`, `${lib}/libsmartcols.so.1`, '/lib64/ld-linux-x86-64.so.2', `${lib}/libm.so.6`];
-    const r = await testin(['run', '--debug', ...shape, '--image', DEBIAN_IMAGE, '--', 'fincore', '--bytes', '--raw', '--noheadings', '-o', 'RES,SIZE,FILE', ...files]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(startedFrom(r.stderr)).toBe('snapshot');
-    const resident = Object.fromEntries(r.stdout.toString().trim().split('\n').map((line) => {
-      const [res, size, file] = line.split(' ');
-      return [file, { res: Number(res), size: Number(size) }];
-    }));
-    for (const file of files.slice(0, 3)) {
-      expect(resident[file]?.size, file).toBeGreaterThan(0);
-      expect(resident[file]?.res, file).toBeGreaterThanOrEqual(resident[file]?.size ?? Infinity);
-    }
-    expect(resident[`${lib}/libm.so.6`]).toEqual({ res: 0, size: expect.any(Number) });
-  });
-
   it('--no-snapshot and TESTIN_SNAPSHOT=0 boot cold, with the same result', async () => {
     const flag = await testin(['run', '--debug', '--no-snapshot', ...shape, '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo out; echo err >&2; exit 42']);
     expect(startedFrom(flag.stderr), flag.stderr).toBe('cold');
