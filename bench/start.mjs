@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// bench/start: how far a VM run is from a plain container run (issue 27), side by side in one run.
+// bench/start: how far a VM run is from a plain container run (issue 27), side by side in one run; each
+// case with the CPU the whole machine spent during its runs (on a machine of few cores a VM run's parts
+// compete for them: a step moved onto another core only saves time when a core is idle for it).
 //   (b) docker run --rm IMG true
 //   (c) testin run IMG true, restored from the VM's snapshot (made before the rounds)
 //   (c-) before: with --before BIN, the same run by an older build of testin (BIN: its dist/launcher/bin.js,
@@ -35,19 +37,28 @@ fixture('busybox', image);
 const dir = mkdtempSync(join(tmpdir(), 'testin-bench-start-'));
 let reportN = 0;
 
-/** one timed run; the report's phases when it is testin's */
+/** the machine's CPU time so far, all cores, in seconds: user, nice, system, irq and softirq (not idle, iowait or steal) */
+function machineCpu() {
+  const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  // the kernel counts /proc/stat in USER_HZ ticks: 100 a second on Linux
+  return (user + nice + system + irq + softirq) / 100;
+}
+
+/** one timed run, with the CPU the whole machine spent meanwhile (its own, the engine's, the VM's); the report's phases when it is testin's */
 function timed(file, argv, { report = false } = {}) {
   const path = report ? join(dir, `r${reportN++}.json`) : undefined;
   const full = path ? [argv[0], argv[1], '--report', path, ...argv.slice(2)] : argv;
   const wall0 = Date.now();
+  const cpu0 = machineCpu();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(file, full, { stdio: ['ignore', 'ignore', 'pipe'] });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = machineCpu() - cpu0;
   if (r.status !== 0) throw new Error(`${file} ${full.join(' ')} exited ${r.status}: ${r.stderr}`);
   const parsed = path ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
   // the CLI's own start (node, its bundle, the flags) before the run begins, and its end after the report's
   const cli = parsed && { 'cli.start': Date.parse(parsed.startedAt) - wall0, 'cli.end': Math.round(s * 1000) - (Date.parse(parsed.endedAt) - wall0) };
-  return { s, phases: parsed && { ...cli, ...parsed.phases }, from: parsed?.vm?.startedFrom };
+  return { s, cpu, phases: parsed && { ...cli, ...parsed.phases }, from: parsed?.vm?.startedFrom };
 }
 
 const dropCaches = () => {
@@ -101,14 +112,15 @@ try {
   );
   const wall = (Date.now() - t0) / 1000;
 
-  const rows = cases.map(([name], i) => [name, Math.min(...samples[i].map((x) => x.s)), median(samples[i].map((x) => x.s))]);
+  const rows = cases.map(([name], i) => [name, Math.min(...samples[i].map((x) => x.s)), median(samples[i].map((x) => x.s)), median(samples[i].map((x) => x.cpu))]);
   const width = Math.max(...rows.map((r) => r[0].length), 56);
   console.log(`\nstart benchmark: ${rounds} rounds each, side by side, ${new Date().toISOString()}`);
-  console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padStart(8)}`);
-  for (const [name, min, med] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}`);
-  console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)}`);
-  console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)}`);
-  console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${(rows[1][2] / rows[3][2]).toFixed(2)}`);
+  // CPU s: what the whole machine's cores spent during a run (the client, the engine, the VM, and anything else running)
+  console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padStart(8)}  ${'CPU s'.padStart(6)}`);
+  for (const [name, min, med, cpu] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}  ${cpu.toFixed(2).padStart(6)}`);
+  console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[0][3]).toFixed(2)})`);
+  console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[2][3]).toFixed(2)})`);
+  console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${(rows[1][2] / rows[3][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[3][3]).toFixed(2)})`);
 
   const testinCases = [1, 2, 3];
   const names = [...new Set(testinCases.flatMap((i) => samples[i].flatMap((x) => Object.keys(x.phases))))];
