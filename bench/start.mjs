@@ -118,9 +118,11 @@ try {
   // CPU s: what the whole machine's cores spent during a run (the client, the engine, the VM, and anything else running)
   console.log(`${'case'.padEnd(width)}  ${'min s'.padStart(7)}  ${'median s'.padStart(8)}  ${'CPU s'.padStart(6)}`);
   for (const [name, min, med, cpu] of rows) console.log(`${name.padEnd(width)}  ${min.toFixed(2).padStart(7)}  ${med.toFixed(2).padStart(8)}  ${cpu.toFixed(2).padStart(6)}`);
-  console.log(`ratio (c)/(b), a VM run / a container run, medians: ${(rows[1][2] / rows[0][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[0][3]).toFixed(2)})`);
-  console.log(`ratio (c)/(c-), after / before, medians: ${(rows[1][2] / rows[2][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[2][3]).toFixed(2)})`);
-  console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${(rows[1][2] / rows[3][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[3][3]).toFixed(2)})`);
+  /** (c) over case k: the medians' ratio, and the CPU's */
+  const ratio = (k) => `${(rows[1][2] / rows[k][2]).toFixed(2)} (CPU: ${(rows[1][3] / rows[k][3]).toFixed(2)})`;
+  console.log(`ratio (c)/(b), a VM run / a container run, medians: ${ratio(0)}`);
+  console.log(`ratio (c)/(c-), after / before, medians: ${ratio(2)}`);
+  console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${ratio(3)}`);
 
   const testinCases = [1, 2, 3];
   const names = [...new Set(testinCases.flatMap((i) => samples[i].flatMap((x) => Object.keys(x.phases))))];
