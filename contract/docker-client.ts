@@ -138,6 +138,8 @@ export interface ContainerSpec {
   tty?: boolean | undefined;
   hostname?: string | undefined;
   networkMode?: string | undefined;
+  /** on networkMode (a user-defined network): more names, and the addresses chosen for the container */
+  endpoint?: { aliases?: readonly string[] | undefined; ipv4?: string | undefined; ipv6?: string | undefined } | undefined;
   exposedPorts?: Record<string, Record<string, never>>;
   portBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
   extraHosts?: readonly string[] | undefined;

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
  * Every docker label testin puts on containers and volumes (testcontainers'
  * utils/labels.ts is the model): one place for the keys, one function to make them.
  */
+/** every label of testin's starts with `testin.`: a user's --label may not */
+export const LABEL_PREFIX = 'testin';
+
 export const LABELS = {
   /** every run's and session's container: the run id (a session's: its name) */
   run: 'testin.run',

@@ -107,6 +107,19 @@ export interface RunOptions {
   addHost?: readonly string[] | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
+  /** `--label KEY=VALUE` (or KEY, empty) on the VM's container, as docker's; the `testin.` keys are testin's own */
+  labels?: readonly string[] | undefined;
+  /** files of KEY=VALUE lines, as `--label-file` (--label wins over them) */
+  labelFiles?: readonly string[] | undefined;
+  /** `--cidfile`: the container's ID is written to this file once it is created (a file that exists is refused, as docker does) */
+  cidfile?: string | undefined;
+  /** `--network-alias`: more names for the container on its (user-defined) --network */
+  networkAliases?: readonly string[] | undefined;
+  /** `--ip`, `--ip6`: the container's address on its (user-defined) --network, which peers reach the VM at */
+  ip?: string | undefined;
+  ip6?: string | undefined;
+  /** `-q`: no pull output */
+  quiet?: boolean | undefined;
   /** pino level for testin's own diagnostics on stderr; @default 'warn' */
   logLevel?: string | undefined;
   /** `--cap-add`: the command holds every capability already; after `--cap-drop ALL` these are the ones it keeps */
@@ -196,6 +209,10 @@ export const RUN_OPTIONS = {
   interactive: { flag: 'interactive', alias: 'i', kind: 'boolean', group: 'Container:', describe: 'stream stdin to the command', env: 'TESTIN_STDIN', envDescribe: '1: stream stdin to the command (on with a tty)' },
   tty: { flag: 'tty', alias: 't', kind: 'boolean', group: 'Container:', describe: 'run the command on a pseudo-terminal' },
   name: { flag: 'name', kind: 'string', group: 'Container:', describe: 'name of the container' },
+  labels: { flag: 'label', alias: 'l', kind: 'strings', group: 'Container:', describe: 'a label on the container: KEY=VALUE (or KEY)' },
+  labelFiles: { flag: 'label-file', kind: 'strings', group: 'Container:', describe: 'read KEY=VALUE label lines from a file' },
+  cidfile: { flag: 'cidfile', kind: 'string', group: 'Container:', describe: "write the container's ID to this file (which must not exist)" },
+  quiet: { flag: 'quiet', alias: 'q', kind: 'boolean', group: 'Container:', describe: 'no pull output' },
   readOnly: { flag: 'read-only', kind: 'boolean', group: 'Container:', describe: "mount the image's root read-only in the VM", env: 'TESTIN_READ_ONLY', envDescribe: "1: the image's root is read-only in the VM" },
   shmSize: { flag: 'shm-size', kind: 'string', group: 'Container:', describe: "size of the VM's /dev/shm (64m, 1g)" },
   stopSignal: { flag: 'stop-signal', kind: 'string', group: 'Container:', describe: 'the signal docker stop, Ctrl-C and --timeout send the command first (default SIGTERM; Ctrl-C sends SIGINT)' },
@@ -227,6 +244,9 @@ export const RUN_OPTIONS = {
     env: 'TESTIN_NET_BACKEND',
     envDescribe: 'passt or slirp (a hand-written file: default slirp; passt needs the seccomp profile `testin compose` writes)',
   },
+  networkAliases: { flag: 'network-alias', kind: 'strings', group: 'Network:', describe: 'another name of the container on its --network (a user-defined one)' },
+  ip: { flag: 'ip', kind: 'string', group: 'Network:', describe: "the container's IPv4 address on its --network (a user-defined one with a subnet)" },
+  ip6: { flag: 'ip6', kind: 'string', group: 'Network:', describe: "the container's IPv6 address on its --network (a user-defined one with an IPv6 subnet)" },
   addHost: { flag: 'add-host', kind: 'strings', group: 'Network:', describe: 'add NAME:IP to /etc/hosts' },
   dns: { flag: 'dns', kind: 'strings', group: 'Network:', describe: "a DNS server for the container, which the VM's resolver asks" },
   dnsSearch: { flag: 'dns-search', kind: 'strings', group: 'Network:', describe: "a DNS search domain (in the VM's resolv.conf)" },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PATH, parseMemoryMiB } from '../contract/run-plan.js';
-import { buildPlan, parseEnvFile, resolveArgv, resolveEnv, resolveNetBackend } from './build-plan.js';
+import { buildPlan, parseEnvFile, resolveArgv, resolveEnv, resolveLabels, resolveNetBackend } from './build-plan.js';
 import { UsageError } from '../contract/errors.js';
 
 const ctx = { runId: 'r1', accel: 'tcg' as const, hostEnv: { FROM_HOST: 'h', EMPTY: '' } };
@@ -42,6 +42,21 @@ describe('resolveEnv', () => {
 
   it('parses env files like docker', () => {
     expect(parseEnvFile('A=1\r\n# x\n\n B=2=3\n')).toEqual(['A=1', 'B=2=3']);
+  });
+});
+
+describe('resolveLabels (docker --label and --label-file)', () => {
+  it('reads files first, then flags, later wins; KEY alone is an empty value; comments and blank lines are skipped', () => {
+    const files = ['# ci\n\njob=1\n  team=a\nflag\n', 'team=b\n'];
+    expect(resolveLabels(['job=2', 'x=a=b', 'empty='], files)).toEqual({ job: '2', team: 'b', flag: '', x: 'a=b', empty: '' });
+    expect(resolveLabels([], [])).toEqual({});
+  });
+
+  it("refuses an empty key and testin's own keys", () => {
+    expect(() => resolveLabels(['=v'], [])).toThrow(/^invalid label "=v": the key is empty$/);
+    expect(() => resolveLabels(['testin.run=x'], [])).toThrow(/^--label testin\.run: the testin\.\* labels are testin's own$/);
+    expect(() => resolveLabels([], ['testin.session=s\n'])).toThrow(UsageError);
+    expect(resolveLabels(['testing=1', 'com.testin.x=1'], [])).toEqual({ testing: '1', 'com.testin.x': '1' });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { ImageConfig } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
+import { LABEL_PREFIX } from '../contract/labels.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
 import { capabilityMask, parseShmSize, parseSignal, parseSysctl, parseUlimit } from '../contract/process-settings.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunLeasePlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
@@ -191,4 +192,20 @@ export function parseEnvFile(text: string): string[] {
     .split(/\r?\n/)
     .map((line) => line.replace(/^\s+/, ''))
     .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/**
+ * The container's labels from --label-file texts and --label flags, as docker reads them: KEY=VALUE,
+ * or KEY alone for an empty value; a flag wins over a file. The `testin.` keys are testin's own.
+ */
+export function resolveLabels(flags: readonly string[], fileTexts: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const entry of [...fileTexts.flatMap(parseEnvFile), ...flags]) {
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? entry : entry.slice(0, eq);
+    if (key.trim() === '') throw new UsageError(`invalid label "${entry}": the key is empty`, 'write --label KEY=VALUE');
+    if (key.startsWith(`${LABEL_PREFIX}.`)) throw new UsageError(`--label ${key}: the ${LABEL_PREFIX}.* labels are testin's own`, 'pick a key of your own, e.g. --label com.example.job=42');
+    labels[key] = eq < 0 ? '' : entry.slice(eq + 1);
+  }
+  return labels;
 }

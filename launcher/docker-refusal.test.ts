@@ -69,6 +69,19 @@ describe('engineError', () => {
       'the engine could not start the container: preparing container 4ce5 for attach: failed to mount runtime directory for rootless netns: no such file or directory',
       /--network none/,
     ],
+    [
+      // Docker 20.10's words for --ip outside the network's subnet
+      'an --ip the network has no room for',
+      apiError(500, "Invalid address 10.9.9.9: It does not belong to any of this network's subnets"),
+      "the engine could not start the container: Invalid address 10.9.9.9: It does not belong to any of this network's subnets",
+      /--ip \(--ip6\) an address of the network's subnet/,
+    ],
+    [
+      'an --ip another container holds',
+      apiError(500, 'failed to set up container networking: Address already in use'),
+      'the engine could not start the container: failed to set up container networking: Address already in use',
+      /pick another --ip/,
+    ],
     ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
   ])('%s: one line of what the engine said, one fix', (_what, raw, message, fix) => {
     const e = engineError(raw, 'start the container') as DockerRefusedError;

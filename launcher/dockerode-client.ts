@@ -214,6 +214,7 @@ export function createDockerClient(docker: Docker = engineFromEnvironment(), env
         ...(spec.stopSignal === undefined ? {} : { StopSignal: spec.stopSignal }),
         ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
         ...(spec.user ? { User: spec.user } : {}),
+        ...endpointConfig(spec),
         HostConfig: {
           ...(spec.binds?.length ? { Binds: spec.binds } : {}),
           ...(spec.autoRemove ? { AutoRemove: true } : {}),
@@ -457,4 +458,18 @@ function wireStreams(docker: Docker, stream: NodeJS.ReadWriteStream, tty: boolea
   else docker.modem.demuxStream(stream, io.stdout, io.stderr);
   if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
   return ended;
+}
+
+/** NetworkingConfig for --network-alias, --ip and --ip6 on the container's network (none: the engine's defaults) */
+function endpointConfig(spec: ContainerSpec): { NetworkingConfig?: { EndpointsConfig: Record<string, object> } } {
+  const { endpoint, networkMode } = spec;
+  if (!networkMode || !endpoint || (!endpoint.aliases?.length && !endpoint.ipv4 && !endpoint.ipv6)) return {};
+  const ipam = { ...(endpoint.ipv4 ? { IPv4Address: endpoint.ipv4 } : {}), ...(endpoint.ipv6 ? { IPv6Address: endpoint.ipv6 } : {}) };
+  return {
+    NetworkingConfig: {
+      EndpointsConfig: {
+        [networkMode]: { ...(endpoint.aliases?.length ? { Aliases: [...endpoint.aliases] } : {}), ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}) },
+      },
+    },
+  };
 }

@@ -7,8 +7,8 @@
  */
 import { parseShmSize, parseSysctl } from '../contract/process-settings.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { PassThrough, type Writable } from 'node:stream';
 import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
 import { CanceledError, DockerUnreachableError, UsageError } from '../contract/errors.js';
@@ -22,7 +22,7 @@ import { ensureToolbox, findToolbox, toolboxBase } from '../toolbox/ensure-toolb
 import { tarOf } from '../toolbox/tar.js';
 import { parseMounts } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
-import { buildPlan } from './build-plan.js';
+import { buildPlan, resolveLabels } from './build-plan.js';
 import { dockerRefusal } from './docker-refusal.js';
 import { createDockerClient } from './dockerode-client.js';
 import { probeEngineKvm } from './engine-kvm.js';
@@ -70,7 +70,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   const { stderr, logger } = ctx;
   const phase = ctx.phase ?? ((): void => undefined);
   validateRunOptions(options);
-  const envFileTexts = (options.envFiles ?? []).map(readEnvFile);
+  const envFileTexts = (options.envFiles ?? []).map((path) => readTextFile(path, '--env-file', 'NAME=VALUE'));
+  const labels = resolveLabels(options.labels ?? [], (options.labelFiles ?? []).map((path) => readTextFile(path, '--label-file', 'KEY=VALUE')));
   const volumes = mapVolumes(parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd()));
   const docker = ctx.docker ?? createDockerClient();
   // the toolbox of each guest architecture is looked up beside the ping and the image (a round
@@ -87,7 +88,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw error instanceof DockerUnreachableError ? error : new DockerUnreachableError(error);
   }
   const reaped = reapStaleRuns(docker).catch(() => []);
-  const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: stderr, tty: (stderr as { isTTY?: boolean }).isTTY === true });
+  const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: options.quiet ? new PassThrough().resume() : stderr, tty: !options.quiet && (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
   // the VM is of the image's architecture (or --platform's); its tools are of the engine's
   const wanted = chosenGuest({ name: options.image, architecture: image.architecture }, options.platform);
@@ -172,7 +173,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
         // container-init's own test hook (the `boot` moment), when the tests ask for one
         ...(process.env[TEST_HOOK_ENV] ? [`${TEST_HOOK_ENV}=${process.env[TEST_HOOK_ENV]}`] : []),
       ],
-      labels: vm.labels,
+      // the user's first: testin's own keys are refused in theirs (resolveLabels)
+      labels: { ...labels, ...vm.labels },
       mounts: [...vm.mounts, ...volumes.container],
       binds: volumes.binds,
       tmpfs: {},
@@ -186,6 +188,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       tty: options.tty ?? false,
       hostname: options.hostname,
       networkMode: options.network,
+      endpoint: { aliases: options.networkAliases, ipv4: options.ip, ipv6: options.ip6 },
       exposedPorts: ports.exposedPorts,
       portBindings: ports.portBindings,
       extraHosts: options.addHost,
@@ -205,6 +208,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     await container.remove().catch(() => undefined);
     throw dockerRefusal(error, options) ?? error;
   }
+  if (options.cidfile !== undefined) await writeCidfile(options.cidfile, container);
   logger.debug({ container: container.id, runId, toolbox: toolbox.volumeName }, 'container created');
   return { container, plan, docker, toolbox, imageId: image.id, accelReason: accel.reason, kernelRelease: custom?.release ?? toolbox.kernelRelease };
 }
@@ -220,11 +224,11 @@ async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateCo
   return { stdinMark: newResultMark() };
 }
 
-function readEnvFile(path: string): string {
+function readTextFile(path: string, flag: string, lines: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read env file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'give --env-file a readable file of NAME=VALUE lines');
+    throw new UsageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, `give ${flag} a readable file of ${lines} lines`);
   }
 }
 
@@ -236,4 +240,18 @@ function noVmMachine(options: RunOptions): { sysctls?: Record<string, string>; s
     ...(sysctls.length ? { sysctls: Object.fromEntries(sysctls) } : {}),
     ...(options.shmSize === undefined ? {} : { shmSizeBytes: parseShmSize(options.shmSize) }),
   };
+}
+
+/** --cidfile: the ID once the container exists, in a file that must still not exist (else the container goes: nothing is left) */
+async function writeCidfile(path: string, container: ContainerHandle): Promise<void> {
+  try {
+    writeFileSync(path, container.id, { flag: 'wx' });
+  } catch (error) {
+    await container.remove().catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'EEXIST' ? `--cidfile ${path}: the file exists (another container's ID?)` : `cannot write --cidfile ${path}: ${code ?? String(error)}`,
+      code === 'EEXIST' ? 'delete it, or name a file that does not exist' : 'name a file in a folder that exists and this user may write',
+    );
+  }
 }

@@ -17,6 +17,14 @@ describe('validateRunOptions', () => {
     [{ image: 'i', name: '-dash' }, /invalid --name/],
     [{ image: 'i', hostname: 'h'.repeat(65) }, /invalid --hostname/],
     [{ image: 'i', hostname: 'under_score' }, /invalid --hostname/],
+    [{ image: 'i', dns: ['8.8.8.8', 'notanip'] }, /^--dns notanip: not an IP address$/],
+    [{ image: 'i', network: 'n', ip: '10.0.0.300' }, /^--ip 10\.0\.0\.300: not an IPv4 address$/],
+    [{ image: 'i', network: 'n', ip6: '10.0.0.3' }, /^--ip6 10\.0\.0\.3: not an IPv6 address$/],
+    [{ image: 'i', networkAliases: ['web'] }, /^--network-alias needs a user-defined network: the container is on bridge$/],
+    [{ image: 'i', network: 'host', ip: '10.0.0.3', ip6: 'fd00::3' }, /^--ip and --ip6 need a user-defined network: the container is on host$/],
+    [{ image: 'i', network: 'container:db', networkAliases: ['web'] }, /needs a user-defined network: the container is on container:db$/],
+    [{ image: 'i', cidfile: '' }, /^--cidfile: no file named$/],
+    [{ image: 'i', cidfile: import.meta.filename }, /^--cidfile .*validate-options\.test\.ts: the file exists \(another container's ID\?\)$/],
   ])('rejects %j', (options, message) => {
     expect(() => validateRunOptions(options)).toThrow(UsageError);
     expect(() => validateRunOptions(options)).toThrow(message);
@@ -25,5 +33,6 @@ describe('validateRunOptions', () => {
   it('accepts a plain run', () => {
     expect(() => validateRunOptions({ image: 'i', command: ['true'], cpus: 2, memory: '1g', timeout: 1000 })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', name: 'web.1_a-b', hostname: 'vm-1.example' })).not.toThrow();
+    expect(() => validateRunOptions({ image: 'i', dns: ['192.0.2.53', 'fd00::53'], network: 'net', networkAliases: ['web'], ip: '172.20.0.5', ip6: 'fd00::5', cidfile: '/nonexistent/cid' })).not.toThrow();
   });
 });

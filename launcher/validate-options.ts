@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { UsageError } from '../contract/errors.js';
 import { parseMemoryMiB } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
@@ -49,4 +51,26 @@ export function validateRunOptions(options: RunOptions): void {
   }
   // --cap-*, --ulimit, --sysctl, --shm-size, --security-opt: their one-line errors before anything starts
   resolveProcessSettings(options);
+  validateNetworkOptions(options);
+  // docker refuses a --cidfile that exists before it creates anything (another container's ID may be in it)
+  if (options.cidfile !== undefined && (options.cidfile === '' || existsSync(options.cidfile))) {
+    throw new UsageError(options.cidfile === '' ? '--cidfile: no file named' : `--cidfile ${options.cidfile}: the file exists (another container's ID?)`, 'delete it, or name a file that does not exist');
+  }
+}
+
+/** the networks docker gives no aliases or chosen addresses on: its defaults and another container's */
+const BUILT_IN_NETWORKS = new Set(['bridge', 'default', 'host', 'none']);
+
+/** --dns, --network-alias, --ip and --ip6 as docker checks them, before the engine is asked */
+function validateNetworkOptions(options: RunOptions): void {
+  for (const server of options.dns ?? []) {
+    if (!isIP(server)) throw new UsageError(`--dns ${server}: not an IP address`, "give the DNS server's address, e.g. --dns 192.0.2.53");
+  }
+  if (options.ip !== undefined && !isIPv4(options.ip)) throw new UsageError(`--ip ${options.ip}: not an IPv4 address`, 'give one of the network\'s subnet, e.g. --ip 172.20.0.5');
+  if (options.ip6 !== undefined && !isIPv6(options.ip6)) throw new UsageError(`--ip6 ${options.ip6}: not an IPv6 address`, 'give one of the network\'s IPv6 subnet, e.g. --ip6 fd00::5');
+  const chosen = [...(options.networkAliases?.length ? ['--network-alias'] : []), ...(options.ip !== undefined ? ['--ip'] : []), ...(options.ip6 !== undefined ? ['--ip6'] : [])];
+  const network = options.network ?? 'bridge';
+  if (chosen.length && (BUILT_IN_NETWORKS.has(network) || network.startsWith('container:'))) {
+    throw new UsageError(`${chosen.join(' and ')} ${chosen.length === 1 ? 'needs' : 'need'} a user-defined network: the container is on ${network}`, 'create one (docker network create NET) and add --network NET');
+  }
 }

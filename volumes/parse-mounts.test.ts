@@ -32,6 +32,21 @@ describe('--mount and --tmpfs', () => {
     expect(parseMountFlag('type=bind,src=/a,dst=/b,consistency=cached', '/')).toMatchObject({ source: '/a', target: '/b' });
   });
 
+  it("a missing or relative path in the VM names the flag's own form in its fix", () => {
+    const fix = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (error) {
+        return `${(error as Error).message} | ${(error as { fix?: string }).fix}`;
+      }
+      return 'no error';
+    };
+    expect(fix(() => parseMountFlag('type=bind,src=/tmp', '/'))).toBe('--mount: no path in the VM (target=) | name one, e.g. --mount type=bind,source=./data,target=/data');
+    expect(fix(() => parseMountFlag('type=bind,src=/tmp,dst=rel', '/'))).toBe('--mount: the path in the VM "rel" is not absolute | write it as /path, e.g. --mount type=bind,source=./data,target=/data');
+    expect(fix(() => parseTmpfsFlag('rel'))).toBe('--tmpfs: the path in the VM "rel" is not absolute | write it as /path, e.g. --tmpfs /data');
+    expect(fix(() => parseVolumeFlag('/a:rel', '/'))).toBe('-v: the path in the VM "rel" is not absolute | write it as /path, e.g. -v ./data:/data');
+  });
+
   it('adds docker tmpfs defaults before the user options', () => {
     expect(parseTmpfsFlag('/run/x:size=1m,exec')).toEqual({ type: 'tmpfs', target: '/run/x', options: 'nosuid,nodev,noexec,size=1m,exec' });
   });

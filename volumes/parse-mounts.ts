@@ -10,8 +10,12 @@ export type MountSpec =
 /** docker's default tmpfs flags */
 const TMPFS_DEFAULT_OPTIONS = 'nosuid,nodev,noexec';
 
-function checkTarget(target: string, flag: string): string {
-  if (!target || !posix.isAbsolute(target)) throw new UsageError(`${flag}: the path in the VM "${target}" is not absolute`, `write it as /path, e.g. ${flag} ./data:/data`);
+/** the flag's own form, for a fix */
+const TARGET_EXAMPLE: Record<string, string> = { '-v': '-v ./data:/data', '--mount': '--mount type=bind,source=./data,target=/data', '--tmpfs': '--tmpfs /data' };
+
+function checkTarget(target: string, flag: '-v' | '--mount' | '--tmpfs'): string {
+  if (!target) throw new UsageError(`${flag}: no path in the VM${flag === '--mount' ? ' (target=)' : ''}`, `name one, e.g. ${TARGET_EXAMPLE[flag]}`);
+  if (!posix.isAbsolute(target)) throw new UsageError(`${flag}: the path in the VM "${target}" is not absolute`, `write it as /path, e.g. ${TARGET_EXAMPLE[flag]}`);
   const clean = posix.normalize(target).replace(/\/+$/, '');
   if (clean === '') throw new UsageError(`${flag}: cannot mount over /`, 'pick a folder below /');
   return clean;

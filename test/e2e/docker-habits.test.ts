@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -71,13 +71,23 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([opt.exitCode, opt.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --security-opt seccomp=unconfined: not supported by testin: /)]);
   });
 
-  it('-d returns with the name at once; testin ls lists it; docker logs shows its output; docker stop gives the command --stop-signal; docker wait gives its code; nothing is left', async () => {
+  it('-d returns with the name at once; --label, --label-file and --cidfile are on its container; testin ls lists it; docker logs shows its output; docker stop gives the command --stop-signal; docker wait gives its code; nothing is left', async () => {
     const name = `testin-e2e-detached-${process.pid}`;
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-labels-'));
+    const cidfile = join(dir, 'cid');
+    writeFileSync(join(dir, 'labels'), '# the CI job\ncom.example.job=7\ncom.example.team=qa\ncom.example.flag\n');
     const script = 'trap "echo got USR1; exit 7" USR1; echo ready; while :; do sleep 1; done';
-    const r = await testin(['run', '-d', '--name', name, '--stop-signal', 'SIGUSR1', BUSYBOX_IMAGE, 'sh', '-c', script]);
+    const r = await testin(['run', '-d', '--name', name, '--stop-signal', 'SIGUSR1', '-l', 'com.example.job=42', '--label-file', join(dir, 'labels'), '--cidfile', cidfile, BUSYBOX_IMAGE, 'sh', '-c', script]);
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, `${name}\n`]);
     const wait = execa('docker', ['wait', name], { reject: false });
     try {
+      const [id, labels] = (await execa('docker', ['inspect', '--format', '{{.Id}} {{json .Config.Labels}}', name])).stdout.split(' ');
+      expect(readFileSync(cidfile, 'utf8')).toBe(id);
+      // the flag wins over the file, as docker's; testin's own labels stay beside them
+      expect(JSON.parse(labels as string)).toMatchObject({ 'com.example.job': '42', 'com.example.team': 'qa', 'com.example.flag': '', 'testin.detached': expect.any(String) });
+      // a second run with the same --cidfile is refused before anything is made, as docker refuses it
+      const again = await testin(['run', '--cidfile', cidfile, BUSYBOX_IMAGE, 'true']);
+      expect([again.exitCode, again.stderr.toString()]).toEqual([125, `testin: --cidfile ${cidfile}: the file exists (another container's ID?)\n  fix: delete it, or name a file that does not exist\n`]);
       expect(await within(30_000, async () => (await execa('docker', ['logs', name], { reject: false })).stdout.includes('ready'))).toBe(true);
       const ls = (await testin(['ls'])).stdout.toString();
       expect(ls).toMatch(new RegExp(`^${name}\\s+run -d\\s+${BUSYBOX_IMAGE}\\s+(tcg|kvm)\\s+2\\s+1024m\\s.*running$`, 'm'));
@@ -86,6 +96,7 @@ describe.skipIf(skip !== '')('docker run habits', () => {
       expect((await wait).stdout.trim()).toBe('7');
     } finally {
       await execa('docker', ['rm', '-f', name], { reject: false });
+      rmSync(dir, { recursive: true, force: true });
     }
     expect(await within(10_000, async () => (await execa('docker', ['ps', '-aq', '--filter', `name=^${name}$`])).stdout === '')).toBe(true);
   });
@@ -142,6 +153,10 @@ describe.skipIf(skip !== '' || registryMissing !== '')('--pull from a registry o
     expect(r.stderr).toMatch(new RegExp(`^testin: pulling ${image}\\ntestin: pulled ${image} \\(\\d+ layers\\)$`, 'm'));
     // now it is there: missing (the default) does not pull again
     expect((await testin(['run', image, 'true'])).stderr).not.toMatch(/pulling/);
+    // -q: the pull says nothing
+    const quiet = await testin(['run', '-q', '--pull', 'always', image, 'echo', 'quiet'], { env: { DOCKER_CONFIG: config } });
+    expect([quiet.exitCode, quiet.stdout.toString()]).toEqual([0, 'quiet\n']);
+    expect(quiet.stderr).not.toMatch(/pull/);
     await registry.stop();
     const down = await testin(['run', '--pull', 'always', image, 'true'], { env: { DOCKER_CONFIG: config } });
     expect(down.exitCode).toBe(125);

@@ -7,11 +7,14 @@ import { leftovers, testin, testinWhen, testinWhenReady } from '../helpers/testi
 const skip = inject('e2eSkip');
 const NET = `testin-e2e-net-${process.pid}`;
 const WEB = `testin-e2e-web-${process.pid}`;
+const SUBNET = `172.29.${process.pid % 250}.0/24`;
+const VM_IP = SUBNET.replace('0/24', '77');
 const SERVE = (text: string, port: number): string => `mkdir -p /www && echo ${text} > /www/index.html && httpd -p ${port} -h /www && echo ready && sleep 600`;
 
 describe.skipIf(skip !== '')('the VM on the container network', () => {
   beforeAll(async () => {
-    await execa('docker', ['network', 'create', NET]);
+    // a subnet of its own, so that a run can choose its address (--ip)
+    await execa('docker', ['network', 'create', '--subnet', SUBNET, NET]);
     await execa('docker', ['run', '-d', '--name', WEB, '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', SERVE('hello-from-a-sibling', 80)]);
   });
 
@@ -59,18 +62,19 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(refused).not.toContain('pivot_root');
   });
 
-  it('publishes a server in the VM with -p: reached from the host and from a sibling container', async () => {
+  it('publishes a server in the VM with -p: reached from the host, and from a sibling container by name, by --network-alias and at its --ip', async () => {
     const name = `testin-e2e-vmserver-${process.pid}`;
     let fromHost = '';
     let fromSibling = '';
     const r = await testinWhenReady(
-      ['run', '--network', NET, '--name', name, '-p', '127.0.0.1::8080', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', SERVE('served-from-the-vm', 8080)],
+      ['run', '--network', NET, '--name', name, '--network-alias', 'vm-web', '--network-alias', 'vm-www', '--ip', VM_IP, '-p', '127.0.0.1::8080', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', SERVE('served-from-the-vm', 8080)],
       (child) => {
         void (async () => {
           try {
             const port = (await execa('docker', ['port', name, '8080/tcp'])).stdout.split('\n')[0]?.split(':').at(-1);
             fromHost = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-            fromSibling = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'wget', '-qO-', `http://${name}:8080/`])).stdout;
+            const fetchAll = [name, 'vm-web', 'vm-www', VM_IP].map((host) => `wget -qO- http://${host}:8080/`).join('; ');
+            fromSibling = (await execa('docker', ['run', '--rm', '--network', NET, BUSYBOX_IMAGE, 'sh', '-c', fetchAll])).stdout;
           } finally {
             child.kill('SIGTERM');
           }
@@ -78,8 +82,16 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
       },
     );
     expect(fromHost).toBe('served-from-the-vm\n');
-    expect(fromSibling).toBe('served-from-the-vm');
+    expect(fromSibling.split('\n')).toEqual(Array(4).fill('served-from-the-vm'));
     expect(r.exitCode).toBe(143);
+  });
+
+  it('--network-alias and --ip are refused in one line on the default network, and an --ip outside the subnet by the engine: 125, nothing left', async () => {
+    const alias = await testin(['run', '--network-alias', 'web', BUSYBOX_IMAGE, 'true']);
+    expect([alias.exitCode, alias.stderr.toString()]).toEqual([125, 'testin: --network-alias needs a user-defined network: the container is on bridge\n  fix: create one (docker network create NET) and add --network NET\n']);
+    const outside = await testin(['run', '--network', NET, '--ip', '192.0.2.7', BUSYBOX_IMAGE, 'true']);
+    expect(outside.exitCode).toBe(125);
+    expect(outside.stderr.toString()).toMatch(/^testin: the engine .*192\.0\.2\.7.*\n {2}fix: give --ip \(--ip6\) an address of the network's subnet/m);
   });
 
   // as in docker: a server in the VM is reachable on any port it listens on, declared or not; one bound to loopback is not
