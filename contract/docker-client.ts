@@ -138,6 +138,8 @@ export interface ContainerSpec {
   tty?: boolean | undefined;
   hostname?: string | undefined;
   networkMode?: string | undefined;
+  /** docker's legacy links: NAME[:ALIAS] */
+  links?: readonly string[] | undefined;
   /** on networkMode (a user-defined network): more names, and the addresses chosen for the container */
   endpoint?: { aliases?: readonly string[] | undefined; ipv4?: string | undefined; ipv6?: string | undefined } | undefined;
   exposedPorts?: Record<string, Record<string, never>>;
@@ -156,6 +158,17 @@ export interface ContainerSpec {
   /** sysctls and /dev/shm's size of the container itself (a run without a VM) */
   sysctls?: Record<string, string> | undefined;
   shmSizeBytes?: number | undefined;
+}
+
+/** a mount of a container as the engine reports it (docker inspect's Mounts) */
+export interface ContainerMountInfo {
+  type: string;
+  /** a volume's name */
+  name?: string | undefined;
+  /** a bind's host path (a volume's: where the engine keeps it) */
+  source: string;
+  destination: string;
+  rw: boolean;
 }
 
 export interface ContainerHandle {
@@ -183,7 +196,7 @@ export interface ContainerHandle {
   /** resolves when a line containing `marker` appears in the container's output; rejects after timeoutMs or when it stops */
   waitForOutput(marker: string, timeoutMs: number, onLine?: (line: string) => void): Promise<void>;
   /** pid: the container's first process as the engine's host sees it (0 when it is not running) */
-  inspect(): Promise<{ running: boolean; exitCode: number; name: string; image: string; labels: Record<string, string>; created: string; pid: number; hostname: string }>;
+  inspect(): Promise<{ running: boolean; exitCode: number; name: string; image: string; labels: Record<string, string>; created: string; pid: number; hostname: string; mounts: ContainerMountInfo[] }>;
 }
 
 export interface ExecHandle {

@@ -67,6 +67,8 @@ export interface RunOptions {
   volumes?: readonly string[] | undefined;
   /** `--mount type=bind|volume|tmpfs,...` */
   mounts?: readonly string[] | undefined;
+  /** `--volumes-from CONTAINER[:ro|rw]`: the binds and volumes of another container, at its paths (ro/rw: all of them so) */
+  volumesFrom?: readonly string[] | undefined;
   /** `--tmpfs DST[:opts]` */
   tmpfs?: readonly string[] | undefined;
   /** the signal a stop (docker stop, SIGTERM to testin, --timeout) sends the command first, by name or number; @default SIGTERM (Ctrl-C sends SIGINT) */
@@ -113,6 +115,8 @@ export interface RunOptions {
   labelFiles?: readonly string[] | undefined;
   /** `--cidfile`: the container's ID is written to this file once it is created (a file that exists is refused, as docker does) */
   cidfile?: string | undefined;
+  /** `--link NAME[:ALIAS]`: docker's legacy link, a line of the VM's /etc/hosts (the container's) */
+  links?: readonly string[] | undefined;
   /** `--network-alias`: more names for the container on its (user-defined) --network */
   networkAliases?: readonly string[] | undefined;
   /** `--ip`, `--ip6`: the container's address on its (user-defined) --network, which peers reach the VM at */
@@ -193,6 +197,7 @@ export const RUN_OPTIONS = {
   envFiles: { flag: 'env-file', kind: 'strings', group: 'Container:', describe: 'read NAME=VALUE lines from a file' },
   volumes: { flag: 'volume', alias: 'v', kind: 'strings', group: 'Container:', describe: 'bind a host path or a volume: SRC:DST[:ro]' },
   mounts: { flag: 'mount', kind: 'strings', group: 'Container:', describe: 'type=bind|volume|tmpfs,source=..,target=..[,readonly]' },
+  volumesFrom: { flag: 'volumes-from', kind: 'strings', group: 'Container:', describe: "mount another container's binds and volumes at its paths: CONTAINER[:ro|rw]" },
   tmpfs: { flag: 'tmpfs', kind: 'strings', group: 'Container:', describe: 'a tmpfs in the VM: DST[:size=64m,...]' },
   workdir: { flag: 'workdir', alias: 'w', kind: 'string', group: 'Container:', describe: 'working directory of the command' },
   user: {
@@ -205,7 +210,7 @@ export const RUN_OPTIONS = {
     envDescribe: "the user the command runs as (compose's `user:` moves here: container-init itself must be root)",
   },
   groupAdd: { flag: 'group-add', kind: 'strings', group: 'Container:', describe: 'more groups for the command: a name of the image or a gid' },
-  hostname: { flag: 'hostname', kind: 'string', group: 'Container:', describe: 'hostname inside the VM' },
+  hostname: { flag: 'hostname', alias: 'h', kind: 'string', group: 'Container:', describe: 'hostname inside the VM' },
   interactive: { flag: 'interactive', alias: 'i', kind: 'boolean', group: 'Container:', describe: 'stream stdin to the command', env: 'TESTIN_STDIN', envDescribe: '1: stream stdin to the command (on with a tty)' },
   tty: { flag: 'tty', alias: 't', kind: 'boolean', group: 'Container:', describe: 'run the command on a pseudo-terminal' },
   name: { flag: 'name', kind: 'string', group: 'Container:', describe: 'name of the container' },
@@ -244,6 +249,7 @@ export const RUN_OPTIONS = {
     env: 'TESTIN_NET_BACKEND',
     envDescribe: 'passt or slirp (a hand-written file: default slirp; passt needs the seccomp profile `testin compose` writes)',
   },
+  links: { flag: 'link', kind: 'strings', group: 'Network:', describe: "docker's legacy link to another container: NAME[:ALIAS] (a line of /etc/hosts)" },
   networkAliases: { flag: 'network-alias', kind: 'strings', group: 'Network:', describe: 'another name of the container on its --network (a user-defined one)' },
   ip: { flag: 'ip', kind: 'string', group: 'Network:', describe: "the container's IPv4 address on its --network (a user-defined one with a subnet)" },
   ip6: { flag: 'ip6', kind: 'string', group: 'Network:', describe: "the container's IPv6 address on its --network (a user-defined one with an IPv6 subnet)" },

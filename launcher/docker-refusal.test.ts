@@ -82,6 +82,12 @@ describe('engineError', () => {
       'the engine could not start the container: failed to set up container networking: Address already in use',
       /pick another --ip/,
     ],
+    [
+      'a --link to a container that is not running',
+      apiError(400, 'Cannot link to a non running container: /db AS /x/database'),
+      'the engine refused to start the container: Cannot link to a non running container: /db AS /x/database',
+      /start the container --link names first/,
+    ],
     ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
   ])('%s: one line of what the engine said, one fix', (_what, raw, message, fix) => {
     const e = engineError(raw, 'start the container') as DockerRefusedError;

@@ -224,6 +224,7 @@ export function createDockerClient(docker: Docker = engineFromEnvironment(), env
           Devices: spec.devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
           SecurityOpt: await securityOpt(spec),
           ...(spec.networkMode ? { NetworkMode: spec.networkMode } : {}),
+          ...(spec.links?.length ? { Links: [...spec.links] } : {}),
           ...(spec.portBindings ? { PortBindings: spec.portBindings } : {}),
           ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
           ...(spec.dns?.servers?.length ? { Dns: [...spec.dns.servers] } : {}),
@@ -426,6 +427,7 @@ function wrapContainer(docker: Docker, container: Docker.Container, tty: boolean
         created: info.Created,
         pid: info.State.Pid ?? 0,
         hostname: info.Config.Hostname ?? '',
+        mounts: (info.Mounts ?? []).map((m) => ({ type: m.Type, name: m.Name, source: m.Source, destination: m.Destination, rw: m.RW })),
       };
     },
   }, CONTAINER_DOING, ready);

@@ -26,6 +26,8 @@ const CLI_FLAGS = {
   detach: { alias: 'd', type: 'boolean', describe: "start the VM, print its container's name and return; docker logs, wait and stop work on it (testin ls lists it)", group: 'Container:' },
   rm: { type: 'boolean', default: true, describe: 'remove the container at the end (always on)', group: 'Container:' },
   init: { type: 'boolean', describe: "accepted: the VM's own init reaps and forwards signals already", group: 'Container:' },
+  'disable-content-trust': { type: 'boolean', describe: "accepted: no image signature is checked (docker's default)", group: 'Container:' },
+  'no-healthcheck': { type: 'boolean', describe: 'accepted: a run has no health checks', group: 'Container:' },
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'format of the diagnostics', group: 'Output:' },
   debug: { type: 'boolean', describe: 'debug logs and stack traces', group: 'Output:' },
 } as const satisfies Record<string, Options>;
@@ -38,7 +40,6 @@ export const RUN_FLAGS: Record<string, Options> = {
 
 /** docker run's flags testin does not take, and why: an unknown one of these gets its reason, not yargs' "Unknown argument" */
 const NOT_SUPPORTED: Record<string, string> = {
-  platform: 'the VM runs the engine\'s architecture only (for now)',
   gpus: 'a VM sees no GPU of the host',
   device: "a host device cannot be handed into the VM's kernel",
   pid: "the VM has its own kernel: a namespace of the host's cannot be shared",
@@ -56,6 +57,28 @@ const NOT_SUPPORTED: Record<string, string> = {
   'log-driver': 'testin relays the output itself',
   attach: 'testin attaches to stdout and stderr always (-i for stdin)',
   a: 'testin attaches to stdout and stderr always (-i for stdin)',
+  'pids-limit': "the command's processes live in the VM's kernel: --ulimit nproc=N limits them there",
+  ...Object.fromEntries(['cpu-quota', 'cpu-period', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-count', 'cpu-percent', 'cpuset-mems'].map((f) => [f, 'the VM has its --cpus'])),
+  ...Object.fromEntries(['memory-reservation', 'memory-swappiness', 'kernel-memory'].map((f) => [f, 'the VM has its memory (--memory)'])),
+  ...Object.fromEntries(
+    ['blkio-weight', 'blkio-weight-device', 'device-read-bps', 'device-write-bps', 'device-read-iops', 'device-write-iops'].map((f) => [f, "the VM's files come through virtiofs: no block device of the host is in its way"]),
+  ),
+  'device-cgroup-rule': "a host device cannot be handed into the VM's kernel",
+  'cgroup-parent': 'testin places the container around the VM itself',
+  ...Object.fromEntries(['health-interval', 'health-retries', 'health-timeout', 'health-start-period', 'health-start-interval'].map((f) => [f, 'no health checks in a run'])),
+  'log-opt': 'testin relays the output itself',
+  'mac-address': "the VM's NIC is behind the container's, whose address the engine gives",
+  'link-local-ip': "the VM's NIC is behind the container's, whose addresses the engine gives",
+  domainname: "the VM has its own kernel: --sysctl kernel.domainname=NAME sets it there",
+  'oom-score-adj': "the VM's kernel has its own OOM killer",
+  'sig-proxy': 'testin gives the command the signals it gets, always',
+  'detach-keys': 'a run has no detaching (-d starts one detached)',
+  'storage-opt': "the image's root reaches the VM through virtiofs, not the engine's storage",
+  'volume-driver': 'make the volume first (docker volume create --driver ...) and mount it by name',
+  isolation: "Windows containers' option",
+  annotation: 'the container around the VM carries testin\'s own',
+  c: 'the VM has its --cpus',
+  'use-api-socket': "the engine's socket is not handed into the VM",
 };
 
 /** "not supported by testin: WHY" for a docker flag testin does not take; undefined for a flag docker lacks too */

@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
-import { CanceledError, DockerUnreachableError, UsageError } from '../contract/errors.js';
+import { CanceledError, DockerRefusedError, DockerUnreachableError, UsageError } from '../contract/errors.js';
+import { LABELS } from '../contract/labels.js';
 import { ensureImage } from './image-pull.js';
 import { KERNEL_STAGING, KERNEL_VOLUME, MODULES_STAGING, PLAN_FILE, TOOLBOX_LAYOUT, WORK_DIR } from '../contract/layout.js';
 import { ensureSnapshotVolume } from '../toolbox/toolbox-volume.js';
@@ -20,7 +21,7 @@ import { newResultMark } from './run-lease.js';
 import type { ToolboxFacts } from '../contract/toolbox-manifest.js';
 import { ensureToolbox, findToolbox, toolboxBase } from '../toolbox/ensure-toolbox.js';
 import { tarOf } from '../toolbox/tar.js';
-import { parseMounts } from '../volumes/parse-mounts.js';
+import { parseMounts, parseVolumesFrom, volumesFromSpecs, type MountSpec } from '../volumes/parse-mounts.js';
 import { mapVolumes } from '../volumes/volume-mapping.js';
 import { buildPlan, resolveLabels } from './build-plan.js';
 import { dockerRefusal } from './docker-refusal.js';
@@ -72,7 +73,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   validateRunOptions(options);
   const envFileTexts = (options.envFiles ?? []).map((path) => readTextFile(path, '--env-file', 'NAME=VALUE'));
   const labels = resolveLabels(options.labels ?? [], (options.labelFiles ?? []).map((path) => readTextFile(path, '--label-file', 'KEY=VALUE')));
-  const volumes = mapVolumes(parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd()));
+  const ownMounts = parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd());
+  const volumesFrom = (options.volumesFrom ?? []).map(parseVolumesFrom);
   const docker = ctx.docker ?? createDockerClient();
   // the toolbox of each guest architecture is looked up beside the ping and the image (a round
   // trip each, and the first ones are the slowest): the one this run needs says the architecture
@@ -88,6 +90,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
     throw error instanceof DockerUnreachableError ? error : new DockerUnreachableError(error);
   }
   const reaped = reapStaleRuns(docker).catch(() => []);
+  const volumes = mapVolumes([...ownMounts, ...(volumesFrom.length ? await mountsOfContainers(docker, volumesFrom, ownMounts) : [])]);
   const image = await ensureImage(docker, options.image, { pull: options.pull, platform: options.platform, out: options.quiet ? new PassThrough().resume() : stderr, tty: !options.quiet && (stderr as { isTTY?: boolean }).isTTY === true });
   phase('image');
   // the VM is of the image's architecture (or --platform's); its tools are of the engine's
@@ -188,6 +191,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       tty: options.tty ?? false,
       hostname: options.hostname,
       networkMode: options.network,
+      links: options.links,
       endpoint: { aliases: options.networkAliases, ipv4: options.ip, ipv6: options.ip6 },
       exposedPorts: ports.exposedPorts,
       portBindings: ports.portBindings,
@@ -254,4 +258,29 @@ async function writeCidfile(path: string, container: ContainerHandle): Promise<v
       code === 'EEXIST' ? 'delete it, or name a file that does not exist' : 'name a file in a folder that exists and this user may write',
     );
   }
+}
+
+/** --volumes-from: each container's binds and volumes, at their paths; a path of this run's own mounts stays this run's */
+async function mountsOfContainers(docker: DockerClient, froms: readonly ReturnType<typeof parseVolumesFrom>[], own: readonly MountSpec[]): Promise<MountSpec[]> {
+  const taken = new Set(own.map((spec) => spec.target));
+  const specs: MountSpec[] = [];
+  for (const { container, mode } of froms) {
+    let info: Awaited<ReturnType<ContainerHandle['inspect']>>;
+    try {
+      info = await docker.getContainer(container).inspect();
+    } catch (error) {
+      if (error instanceof DockerRefusedError && error.engine?.statusCode === 404) {
+        throw new UsageError(`--volumes-from ${container}: no such container`, 'name one of docker ps -a (a stopped container lends its volumes too)');
+      }
+      throw error;
+    }
+    if (info.labels[LABELS.run] !== undefined) {
+      throw new UsageError(`--volumes-from ${container}: a testin VM's container, whose mounts are staged for its VM`, 'name the volumes themselves with -v NAME:/path (docker inspect shows them)');
+    }
+    for (const spec of volumesFromSpecs(info.mounts, mode, taken)) {
+      taken.add(spec.target);
+      specs.push(spec);
+    }
+  }
+  return specs;
 }

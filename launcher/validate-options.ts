@@ -68,6 +68,9 @@ function validateNetworkOptions(options: RunOptions): void {
   }
   if (options.ip !== undefined && !isIPv4(options.ip)) throw new UsageError(`--ip ${options.ip}: not an IPv4 address`, 'give one of the network\'s subnet, e.g. --ip 172.20.0.5');
   if (options.ip6 !== undefined && !isIPv6(options.ip6)) throw new UsageError(`--ip6 ${options.ip6}: not an IPv6 address`, 'give one of the network\'s IPv6 subnet, e.g. --ip6 fd00::5');
+  for (const link of options.links ?? []) {
+    if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*(:[a-zA-Z0-9][a-zA-Z0-9_.-]*)?$/.test(link)) throw new UsageError(`--link ${link}: not NAME or NAME:ALIAS`, 'write --link db or --link db:database');
+  }
   const chosen = [...(options.networkAliases?.length ? ['--network-alias'] : []), ...(options.ip !== undefined ? ['--ip'] : []), ...(options.ip6 !== undefined ? ['--ip6'] : [])];
   const network = options.network ?? 'bridge';
   if (chosen.length && (BUILT_IN_NETWORKS.has(network) || network.startsWith('container:'))) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../contract/errors.js';
-import { parseMountFlag, parseMounts, parseTmpfsFlag, parseVolumeFlag } from './parse-mounts.js';
+import { parseMountFlag, parseMounts, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom, volumesFromSpecs } from './parse-mounts.js';
 import { mapVolumes } from './volume-mapping.js';
 
 describe('-v', () => {
@@ -53,6 +53,30 @@ describe('--mount and --tmpfs', () => {
 
   it('refuses two mounts on one path', () => {
     expect(() => parseMounts({ volumes: ['/a:/x'], tmpfs: ['/x'] }, '/')).toThrow(/duplicate mount point \/x/);
+  });
+});
+
+describe('--volumes-from', () => {
+  it('reads CONTAINER[:ro|rw]', () => {
+    expect(parseVolumesFrom('data')).toEqual({ container: 'data', mode: undefined });
+    expect(parseVolumesFrom('data:ro')).toEqual({ container: 'data', mode: 'ro' });
+    expect(() => parseVolumesFrom('data:rx')).toThrow(/^--volumes-from data:rx: unknown mode "rx"$/);
+    expect(() => parseVolumesFrom(':ro')).toThrow(/no container named/);
+  });
+
+  it("takes the container's binds and volumes at their paths, as docker does: the mode given overrides each one's, the run's own paths win, tmpfs stays behind", () => {
+    const mounts = [
+      { type: 'volume', name: 'cache', source: '/var/lib/docker/volumes/cache/_data', destination: '/cache', rw: true },
+      { type: 'bind', source: '/srv/conf', destination: '/etc/app/', rw: false },
+      { type: 'tmpfs', source: '', destination: '/scratch', rw: true },
+      { type: 'volume', name: 'mine', source: '/x', destination: '/data', rw: true },
+    ];
+    expect(volumesFromSpecs(mounts, undefined, new Set(['/data']))).toEqual([
+      { type: 'volume', source: 'cache', target: '/cache', readOnly: false },
+      { type: 'bind', source: '/srv/conf', target: '/etc/app', readOnly: true, createSource: false },
+    ]);
+    expect(volumesFromSpecs(mounts, 'rw', new Set()).map((s) => [s.target, 'readOnly' in s && s.readOnly])).toEqual([['/cache', false], ['/etc/app', false], ['/data', false]]);
+    expect(volumesFromSpecs(mounts, 'ro', new Set()).every((s) => 'readOnly' in s && s.readOnly)).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 import { isAbsolute, posix, resolve } from 'node:path';
+import type { ContainerMountInfo } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
 
 /** One user mount, in docker's terms. */
@@ -99,6 +100,32 @@ export function parseMounts(flags: { volumes?: readonly string[]; mounts?: reado
   for (const spec of specs) {
     if (seen.has(spec.target)) throw new UsageError(`duplicate mount point ${spec.target}`, 'mount one thing per path');
     seen.add(spec.target);
+  }
+  return specs;
+}
+
+/** `--volumes-from CONTAINER[:ro|rw]`: the container and the mode that overrides each mount's own */
+export function parseVolumesFrom(text: string): { container: string; mode?: 'ro' | 'rw' | undefined } {
+  const colon = text.lastIndexOf(':');
+  const [container, mode] = colon < 0 ? [text, undefined] : [text.slice(0, colon), text.slice(colon + 1)];
+  if (!container) throw new UsageError(`--volumes-from ${text}: no container named`, 'write --volumes-from CONTAINER[:ro|rw]');
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new UsageError(`--volumes-from ${text}: unknown mode "${mode}"`, 'use :ro or :rw (or none: each mount as the container has it)');
+  return { container, mode };
+}
+
+/**
+ * The binds and volumes of another container (docker inspect's Mounts) as this run's mounts, at
+ * the same paths, as docker's --volumes-from takes them: its tmpfs and other kinds stay behind, a
+ * mode given overrides each one's own, and a path this run mounts itself keeps this run's.
+ */
+export function volumesFromSpecs(mounts: readonly ContainerMountInfo[], mode: 'ro' | 'rw' | undefined, taken: ReadonlySet<string>): MountSpec[] {
+  const specs: MountSpec[] = [];
+  for (const m of mounts) {
+    const target = posix.normalize(m.destination).replace(/(.)\/+$/, '$1');
+    if (taken.has(target) || specs.some((s) => s.target === target)) continue;
+    const readOnly = mode === undefined ? !m.rw : mode === 'ro';
+    if (m.type === 'bind') specs.push({ type: 'bind', source: m.source, target, readOnly, createSource: false });
+    else if (m.type === 'volume' && m.name) specs.push({ type: 'volume', source: m.name, target, readOnly });
   }
   return specs;
 }

@@ -101,6 +101,36 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect(await within(10_000, async () => (await execa('docker', ['ps', '-aq', '--filter', `name=^${name}$`])).stdout === '')).toBe(true);
   });
 
+  it("--volumes-from mounts another container's volume and bind at their paths, with their modes or the one given; --link names a running container in /etc/hosts", async () => {
+    const tag = `${process.pid}`;
+    const [volume, data, db] = [`testin-e2e-vf-${tag}`, `testin-e2e-vf-data-${tag}`, `testin-e2e-link-db-${tag}`];
+    const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-vf-'));
+    writeFileSync(join(dir, 'g'), 'from-the-bind\n');
+    try {
+      await execa('docker', ['run', '--rm', '-v', `${volume}:/data`, BUSYBOX_IMAGE, 'sh', '-c', 'echo from-the-volume > /data/f']);
+      // a container that never ran lends its mounts, as in docker (its tmpfs stays behind)
+      await execa('docker', ['create', '--name', data, '-v', `${volume}:/data`, '-v', `${dir}:/bind:ro`, '--tmpfs', '/scratch', BUSYBOX_IMAGE, 'true']);
+      const script = 'cat /data/f /bind/g; touch /data/new && echo data-rw; touch /bind/x 2>/dev/null || echo bind-ro; test -e /scratch || echo no-scratch';
+      const own = await testin(['run', '--volumes-from', data, BUSYBOX_IMAGE, 'sh', '-c', script]);
+      expect([own.exitCode, own.stdout.toString()]).toEqual([0, 'from-the-volume\nfrom-the-bind\ndata-rw\nbind-ro\nno-scratch\n']);
+      const ro = await testin(['run', '--volumes-from', `${data}:ro`, BUSYBOX_IMAGE, 'sh', '-c', 'ls /data; touch /data/x 2>/dev/null || echo data-ro']);
+      expect(ro.stdout.toString()).toBe('f\nnew\ndata-ro\n');
+      const none = await testin(['run', '--volumes-from', `testin-e2e-none-${tag}`, BUSYBOX_IMAGE, 'true']);
+      expect([none.exitCode, none.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --volumes-from testin-e2e-none-\d+: no such container\n {2}fix: /)]);
+
+      await execa('docker', ['run', '-d', '--name', db, BUSYBOX_IMAGE, 'sh', '-c', 'mkdir /www && echo linked > /www/index.html && exec httpd -f -p 80 -h /www']);
+      const linked = await testin(['run', '--link', `${db}:database`, BUSYBOX_IMAGE, 'sh', '-c', 'for i in $(seq 20); do wget -qO- http://database/ && exit 0; sleep 0.3; done; exit 1']);
+      expect([linked.exitCode, linked.stdout.toString()]).toEqual([0, 'linked\n']);
+      await execa('docker', ['stop', '-t', '0', db]);
+      const stopped = await testin(['run', '--link', `${db}:database`, BUSYBOX_IMAGE, 'true']);
+      expect([stopped.exitCode, stopped.stderr.toString()]).toEqual([125, expect.stringMatching(/non running container.*\n {2}fix: start the container --link names first/)]);
+    } finally {
+      await execa('docker', ['rm', '-f', data, db], { reject: false });
+      await execa('docker', ['volume', 'rm', volume], { reject: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the image's STOPSIGNAL reaches the command when no --stop-signal is given, on --timeout too", async () => {
     const image = 'testin-test/stopsignal:1';
     await execa('docker', ['build', '-q', '-t', image, '-'], { input: `FROM ${BUSYBOX_IMAGE}\nSTOPSIGNAL SIGUSR2\n` });
