@@ -66,6 +66,8 @@ describe('applyOverrides: the TESTIN_* variables over the plan testin compose ma
     expect(plan).toMatchObject({ user: '1000', vm: { cpus: 4, memoryMiB: 2048 }, network: { backend: 'passt', nic: true } });
     expect(applyOverrides(plan, { TESTIN_NETWORK: 'none' }).network).toMatchObject({ nic: false, backend: 'slirp' });
     expect(applyOverrides(plan, { TESTIN_USER: '' }).user).toBe('');
+    // a fraction, as compose's cpus: 1.5 is written: whole vCPUs, rounded up
+    expect(applyOverrides(base, { TESTIN_CPUS: '1.5' }).vm.cpus).toBe(2);
   });
 
   it('refuses a number that is none, as a plan error', () => {

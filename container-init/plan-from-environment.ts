@@ -64,7 +64,7 @@ export function applyOverrides(plan: RunPlan, env: NodeJS.ProcessEnv): RunPlan {
     stopTimeoutMs: o.stopTimeout !== undefined ? o.stopTimeout * 1000 : plan.stopTimeoutMs,
     vm: {
       ...plan.vm,
-      cpus: o.cpus ?? plan.vm.cpus,
+      cpus: o.cpus === undefined ? plan.vm.cpus : Math.ceil(o.cpus),
       memoryMiB: o.memory ? parseMemoryMiB(o.memory) : plan.vm.memoryMiB,
       accel: o.accel ?? plan.vm.accel,
       kernelCmdline: o.kernelCmdline ? o.kernelCmdline.split(/\s+/).filter(Boolean) : plan.vm.kernelCmdline,

@@ -158,6 +158,8 @@ export interface ContainerSpec {
   /** sysctls and /dev/shm's size of the container itself (a run without a VM) */
   sysctls?: Record<string, string> | undefined;
   shmSizeBytes?: number | undefined;
+  /** docker's --cpus as CPU time (a fraction's: the VM's vCPUs are rounded up) */
+  nanoCpus?: number | undefined;
 }
 
 /** a mount of a container as the engine reports it (docker inspect's Mounts) */

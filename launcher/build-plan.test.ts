@@ -97,6 +97,8 @@ describe('buildPlan', () => {
     );
     expect(plan).toMatchObject({ cwd: '/w', user: '0:0', stdin: true });
     expect(plan.vm).toMatchObject({ cpus: 1, memoryMiB: 512, kernelCmdline: ['a=1', 'b'] });
+    expect(buildPlan({ image: 'i', command: ['true'], cpus: 1.5 }, {}, ctx).vm.cpus).toBe(2);
+    expect(buildPlan({ image: 'i', command: ['true'], cpus: 0.25 }, {}, ctx).vm.cpus).toBe(1);
   });
   it.each([
     ['by default', {}, {}, true],

@@ -55,7 +55,8 @@ export function buildPlan(options: RunOptions, image: ImageConfig, ctx: PlanCont
     timeoutMs: options.timeout,
     network: { nic: options.network !== 'none', forwards: ctx.forwards ?? [], backend: resolveNetBackend(options, ctx) },
     vm: {
-      cpus: options.cpus ?? DEFAULT_CPUS,
+      // a fraction (docker's CPU time) is that many vCPUs rounded up; the container is held to the fraction (run-container.ts)
+      cpus: Math.ceil(options.cpus ?? DEFAULT_CPUS),
       memoryMiB: options.memory === undefined ? DEFAULT_MEMORY_MIB : parseMemoryMiB(options.memory),
       accel: ctx.accel,
       kernelCmdline: options.kernelCmdline ? options.kernelCmdline.split(/\s+/).filter(Boolean) : [],

@@ -79,7 +79,7 @@ async function mainSaid(args: string[]): Promise<[number, string]> {
 
 describe('a number flag given a word', () => {
   it('is refused naming the word typed, not NaN, with 125, before any engine is asked', async () => {
-    expect(await mainSaid(['run', '--cpus', 'many', 'img', 'true'])).toEqual([125, 'testin: invalid --cpus many\n  fix: give a whole number of CPUs from 1 to 64\n']);
+    expect(await mainSaid(['run', '--cpus', 'many', 'img', 'true'])).toEqual([125, 'testin: invalid --cpus many\n  fix: give a number of CPUs from 0.01 to 64 (1.5: two vCPUs held to 1.5 CPUs of time, as docker holds a container)\n']);
   });
 });
 

@@ -88,6 +88,12 @@ describe('engineError', () => {
       'the engine refused to start the container: Cannot link to a non running container: /db AS /x/database',
       /start the container --link names first/,
     ],
+    [
+      'a fraction of --cpus beyond the host',
+      apiError(400, 'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available'),
+      'the engine refused to start the container: Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available',
+      /a fraction of --cpus is CPU time of the engine's host/,
+    ],
     ['a full disk', apiError(500, 'write /var/lib/docker/x: no space left on device'), 'the engine could not start the container: write /var/lib/docker/x: no space left on device', /docker system prune/],
   ])('%s: one line of what the engine said, one fix', (_what, raw, message, fix) => {
     const e = engineError(raw, 'start the container') as DockerRefusedError;

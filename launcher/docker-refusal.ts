@@ -34,6 +34,7 @@ export function fixFor(said: string): string {
     return "give --ip (--ip6) an address of the network's subnet (docker network inspect NET), on a network created with one (docker network create --subnet ...)";
   }
   if (/address already in use|address.*already (allocated|in use)/i.test(said) && !/bind|port/i.test(said)) return 'another container on the network has that address: pick another --ip (--ip6)';
+  if (/range of cpus is from/i.test(said)) return "a fraction of --cpus is CPU time of the engine's host, which has no more than that: give less, or a whole number (that many vCPUs, with no limit of time)";
   if (/could not get container for|cannot link to a non running container/i.test(said)) return 'start the container --link names first (docker ps shows it running), or drop --link (on a user-defined network its name resolves without one)';
   if (/ipv6/i.test(said)) return "the engine's network set-up failed on IPv6: fix the engine's network settings (dockerd: --ipv6=false, or DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1), or run with --network none";
   if (/no such image|image not known|image.*not found/i.test(said)) return 'an image testin needs is not on the engine (removed meanwhile?): run again, testin makes its own images again; pull or build an image of yours';

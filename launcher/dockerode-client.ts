@@ -232,6 +232,7 @@ export function createDockerClient(docker: Docker = engineFromEnvironment(), env
           ...(spec.dns?.options?.length ? { DnsOptions: [...spec.dns.options] } : {}),
           ...(spec.sysctls ? { Sysctls: spec.sysctls } : {}),
           ...(spec.shmSizeBytes ? { ShmSize: spec.shmSizeBytes } : {}),
+          ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
         },
       });
       return wrapContainer(docker, container, spec.tty ?? false, api);

@@ -199,6 +199,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       stopTimeout: vm.stopTimeoutS,
       stopSignal: vm.stopSignal,
       dns: { servers: options.dns, search: options.dnsSearch, options: options.dnsOption },
+      // --cpus 1.5: two vCPUs, and the container (QEMU, its helpers) held to 1.5 CPUs of time, as docker holds a container
+      nanoCpus: options.cpus !== undefined && !Number.isInteger(options.cpus) ? Math.round(options.cpus * 1e9) : undefined,
       // without a VM the container is the machine: the engine applies them (in a VM the plan's machine settings do)
       ...(options.noVm ? noVmMachine(options) : {}),
     });

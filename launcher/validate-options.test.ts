@@ -7,7 +7,9 @@ describe('validateRunOptions', () => {
     [{ image: '' }, /no image given/],
     [{ image: 'i', command: [] }, /command after -- is empty/],
     [{ image: 'i', cpus: 0 }, /invalid --cpus 0/],
-    [{ image: 'i', cpus: 1.5 }, /invalid --cpus 1.5/],
+    [{ image: 'i', cpus: 0.001 }, /invalid --cpus 0.001/],
+    [{ image: 'i', cpus: 65 }, /invalid --cpus 65/],
+    [{ image: 'i', cpus: 'two' as unknown as number }, /invalid --cpus two/],
     [{ image: 'i', stopTimeout: -1 }, /invalid --stop-timeout/],
     [{ image: 'i', timeout: 0 }, /invalid --timeout/],
     [{ image: 'i', initrd: '/x' }, /--initrd and --modules go with --kernel/],
@@ -34,6 +36,7 @@ describe('validateRunOptions', () => {
 
   it('accepts a plain run', () => {
     expect(() => validateRunOptions({ image: 'i', command: ['true'], cpus: 2, memory: '1g', timeout: 1000 })).not.toThrow();
+    expect(() => validateRunOptions({ image: 'i', cpus: 1.5 })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', name: 'web.1_a-b', hostname: 'vm-1.example' })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', dns: ['192.0.2.53', 'fd00::53'], network: 'net', networkAliases: ['web'], ip: '172.20.0.5', ip6: 'fd00::5', cidfile: '/nonexistent/cid', links: ['db', 'db:database', '/web.1:w'] })).not.toThrow();
   });

@@ -14,8 +14,9 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError('the command after -- is empty', "put a command after --, or leave out -- to run the image's own command");
   }
   if (options.command?.[0] === '') throw new UsageError('the command after -- is an empty string', 'name the program to run after --');
-  if (options.cpus !== undefined && !(Number.isInteger(options.cpus) && options.cpus >= 1 && options.cpus <= 64)) {
-    throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a whole number of CPUs from 1 to 64');
+  // docker's --cpus is CPU time and may be a fraction: the VM gets that many vCPUs rounded up, the container around it that much time
+  if (options.cpus !== undefined && !(typeof options.cpus === 'number' && options.cpus >= 0.01 && options.cpus <= 64)) {
+    throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a number of CPUs from 0.01 to 64 (1.5: two vCPUs held to 1.5 CPUs of time, as docker holds a container)');
   }
   if (options.memory !== undefined) parseMemoryMiB(options.memory);
   if (options.stopTimeout !== undefined && !(Number.isFinite(options.stopTimeout) && options.stopTimeout >= 0)) {
@@ -27,9 +28,6 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.boot !== undefined && options.noVm) throw new UsageError('--boot boots the image\'s init in a VM: --no-vm has none', 'drop --no-vm, or --boot');
   if (options.bootTimeout !== undefined && !(Number.isFinite(options.bootTimeout) && options.bootTimeout > 0)) {
     throw new UsageError(`invalid --boot-timeout ${String(options.bootTimeout)}`, 'give a duration such as 30s or 5m');
-  }
-  if (options.cpus !== undefined && options.cpus > 0 && !Number.isInteger(options.cpus)) {
-    throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a whole number of CPUs from 1 to 64');
   }
   if ((options.initrd || options.modules) && !options.kernel) {
     throw new UsageError('--initrd and --modules go with --kernel', "add --kernel PATH, or drop them to boot the toolbox's kernel");

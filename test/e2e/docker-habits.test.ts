@@ -71,18 +71,20 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([opt.exitCode, opt.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --security-opt seccomp=unconfined: not supported by testin: /)]);
   });
 
-  it('-d returns with the name at once; --label, --label-file and --cidfile are on its container; testin ls lists it; docker logs shows its output; docker stop gives the command --stop-signal; docker wait gives its code; nothing is left', async () => {
+  it('-d returns with the name at once; --label, --label-file, --cidfile and --cpus 1.5 are on its container; testin ls lists it; docker logs shows its output; docker stop gives the command --stop-signal; docker wait gives its code; nothing is left', async () => {
     const name = `testin-e2e-detached-${process.pid}`;
     const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-labels-'));
     const cidfile = join(dir, 'cid');
     writeFileSync(join(dir, 'labels'), '# the CI job\ncom.example.job=7\ncom.example.team=qa\ncom.example.flag\n');
     const script = 'trap "echo got USR1; exit 7" USR1; echo ready; while :; do sleep 1; done';
-    const r = await testin(['run', '-d', '--name', name, '--stop-signal', 'SIGUSR1', '-l', 'com.example.job=42', '--label-file', join(dir, 'labels'), '--cidfile', cidfile, BUSYBOX_IMAGE, 'sh', '-c', script]);
+    const r = await testin(['run', '-d', '--name', name, '--cpus', '1.5', '--stop-signal', 'SIGUSR1', '-l', 'com.example.job=42', '--label-file', join(dir, 'labels'), '--cidfile', cidfile, BUSYBOX_IMAGE, 'sh', '-c', script]);
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, `${name}\n`]);
     const wait = execa('docker', ['wait', name], { reject: false });
     try {
-      const [id, labels] = (await execa('docker', ['inspect', '--format', '{{.Id}} {{json .Config.Labels}}', name])).stdout.split(' ');
+      const [id, labels, nanoCpus] = (await execa('docker', ['inspect', '--format', '{{.Id}} {{json .Config.Labels}} {{.HostConfig.NanoCpus}}', name])).stdout.split(' ');
       expect(readFileSync(cidfile, 'utf8')).toBe(id);
+      // --cpus 1.5: two vCPUs (testin ls below), the container held to 1.5 CPUs of time, as docker's
+      expect(nanoCpus).toBe('1500000000');
       // the flag wins over the file, as docker's; testin's own labels stay beside them
       expect(JSON.parse(labels as string)).toMatchObject({ 'com.example.job': '42', 'com.example.team': 'qa', 'com.example.flag': '', 'testin.detached': expect.any(String) });
       // a second run with the same --cidfile is refused before anything is made, as docker refuses it

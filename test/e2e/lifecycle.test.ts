@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import os from 'node:os';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
 import { leftovers, testin, testinSignalledWhenReady, testinWhen, testinWhenReady, within } from '../helpers/testin.js';
@@ -117,5 +118,10 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
     // more vCPUs than this 2-core host has: the count is the VM's, not the host's
     const three = await testin(['run', '--cpus', '3', '--image', BUSYBOX_IMAGE, '--', 'nproc']);
     expect(three.stdout.toString()).toBe('3\n');
+    // docker's fraction (CPU time) is rounded up to whole vCPUs; as CPU time it is the engine's host's, which refuses more than it has
+    const fraction = await testin(['run', '--cpus', '1.5', '--image', BUSYBOX_IMAGE, '--', 'nproc']);
+    expect(fraction.stdout.toString()).toBe('2\n');
+    const tooMuch = await testin(['run', '--cpus', `${os.availableParallelism()}.5`, '--image', BUSYBOX_IMAGE, '--', 'nproc']);
+    expect([tooMuch.exitCode, tooMuch.stderr.toString()]).toEqual([125, expect.stringMatching(/Range of CPUs is from 0\.01 to .*\n {2}fix: a fraction of --cpus is CPU time of the engine's host/)]);
   });
 });
