@@ -109,6 +109,12 @@ export interface RunOptions {
   addHost?: readonly string[] | undefined;
   /** container name; @default docker's generated name */
   name?: string | undefined;
+  /**
+   * `--rm=false`: the container stays once the command has run, exited with its code, for docker cp,
+   * docker logs and docker inspect, as docker's does without --rm (no later run reaps it: docker rm does);
+   * @default false: it is removed, as with docker run --rm
+   */
+  keep?: boolean | undefined;
   /** `--label KEY=VALUE` (or KEY, empty) on the VM's container, as docker's; the `testin.` keys are testin's own */
   labels?: readonly string[] | undefined;
   /** files of KEY=VALUE lines, as `--label-file` (--label wins over them) */
@@ -214,6 +220,7 @@ export const RUN_OPTIONS = {
   interactive: { flag: 'interactive', alias: 'i', kind: 'boolean', group: 'Container:', describe: 'stream stdin to the command', env: 'TESTIN_STDIN', envDescribe: '1: stream stdin to the command (on with a tty)' },
   tty: { flag: 'tty', alias: 't', kind: 'boolean', group: 'Container:', describe: 'run the command on a pseudo-terminal' },
   name: { flag: 'name', kind: 'string', group: 'Container:', describe: 'name of the container' },
+  keep: { flag: 'rm', kind: 'boolean', negated: true, group: 'Container:', describe: 'remove the container at the end (default); --rm=false keeps it, exited, for docker cp, logs and inspect' },
   labels: { flag: 'label', alias: 'l', kind: 'strings', group: 'Container:', describe: 'a label on the container: KEY=VALUE (or KEY)' },
   labelFiles: { flag: 'label-file', kind: 'strings', group: 'Container:', describe: 'read KEY=VALUE label lines from a file' },
   cidfile: { flag: 'cidfile', kind: 'string', group: 'Container:', describe: "write the container's ID to this file (which must not exist)" },

@@ -24,7 +24,6 @@ function yargsOption(spec: RunOptionTable[keyof RunOptionTable]): Options {
 /** flags of `testin run` that are the CLI's own, not options of a run */
 const CLI_FLAGS = {
   detach: { alias: 'd', type: 'boolean', describe: "start the VM, print its container's name and return; docker logs, wait and stop work on it (testin ls lists it)", group: 'Container:' },
-  rm: { type: 'boolean', default: true, describe: 'remove the container at the end (always on)', group: 'Container:' },
   init: { type: 'boolean', describe: "accepted: the VM's own init reaps and forwards signals already", group: 'Container:' },
   'disable-content-trust': { type: 'boolean', describe: "accepted: no image signature is checked (docker's default)", group: 'Container:' },
   'no-healthcheck': { type: 'boolean', describe: 'accepted: a run has no health checks', group: 'Container:' },

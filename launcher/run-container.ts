@@ -159,7 +159,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       ? { kind: 'session', ...ctx.session }
       : ctx.detached
         ? { kind: 'detached', runId, cpus: String(plan.vm.cpus), memory: `${plan.vm.memoryMiB}m`, accel: plan.noVm ? 'none' : accel.accel }
-        : { kind: 'run', runId },
+        : { kind: 'run', runId, kept: options.keep === true },
   });
   const encoded = encodePlan(plan);
   // the plan goes with the create when it can (run-plan.ts RUN_PLAN_ENV), else as a file after it
@@ -182,8 +182,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       binds: volumes.binds,
       tmpfs: {},
       capAdd: vm.capAdd,
-      // the engine removes the container once it ends, even when its client is gone (a remote engine)
-      autoRemove: true,
+      // the engine removes the container once it ends, even when its client is gone (a remote engine); --rm=false keeps it
+      autoRemove: options.keep !== true,
       devices: vm.devices,
       securityOpt: [vm.security.apparmor],
       seccomp: vm.security.seccomp && { profile: vm.security.seccomp, file: { volume: toolbox.volumeName, path: TOOLBOX_LAYOUT.seccomp } },
@@ -226,7 +226,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
  * else by that exec. A session always by the exec: it outlives its start (`persist`).
  */
 async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateContext): Promise<RunLeasePlan> {
-  if (ctx.session || options.interactive || options.tty || !(await docker.closesStdinWhenClientGoes())) return 'exec';
+  // a kept container's (--rm=false) logs stay the command's: no result line on its stderr
+  if (ctx.session || options.interactive || options.tty || options.keep || !(await docker.closesStdinWhenClientGoes())) return 'exec';
   return { stdinMark: newResultMark() };
 }
 

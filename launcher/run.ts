@@ -58,6 +58,8 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
   const hookOut = io.stderr ?? process.stderr;
   let container: ContainerHandle | undefined;
   let lease: RunLease | undefined;
+  // --rm=false keeps the container once the command has run (one that never ran goes, as any half-done run)
+  let keep = false;
   try {
     let created: Awaited<ReturnType<typeof createRunContainer>>;
     try {
@@ -104,6 +106,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
       throw told instanceof DockerUnreachableError && lease !== undefined ? new EngineLostError(error) : told;
     }
     phase('run');
+    keep = options.keep === true;
     // a stop from here on changes nothing: the command's code is known; the teardown still happens in full
     await testHook('teardown', () => stopper.stopped !== undefined, hookOut);
     // the result came on the lease before the container exited (and the engine removed it)
@@ -137,7 +140,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     stopper.close();
     lease?.release();
     // a failed removal is said, never put in the place of how the run ended
-    if (container) await container.remove().catch((error: unknown) => logger.warn({ container: container?.id, error: (error as Error).message }, 'could not remove the container'));
+    if (container && !keep) await container.remove().catch((error: unknown) => logger.warn({ container: container?.id, error: (error as Error).message }, 'could not remove the container'));
     phases.remove = Date.now() - mark;
   }
 }

@@ -25,8 +25,8 @@ export const KVM_DEVICE = '/dev/kvm';
 
 /** who the container is for: its labels, composed in one call */
 export type VmContainerOwner =
-  /** a run of this client: reaped by this host once its process is gone */
-  | { kind: 'run'; runId: string }
+  /** a run of this client: reaped by this host once its process is gone (kept: --rm=false, no owner, docker rm removes it) */
+  | { kind: 'run'; runId: string; kept?: boolean }
   /** a detached run (-d): it outlives its client, no owner; `testin ls` lists it with its size */
   | { kind: 'detached'; runId: string; cpus: string; memory: string; accel: string }
   /** a session: persistent ones carry no owner (no later run may take them for leftovers) */
@@ -82,7 +82,7 @@ export function vmContainer(plan: RunPlan, input: VmContainerInput): VmContainer
 function ownerLabels(owner: VmContainerOwner): Record<string, string> {
   switch (owner.kind) {
     case 'run':
-      return createLabels({ run: owner.runId }, { owner: true });
+      return createLabels({ run: owner.runId }, { owner: owner.kept !== true });
     case 'detached':
       return createLabels({ run: owner.runId, detached: owner.runId, sessionCpus: owner.cpus, sessionMemory: owner.memory, accel: owner.accel });
     case 'session':

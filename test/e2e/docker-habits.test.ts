@@ -133,6 +133,26 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     }
   });
 
+  it('--rm=false keeps the container, exited with the code, for docker cp, logs and inspect; no later run reaps it; one that never ran is not kept', async () => {
+    const name = `testin-e2e-kept-${process.pid}`;
+    try {
+      const r = await testin(['run', '--rm=false', '--name', name, BUSYBOX_IMAGE, 'sh', '-c', 'mkdir /out && echo artifact > /out/a; echo said; echo err >&2; exit 3']);
+      expect([r.exitCode, r.stdout.toString()]).toEqual([3, 'said\n']);
+      expect((await execa('docker', ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])).stdout).toBe('exited 3');
+      // what the command wrote in the image's root is in the container's layer
+      expect((await execa('sh', ['-c', `docker cp ${name}:/out/a - | tar -xO`])).stdout).toBe('artifact');
+      const logs = await execa('docker', ['logs', name]);
+      expect([logs.stdout, logs.stderr]).toEqual(['said', 'err']);
+      expect((await testin(['run', BUSYBOX_IMAGE, 'true'])).exitCode).toBe(0);
+      expect((await execa('docker', ['ps', '-aq', '--filter', `name=^${name}$`])).stdout).not.toBe('');
+    } finally {
+      await execa('docker', ['rm', '-f', name], { reject: false });
+    }
+    const refused = await testin(['run', '--rm=false', '--name', name, '--link', `testin-e2e-none-${process.pid}`, BUSYBOX_IMAGE, 'true']);
+    expect(refused.exitCode).toBe(125);
+    expect((await execa('docker', ['ps', '-aq', '--filter', `name=^${name}$`])).stdout).toBe('');
+  });
+
   it("the image's STOPSIGNAL reaches the command when no --stop-signal is given, on --timeout too", async () => {
     const image = 'testin-test/stopsignal:1';
     await execa('docker', ['build', '-q', '-t', image, '-'], { input: `FROM ${BUSYBOX_IMAGE}\nSTOPSIGNAL SIGUSR2\n` });
