@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PATH, parseMemoryMiB } from '../contract/run-plan.js';
-import { buildPlan, parseEnvFile, resolveArgv, resolveEnv, resolveLabels, resolveNetBackend } from './build-plan.js';
+import { buildPlan, execEnv, parseEnvFile, resolveArgv, resolveEnv, resolveLabels, resolveNetBackend } from './build-plan.js';
 import { UsageError } from '../contract/errors.js';
 
 const ctx = { runId: 'r1', accel: 'tcg' as const, hostEnv: { FROM_HOST: 'h', EMPTY: '' } };
@@ -42,6 +42,13 @@ describe('resolveEnv', () => {
 
   it('parses env files like docker', () => {
     expect(parseEnvFile('A=1\r\n# x\n\n B=2=3\n')).toEqual(['A=1', 'B=2=3']);
+  });
+});
+
+describe('execEnv (docker exec -e and --env-file)', () => {
+  it('reads files first, then flags, later wins; K alone is the caller\'s K, or nothing', () => {
+    expect(execEnv(['A=flag', 'FROM_HOST', 'NOT_ON_HOST', 'EMPTY'], ['# c\nA=file\nB=file\n'], ctx.hostEnv)).toEqual(['A=flag', 'B=file', 'FROM_HOST=h', 'EMPTY=']);
+    expect(() => execEnv(['=x'], [], {})).toThrow(UsageError);
   });
 });
 

@@ -187,6 +187,18 @@ function applyFlag(env: Map<string, string>, flag: string, hostEnv: PlanContext[
   if (value !== undefined) env.set(flag, value);
 }
 
+/**
+ * A session command's variables as docker exec takes them: --env-file lines, then -e flags (later
+ * wins; `K` alone copies this process's K, and is dropped when it has none). The session's own stay
+ * beneath them in the VM.
+ */
+export function execEnv(flags: readonly string[], fileTexts: readonly string[], hostEnv: PlanContext['hostEnv']): string[] {
+  const env = new Map<string, string>();
+  for (const line of fileTexts.flatMap(parseEnvFile)) applyFlag(env, line, hostEnv);
+  for (const flag of flags) applyFlag(env, flag, hostEnv);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
 /** docker's --env-file: one K=V or K per line; # comments and blank lines are skipped. */
 export function parseEnvFile(text: string): string[] {
   return text

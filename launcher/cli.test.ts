@@ -40,6 +40,24 @@ describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
   });
 });
 
+describe("docker's order: testin exec [FLAGS] NAME CMD ARGS...", () => {
+  it('takes the first word that is no flag and no value of one as the name, before the flags (a list flag cannot take it), and the rest as the command', () => {
+    expect(splitCommand(['exec', '-e', 'A=1', '-e', 'B', 'web', 'sh', '-c', 'echo $A'])).toEqual({ flags: ['exec', 'web', '-e', 'A=1', '-e', 'B'], command: ['sh', '-c', 'echo $A'] });
+    expect(splitCommand(['exec', '-it', '-w', '/tmp', 'web', 'ls', '-l'])).toEqual({ flags: ['exec', 'web', '-it', '-w', '/tmp'], command: ['ls', '-l'] });
+  });
+
+  it('keeps testin exec NAME [FLAGS] -- CMD, with the flags on either side of the name', () => {
+    expect(splitCommand(['exec', 'web', '-e', 'A=1', '--', 'ls', '--', 'x'])).toEqual({ flags: ['exec', 'web', '-e', 'A=1'], command: ['ls', '--', 'x'] });
+    expect(splitCommand(['exec', '--env-file', 'f', 'web', '-i', '--', 'cat'])).toEqual({ flags: ['exec', 'web', '--env-file', 'f', '-i'], command: ['cat'] });
+  });
+});
+
+describe('-h', () => {
+  it("is docker's --hostname for run (its value checked), not help", async () => {
+    expect(await mainSaid(['run', '-h', 'bad_name', 'img', 'true'])).toEqual([125, expect.stringMatching(/^testin: invalid --hostname "bad_name"\n/)]);
+  });
+});
+
 describe('toRunOptions', () => {
   it('maps flags to run options', () => {
     const options = toRunOptions({ _: ['run'], image: 'img', env: ['A=1'], 'env-file': ['f'], memory: '2g', cpus: 3, 'read-only': true, debug: true }, ['ls']);

@@ -9,9 +9,9 @@ import type { CliCommand, ParsedArgs } from './commands/command.js';
 import { composeCommand } from './commands/compose-command.js';
 import { doctorCommand } from './commands/doctor-command.js';
 import { runCommand } from './commands/run-command.js';
-import { splitDockerRun } from './commands/run-argv.js';
+import { splitDockerExec, splitDockerRun } from './commands/run-argv.js';
 import { notSupported, REPORT_FLAG, RUN_FLAGS } from './flags.js';
-import { downCommand, execCommand, logsCommand, lsCommand, upCommand } from './commands/session-commands.js';
+import { downCommand, EXEC_FLAGS, execCommand, logsCommand, lsCommand, upCommand } from './commands/session-commands.js';
 import { toolboxCommand } from './commands/toolbox-command.js';
 import { runtimeCommand } from './commands/runtime-command.js';
 
@@ -29,8 +29,13 @@ const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '-
 export function splitCommand(args: readonly string[]): { flags: string[]; command: string[] | undefined } {
   const at = args.indexOf('--');
   const before = at < 0 ? args : args.slice(0, at);
-  const docker = args[0] === 'run' && !before.some((a) => a === '--image' || a.startsWith('--image=')) ? splitDockerRun(args.slice(1), { ...RUN_FLAGS, report: REPORT_FLAG }) : undefined;
-  const flags = docker ? ['run', ...docker.flags] : [...before];
+  const docker =
+    args[0] === 'run' && !before.some((a) => a === '--image' || a.startsWith('--image='))
+      ? splitDockerRun(args.slice(1), { ...RUN_FLAGS, report: REPORT_FLAG })
+      : args[0] === 'exec'
+        ? splitDockerExec(args.slice(1), EXEC_FLAGS)
+        : undefined;
+  const flags = docker ? [args[0] as string, ...docker.flags] : [...before];
   // `--timeout -5s` -> `--timeout=-5s`, so the value reaches its own check (and its one-line error)
   for (let i = flags.length - 2; i >= 0; i--) {
     if (VALUE_FLAGS.has(flags[i] as string) && /^-\d/.test(flags[i + 1] as string)) flags.splice(i, 2, `${flags[i]}=${flags[i + 1]}`);
@@ -76,10 +81,12 @@ export async function main(args: readonly string[]): Promise<number> {
   let debug = flags.includes('--debug') || flags.includes('--log-level=debug');
   try {
     const y = parser(flags);
-    if (!flags.includes('--help') && !flags.includes('-h')) skipHelpCache(y);
+    // -h is docker's --hostname for run and up; help elsewhere
+    const help = flags.includes('--help') || (flags.includes('-h') && flags[0] !== 'run' && flags[0] !== 'up');
+    if (!help) skipHelpCache(y);
     const parsed = (await y.parseAsync()) as ParsedArgs;
     const verb = String(parsed._[0] ?? '');
-    if (flags.includes('--help') || flags.includes('-h') || !verb) return 0;
+    if (help || !verb) return 0;
     const found = COMMANDS.find((c) => c.command.split(' ')[0] === verb);
     if (!found) throw new UsageError(`unknown command "${verb}"`, 'see testin --help');
     debug ||= parsed['log-level'] === 'debug';

@@ -7,7 +7,7 @@
  */
 import { parseShmSize, parseSysctl } from '../contract/process-settings.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import type { RunLogger } from './logger.js';
 import type { ContainerHandle, DockerClient } from '../contract/docker-client.js';
@@ -36,6 +36,7 @@ import type { RunOptions } from '../contract/run-options.js';
 import { vmContainer } from './vm-container.js';
 import { TEST_HOOK_ENV } from './test-hook.js';
 import { validateRunOptions } from './validate-options.js';
+import { readFlagFile } from './read-flag-file.js';
 
 export interface CreatedRun {
   container: ContainerHandle;
@@ -71,8 +72,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
   const { stderr, logger } = ctx;
   const phase = ctx.phase ?? ((): void => undefined);
   validateRunOptions(options);
-  const envFileTexts = (options.envFiles ?? []).map((path) => readTextFile(path, '--env-file', 'NAME=VALUE'));
-  const labels = resolveLabels(options.labels ?? [], (options.labelFiles ?? []).map((path) => readTextFile(path, '--label-file', 'KEY=VALUE')));
+  const envFileTexts = (options.envFiles ?? []).map((path) => readFlagFile(path, '--env-file', 'NAME=VALUE'));
+  const labels = resolveLabels(options.labels ?? [], (options.labelFiles ?? []).map((path) => readFlagFile(path, '--label-file', 'KEY=VALUE')));
   const ownMounts = parseMounts({ volumes: options.volumes, mounts: options.mounts, tmpfs: options.tmpfs }, process.cwd());
   const volumesFrom = (options.volumesFrom ?? []).map(parseVolumesFrom);
   const docker = ctx.docker ?? createDockerClient();
@@ -231,13 +232,7 @@ async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateCo
   return { stdinMark: newResultMark() };
 }
 
-function readTextFile(path: string, flag: string, lines: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, `give ${flag} a readable file of ${lines} lines`);
-  }
-}
+
 
 
 /** --sysctl and --shm-size of a run without a VM, for the engine to apply to the container */

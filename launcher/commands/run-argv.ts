@@ -8,6 +8,25 @@ import type { Options } from 'yargs';
  * is no such image word.
  */
 export function splitDockerRun(words: readonly string[], flags: Record<string, Options>): { flags: string[]; command: string[] | undefined } | undefined {
+  const split = splitAtFirstWord(words, flags);
+  return split && { flags: [...split.before, '--image', split.word], command: split.command };
+}
+
+/**
+ * docker's order for `exec`: `testin exec [FLAGS] NAME [--] CMD ARGS...`: the session's name goes
+ * first, as yargs' positional, so that a list flag before it (`-e A=1 NAME`) cannot take it as a value.
+ */
+export function splitDockerExec(words: readonly string[], flags: Record<string, Options>): { flags: string[]; command: string[] | undefined } | undefined {
+  const end = words.indexOf('--');
+  // with --, testin's own form too: flags on either side of NAME, the command after --
+  const split = splitAtFirstWord(end < 0 ? words : words.slice(0, end), flags);
+  if (!split) return undefined;
+  if (end < 0) return { flags: [split.word, ...split.before], command: split.command };
+  return { flags: [split.word, ...split.before, ...(split.command ?? [])], command: words.slice(end + 1) };
+}
+
+/** the first word that is neither a flag nor a flag's value, the flags before it, and the words after it (a leading -- dropped) */
+function splitAtFirstWord(words: readonly string[], flags: Record<string, Options>): { before: string[]; word: string; command: string[] | undefined } | undefined {
   const takesValue = new Set<string>();
   for (const [name, opt] of Object.entries(flags)) {
     if (opt.type === 'boolean') continue;
@@ -23,11 +42,10 @@ export function splitDockerRun(words: readonly string[], flags: Record<string, O
       if (!word.includes('=') && takesValue.has(lastShort(word))) i++;
       continue;
     }
-    const image = word;
     const rest = words.slice(i + 1);
-    // `IMAGE -- CMD` as well as `IMAGE CMD`
+    // `WORD -- CMD` as well as `WORD CMD`
     const command = rest[0] === '--' ? rest.slice(1) : rest;
-    return { flags: [...scanned.slice(0, i), '--image', image], command: command.length ? command : undefined };
+    return { before: scanned.slice(0, i), word, command: command.length ? command : undefined };
   }
   return undefined;
 }

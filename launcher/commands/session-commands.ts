@@ -1,5 +1,8 @@
 
+import type { Options } from 'yargs';
 import { UsageError } from '../../contract/errors.js';
+import { execEnv } from '../build-plan.js';
+import { readFlagFile } from '../read-flag-file.js';
 import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
 import { abortOnStop, untilStopped } from './abort-on-stop.js';
 import type { ExecResult } from '../machine.js';
@@ -24,18 +27,22 @@ export const upCommand: CliCommand = {
   },
 };
 
+/** `testin exec`'s flags: docker exec's */
+export const EXEC_FLAGS = {
+  interactive: { alias: 'i', type: 'boolean', describe: 'stream stdin to the command' },
+  tty: { alias: 't', type: 'boolean', describe: 'run the command on a pty' },
+  env: { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE, or pass NAME from this environment' },
+  'env-file': { type: 'string', array: true, describe: 'read NAME=VALUE lines from a file' },
+  privileged: { type: 'boolean', describe: "accepted: the command holds the session's capabilities (testin up --cap-drop takes them away)" },
+  workdir: { alias: 'w', type: 'string', describe: 'working directory' },
+  user: { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' },
+  report: REPORT_FLAG,
+} as const satisfies Record<string, Options>;
+
 export const execCommand: CliCommand = {
   command: 'exec <name>',
-  describe: 'run a command in a session: testin exec N [-i] [-t] -- CMD ARGS...',
-  builder: (y) =>
-    y
-      .positional('name', { type: 'string', describe: 'session name' })
-      .option('interactive', { alias: 'i', type: 'boolean', describe: 'stream stdin to the command' })
-      .option('tty', { alias: 't', type: 'boolean', describe: 'run the command on a pty' })
-      .option('env', { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE' })
-      .option('workdir', { alias: 'w', type: 'string', describe: 'working directory' })
-      .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid] or name[:group]' })
-      .option('report', REPORT_FLAG),
+  describe: 'run a command in a session, in docker exec\'s order: testin exec [-i] [-t] [-e K=V] N CMD ARGS...',
+  builder: (y) => y.positional('name', { type: 'string', describe: 'session name' }).options(EXEC_FLAGS),
   async run(args, command) {
     const { reportPath, withReport } = await import('../report-file.js');
     const result = await withReport(reportPath(args.report), { command: 'exec', session: String(args.name) }, () => execInSession(args, command));
@@ -44,7 +51,9 @@ export const execCommand: CliCommand = {
 };
 
 async function execInSession(args: Record<string, unknown>, command: string[] | undefined): Promise<ExecResult> {
-  if (!command?.length) throw new UsageError('no command after --', 'write testin exec NAME -- CMD ARGS...');
+  if (!command?.length) throw new UsageError('no command to run', 'write testin exec NAME CMD ARGS...');
+  const fileTexts = ((args['env-file'] as string[] | undefined) ?? []).map((path) => readFlagFile(path, '--env-file', 'NAME=VALUE'));
+  const env = execEnv((args.env as string[] | undefined) ?? [], fileTexts, process.env);
   const machine = await (await sessions()).attachSession(String(args.name));
   // a stop goes to the command as the signal it is (Ctrl-C as SIGINT, a closed terminal as SIGHUP); a second one kills it
   let running: { kill(signal?: NodeJS.Signals): void } | undefined;
@@ -53,7 +62,7 @@ async function execInSession(args: Record<string, unknown>, command: string[] | 
   const restore = args.tty && process.stdin.isTTY ? (await import('../raw-terminal.js')).makeTerminalRaw() : undefined;
   try {
     const spawned = machine.spawn(command, {
-      env: args.env as string[] | undefined,
+      env,
       cwd: args.workdir as string | undefined,
       user: args.user as string | undefined,
       tty,

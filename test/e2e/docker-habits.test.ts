@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { failInCI } from '../../launcher/ci-detect.js';
 import { BUSYBOX_IMAGE } from '../helpers/paths.js';
@@ -50,12 +50,21 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, '1\n65536\n1024\n2048\n262144\nNoNewPrivs:\t1\n0 4242\nsearch example.test\noptions ndots:3\n']);
   });
 
-  it("a session made with them: up, then exec, then down; each command of it gets them", async () => {
+  it("a session made with them: up, then exec (docker exec's order and flags), then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
     expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
-      const r = await testin(['exec', name, '--', 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax']);
+      // docker exec's order: NAME CMD ARGS, no --
+      const r = await testin(['exec', name, 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax']);
       expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'CapEff:\t0000000000000000\n12345\n']);
+      // docker exec's --env-file and -e: the flag wins over the file, K alone is this shell's K
+      const envFile = join(mkdtempSync(join(tmpdir(), 'testin-e2e-exec-env-')), 'env');
+      writeFileSync(envFile, '# for the exec\nA=file\nB=file\n');
+      const e = await testin(['exec', '--env-file', envFile, '-e', 'A=flag', '-e', 'FROM_SHELL', '-e', 'NOT_SET', name, '--', 'sh', '-c', 'echo "$A $B $FROM_SHELL ${NOT_SET-unset}"'], {
+        env: { FROM_SHELL: 'shell' },
+      });
+      rmSync(dirname(envFile), { recursive: true, force: true });
+      expect([e.exitCode, e.stdout.toString()]).toEqual([0, 'flag file shell unset\n']);
     } finally {
       expect((await testin(['down', name])).exitCode).toBe(0);
     }
