@@ -92,7 +92,7 @@ export function qemuVmm(toolbox: string): Vmm {
           const t2 = Date.now();
           // saved while stopped, it comes back stopped
           await cont(q);
-          return { monitorMs: tq - t0, ramMs: t1 - tq, loadMs: t2 - t1, resumeMs: Date.now() - t2 };
+          return { monitorMs: tq - t0, ramMs: t1 - tq, loadMs: t2 - t1, resumeMs: Date.now() - t2, resumedAt: t2 };
         },
         async runState() {
           if (gone()) return undefined;

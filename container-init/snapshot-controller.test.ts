@@ -27,7 +27,7 @@ function fakeVmm(options: { saved?: string; restore?: Error; stoppedAt?: number 
     async restore(_file: string, ramReady: Promise<void>) {
       await ramReady;
       if (options.restore) throw options.restore;
-      return { monitorMs: 1, ramMs: 0, loadMs: 2, resumeMs: 3 };
+      return { monitorMs: 1, ramMs: 0, loadMs: 2, resumeMs: 3, resumedAt: 0 };
     },
     runState: async () => 'running',
     close: () => undefined,

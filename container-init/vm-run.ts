@@ -94,6 +94,8 @@ export class VmRun {
   #helloAt = 0;
   /** ms the guest was stopped while its snapshot was saved: its uptime clock stood still meanwhile */
   #stoppedMs = 0;
+  /** a restored guest: when it was resumed (ms since start), where its clock runs on from */
+  #resumedAt: number | undefined;
   #snapshot?: SnapshotController;
   /** the guest's memory as a file, when a snapshot is saved or restored this run */
   #ramFile?: string;
@@ -460,9 +462,12 @@ export class VmRun {
     void this.#serveSession();
   }
 
-  /** the guest's uptime (ms) on container-init's clock: the guest's clock stood still while a snapshot was saved */
+  /**
+   * the guest's uptime (ms) on container-init's clock: the guest's clock stood still while a snapshot was saved;
+   * a restored guest's runs on from the moment it was resumed (its answer, initUp, comes a QMP reply later)
+   */
   #onHostClock(guestMs: number): number {
-    return (this.timeline.initUp ?? 0) + this.#stoppedMs + guestMs - this.#helloUptime;
+    return (this.#resumedAt ?? this.timeline.initUp ?? 0) + this.#stoppedMs + guestMs - this.#helloUptime;
   }
 
   /** the guest's own steps (TAG_STEPS) into the timeline: the first command's alone */
@@ -577,6 +582,7 @@ export class VmRun {
     this.timeline.restoreParts = { monitor: times.monitorMs, ram: times.ramMs, load: times.loadMs, resume: times.resumeMs, control: answerMs };
     this.#mark('initUp');
     this.#helloUptime = snapshot.meta?.helloUptimeMs ?? 0;
+    this.#resumedAt = times.resumedAt - this.#t0;
     log(this.plan, `restored from snapshot ${snapshot.files.key} in ${Date.now() - t} ms (${Date.now() - this.#t0} ms since start): QEMU's monitor ${times.monitorMs} ms, then the RAM ${times.ramMs} ms, load ${times.loadMs} ms, resume ${times.resumeMs} ms, control port ${answerMs} ms`);
     setTimeout(() => {
       if (!this.#awaitingRestoredGuest || this.#over) return;

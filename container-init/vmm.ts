@@ -92,4 +92,6 @@ export interface RestoreTimes {
   ramMs: number;
   loadMs: number;
   resumeMs: number;
+  /** the wall time `cont` went to the VMM: the restored guest's clock runs on from there */
+  resumedAt: number;
 }

@@ -98,7 +98,7 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
         stopper,
         hookOut,
         { stdout, stderr: onStdin?.stderr ?? stderr, stdin: onStdin?.stdin ?? (options.interactive ? (io.stdin ?? process.stdin) : undefined), tty: options.tty ?? false },
-        created.plan.lease === 'exec' ? async () => void (lease = await takeLease(ran, (error) => logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on'))) : undefined,
+        created.plan.lease === 'exec' ? async () => void (lease = await takeLease(ran, (error) => void warnLeaseRefused(ran, error, logger))) : undefined,
       );
     } catch (error) {
       // docker checks some things only at start (the network exists...); a connection lost after the start is the engine gone
@@ -143,6 +143,16 @@ export async function run(options: RunOptions, io: RunIo = {}): Promise<RunResul
     if (container && !keep) await container.remove().catch((error: unknown) => logger.warn({ container: container?.id, error: (error as Error).message }, 'could not remove the container'));
     phases.remove = Date.now() - mark;
   }
+}
+
+/**
+ * A refused lease is said only while the run goes on: a command that ended before the lease's exec
+ * came (a fast one, on an engine whose exec starts late) leaves a container that is gone or stopped,
+ * and no run to lose.
+ */
+async function warnLeaseRefused(container: ContainerHandle, error: Error, logger: RunLogger): Promise<void> {
+  const running = await container.inspect().then((info) => info.running, () => false);
+  if (running) logger.warn({ error: error.message }, 'the lease on the run was refused: if this process dies, the run goes on');
 }
 
 /** how long the run's result may lag behind the container's exit on the lease (it normally comes before) */
