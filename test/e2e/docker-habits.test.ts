@@ -50,7 +50,7 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, '1\n65536\n1024\n2048\n262144\nNoNewPrivs:\t1\n0 4242\nsearch example.test\noptions ndots:3\n']);
   });
 
-  it("a session made with them: up, then exec (docker exec's order and flags), then down; each command of it gets them", async () => {
+  it("a session made with them: up, then exec (docker exec's order and flags) and docker cp both ways, then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
     expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
@@ -63,8 +63,13 @@ describe.skipIf(skip !== '')('docker run habits', () => {
       const e = await testin(['exec', '--env-file', envFile, '-e', 'A=flag', '-e', 'FROM_SHELL', '-e', 'NOT_SET', name, '--', 'sh', '-c', 'echo "$A $B $FROM_SHELL"; printenv NOT_SET || echo unset'], {
         env: { FROM_SHELL: 'shell' },
       });
+      // docker cp both ways: the image's root in the VM is the container's, through virtiofs
+      await execa('docker', ['cp', envFile, `${name}:/copied-in`]);
       rmSync(dirname(envFile), { recursive: true, force: true });
       expect([e.exitCode, e.stdout.toString()]).toEqual([0, 'flag file shell\nunset\n']);
+      const copied = await testin(['exec', name, 'sh', '-c', 'tail -1 /copied-in; echo written-in-the-vm > /copied-out']);
+      expect([copied.exitCode, copied.stdout.toString()]).toEqual([0, 'B=file\n']);
+      expect((await execa('sh', ['-c', `docker cp ${name}:/copied-out - | tar -xO`])).stdout).toBe('written-in-the-vm');
     } finally {
       expect((await testin(['down', name])).exitCode).toBe(0);
     }
