@@ -57,8 +57,9 @@ function parser(flags: string[]): Argv {
       if (err) throw err;
       // a docker flag testin does not take: why, not "Unknown argument"
       const unknown = /^Unknown arguments?: (.+)$/.exec(msg ?? '')?.[1]?.split(', ') ?? [];
-      const why = unknown.map(notSupported).find((w) => w !== undefined);
-      if (why) throw new UsageError(why, 'see testin run --help for the flags testin takes, and README "docker run habits"');
+      const verb = flags[0] === 'exec' ? 'exec' : 'run';
+      const why = unknown.map((flag) => notSupported(flag, verb)).find((w) => w !== undefined);
+      if (why) throw new UsageError(why, `see testin ${verb} --help for the flags testin takes, and README "docker run habits"`);
       // yargs spreads some messages over lines (Invalid values: / Argument: ...): keep one line
       throw new UsageError(msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
     });

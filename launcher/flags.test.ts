@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { notSupported, RUN_FLAGS } from './flags.js';
+import { EXEC_FLAGS } from './commands/session-commands.js';
 
 /** `docker run --help` of Docker 28.2, each flag by its long name and its short one */
 const DOCKER_RUN_FLAGS = (
@@ -26,5 +27,13 @@ describe("docker run's flags", () => {
     expect(notSupported('pids-limit')).toBe("--pids-limit: not supported by testin: the command's processes live in the VM's kernel: --ulimit nproc=N limits them there");
     expect(notSupported('c')).toBe('-c: not supported by testin: the VM has its --cpus');
     expect(notSupported('no-such-flag')).toBeUndefined();
+    expect(notSupported('d', 'exec')).toMatch(/^-d: not supported by testin: testin exec waits for its command: put it in the background in the VM/);
+  });
+
+  it("docker exec's flags: each is taken by testin exec, or refused with the reason", () => {
+    const taken = new Set(['help', ...Object.keys(EXEC_FLAGS), ...Object.values(EXEC_FLAGS).flatMap((o) => ('alias' in o ? [o.alias] : []))]);
+    // `docker exec --help` of Docker 28.2
+    const docker = 'd detach detach-keys e env env-file i interactive privileged t tty u user w workdir'.split(' ');
+    expect(docker.filter((flag) => !taken.has(flag) && notSupported(flag, 'exec') === undefined)).toEqual([]);
   });
 });

@@ -80,8 +80,15 @@ const NOT_SUPPORTED: Record<string, string> = {
   'use-api-socket': "the engine's socket is not handed into the VM",
 };
 
-/** "not supported by testin: WHY" for a docker flag testin does not take; undefined for a flag docker lacks too */
-export function notSupported(flag: string): string | undefined {
-  const why = NOT_SUPPORTED[flag.replace(/^-+/, '')];
+/** docker exec's flags `testin exec` does not take, and why */
+const EXEC_NOT_SUPPORTED: Record<string, string> = {
+  d: "testin exec waits for its command: put it in the background in the VM (testin exec N sh -c 'CMD >/var/log/cmd.log 2>&1 &'), where it outlives the exec",
+  detach: "testin exec waits for its command: put it in the background in the VM (testin exec N sh -c 'CMD >/var/log/cmd.log 2>&1 &'), where it outlives the exec",
+  'detach-keys': 'testin exec has no detaching: Ctrl-C stops the command',
+};
+
+/** "not supported by testin: WHY" for a docker flag testin does not take (of `docker run`, or of `docker exec` for exec); undefined for a flag docker lacks too */
+export function notSupported(flag: string, verb = 'run'): string | undefined {
+  const why = (verb === 'exec' ? EXEC_NOT_SUPPORTED : NOT_SUPPORTED)[flag.replace(/^-+/, '')];
   return why && `${flag.length === 1 ? '-' : '--'}${flag.replace(/^-+/, '')}: not supported by testin: ${why}`;
 }
