@@ -11,6 +11,8 @@ export class SessionServer {
   #server?: Server;
   #clients = new Map<number, Socket>();
   #nextId = 1;
+  /** commands started detached (docker exec -d): their client's going does not take them */
+  #detached = new Set<number>();
   /** the VM has ended: why, told to every client that comes now */
   #ended?: string;
 
@@ -29,6 +31,7 @@ export class SessionServer {
 
   /** a frame from the guest for a command of this session */
   fromGuest(frame: Frame): void {
+    if (frame.type === MessageType.exit) this.#detached.delete(frame.id);
     const client = this.#clients.get(frame.id);
     if (!client) return;
     client.write(encodeFrame(frame.type, frame.id, frame.payload));
@@ -64,6 +67,7 @@ export class SessionServer {
           this.#clients.set(id, socket);
           try {
             const req = JSON.parse(frame.payload.toString('utf8')) as SessionExecRequest;
+            if (req.detach) this.#detached.add(id);
             this.toGuest(req.dmesg ? encodeFrame(MessageType.dmesg, id) : encodeExec(id, this.toExec(req)));
           } catch (error) {
             this.#clients.delete(id);
@@ -76,8 +80,8 @@ export class SessionServer {
       }
     });
     socket.on('close', () => {
-      // a client that went away takes its command with it
-      if (id !== undefined && this.#clients.delete(id)) this.toGuest(encodeSignal(id, 9));
+      // a client that went away takes its command with it, unless it was started detached (its output is dropped then)
+      if (id !== undefined && this.#clients.delete(id) && !this.#detached.has(id)) this.toGuest(encodeSignal(id, 9));
     });
     socket.on('error', () => undefined);
   }

@@ -19,6 +19,8 @@ export interface SessionExecRequest {
   user?: string | undefined;
   stdin?: boolean;
   tty?: { rows: number; cols: number } | undefined;
+  /** docker exec -d: the client is answered once the command started (0) or could not (its code), and the command runs on without it, its output dropped */
+  detach?: boolean | undefined;
 }
 
 /** printed on stderr once a session's VM is up and takes commands, followed by ` (accel)` */
@@ -61,12 +63,18 @@ export function sessionExec(socket: Socket, req: SessionExecRequest, io: { stdou
   });
   socket.on('data', (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {
+      // a detached command's output is not this client's once it started
+      if (code !== undefined && req.detach) continue;
       if (frame.type === MessageType.stdout) io.stdout.write(frame.payload);
       else if (frame.type === MessageType.stderr) io.stderr.write(frame.payload);
       else if (frame.type === MessageType.error) {
         const fields = frame.payload.length > 5 ? safeFields(frame.payload) : undefined;
         io.stderr.write(`testin: ${fields ? (fieldString(fields, Tag.message) ?? '') : frame.payload.toString()}\n`);
         if (fields === undefined) code ??= EXIT_TESTIN_FAILED;
+      } else if (frame.type === MessageType.started && req.detach) {
+        // detached: started is all the client waits for; the command runs on without this connection
+        code = 0;
+        socket.end();
       } else if (frame.type === MessageType.exit) {
         const fields = decodeFields(frame.payload);
         const signo = fieldNumber(fields, Tag.signo);

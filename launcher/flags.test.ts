@@ -27,7 +27,7 @@ describe("docker run's flags", () => {
     expect(notSupported('pids-limit')).toBe("--pids-limit: not supported by testin: the command's processes live in the VM's kernel: --ulimit nproc=N limits them there");
     expect(notSupported('c')).toBe('-c: not supported by testin: the VM has its --cpus');
     expect(notSupported('no-such-flag')).toBeUndefined();
-    expect(notSupported('d', 'exec')).toMatch(/^-d: not supported by testin: testin exec waits for its command: put it in the background in the VM/);
+    expect(notSupported('detach-keys', 'exec')).toBe('--detach-keys: not supported by testin: testin exec has no detaching: Ctrl-C stops the command');
   });
 
   it("docker exec's flags: each is taken by testin exec, or refused with the reason", () => {

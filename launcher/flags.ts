@@ -82,8 +82,6 @@ const NOT_SUPPORTED: Record<string, string> = {
 
 /** docker exec's flags `testin exec` does not take, and why */
 const EXEC_NOT_SUPPORTED: Record<string, string> = {
-  d: "testin exec waits for its command: put it in the background in the VM (testin exec N sh -c 'CMD >/var/log/cmd.log 2>&1 &'), where it outlives the exec",
-  detach: "testin exec waits for its command: put it in the background in the VM (testin exec N sh -c 'CMD >/var/log/cmd.log 2>&1 &'), where it outlives the exec",
   'detach-keys': 'testin exec has no detaching: Ctrl-C stops the command',
 };
 

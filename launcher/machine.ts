@@ -43,6 +43,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** ms; then SIGTERM, and SIGKILL 3 s later (FORCE_KILL_AFTER_MS); the result says timedOut and has code 124 */
   timeout?: number;
+  /** docker exec -d: resolve once the command started (exit code 0; a command that cannot start: its code), and leave it running in the VM, its output dropped */
+  detach?: boolean;
 }
 
 /** a command that runs, as far as signals go */
@@ -89,7 +91,8 @@ export class Machine implements AsyncDisposable {
 
   async #run(argv: readonly string[], options: ExecOptions, onStarted: (command: Signalable) => void): Promise<ExecResult> {
     if (argv.length === 0) throw new UsageError('exec needs a command', 'give the program to run, e.g. machine.exec(["uname", "-r"])');
-    return this.#request({ argv, env: options.env, cwd: options.cwd, user: options.user, stdin: options.stdin !== undefined, tty: options.tty }, options, onStarted);
+    if (options.detach && (options.stdin !== undefined || options.tty)) throw new UsageError('a detached command takes no stdin and no terminal', 'drop -i and -t, or -d');
+    return this.#request({ argv, env: options.env, cwd: options.cwd, user: options.user, stdin: options.stdin !== undefined, tty: options.tty, detach: options.detach }, options, onStarted);
   }
 
   /**

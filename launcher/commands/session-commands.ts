@@ -29,6 +29,7 @@ export const upCommand: CliCommand = {
 
 /** `testin exec`'s flags: docker exec's */
 export const EXEC_FLAGS = {
+  detach: { alias: 'd', type: 'boolean', describe: 'start the command and return: it runs on in the VM, its output dropped' },
   interactive: { alias: 'i', type: 'boolean', describe: 'stream stdin to the command' },
   tty: { alias: 't', type: 'boolean', describe: 'run the command on a pty' },
   env: { alias: 'e', type: 'string', array: true, describe: 'set NAME=VALUE, or pass NAME from this environment' },
@@ -67,6 +68,7 @@ async function execInSession(args: Record<string, unknown>, command: string[] | 
       user: args.user as string | undefined,
       tty,
       stdin: args.interactive ? process.stdin : undefined,
+      detach: args.detach === true,
       stdout: process.stdout,
       stderr: process.stderr,
     });

@@ -50,7 +50,7 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, '1\n65536\n1024\n2048\n262144\nNoNewPrivs:\t1\n0 4242\nsearch example.test\noptions ndots:3\n']);
   });
 
-  it("a session made with them: up, then exec (docker exec's order and flags) and docker cp both ways, then down; each command of it gets them", async () => {
+  it("a session made with them: up, then exec (docker exec's order and flags, -d) and docker cp both ways, then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
     expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
@@ -70,6 +70,13 @@ describe.skipIf(skip !== '')('docker run habits', () => {
       const copied = await testin(['exec', name, 'sh', '-c', 'tail -1 /copied-in; echo written-in-the-vm > /copied-out']);
       expect([copied.exitCode, copied.stdout.toString()]).toEqual([0, 'B=file\n']);
       expect((await execa('sh', ['-c', `docker cp ${name}:/copied-out - | tar -xO`])).stdout).toBe('written-in-the-vm');
+      // docker exec -d: 0 once started, nothing printed; the command runs on in the VM after the exec returned
+      const detached = await testin(['exec', '-d', name, 'sh', '-c', 'echo dropped; sleep 2; echo finished > /detached']);
+      expect([detached.exitCode, detached.stdout.toString(), detached.stderr.toString()]).toEqual([0, '', '']);
+      expect((await testin(['exec', name, 'sh', '-c', 'test -e /detached || echo not-yet'])).stdout.toString()).toBe('not-yet\n');
+      expect(await within(15_000, async () => (await testin(['exec', name, 'cat', '/detached'])).stdout.toString() === 'finished\n')).toBe(true);
+      const missing = await testin(['exec', '-d', name, '/no/such/program']);
+      expect([missing.exitCode, missing.stderr.toString()]).toEqual([127, 'testin: exec /no/such/program: executable file not found in $PATH\n']);
     } finally {
       expect((await testin(['down', name])).exitCode).toBe(0);
     }
