@@ -11,7 +11,12 @@ import { followFile } from './follow-file.js';
  */
 export function wireTerminal(busybox: string, socket: () => Socket | undefined): void {
   if (process.stdin.isTTY) spawnSync(busybox, ['stty', 'raw', '-echo'], { stdio: ['inherit', 'ignore', 'ignore'] });
-  if (process.stdout.isTTY) process.stdout.on('resize', () => socket()?.write(encodeResize(0, process.stdout.rows, process.stdout.columns)));
+  if (!process.stdout.isTTY) return;
+  const resize = (): void => void socket()?.write(encodeResize(0, process.stdout.rows, process.stdout.columns));
+  process.stdout.on('resize', resize);
+  // the size now, once: the client's first resize may have landed after the command's request was made (its size in it)
+  // and before this listener (a busy engine), and no later one would come; the same size again changes nothing in the guest
+  if (process.stdout.rows && process.stdout.columns) resize();
 }
 
 /** stdin to the command; its end is the command's EOF (an empty STDIN frame) */
