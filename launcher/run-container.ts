@@ -35,7 +35,7 @@ import { reapStaleRuns } from './reap-stale-runs.js';
 import type { RunOptions } from '../contract/run-options.js';
 import { vmContainer } from './vm-container.js';
 import { TEST_HOOK_ENV } from './test-hook.js';
-import { validateRunOptions } from './validate-options.js';
+import { cidfileExists, validateRunOptions } from './validate-options.js';
 import { readFlagFile } from './read-flag-file.js';
 
 export interface CreatedRun {
@@ -232,9 +232,6 @@ async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateCo
   return { stdinMark: newResultMark() };
 }
 
-
-
-
 /** --sysctl and --shm-size of a run without a VM, for the engine to apply to the container */
 function noVmMachine(options: RunOptions): { sysctls?: Record<string, string>; shmSizeBytes?: number } {
   const sysctls = (options.sysctls ?? []).map(parseSysctl);
@@ -251,10 +248,8 @@ async function writeCidfile(path: string, container: ContainerHandle): Promise<v
   } catch (error) {
     await container.remove().catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code === 'EEXIST' ? `--cidfile ${path}: the file exists (another container's ID?)` : `cannot write --cidfile ${path}: ${code ?? String(error)}`,
-      code === 'EEXIST' ? 'delete it, or name a file that does not exist' : 'name a file in a folder that exists and this user may write',
-    );
+    if (code === 'EEXIST') throw cidfileExists(path);
+    throw new UsageError(`cannot write --cidfile ${path}: ${code ?? String(error)}`, 'name a file in a folder that exists and this user may write');
   }
 }
 

@@ -51,9 +51,13 @@ export function validateRunOptions(options: RunOptions): void {
   resolveProcessSettings(options);
   validateNetworkOptions(options);
   // docker refuses a --cidfile that exists before it creates anything (another container's ID may be in it)
-  if (options.cidfile !== undefined && (options.cidfile === '' || existsSync(options.cidfile))) {
-    throw new UsageError(options.cidfile === '' ? '--cidfile: no file named' : `--cidfile ${options.cidfile}: the file exists (another container's ID?)`, 'delete it, or name a file that does not exist');
-  }
+  if (options.cidfile === '') throw new UsageError('--cidfile: no file named', 'delete it, or name a file that does not exist');
+  if (options.cidfile !== undefined && existsSync(options.cidfile)) throw cidfileExists(options.cidfile);
+}
+
+/** docker's refusal of a --cidfile that exists (before the container is made, and should one appear meanwhile) */
+export function cidfileExists(path: string): UsageError {
+  return new UsageError(`--cidfile ${path}: the file exists (another container's ID?)`, 'delete it, or name a file that does not exist');
 }
 
 /** the networks docker gives no aliases or chosen addresses on: its defaults and another container's */
