@@ -222,7 +222,8 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
     void terminate(command, ended, { signal: gone ? 'SIGTERM' : (name as NodeJS.Signals), graceMs: stopping.graceMs });
   };
   let run = vm.run();
-  ended = run;
+  // the stop's grace ends with the command (a --boot system's shutdown after it has a grace of its own)
+  ended = Promise.race([run, vm.commandEnded]);
   for (const name of held.splice(0)) onSignal(name);
   let outcome = await run;
   let mode: SnapshotMode | undefined = 'auto';
@@ -231,7 +232,7 @@ async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exe
     mode = next;
     vm = newVm(next);
     run = vm.run();
-    ended = run;
+    ended = Promise.race([run, vm.commandEnded]);
     const again = await run;
     vm.timeline.restoreFailed = first.restoreFailed;
     vm.timeline.startCrashed = first.startCrashed;

@@ -110,6 +110,13 @@ export class VmRun {
   /** --boot: the set-up EXEC went ('setup'), the system is being waited for ('waiting'), it is up ('up') */
   #bootStage: 'none' | 'setup' | 'waiting' | 'up' = 'none';
   #systemWait?: SystemWait;
+  #commandEnded!: () => void;
+  /**
+   * Resolves once the command's EXIT came. A stop's grace is the command's (docker's
+   * --stop-timeout): what follows (the guest powering off; a booted system's shutdown, which
+   * takes longer) has its own grace (#powerOff), and is not cut short by the stop's.
+   */
+  readonly commandEnded = new Promise<void>((resolve) => (this.#commandEnded = resolve));
 
   #mark(step: VmStep, at = Date.now() - this.#t0): void {
     this.timeline[step] ??= at;
@@ -482,6 +489,7 @@ export class VmRun {
     const signo = fieldNumber(fields, Tag.signo);
     const exit = signo !== undefined ? { code: exitCodeForSignal(signo), signal: signo } : { code: fieldNumber(fields, Tag.code) ?? 0 };
     this.#facts.commandExit = exit;
+    this.#commandEnded();
     this.#markGuestSteps(fields);
     log(this.plan, `command ended (${JSON.stringify(exit)}) ${Date.now() - this.#t0} ms since start`);
     this.#mark('commandEnded');
@@ -642,7 +650,7 @@ export class VmRun {
       this.timeline.timedOut = true;
       const signal = signalName(this.plan.process?.stopSignal ?? 15);
       process.stderr.write(`testin: timed out after ${Number((ms / 1000).toFixed(3))} s: stopping the command (${signal}, then the VM after ${this.plan.stopTimeoutMs / 1000} s)\n`);
-      void terminate(guestCommand(this, this.plan.process?.stopSignal), (this.#guest as Helper).exited, { signal: 'SIGTERM', graceMs: this.plan.stopTimeoutMs });
+      void terminate(guestCommand(this, this.plan.process?.stopSignal), Promise.race([(this.#guest as Helper).exited, this.commandEnded]), { signal: 'SIGTERM', graceMs: this.plan.stopTimeoutMs });
     }, ms);
   }
 

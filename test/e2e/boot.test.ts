@@ -45,14 +45,29 @@ describe.skipIf(skip !== '')("--boot: the image's own systemd as PID 1, testin's
     expect(report.console?.join('\n')).toMatch(/\[ {2}OK {2}\] Reached target multi-user\.target[\s\S]*Stopped testin-stopmark\.service/);
   });
 
-  it('a unit made to fail: the system starts degraded, the run names the unit, the command runs, and Ctrl-C ends it', async () => {
-    const r = await testinSignalledWhenReady(
-      ['run', '--boot', '-v', `${join(dir, 'on')}:/etc/testin-broken:ro`, '--image', IMAGE, '--', 'sh', '-c', 'systemctl is-system-running; echo ready; sleep 600'],
-      'SIGINT',
-    );
-    expect(r.stderr).toMatch(/^testin: the system started degraded: failed units: .*testin-broken\.service/m);
-    expect(r.stdout.toString()).toBe('degraded\nready\n');
-    expect(r.exitCode).toBe(130);
+  it('a unit made to fail: the system starts degraded, the run names the unit, the command runs; Ctrl-C ends it, and the shutdown after it is not cut by --stop-timeout', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'testin-e2e-slowstop-'));
+    try {
+      // the stop mark's unit takes 3 s to stop: the system's shutdown outlasts the command's stop timeout (1 s)
+      mkdirSync(join(out, 'dropin'));
+      mkdirSync(join(out, 'out'));
+      writeFileSync(join(out, 'dropin', 'slow.conf'), "[Service]\nExecStop=\nExecStop=/bin/sh -c 'sleep 3; echo stopped slowly > /out/stop-mark'\n");
+      const r = await testinSignalledWhenReady(
+        [
+          'run', '--boot', '--stop-timeout', '1', '-v', `${join(dir, 'on')}:/etc/testin-broken:ro`, '-v', `${join(out, 'dropin')}:/etc/systemd/system/testin-stopmark.service.d:ro`, '-v', `${join(out, 'out')}:/out`,
+          '--image', IMAGE, '--', 'sh', '-c', 'systemctl is-system-running; echo ready; sleep 600',
+        ],
+        'SIGINT',
+      );
+      expect(r.stderr).toMatch(/^testin: the system started degraded: failed units: .*testin-broken\.service/m);
+      expect(r.stdout.toString()).toBe('degraded\nready\n');
+      expect(r.exitCode).toBe(130);
+      // the command ended at once: the VM was not stopped hard, and the system shut down in full
+      expect(r.stderr).not.toMatch(/did not end within/);
+      expect(readFileSync(join(out, 'out', 'stop-mark'), 'utf8')).toBe('stopped slowly\n');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('--timeout counts from the command, not the boot: 124', async () => {
