@@ -12,6 +12,8 @@
 //       default testin.no_warm: without the guest's warm-up, so that TCG translates the kernel's paths of
 //       the run's set-up and command on the vCPU that takes them, initfs/warm.c; testin.root_per_run: the
 //       root's share mounted by each run rather than at boot, before the snapshot, initfs/boot.c)
+//   (n) testin run --no-vm IMG true: testin's own floor without a VM (the CLI, container-init, the engine's
+//       container), which KVM cannot shrink: (c) - (n) is the VM's part, restore and guest
 //   then, from each testin run's --report, the phases (medians, ms): where a run's time goes
 //   (k) the restore with a cold page cache (the host's caches dropped before each run) against a warm one
 //   (p) N runs at once from one snapshot (--parallel, default 16): how many restored, and their restore times
@@ -71,7 +73,10 @@ const cases = [
   [`(c) testin run ${image} true (snapshot)`, () => timed('node', [testin, 'run', image, 'true'], { report: true })],
   [beforeName, () => timed('node', [beforeBin, 'run', ...beforeArgs, image, 'true'], { report: true })],
   [`(w) the same with --kernel-cmdline ${variant}`, () => timed('node', [testin, 'run', ...VARIANT, image, 'true'], { report: true })],
+  [`(n) testin run --no-vm ${image} true (no VM)`, () => timed('node', [testin, 'run', '--no-vm', image, 'true'], { report: true })],
 ];
+/** the cases that must restore from the snapshot */
+const RESTORING = [1, 2, 3];
 
 try {
   // the snapshots of both shapes, made now so that every round restores
@@ -80,7 +85,7 @@ try {
   timed('node', [testin, 'run', ...VARIANT, image, 'true']);
   const samples = cases.map(() => []);
   for (let round = 0; round < rounds; round++) for (const [i, [, fn]] of cases.entries()) samples[i].push(fn());
-  for (const [i, s] of samples.entries()) if (i > 0 && s.some((x) => x.from !== 'snapshot')) throw new Error(`${cases[i][0]}: a run did not restore`);
+  for (const [i, s] of samples.entries()) if (RESTORING.includes(i) && s.some((x) => x.from !== 'snapshot')) throw new Error(`${cases[i][0]}: a run did not restore`);
 
   // (k) cold page cache: the snapshot file, the toolbox and the image read from the disk again
   const cold = [];
@@ -123,10 +128,11 @@ try {
   console.log(`ratio (c)/(b), a VM run / a container run, medians: ${ratio(0)}`);
   console.log(`ratio (c)/(c-), after / before, medians: ${ratio(2)}`);
   console.log(`ratio (c)/(w), with / without the step ${variant} leaves out, medians: ${ratio(3)}`);
+  console.log(`ratio (n)/(b), testin without a VM / a container run, medians: ${(rows[4][2] / rows[0][2]).toFixed(2)} (CPU: ${(rows[4][3] / rows[0][3]).toFixed(2)}); the VM's part (c)-(n): ${Math.round((rows[1][2] - rows[4][2]) * 1000)} ms`);
 
-  const testinCases = [1, 2, 3];
+  const testinCases = [1, 2, 3, 4];
   const names = [...new Set(testinCases.flatMap((i) => samples[i].flatMap((x) => Object.keys(x.phases))))];
-  console.log(`\nphases of a run (ms, medians)${' '.repeat(Math.max(0, width - 29))}${['(c)', '(c-)', '(w)'].map((h) => `  ${h.padStart(7)}`).join('')}`);
+  console.log(`\nphases of a run (ms, medians)${' '.repeat(Math.max(0, width - 29))}${['(c)', '(c-)', '(w)', '(n)'].map((h) => `  ${h.padStart(7)}`).join('')}`);
   for (const name of names) {
     const col = (i) => {
       const xs = samples[i].map((x) => x.phases[name]).filter((v) => v !== undefined);
