@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ExecRequest } from '../contract/control-protocol.js';
+import { mergeRlimits, type PlanRlimit } from '../contract/process-settings.js';
 import type { RunPlan } from '../contract/run-plan.js';
 import type { SessionExecRequest } from '../contract/session-protocol.js';
 import { guestNetSpec } from './guest-network.js';
@@ -37,10 +38,15 @@ function lookupUser(user: string, root: string, plan: RunPlan): ReturnType<typeo
   return { ...who, groups: [...new Set([...who.groups, ...added])] };
 }
 
-/** the command's capabilities, no_new_privs and rlimits, as the plan says (every command of a session too) */
-function processSettings(plan: RunPlan): ExecRequest['process'] {
+/**
+ * The command's capabilities, no_new_privs and rlimits, as the plan says (every command of a session too);
+ * the limits --ulimit leaves are the container's (`inherited`), as docker's process gets them
+ */
+function processSettings(plan: RunPlan, inherited: readonly PlanRlimit[] = []): ExecRequest['process'] {
   const p = plan.process;
-  return p && { capabilities: p.capabilities, noNewPrivileges: p.noNewPrivileges, rlimits: p.rlimits };
+  const rlimits = mergeRlimits(inherited, p?.rlimits);
+  if (!p && !rlimits.length) return undefined;
+  return { capabilities: p?.capabilities, noNewPrivileges: p?.noNewPrivileges, rlimits: rlimits.length ? rlimits : undefined };
 }
 
 export interface RequestContext {
@@ -53,6 +59,8 @@ export interface RequestContext {
   volumes?: ExecRequest['volumes'];
   /** the modprobe the guest's kernel calls (guestModprobe); absent: the guest looks */
   modprobe?: ExecRequest['modprobe'];
+  /** the container's own limits (parseProcLimits), for those --ulimit does not set */
+  rlimits?: readonly PlanRlimit[] | undefined;
 }
 
 /** The run's own command (throws UserLookupError for a user the image lacks). */
@@ -74,7 +82,7 @@ export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest 
     tty: ctx.tty,
     tmpfs: plan.tmpfs,
     volumes: ctx.volumes,
-    process: processSettings(plan),
+    process: processSettings(plan, ctx.rlimits),
     machine: plan.machine,
   };
 }
@@ -92,7 +100,7 @@ export function guestModprobe(plan: RunPlan, mirror: readonly { path: string }[]
 }
 
 /** One command of a session, as a client asked for it. */
-export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequest): ExecRequest {
+export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequest, rlimits?: readonly PlanRlimit[]): ExecRequest {
   if (!req.argv?.length) throw new Error('no command');
   const who = lookupUser(req.user ?? plan.user, root, plan);
   return {
@@ -105,7 +113,7 @@ export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequ
     stdin: req.stdin ?? false,
     tty: req.tty,
     tmpfs: [],
-    process: processSettings(plan),
+    process: processSettings(plan, rlimits),
   };
 }
 

@@ -11,6 +11,7 @@ import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
 import { LEASE_SOCKET, NEW_ROOT, SESSION_SOCKET, SNAPSHOT_DIR, TIMELINE_FILE, TOOLBOX_LAYOUT, TOOLBOX_MOUNT, WORK_DIR } from '../contract/layout.js';
 import { encodePlan, type Accel, type RunLeasePlan, type RunPlan } from '../contract/run-plan.js';
+import { parseProcLimits, type PlanRlimit } from '../contract/process-settings.js';
 import { SESSION_ENDED, type SessionExecRequest } from '../contract/session-protocol.js';
 import type { ToolboxManifest } from '../contract/toolbox-manifest.js';
 import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.js';
@@ -163,6 +164,7 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
   try {
     return commandRequest(plan, {
       root,
+      rlimits: containerRlimits(plan),
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
       volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror),
@@ -171,6 +173,20 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
   } catch (error) {
     if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, 'pick a user that the image has, or a numeric uid:gid'));
     throw error;
+  }
+}
+
+/**
+ * The container's own limits, as the engine set them, for the command in the VM (docker's process
+ * gets them): PID 1's, since node raises its own open files' soft limit to the hard one.
+ * --no-vm's command runs in this container and has them already.
+ */
+function containerRlimits(plan: RunPlan): PlanRlimit[] {
+  if (plan.noVm) return [];
+  try {
+    return parseProcLimits(readFileSync('/proc/1/limits', 'utf8'));
+  } catch {
+    return [];
   }
 }
 
@@ -202,7 +218,7 @@ function snapshotsDir(plan: RunPlan): string | undefined {
 async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
   const snapshots = snapshotsDir(plan);
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
-    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req) : undefined);
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req, containerRlimits(plan)) : undefined);
   let vm = newVm('auto');
   let ended: Promise<unknown> = Promise.resolve();
   /** what stopped the run (SIGINT, SIGTERM, the client gone), and the grace the command got */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capabilityMask, capabilityNames, parseShmSize, parseSignal, parseSysctl, parseUlimit, signalName } from './process-settings.js';
+import { GUEST_NR_OPEN, capabilityMask, capabilityNames, mergeRlimits, parseProcLimits, parseShmSize, parseSignal, parseSysctl, parseUlimit, signalName } from './process-settings.js';
 
 describe('capabilityMask', () => {
   it('keeps every capability unless some are dropped (the command is root of its own machine)', () => {
@@ -82,5 +82,56 @@ describe('parseSignal: --stop-signal as docker reads it', () => {
     expect(signalName(10)).toBe('SIGUSR1');
     expect(signalName(37)).toBe('SIGRTMIN+3');
     expect(signalName(15)).toBe('SIGTERM');
+  });
+});
+
+/** /proc/1/limits of a container on this machine's dockerd, open files as an engine under systemd's infinity gives them */
+const PROC_LIMITS = `Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max file size             unlimited            unlimited            bytes
+Max data size             unlimited            unlimited            bytes
+Max stack size            8388608              unlimited            bytes
+Max core file size        0                    unlimited            bytes
+Max resident set          unlimited            unlimited            bytes
+Max processes             96367                96367                processes
+Max open files            1073741816           1073741816           files
+Max locked memory         8388608              8388608              bytes
+Max address space         unlimited            unlimited            bytes
+Max file locks            unlimited            unlimited            locks
+Max pending signals       96367                96367                signals
+Max msgqueue size         819200               819200               bytes
+Max nice priority         0                    0
+Max realtime priority     0                    0
+Max realtime timeout      unlimited            unlimited            us
+`;
+
+describe('parseProcLimits', () => {
+  it("reads every row of /proc/PID/limits as setrlimit's resource, -1 for unlimited", () => {
+    const limits = parseProcLimits(PROC_LIMITS);
+    expect(limits.map((l) => l.name)).toEqual(['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime']);
+    expect(limits.find((l) => l.name === 'nproc')).toEqual({ name: 'nproc', resource: 6, soft: 96367, hard: 96367 });
+    expect(limits.find((l) => l.name === 'stack')).toEqual({ name: 'stack', resource: 3, soft: 8388608, hard: -1 });
+    expect(limits.find((l) => l.name === 'rttime')).toEqual({ name: 'rttime', resource: 15, soft: -1, hard: -1 });
+  });
+
+  it("holds open files to the VM kernel's fs.nr_open, which setrlimit cannot pass; lower ones stay", () => {
+    expect(parseProcLimits(PROC_LIMITS).find((l) => l.name === 'nofile')).toEqual({ name: 'nofile', resource: 7, soft: GUEST_NR_OPEN, hard: GUEST_NR_OPEN });
+    expect(parseProcLimits('Max open files            1024                 524288               files\n')).toEqual([{ name: 'nofile', resource: 7, soft: 1024, hard: 524288 }]);
+  });
+
+  it('skips what it does not know (a header, an empty text)', () => {
+    expect(parseProcLimits('Limit                     Soft Limit           Hard Limit           Units\n')).toEqual([]);
+    expect(parseProcLimits('')).toEqual([]);
+  });
+});
+
+describe('mergeRlimits', () => {
+  it("keeps the container's limits --ulimit does not set, and --ulimit's in place of the others", () => {
+    const inherited = parseProcLimits(PROC_LIMITS);
+    const merged = mergeRlimits(inherited, [parseUlimit('nofile=1024:2048')]);
+    expect(merged.filter((l) => l.name === 'nofile')).toEqual([{ name: 'nofile', resource: 7, soft: 1024, hard: 2048 }]);
+    expect(merged).toHaveLength(inherited.length);
+    expect(mergeRlimits([], [parseUlimit('core=0')])).toEqual([{ name: 'core', resource: 4, soft: 0, hard: 0 }]);
+    expect(mergeRlimits(inherited)).toEqual(inherited);
   });
 });

@@ -66,6 +66,41 @@ export interface PlanRlimit {
   hard: number;
 }
 
+/** /proc/PID/limits' rows, by setrlimit(2)'s names above */
+const PROC_LIMITS: Record<string, string> = {
+  'Max cpu time': 'cpu', 'Max file size': 'fsize', 'Max data size': 'data', 'Max stack size': 'stack', 'Max core file size': 'core',
+  'Max resident set': 'rss', 'Max processes': 'nproc', 'Max open files': 'nofile', 'Max locked memory': 'memlock', 'Max address space': 'as',
+  'Max file locks': 'locks', 'Max pending signals': 'sigpending', 'Max msgqueue size': 'msgqueue', 'Max nice priority': 'nice',
+  'Max realtime priority': 'rtprio', 'Max realtime timeout': 'rttime',
+};
+/** the most open files a process may have in the VM: its kernel's default fs.nr_open */
+export const GUEST_NR_OPEN = 1024 * 1024;
+
+/**
+ * Pure: the limits of /proc/PID/limits (the container's, as the engine set them: its defaults,
+ * its --default-ulimit, compose's `ulimits`), to give the command in the VM what docker gives
+ * the container's process. Open files above the VM kernel's fs.nr_open (an engine under systemd's
+ * LimitNOFILE=infinity gives 2^30) are held to it: setrlimit refuses more.
+ */
+export function parseProcLimits(text: string): PlanRlimit[] {
+  const limits: PlanRlimit[] = [];
+  const value = (v: string): number => (v === 'unlimited' ? -1 : Number(v));
+  for (const line of text.split('\n')) {
+    const m = /^(Max [a-z ]+?)\s{2,}(\d+|unlimited)\s+(\d+|unlimited)/.exec(line);
+    const name = m ? PROC_LIMITS[m[1] as string] : undefined;
+    if (!m || name === undefined) continue;
+    const held = (v: number): number => (name === 'nofile' && (v === -1 || v > GUEST_NR_OPEN) ? GUEST_NR_OPEN : v);
+    limits.push({ name, resource: RLIMITS[name] as number, soft: held(value(m[2] as string)), hard: held(value(m[3] as string)) });
+  }
+  return limits;
+}
+
+/** Pure: the command's limits: the container's, each replaced by --ulimit's of the same resource */
+export function mergeRlimits(inherited: readonly PlanRlimit[], own: readonly PlanRlimit[] = []): PlanRlimit[] {
+  const given = new Set(own.map((r) => r.resource));
+  return [...inherited.filter((r) => !given.has(r.resource)), ...own];
+}
+
 /** --ulimit NAME=SOFT[:HARD] (-1 or unlimited: no limit), compose's `ulimits: {nofile: {soft, hard}}` or `nproc: 65535` */
 export function parseUlimit(text: string): PlanRlimit {
   const m = /^([a-z]+)=(-?\d+|unlimited)(?::(-?\d+|unlimited))?$/.exec(text.trim());

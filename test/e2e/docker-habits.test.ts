@@ -50,13 +50,25 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, '1\n65536\n1024\n2048\n262144\nNoNewPrivs:\t1\n0 4242\nsearch example.test\noptions ndots:3\n']);
   });
 
+  it("without --ulimit the command has the container's limits, as docker run's process has them (open files, processes, pending signals); --ulimit wins for its own", async () => {
+    const script = 'for o in -n -Hn -u -Hu -i -l; do ulimit $o; done';
+    const docker = (await execa('docker', ['run', '--rm', BUSYBOX_IMAGE, 'sh', '-c', script])).stdout.split('\n');
+    // the VM's kernel alone would give 1024 open files (4096 hard) and processes by the VM's memory
+    const r = await testin(['run', BUSYBOX_IMAGE, 'sh', '-c', script]);
+    expect([r.exitCode, r.stdout.toString().trim().split('\n')]).toEqual([0, docker]);
+    const own = await testin(['run', '--ulimit', 'nproc=500', BUSYBOX_IMAGE, 'sh', '-c', script]);
+    expect([own.exitCode, own.stdout.toString().trim().split('\n')]).toEqual([0, [docker[0], docker[1], '500', '500', docker[4], docker[5]]]);
+  });
+
   it("a session made with them: up, then exec (docker exec's order and flags, -d) and docker cp both ways, then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
     expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
       // docker exec's order: NAME CMD ARGS, no --
-      const r = await testin(['exec', name, 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax']);
-      expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'CapEff:\t0000000000000000\n12345\n']);
+      const r = await testin(['exec', name, 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax; ulimit -n']);
+      // and the container's open files, as docker exec's process has them
+      const nofile = (await execa('docker', ['exec', name, 'sh', '-c', 'ulimit -n'])).stdout;
+      expect([r.exitCode, r.stdout.toString()]).toEqual([0, `CapEff:\t0000000000000000\n12345\n${nofile}\n`]);
       // docker exec's --env-file and -e: the flag wins over the file, K alone is this shell's K
       const envFile = join(mkdtempSync(join(tmpdir(), 'testin-e2e-exec-env-')), 'env');
       writeFileSync(envFile, '# for the exec\nA=file\nB=file\n');
