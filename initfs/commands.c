@@ -174,6 +174,15 @@ static pid_t clone_command(struct command_start *s) {
 /* what relay() reads a command's output into */
 static uint8_t relay_chunk[65536];
 
+/* A command's path (absolute, or from its working directory) names a file: an exec's ENOENT was then its interpreter's */
+static int path_exists(const struct request *r, const char *path) {
+  char full[PATH_MAX];
+  if (path[0] == '/') snprintf(full, sizeof full, "%s", path);
+  else snprintf(full, sizeof full, "%s/%s", r->cwd && r->cwd[0] ? r->cwd : "/", path);
+  struct stat st;
+  return stat(full, &st) == 0;
+}
+
 /* The top of the commands' stack, where each one's process starts, and the output's buffer:
  * written at boot, they are in the snapshot's RAM, and a restored run faults none of them in. */
 void touch_command_buffers(void) {
@@ -221,6 +230,8 @@ static int start_command(struct request *r, struct child *c) {
     int code = e == ENOENT && strcmp(step, "exec") == 0 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
     if (strcmp(step, "exec") == 0 && e == ENOEXEC)
       send_error(c->id, code, "exec %s: exec format error (not a program this VM (%s) can run: a binary of another architecture, or a script without #!)", r->argv[0], GUEST_ARCH);
+    else if (strcmp(step, "exec") == 0 && e == ENOENT && strchr(r->argv[0], '/'))
+      send_error(c->id, code, "exec %s: no such file or directory%s", r->argv[0], path_exists(r, r->argv[0]) ? " (the file is there, its interpreter is not: the ELF loader it names, or the program of its #! line)" : "");
     else if (strcmp(step, "exec") == 0)
       send_error(c->id, code, "exec %s: %s", r->argv[0], e == ENOENT ? "executable file not found in $PATH" : strerror(e));
     else

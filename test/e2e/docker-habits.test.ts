@@ -88,7 +88,7 @@ describe.skipIf(skip !== '')('docker run habits', () => {
       expect((await testin(['exec', name, 'sh', '-c', 'test -e /detached || echo not-yet'])).stdout.toString()).toBe('not-yet\n');
       expect(await within(15_000, async () => (await testin(['exec', name, 'cat', '/detached'])).stdout.toString() === 'finished\n')).toBe(true);
       const missing = await testin(['exec', '-d', name, '/no/such/program']);
-      expect([missing.exitCode, missing.stderr.toString()]).toEqual([127, 'testin: exec /no/such/program: executable file not found in $PATH\n']);
+      expect([missing.exitCode, missing.stderr.toString()]).toEqual([127, 'testin: exec /no/such/program: no such file or directory\n']);
     } finally {
       expect((await testin(['down', name])).exitCode).toBe(0);
     }

@@ -68,10 +68,21 @@ export function defineCoreCases(options: {
       expect(Object.fromEntries(cases.map(([script], i) => [script, runs[i]?.exitCode])), stderrs).toEqual(Object.fromEntries(cases));
     });
 
-    it('exits 127 for a missing command and 126 for a file that cannot be executed', async () => {
+    it('exits 127 for a missing command, a missing path or a script whose interpreter is missing, and 126 for a file that cannot be executed', async () => {
       const missing = await run(['run', '--image', image, '--', 'no-such-command', 'arg']);
       expect(missing.exitCode).toBe(127);
-      expect(missing.stderr).toMatch(/no-such-command: executable file not found/);
+      expect(missing.stderr).toMatch(/no-such-command: executable file not found in \$PATH/);
+      // a path is not looked up in PATH: it is there or not (docker: "no such file or directory")
+      const missingPath = await run(['run', '--image', image, '--', '/no/such/program']);
+      expect([missingPath.exitCode, missingPath.stderr]).toEqual([127, expect.stringMatching(/^testin: exec \/no\/such\/program: no such file or directory\n/m)]);
+      const dir = mkdtempSync(join(tmpdir(), 'testin-e2e-interp-'));
+      try {
+        writeFileSync(join(dir, 'script'), '#!/no/such/interpreter\n', { mode: 0o755 });
+        const noInterpreter = await run(['run', '-v', `${dir}:/scripts:ro`, '--image', image, '--', '/scripts/script']);
+        expect([noInterpreter.exitCode, noInterpreter.stderr]).toEqual([127, expect.stringMatching(/exec \/scripts\/script: no such file or directory \(the file is there, its interpreter is not/)]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
       const notExecutable = await run(['run', '--image', image, '--', '/etc/passwd']);
       expect(notExecutable.exitCode).toBe(126);
       expect(notExecutable.stderr).toMatch(/\/etc\/passwd: Permission denied/);
