@@ -151,6 +151,8 @@ static const struct root_mount {
     {"/dev", "devtmpfs", "devtmpfs", "mode=0755", MS_NOSUID, 1},
     {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", MS_NOSUID | MS_NOEXEC, 0},
     {"/dev/shm", "shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 0},
+    /* POSIX message queues (mq_open), where docker mounts them */
+    {"/dev/mqueue", "mqueue", "mqueue", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0},
     {"/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 1},
     {"/run", "tmpfs", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV, 1},
 };

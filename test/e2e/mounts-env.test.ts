@@ -89,14 +89,14 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(second.stdout.toString()).toBe('kept\n');
   });
 
-  it('gives the root its own proc, sysfs, cgroup2, devtmpfs, devpts and tmpfs mounts, the same made at boot (moved in) as made per run (testin.root_per_run)', async () => {
-    const list = 'grep -E " /(proc|sys|sys/fs/cgroup|dev|dev/pts|dev/shm|tmp|run) " /proc/mounts | cut -d" " -f1-4 | sort; ls -d /dev/pts/ptmx /sys/fs/cgroup/cgroup.procs';
+  it("gives the root its own proc, sysfs, cgroup2, devtmpfs, devpts, mqueue (docker's /dev/mqueue) and tmpfs mounts, the same made at boot (moved in) as made per run (testin.root_per_run)", async () => {
+    const list = 'grep -E " /(proc|sys|sys/fs/cgroup|dev|dev/pts|dev/shm|dev/mqueue|tmp|run) " /proc/mounts | cut -d" " -f1-4 | sort; ls -d /dev/pts/ptmx /sys/fs/cgroup/cgroup.procs';
     const atBoot = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', list]);
     const perRun = await testin(['run', '--image', BUSYBOX_IMAGE, '--kernel-cmdline', 'testin.root_per_run', '--', 'sh', '-c', list]);
     const lines = atBoot.stdout.toString().split('\n');
     for (const want of [/^proc \/proc proc rw,nosuid,nodev,noexec,/, /^sysfs \/sys sysfs rw,nosuid,nodev,noexec,/,
       /^cgroup2 \/sys\/fs\/cgroup cgroup2 rw,nosuid,nodev,noexec,/, /^devtmpfs \/dev devtmpfs rw,nosuid,/,
-      /^devpts \/dev\/pts devpts rw,nosuid,noexec,.*ptmxmode=666/, /^shm \/dev\/shm tmpfs rw,nosuid,nodev,/,
+      /^devpts \/dev\/pts devpts rw,nosuid,noexec,.*ptmxmode=666/, /^shm \/dev\/shm tmpfs rw,nosuid,nodev,/, /^mqueue \/dev\/mqueue mqueue rw,nosuid,nodev,noexec,/,
       /^tmpfs \/tmp tmpfs rw,nosuid,nodev,/, /^tmpfs \/run tmpfs rw,nosuid,nodev,.*mode=755/, /^\/dev\/pts\/ptmx$/, /^\/sys\/fs\/cgroup\/cgroup.procs$/]) {
       expect(lines.filter((line) => want.test(line)), String(want)).toHaveLength(1);
     }
