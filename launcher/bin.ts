@@ -14,6 +14,17 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write(`testin ${version}\n`);
   process.exit(0);
 }
+// the reader of our output went away (`testin run IMG yes | head -1`: EPIPE): nothing more can be
+// written, so this process stops as at SIGTERM, once: a run or an exec gives the command its stop
+// signal and leaves nothing; a verb without a stop of its own ends, as a program on a closed pipe does
+let readerGone = false;
+const onOutputError = (): void => {
+  if (readerGone) return;
+  readerGone = true;
+  process.kill(process.pid, 'SIGTERM');
+};
+process.stdout.on('error', onOutputError);
+process.stderr.on('error', onOutputError);
 const [{ main }, { flushed }] = await Promise.all([import('./cli.js'), import('./output-sinks.js')]);
 const code = await main(args);
 await Promise.all([flushed(process.stdout), flushed(process.stderr)]);

@@ -1,7 +1,9 @@
 import { execa } from 'execa';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { leftovers, testin, testinSignalledWhenReady, testinWhen, testinWhenReady, within } from '../helpers/testin.js';
 
 const skip = inject('e2eSkip');
@@ -29,6 +31,32 @@ describe.skipIf(skip !== '')('signals, timeouts, crashes and the VM itself', () 
   it('gives 143 when SIGTERM kills the command', async () => {
     const r = await testinSignalledWhenReady(['run', '--image', BUSYBOX_IMAGE, '--', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGTERM');
     expect(r.exitCode).toBe(143);
+  });
+
+  it("a reader of the output that goes away (testin run IMG yes | head -1, and testin exec's the same) stops the command as SIGTERM does: 143, no error, nothing left", async () => {
+    const pipeline = async (testinArgs: string): Promise<{ stdout: string; stderr: string; code: string }> => {
+      // bash: PIPESTATUS has testin's own exit code, head's is 0
+      const r = await execa('bash', ['-c', `node ${TESTIN_BIN} ${testinArgs} 2>"$ERR" | head -1; echo "code=\${PIPESTATUS[0]}" >&2; cat "$ERR" >&2`], {
+        env: { ERR: join(os.tmpdir(), `testin-e2e-epipe-${process.pid}`) },
+        reject: false,
+        timeout: 60_000,
+      });
+      rmSync(join(os.tmpdir(), `testin-e2e-epipe-${process.pid}`), { force: true });
+      // all but the TCG notice, which this machine's runs print
+      const stderr = r.stderr.split('\n').slice(1).filter((line) => !/under TCG/.test(line)).join('\n');
+      return { stdout: r.stdout, stderr, code: /^code=(\d+)/.exec(r.stderr)?.[1] ?? '' };
+    };
+    // before, node threw EPIPE ("Unhandled 'error' event") and the command was left to the lease
+    expect(await pipeline(`run ${BUSYBOX_IMAGE} yes`)).toEqual({ stdout: 'y', stderr: '', code: '143' });
+    const name = `testin-e2e-epipe-${process.pid}`;
+    expect((await testin(['up', '--name', name, '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    try {
+      expect(await pipeline(`exec ${name} yes`)).toEqual({ stdout: 'y', stderr: '', code: '143' });
+      // the session's yes was stopped, not left running
+      expect((await testin(['exec', name, 'sh', '-c', 'ps -o comm | grep -c "^yes$"'])).stdout.toString()).toBe('0\n');
+    } finally {
+      expect((await testin(['down', name])).exitCode).toBe(0);
+    }
   });
 
   it('stops the VM hard when the command ignores SIGTERM past --stop-timeout', async () => {
