@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { splitCommand, toRunOptions } from './cli.js';
+import { refuseTerminalWithoutOne } from './commands/run-options-from-flags.js';
 import { UsageError } from '../contract/errors.js';
 
 describe('splitCommand', () => {
@@ -104,5 +105,15 @@ describe('a number flag given a word', () => {
 describe('an unknown --log-level', () => {
   it('is refused with 125 and the levels there are, before any engine is asked (it was an internal error)', async () => {
     expect(await mainSaid(['run', '--log-level', 'bogus', 'img', 'true'])).toEqual([125, 'testin: unknown log level "bogus"\n  fix: give --log-level one of trace, debug, info, warn, error, fatal, silent\n']);
+  });
+});
+
+describe('-it without a terminal on stdin', () => {
+  it('is refused as docker refuses it; -t alone, -i alone and -it on a terminal are not', () => {
+    expect(() => refuseTerminalWithoutOne({ tty: true, interactive: true }, false)).toThrow(UsageError);
+    expect(() => refuseTerminalWithoutOne({ tty: true, interactive: true }, false)).toThrow(/the input device is not a TTY/);
+    for (const [args, tty] of [[{ tty: true, interactive: true }, true], [{ tty: true }, false], [{ interactive: true }, false]] as const) {
+      expect(() => refuseTerminalWithoutOne(args, tty)).not.toThrow();
+    }
   });
 });

@@ -459,7 +459,9 @@ function wireStreams(docker: Docker, stream: NodeJS.ReadWriteStream, tty: boolea
   });
   if (tty) stream.pipe(io.stdout, { end: false });
   else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-  if (io.stdin) io.stdin.pipe(stream as unknown as Writable);
+  // on a terminal the end of input is a key (Ctrl-D), not the connection's end: an attach whose stdin
+  // ended (a stdin at its end at once, `< /dev/null`) stays open for the output, which it lost before
+  if (io.stdin) io.stdin.pipe(stream as unknown as Writable, { end: !tty });
   return ended;
 }
 

@@ -2,7 +2,7 @@ import { UsageError } from '../../contract/errors.js';
 import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
 import type { LogFormat } from '../logger.js';
 import type { CliCommand } from './command.js';
-import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
+import { refuseTerminalWithoutOne, toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 
 export const runCommand: CliCommand = {
   command: 'run',
@@ -10,6 +10,7 @@ export const runCommand: CliCommand = {
   builder: (y) => y.options(RUN_FLAGS).option('report', REPORT_FLAG),
   async run(args, command) {
     if (args.detach === true) return runDetachedCommand(args as ParsedRun, command);
+    refuseTerminalWithoutOne(args);
     // loaded when a verb needs them: `testin --help` does not pay for docker's client or the logger
     const [{ createLogger }, { run }, { reportPath, withReport }] = await Promise.all([import('../logger.js'), import('../run.js'), import('../report-file.js')]);
     const image = typeof args.image === 'string' ? { name: args.image } : undefined;

@@ -23,3 +23,13 @@ export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): 
   if (parsed.debug === true) options.logLevel = 'debug';
   return options as unknown as RunOptions;
 }
+
+/**
+ * -it with a stdin that is not a terminal (a pipe, a file, CI's /dev/null) is refused as docker refuses it: the
+ * command's terminal would take that input as keys, and never see its end (a terminal's end of input is Ctrl-D)
+ */
+export function refuseTerminalWithoutOne(args: Record<string, unknown>, stdinIsTty = process.stdin.isTTY === true): void {
+  if (args.tty === true && args.interactive === true && !stdinIsTty) {
+    throw new UsageError('the input device is not a TTY: -t with -i needs a terminal on stdin', 'drop -t to pipe stdin into the command (-i alone), or run it from a terminal');
+  }
+}

@@ -7,7 +7,7 @@ import { REPORT_FLAG, RUN_FLAGS } from '../flags.js';
 import { abortOnStop, untilStopped } from './abort-on-stop.js';
 import type { ExecResult } from '../machine.js';
 import type { CliCommand } from './command.js';
-import { toRunOptions, type ParsedRun } from './run-options-from-flags.js';
+import { refuseTerminalWithoutOne, toRunOptions, type ParsedRun } from './run-options-from-flags.js';
 
 /** the sessions' machinery, loaded when a verb runs (not for --help) */
 const sessions = (): Promise<typeof import('../machine.js')> => import('../machine.js');
@@ -53,6 +53,7 @@ export const execCommand: CliCommand = {
 
 async function execInSession(args: Record<string, unknown>, command: string[] | undefined): Promise<ExecResult> {
   if (!command?.length) throw new UsageError('no command to run', 'write testin exec NAME CMD ARGS...');
+  if (args.detach !== true) refuseTerminalWithoutOne(args);
   const fileTexts = ((args['env-file'] as string[] | undefined) ?? []).map((path) => readFlagFile(path, '--env-file', 'NAME=VALUE'));
   const env = execEnv((args.env as string[] | undefined) ?? [], fileTexts, process.env);
   const machine = await (await sessions()).attachSession(String(args.name));

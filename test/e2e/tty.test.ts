@@ -1,8 +1,11 @@
 import { execa } from 'execa';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { leftovers } from '../helpers/testin.js';
 import { onPty as onPtyCommand, type PtyStep } from '../helpers/pty.js';
+// the library as users import it: the built package
+import { run } from '../../dist/launcher/index.js';
 
 const skip = inject('e2eSkip');
 
@@ -69,6 +72,16 @@ describe.skipIf(skip !== '')('-it: an interactive shell in the VM on a real pty'
     expect(r.failed).toBeNull();
     expect(r.exit).toBe(130);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('-it with a stdin that is not a terminal is refused as docker refuses it (125, one line, nothing made); the library on a pty with a stdin that ended at once keeps its output', async () => {
+    for (const args of [['run', '-it', BUSYBOX_IMAGE, 'echo', 'hi'], ['exec', '-it', 'no-such-session', 'echo', 'hi']]) {
+      const refused = await execa('node', [TESTIN_BIN, ...args], { reject: false, stdin: 'ignore' });
+      expect([refused.exitCode, refused.stdout, refused.stderr]).toEqual([125, '', 'testin: the input device is not a TTY: -t with -i needs a terminal on stdin\n  fix: drop -t to pipe stdin into the command (-i alone), or run it from a terminal']);
+    }
+    // a terminal's end of input is a key (Ctrl-D): the stdin's end no longer closed the attach, and its output with it
+    const r = await run({ image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo hi; echo there'], tty: true, interactive: true }, { stdin: Readable.from([]) });
+    expect([r.exitCode, r.stdout?.toString()]).toEqual([0, 'hi\r\nthere\r\n']);
   });
 
   it('-t without -i runs a command on a pty and merges its stderr into the output', async () => {
