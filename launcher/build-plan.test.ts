@@ -42,6 +42,12 @@ describe('resolveEnv', () => {
 
   it('parses env files like docker', () => {
     expect(parseEnvFile('A=1\r\n# x\n\n B=2=3\n')).toEqual(['A=1', 'B=2=3']);
+    // refused as docker refuses them: a shell line's `export`, a space in a name, no name
+    expect(() => parseEnvFile(' export A=1\n')).toThrow(/--env-file: the name "export A" has whitespace in it/);
+    expect(() => parseEnvFile('A B\n', '--label-file')).toThrow(/--label-file: the name "A B" has whitespace/);
+    expect(() => parseEnvFile('=1\n')).toThrow(/--env-file: no name on the line "=1"/);
+    // a value may hold anything
+    expect(parseEnvFile('A=x y # z\n')).toEqual(['A=x y # z']);
   });
 });
 

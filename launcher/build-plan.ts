@@ -194,17 +194,27 @@ function applyFlag(env: Map<string, string>, flag: string, hostEnv: PlanContext[
  */
 export function execEnv(flags: readonly string[], fileTexts: readonly string[], hostEnv: PlanContext['hostEnv']): string[] {
   const env = new Map<string, string>();
-  for (const line of fileTexts.flatMap(parseEnvFile)) applyFlag(env, line, hostEnv);
+  for (const line of fileTexts.flatMap((text) => parseEnvFile(text))) applyFlag(env, line, hostEnv);
   for (const flag of flags) applyFlag(env, flag, hostEnv);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-/** docker's --env-file: one K=V or K per line; # comments and blank lines are skipped. */
-export function parseEnvFile(text: string): string[] {
-  return text
+/**
+ * docker's --env-file (and --label-file): one K=V or K per line; # comments and blank lines are skipped.
+ * A name with whitespace in it (`export A=1`: the file is not a shell script) or no name at all is
+ * refused, as docker refuses it, rather than set as written.
+ */
+export function parseEnvFile(text: string, flag = '--env-file'): string[] {
+  const lines = text
     .split(/\r?\n/)
     .map((line) => line.replace(/^\s+/, ''))
     .filter((line) => line !== '' && !line.startsWith('#'));
+  for (const line of lines) {
+    const name = line.split('=', 1)[0] as string;
+    if (name === '') throw new UsageError(`${flag}: no name on the line "${line}"`, 'write NAME=VALUE lines');
+    if (/\s/.test(name)) throw new UsageError(`${flag}: the name "${name}" has whitespace in it`, 'write NAME=VALUE lines: the file is not a shell script (no export, no spaces in a name)');
+  }
+  return lines;
 }
 
 /**
@@ -213,7 +223,7 @@ export function parseEnvFile(text: string): string[] {
  */
 export function resolveLabels(flags: readonly string[], fileTexts: readonly string[]): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const entry of [...fileTexts.flatMap(parseEnvFile), ...flags]) {
+  for (const entry of [...fileTexts.flatMap((text) => parseEnvFile(text, '--label-file')), ...flags]) {
     const eq = entry.indexOf('=');
     const key = eq < 0 ? entry : entry.slice(0, eq);
     if (key.trim() === '') throw new UsageError(`invalid label "${entry}": the key is empty`, 'write --label KEY=VALUE');

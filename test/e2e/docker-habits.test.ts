@@ -94,7 +94,15 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     }
   });
 
-  it('refuses what it cannot do in one line with a fix, 125, nothing left: a sysctl the kernel lacks, a flag testin does not take', async () => {
+  it('refuses what it cannot do in one line with a fix, 125, nothing left: a sysctl the kernel lacks, a flag testin does not take, an env file written as a shell script', async () => {
+    const envDir = mkdtempSync(join(tmpdir(), 'testin-e2e-envfile-'));
+    try {
+      writeFileSync(join(envDir, 'env'), 'A=1\nexport B=2\n');
+      const envFile = await testin(['run', '--env-file', join(envDir, 'env'), BUSYBOX_IMAGE, 'env']);
+      expect([envFile.exitCode, envFile.stdout.toString(), envFile.stderr.toString()]).toEqual([125, '', expect.stringMatching(/^testin: --env-file: the name "export B" has whitespace in it\n {2}fix: write NAME=VALUE lines/m)]);
+    } finally {
+      rmSync(envDir, { recursive: true, force: true });
+    }
     const sysctl = await testin(['run', '--sysctl', 'net.no_such_key=1', BUSYBOX_IMAGE, 'echo', 'ran']);
     expect([sysctl.exitCode, sysctl.stdout.toString()]).toEqual([125, '']);
     expect(sysctl.stderr.toString()).toMatch(/^testin: --sysctl net\.no_such_key: no such sysctl in this kernel\n {2}fix: check its name/m);
