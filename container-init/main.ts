@@ -5,7 +5,7 @@
  * /run/testin/toolbox/container-init.js, run by the toolbox's own node.
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
@@ -18,7 +18,8 @@ import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.
 import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestModprobe, guestVolumes, sessionRequest } from './command-request.js';
-import { bindRoot, prepareContainerRoot, ramDir } from './prepare-root.js';
+import { bindRoot, prepareContainerRoot, ramDir, resolveIn } from './prepare-root.js';
+import { freshDirs } from './fresh-dirs.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
@@ -121,6 +122,8 @@ async function main(): Promise<number> {
     const root = SHARED_ROOT ?? '/';
     const exec = guestRequest(plan, root, mirror);
     const newRoot = prepareRoot(plan, mirror);
+    // the image's /run and /tmp, and the user's mounts under them, for the VM's fresh ones
+    if (!plan.noVm && !SHARED_ROOT) exec.fresh = freshDirs(newRoot, mountTargets(plan, mirror, newRoot));
     if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] the root is ready ${Date.now() - MAIN_AT} ms after container-init's start\n`);
     const early = stoppedEarly();
     if (early !== undefined) return early;
@@ -174,6 +177,11 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
     if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, 'pick a user that the image has, or a numeric uid:gid'));
     throw error;
   }
+}
+
+/** the user's mounts (and compose's, mirrored) where the VM sees them: their targets with the image's links resolved */
+function mountTargets(plan: RunPlan, mirror: readonly { path: string }[], newRoot: string): string[] {
+  return [...plan.mounts.map((m) => m.target), ...mirror.map((m) => m.path)].map((target) => `/${relative(newRoot, resolveIn(newRoot, target))}`);
 }
 
 /**

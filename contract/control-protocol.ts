@@ -57,6 +57,9 @@ export const Tag = {
   announce: 31,
   modprobe: 32,
   steps: 33,
+  fresh: 34,
+  carry: 35,
+  ownDir: 36,
 } as const;
 
 /** Tag.modprobe's values: the modprobe the guest's kernel calls */
@@ -184,6 +187,36 @@ export interface ExecRequest {
   process?: { capabilities?: string | undefined; noNewPrivileges?: boolean | undefined; rlimits?: readonly { resource: number; soft: number; hard: number }[] | undefined } | undefined;
   /** the first EXEC: sysctls and /dev/shm's size, set before any command */
   machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined } | undefined;
+  /** the first EXEC: the image's content of the VM's fresh /run and /tmp, and the mounts to bind again over them (container-init/fresh-dirs.ts) */
+  fresh?: FreshDirs | undefined;
+}
+
+/** one entry of the image's /run or /tmp, made again by the guest in its fresh tmpfs */
+export interface FreshEntry {
+  type: 'dir' | 'link' | 'file';
+  /** absolute, in the VM */
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** a link's target, a file's content */
+  data?: Buffer | undefined;
+}
+
+export interface FreshDirs {
+  /** parents before what is in them */
+  entries: readonly FreshEntry[];
+  /** the folders ('/run', '/tmp') kept as the image's own, through virtiofs (too much to send) */
+  own: readonly string[];
+  /** the mounts under them, bound again over them, parents first */
+  carry: readonly string[];
+}
+
+const FRESH_TYPES = { dir: 'd', link: 'l', file: 'f' } as const;
+
+/** Pure: a FreshEntry as its field, "TYPE MODE UID GID PATH\0DATA" (MODE in octal) */
+export function encodeFreshEntry(e: FreshEntry): Buffer {
+  return Buffer.concat([Buffer.from(`${FRESH_TYPES[e.type]} ${e.mode.toString(8)} ${e.uid} ${e.gid} ${e.path}\0`), e.data ?? Buffer.alloc(0)]);
 }
 
 /** the signals container-init passes on to the command in the VM, by number */
@@ -234,6 +267,9 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   for (const r of p?.rlimits ?? []) fields.push([Tag.rlimit, `${r.resource} ${r.soft} ${r.hard}`]);
   for (const [key, value] of req.machine?.sysctls ?? []) fields.push([Tag.sysctl, `${key}=${value}`]);
   if (req.machine?.shmSizeBytes) fields.push([Tag.shmSize, String(req.machine.shmSizeBytes)]);
+  for (const e of req.fresh?.entries ?? []) fields.push([Tag.fresh, encodeFreshEntry(e)]);
+  for (const target of req.fresh?.carry ?? []) fields.push([Tag.carry, target]);
+  for (const dir of req.fresh?.own ?? []) fields.push([Tag.ownDir, dir]);
   return encodeFrame(MessageType.exec, id, encodeFields(fields));
 }
 

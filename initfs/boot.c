@@ -177,13 +177,103 @@ void premake_root_mounts(void) {
   if (!premade) log_line("the root's mounts were not all made at boot: made with the command instead");
 }
 
-void enter_root(void) {
+/* /run or /tmp (or a path in one) stays the image's own folder, through virtiofs (TAG_OWN_DIR) */
+static int own_dir(const struct request *r, const char *path) {
+  if (r->own_run && (strcmp(path, "/run") == 0 || strncmp(path, "/run/", 5) == 0)) return 1;
+  return r->own_tmp && (strcmp(path, "/tmp") == 0 || strncmp(path, "/tmp/", 5) == 0);
+}
+
+/* The image's entries of /run and /tmp (TAG_FRESH, parents first), made again in the fresh
+ * tmpfs: folders, links and files, with their modes and owners. Nothing goes to virtiofsd. */
+static void make_fresh(const struct request *r) {
+  for (int i = 0; i < r->nfresh; i++) {
+    const char *f = r->fresh[i].field;
+    char type;
+    unsigned mode, uid, gid;
+    int at = 0;
+    if (sscanf(f, "%c %o %u %u %n", &type, &mode, &uid, &gid, &at) != 4 || at == 0) continue;
+    const char *path = f + at;
+    size_t plen = strlen(path);
+    if (path[0] != '/' || strstr(path, "/..") || own_dir(r, path)) continue;
+    const char *data = path + plen + 1;
+    size_t dlen = (size_t)at + plen + 1 <= r->fresh[i].len ? r->fresh[i].len - ((size_t)at + plen + 1) : 0;
+    char full[PATH_MAX];
+    snprintf(full, sizeof full, NEW_ROOT "%s", path);
+    if (type == 'd') {
+      if (mkdir(full, 0700) < 0 && errno != EEXIST) log_line("mkdir %s: %s", path, strerror(errno));
+    } else if (type == 'l') {
+      char target[PATH_MAX];
+      snprintf(target, sizeof target, "%.*s", (int)(dlen < sizeof target ? dlen : sizeof target - 1), data);
+      if (symlink(target, full) < 0) log_line("symlink %s: %s", path, strerror(errno));
+      if (lchown(full, uid, gid) < 0) log_line("lchown %s: %s", path, strerror(errno));
+      continue;
+    } else if (type == 'f') {
+      int fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        log_line("create %s: %s", path, strerror(errno));
+        continue;
+      }
+      for (size_t done = 0; done < dlen;) {
+        ssize_t w = write(fd, data + done, dlen - done);
+        if (w <= 0) break;
+        done += (size_t)w;
+      }
+      close(fd);
+    } else {
+      continue;
+    }
+    if (chown(full, uid, gid) < 0 || chmod(full, mode) < 0) log_line("owner or mode of %s: %s", path, strerror(errno));
+  }
+}
+
+/* the user's mounts under /run and /tmp (TAG_CARRY, parents first), which the fresh tmpfs
+ * cover, bound again over them: from the "vol" share when the volumes come from it, else from
+ * `view`, the root's share seen without what was moved over it (its submounts come on access) */
+static void carry_mounts(const struct request *r, const char *view) {
+  for (int i = 0; i < r->ncarry; i++) {
+    const char *target = r->carry[i];
+    if (target[0] != '/' || strstr(target, "/..") || own_dir(r, target)) continue;
+    int from_vol = 0, ro = 0;
+    for (int v = 0; v < r->nvolumes; v++) {
+      if (strcmp(r->volumes[v], target) != 0) continue;
+      from_vol = 1;
+      ro = strcmp(r->volumes[v] + strlen(r->volumes[v]) + 1, "ro") == 0;
+    }
+    if (!from_vol && !view) continue;
+    char from[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s%s", from_vol ? VOL_SHARE : view, target);
+    snprintf(to, sizeof to, NEW_ROOT "%s", target);
+    struct stat st;
+    if (stat(from, &st) < 0) {
+      log_line("mount %s under a fresh folder: %s", target, strerror(errno));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      mkdir_p(to);
+    } else {
+      char parent[PATH_MAX];
+      snprintf(parent, sizeof parent, "%s", to);
+      *strrchr(parent, '/') = 0;
+      mkdir_p(parent);
+      int fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) close(fd);
+    }
+    if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0) log_line("bind %s under a fresh folder: %s", target, strerror(errno));
+    else if (ro && mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) log_line("read-only %s: %s", target, strerror(errno));
+  }
+}
+
+#define ROOT_VIEW "/view"
+
+void enter_root(const struct request *r) {
   /* the toolbox sits under the image's /run (never at a path an image uses): kept aside
    * while /run becomes a fresh tmpfs, then put back at the same path */
   int kept = mkdir("/toolbox", 0755) == 0 && mount(NEW_ROOT TOOLBOX_DIR, "/toolbox", NULL, MS_BIND | MS_REC, NULL) == 0;
+  /* the root's share as it is, for the user's mounts under /run and /tmp */
+  int view = r->ncarry > 0 && r->nvolumes == 0 && (mkdir(ROOT_VIEW, 0755) == 0 || errno == EEXIST) && mount(NEW_ROOT, ROOT_VIEW, NULL, MS_BIND, NULL) == 0;
   if (premade) {
     for (size_t i = 0; i < NROOT_MOUNTS; i++) {
-      if (!root_mounts[i].top) continue;
+      if (!root_mounts[i].top || own_dir(r, root_mounts[i].path)) continue;
       char from[PATH_MAX], to[PATH_MAX];
       snprintf(from, sizeof from, PRE "%s", root_mounts[i].path);
       snprintf(to, sizeof to, NEW_ROOT "%s", root_mounts[i].path);
@@ -192,9 +282,14 @@ void enter_root(void) {
     }
   } else {
     make_root_mounts(NEW_ROOT);
+    if (r->own_run) umount2(NEW_ROOT "/run", MNT_DETACH);
+    if (r->own_tmp) umount2(NEW_ROOT "/tmp", MNT_DETACH);
   }
+  make_fresh(r);
   if (kept && (mkdir_p(NEW_ROOT TOOLBOX_DIR) < 0 || mount("/toolbox", NEW_ROOT TOOLBOX_DIR, NULL, MS_MOVE, NULL) < 0))
     log_line("toolbox at %s: %s", TOOLBOX_DIR, strerror(errno));
+  carry_mounts(r, view ? ROOT_VIEW : NULL);
+  if (view) umount2(ROOT_VIEW, MNT_DETACH);
   link_or_ignore("/proc/self/fd", NEW_ROOT "/dev/fd");
   link_or_ignore("/proc/self/fd/0", NEW_ROOT "/dev/stdin");
   link_or_ignore("/proc/self/fd/1", NEW_ROOT "/dev/stdout");

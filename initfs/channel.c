@@ -156,6 +156,8 @@ void free_request(struct request *r) {
   for (int i = 0; i < r->nvolumes; i++) free(r->volumes[i]);
   for (int i = 0; i < r->nsysctls; i++) free(r->sysctls[i]);
   for (int i = 0; i < r->nrlimits; i++) free(r->rlimits[i]);
+  for (int i = 0; i < r->nfresh; i++) free(r->fresh[i].field);
+  for (int i = 0; i < r->ncarry; i++) free(r->carry[i]);
   free(r->caps);
   free(r->shm_size);
   free(r->argv);
@@ -246,6 +248,17 @@ void parse_exec(const struct frame *f, struct request *r) {
       case TAG_SHM_SIZE: free(r->shm_size); r->shm_size = dup_field(v, n); break;
       case TAG_ANNOUNCE: r->announce = num != 0; break;
       case TAG_MODPROBE: r->modprobe = (int)num; break;
+      case TAG_FRESH:
+        if (r->nfresh < 256) {
+          r->fresh[r->nfresh].field = dup_field(v, n);
+          r->fresh[r->nfresh++].len = n;
+        }
+        break;
+      case TAG_CARRY: if (r->ncarry < 64) r->carry[r->ncarry++] = dup_field(v, n); break;
+      case TAG_OWN_DIR:
+        if (n == 4 && memcmp(v, "/run", 4) == 0) r->own_run = 1;
+        if (n == 4 && memcmp(v, "/tmp", 4) == 0) r->own_tmp = 1;
+        break;
       default: break; /* unknown fields are skipped: newer hosts may send more */
     }
   }

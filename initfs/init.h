@@ -125,6 +125,11 @@ struct request {
   int modprobe;   /* MODPROBE_*, as the host found the image; 0: look */
   uint8_t seed[64]; /* fresh entropy from the host, put in by reseed_random (or the warm-up) */
   uint32_t seed_len;
+  struct { char *field; uint32_t len; } fresh[256]; /* TAG_FRESH, as sent */
+  int nfresh;
+  char *carry[64]; /* TAG_CARRY */
+  int ncarry;
+  int own_run, own_tmp; /* TAG_OWN_DIR */
 };
 
 /* base.c */
@@ -190,7 +195,7 @@ int open_port(const char *want);
 void mount_root_at_boot(void);
 void premake_root_mounts(void);
 void mount_root(const struct request *r);
-void enter_root(void);
+void enter_root(const struct request *r);
 void use_toolbox_modprobe(int told);
 /* warm.c */
 void warm_up_fork(void);

@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
 
   if (!agent_mode) {
     mount_root(&req);
-    enter_root();
+    enter_root(&req);
   }
   uint32_t root_ms = uptime_ms();
   step("root");

@@ -73,6 +73,9 @@ enum {
   TAG_ANNOUNCE = 31, /* u32 1: the run publishes ports: the guest makes itself known to the gateway at once */
   TAG_MODPROBE = 32, /* u32: the modprobe the kernel calls, as the host found the image (MODPROBE_*); absent: the guest looks */
   TAG_STEPS = 33,    /* "NAME=US NAME=US ...": the guest's own steps (CLOCK_BOOTTIME, microseconds), in STARTED and EXIT */
+  TAG_FRESH = 34,    /* repeated, parents first: "TYPE MODE UID GID PATH\0DATA" (TYPE d, l or f; MODE octal; DATA a link's target, a file's bytes): the image's /run and /tmp, made again in the fresh ones */
+  TAG_CARRY = 35,    /* repeated, parents first: a mount's target under /run or /tmp, bound again over the fresh ones */
+  TAG_OWN_DIR = 36,  /* repeated: "/run" or "/tmp" stays the image's own folder (no fresh tmpfs) */
 };
 
 /* TAG_MODPROBE's values */

@@ -30,6 +30,34 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(await leftovers()).toEqual([]);
   });
 
+  it("has the image's /run and /tmp as docker shows them (folders, links, files, modes, owners) on the VM's fresh tmpfs, and the user's mounts under them; a /tmp with too much in it stays the image's own", async () => {
+    const image = `testin-e2e-fresh:${process.pid}`;
+    const big = `testin-e2e-fresh-big:${process.pid}`;
+    const context = mkdtempSync(join(tmpdir(), 'testin-e2e-fresh-'));
+    try {
+      writeFileSync(join(context, 'Dockerfile'), `FROM ${BUSYBOX_IMAGE}\nRUN mkdir -p /tmp/data /run/sshd && echo from-the-image > /tmp/data/file && chown 1000:1000 /tmp/data/file && chmod 640 /tmp/data/file && ln -s /tmp/data /run/lnk && chmod 1777 /tmp\n`);
+      await execa('docker', ['build', '-q', '-t', image, context]);
+      writeFileSync(join(context, 'Dockerfile'), `FROM ${BUSYBOX_IMAGE}\nRUN mkdir -p /tmp && head -c 2000000 /dev/zero > /tmp/big\n`);
+      await execa('docker', ['build', '-q', '-t', big, context]);
+      // before, the VM's /run and /tmp were empty tmpfs: the image's entries and these mounts were hidden
+      const args = ['-v', `${dir}/ro:/run/x:ro`, '-v', `${dir}/ro:/tmp/y`, '-v', `${dir}/rw:/tmp/w`, image, 'sh', '-c',
+        'stat -c "%n %a %u:%g" /run/sshd /tmp /tmp/data/file; readlink /run/lnk; cat /run/lnk/file /run/x/host-file /tmp/y/host-file; echo x > /run/x/no 2>/dev/null || echo ro; echo in-tmp > /tmp/w/fresh && cat /tmp/w/fresh'];
+      const docker = await execa('docker', ['run', '--rm', ...args]);
+      const vm = await testin(['run', ...args]);
+      expect([vm.exitCode, vm.stdout.toString()]).toEqual([0, `${docker.stdout}\n`]);
+      expect(readFileSync(join(dir, 'rw', 'fresh'), 'utf8')).toBe('in-tmp\n');
+      // the same through the root's own share (no second virtiofsd for the volumes)
+      expect((await testin(['run', '--fs-cache', 'always', ...args])).stdout.toString()).toBe(`${docker.stdout}\n`);
+      // still the VM's own tmpfs
+      expect((await testin(['run', image, 'sh', '-c', 'grep -E " /(run|tmp) " /proc/mounts | cut -d" " -f2,3 | sort'])).stdout.toString()).toBe('/run tmpfs\n/tmp tmpfs\n');
+      // 2 MB in /tmp is more than the request carries: the image's own /tmp, through virtiofs, as docker's
+      expect((await testin(['run', big, 'sh', '-c', 'wc -c < /tmp/big; grep -c " /tmp " /proc/mounts; echo new > /tmp/new && cat /tmp/new'])).stdout.toString()).toBe('2000000\n0\nnew\n');
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+      await execa('docker', ['rmi', '-f', image, big], { reject: false });
+    }
+  });
+
   it('binds host folders rw and ro at the same path, nested, even where the image has no such folder', async () => {
     const r = await testin([
       'run', '--image', BUSYBOX_IMAGE,
