@@ -174,7 +174,7 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
       modprobe: plan.noVm || SHARED_ROOT ? undefined : guestModprobe(plan, mirror, isExecutable, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.modprobe)),
     });
   } catch (error) {
-    if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, 'pick a user that the image has, or a numeric uid:gid'));
+    if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, error.fix));
     throw error;
   }
 }

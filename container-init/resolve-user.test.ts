@@ -28,4 +28,17 @@ describe('resolveUser (docker -u)', () => {
     expect(() => resolveUser('ghost', PASSWD, GROUP)).toThrow(UserLookupError);
     expect(() => resolveUser('app:ghosts', PASSWD, GROUP)).toThrow(/unable to find group ghosts/);
   });
+
+  it("says how to fix each: a user's, a group's", () => {
+    const fixOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (error) {
+        return (error as UserLookupError).fix;
+      }
+      return undefined;
+    };
+    expect(fixOf(() => resolveUser('ghost', PASSWD, GROUP))).toBe('pick a user that the image has, or a numeric uid:gid');
+    expect(fixOf(() => resolveUser('app:ghosts', PASSWD, GROUP))).toBe('pick a group that the image has (its /etc/group), or a numeric gid');
+  });
 });

@@ -9,7 +9,16 @@ export interface ResolvedUser {
 
 export class UserLookupError extends Error {
   override readonly name = 'UserLookupError';
+  constructor(
+    message: string,
+    /** how to fix it: a user's, unless said */
+    readonly fix = 'pick a user that the image has, or a numeric uid:gid',
+  ) {
+    super(message);
+  }
 }
+
+const GROUP_FIX = 'pick a group that the image has (its /etc/group), or a numeric gid';
 
 interface PasswdEntry {
   name: string;
@@ -52,7 +61,7 @@ export function resolveGroupAdd(names: readonly string[], groupText: string): nu
   return names.map((name) => {
     if (isNumeric(name)) return Number(name);
     const group = groups.find((g) => g.name === name);
-    if (!group) throw new UserLookupError(`unable to find group ${name} (--group-add): no matching entries in /etc/group of the image`);
+    if (!group) throw new UserLookupError(`unable to find group ${name} (--group-add): no matching entries in /etc/group of the image`, GROUP_FIX);
     return group.gid;
   });
 }
@@ -69,7 +78,7 @@ export function resolveUser(spec: string, passwdText: string, groupText: string)
   let gid = entry?.gid ?? 0;
   if (groupPart !== undefined && groupPart !== '') {
     const group = isNumeric(groupPart) ? { gid: Number(groupPart) } : groups.find((g) => g.name === groupPart);
-    if (!group) throw new UserLookupError(`unable to find group ${groupPart}: no matching entries in /etc/group of the image`);
+    if (!group) throw new UserLookupError(`unable to find group ${groupPart}: no matching entries in /etc/group of the image`, GROUP_FIX);
     gid = group.gid;
   }
   const supplementary = entry ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];

@@ -28,6 +28,7 @@ describe('validateRunOptions', () => {
     [{ image: 'i', cidfile: '' }, /^--cidfile: no file named$/],
     [{ image: 'i', links: ['db:alias:x'] }, /^--link db:alias:x: not NAME or NAME:ALIAS$/],
     [{ image: 'i', links: [':x'] }, /^--link :x: not NAME or NAME:ALIAS$/],
+    [{ image: 'i', workdir: 'relative/dir' }, /^the working directory 'relative\/dir' is invalid, it needs to be an absolute path$/],
     [{ image: 'i', cidfile: import.meta.filename }, /^--cidfile .*validate-options\.test\.ts: the file exists \(another container's ID\?\)$/],
   ])('rejects %j', (options, message) => {
     expect(() => validateRunOptions(options)).toThrow(UsageError);
@@ -37,6 +38,7 @@ describe('validateRunOptions', () => {
   it('accepts a plain run', () => {
     expect(() => validateRunOptions({ image: 'i', command: ['true'], cpus: 2, memory: '1g', timeout: 1000 })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', cpus: 1.5 })).not.toThrow();
+    expect(() => validateRunOptions({ image: 'i', workdir: '/srv/app' })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', name: 'web.1_a-b', hostname: 'vm-1.example' })).not.toThrow();
     expect(() => validateRunOptions({ image: 'i', dns: ['192.0.2.53', 'fd00::53'], network: 'net', networkAliases: ['web'], ip: '172.20.0.5', ip6: 'fd00::5', cidfile: '/nonexistent/cid', links: ['db', 'db:database', '/web.1:w'] })).not.toThrow();
   });

@@ -19,6 +19,9 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a number of CPUs from 0.01 to 64 (1.5: two vCPUs held to 1.5 CPUs of time, as docker holds a container)');
   }
   if (options.memory !== undefined) parseMemoryMiB(options.memory);
+  if (options.workdir !== undefined && !options.workdir.startsWith('/')) {
+    throw new UsageError(`the working directory '${options.workdir}' is invalid, it needs to be an absolute path`, `give one from the image's root, e.g. -w /${options.workdir.replace(/^\.?\/*/, '')}`);
+  }
   if (options.stopTimeout !== undefined && !(Number.isFinite(options.stopTimeout) && options.stopTimeout >= 0)) {
     throw new UsageError(`invalid --stop-timeout ${String(options.stopTimeout)}`, 'give a number of seconds, 0 or more');
   }
