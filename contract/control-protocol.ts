@@ -60,6 +60,7 @@ export const Tag = {
   fresh: 34,
   carry: 35,
   ownDir: 36,
+  device: 37,
 } as const;
 
 /** Tag.modprobe's values: the modprobe the guest's kernel calls */
@@ -186,7 +187,7 @@ export interface ExecRequest {
   /** the command's capabilities (hex mask kept), no_new_privs and rlimits */
   process?: { capabilities?: string | undefined; noNewPrivileges?: boolean | undefined; rlimits?: readonly { resource: number; soft: number; hard: number }[] | undefined } | undefined;
   /** the first EXEC: sysctls and /dev/shm's size, set before any command */
-  machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined } | undefined;
+  machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined; devices?: readonly string[] | undefined } | undefined;
   /** the first EXEC: the image's content of the VM's fresh /run and /tmp, and the mounts to bind again over them (container-init/fresh-dirs.ts) */
   fresh?: FreshDirs | undefined;
 }
@@ -267,6 +268,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   for (const r of p?.rlimits ?? []) fields.push([Tag.rlimit, `${r.resource} ${r.soft} ${r.hard}`]);
   for (const [key, value] of req.machine?.sysctls ?? []) fields.push([Tag.sysctl, `${key}=${value}`]);
   if (req.machine?.shmSizeBytes) fields.push([Tag.shmSize, String(req.machine.shmSizeBytes)]);
+  for (const device of req.machine?.devices ?? []) fields.push([Tag.device, device]);
   for (const e of req.fresh?.entries ?? []) fields.push([Tag.fresh, encodeFreshEntry(e)]);
   for (const target of req.fresh?.carry ?? []) fields.push([Tag.carry, target]);
   for (const dir of req.fresh?.own ?? []) fields.push([Tag.ownDir, dir]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GUEST_NR_OPEN, capabilityMask, capabilityNames, mergeRlimits, parseProcLimits, parseShmSize, parseSignal, parseSysctl, parseUlimit, signalName } from './process-settings.js';
+import { GUEST_NR_OPEN, capabilityMask, capabilityNames, mergeRlimits, parseDevice, parseProcLimits, parseShmSize, parseSignal, parseSysctl, parseUlimit, signalName } from './process-settings.js';
 
 describe('capabilityMask', () => {
   it('keeps every capability unless some are dropped (the command is root of its own machine)', () => {
@@ -133,5 +133,18 @@ describe('mergeRlimits', () => {
     expect(merged).toHaveLength(inherited.length);
     expect(mergeRlimits([], [parseUlimit('core=0')])).toEqual([{ name: 'core', resource: 4, soft: 0, hard: 0 }]);
     expect(mergeRlimits(inherited)).toEqual(inherited);
+  });
+});
+
+describe('parseDevice', () => {
+  it("takes the VM's own devices, in docker's forms (PATH, PATH:PATH, PATH:PERMS, PATH:PATH:PERMS)", () => {
+    expect(['/dev/fuse', '/dev/net/tun:/dev/net/tun', '/dev/loop-control:rwm', '/dev/loop7:/dev/loop7:rw', '/dev/loop12'].map(parseDevice)).toEqual(['/dev/fuse', '/dev/net/tun', '/dev/loop-control', '/dev/loop7', '/dev/loop12']);
+  });
+
+  it("refuses a host's device, another path in the VM, and what is not docker's form", () => {
+    expect(() => parseDevice('/dev/sda')).toThrow(/^--device \/dev\/sda: a device of the host cannot be handed into the VM's kernel$/);
+    expect(() => parseDevice('/dev/kvm')).toThrow(/a device of the host/);
+    expect(() => parseDevice('/dev/fuse:/dev/myfuse')).toThrow(/^--device \/dev\/fuse:\/dev\/myfuse: the VM has its own \/dev\/fuse, at that path only$/);
+    expect(() => parseDevice('/dev/fuse:/dev/fuse:xyz')).toThrow(/not PATH\[:PATH\]\[:PERMS\]/);
   });
 });

@@ -113,6 +113,28 @@ export function parseUlimit(text: string): PlanRlimit {
   return { name: m[1] as string, resource, soft, hard };
 }
 
+/** the devices every VM's kernel has of its own (made at boot from its modules' list, or by devtmpfs), which a --device names */
+const VM_DEVICES = new Set([
+  '/dev/fuse', '/dev/net/tun', '/dev/loop-control', '/dev/mapper/control', '/dev/btrfs-control', '/dev/uinput', '/dev/uhid', '/dev/ppp',
+  '/dev/vhost-net', '/dev/vhost-vsock', '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/autofs',
+]);
+
+/**
+ * --device PATH[:PATH][:PERMS] of a run in a VM: the VM's own device of that path (a loop device is
+ * made), as docker's container gets the host's. A device of the host (a disk, a GPU, a USB port, KVM)
+ * cannot reach the VM's kernel; another path in the VM than the device's is not taken.
+ */
+export function parseDevice(text: string): string {
+  const [path = '', second, third] = text.split(':');
+  const inVm = second === undefined || /^[rwm]+$/.test(second) ? path : second;
+  if (third !== undefined && !/^[rwm]+$/.test(third)) throw new UsageError(`--device ${text}: not PATH[:PATH][:PERMS]`, 'write e.g. --device /dev/fuse');
+  if (inVm !== path) throw new UsageError(`--device ${text}: the VM has its own ${path}, at that path only`, `write --device ${path}`);
+  if (!VM_DEVICES.has(path) && !/^\/dev\/loop\d{1,3}$/.test(path)) {
+    throw new UsageError(`--device ${path}: a device of the host cannot be handed into the VM's kernel`, `the VM's own devices can: ${[...VM_DEVICES].slice(0, 5).join(', ')}, /dev/loopN...; drop it otherwise`);
+  }
+  return path;
+}
+
 /** --sysctl KEY=VALUE: any sysctl (in a VM all of them are the command's own machine's, not only docker's namespaced ones) */
 export function parseSysctl(text: string): [string, string] {
   const at = text.indexOf('=');

@@ -148,6 +148,8 @@ export interface RunOptions {
   shmSize?: string | undefined;
   /** `--group-add`: more supplementary groups for the command, by name or number */
   groupAdd?: readonly string[] | undefined;
+  /** `--device PATH`: a device of the VM's own kernel (/dev/fuse, /dev/net/tun, /dev/loopN...) there for the command */
+  devices?: readonly string[] | undefined;
   /** `--dns`, `--dns-search`, `--dns-option`: the container's resolver, which the VM's asks (its resolv.conf keeps search and options) */
   dns?: readonly string[] | undefined;
   dnsSearch?: readonly string[] | undefined;
@@ -216,6 +218,7 @@ export const RUN_OPTIONS = {
     envDescribe: "the user the command runs as (compose's `user:` moves here: container-init itself must be root)",
   },
   groupAdd: { flag: 'group-add', kind: 'strings', group: 'Container:', describe: 'more groups for the command: a name of the image or a gid' },
+  devices: { flag: 'device', kind: 'strings', group: 'Container:', describe: "a device of the VM's own kernel, made there for the command: /dev/fuse, /dev/net/tun, /dev/loop-control, /dev/loopN... (a host's device cannot be)" },
   hostname: { flag: 'hostname', alias: 'h', kind: 'string', group: 'Container:', describe: 'hostname inside the VM' },
   interactive: { flag: 'interactive', alias: 'i', kind: 'boolean', group: 'Container:', describe: 'stream stdin to the command', env: 'TESTIN_STDIN', envDescribe: '1: stream stdin to the command (on with a tty)' },
   tty: { flag: 'tty', alias: 't', kind: 'boolean', group: 'Container:', describe: 'run the command on a pseudo-terminal' },

@@ -87,6 +87,8 @@ export interface MachinePlan {
   sysctls?: readonly (readonly [string, string])[] | undefined;
   /** --shm-size */
   shmSizeBytes?: number | undefined;
+  /** --device: the VM's own devices to be there (a loop device is made) */
+  devices?: readonly string[] | undefined;
 }
 
 export interface RunPlan {

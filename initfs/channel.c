@@ -158,6 +158,7 @@ void free_request(struct request *r) {
   for (int i = 0; i < r->nrlimits; i++) free(r->rlimits[i]);
   for (int i = 0; i < r->nfresh; i++) free(r->fresh[i].field);
   for (int i = 0; i < r->ncarry; i++) free(r->carry[i]);
+  for (int i = 0; i < r->ndevices; i++) free(r->devices[i]);
   free(r->caps);
   free(r->shm_size);
   free(r->argv);
@@ -255,6 +256,7 @@ void parse_exec(const struct frame *f, struct request *r) {
         }
         break;
       case TAG_CARRY: if (r->ncarry < 64) r->carry[r->ncarry++] = dup_field(v, n); break;
+      case TAG_DEVICE: if (r->ndevices < 16) r->devices[r->ndevices++] = dup_field(v, n); break;
       case TAG_OWN_DIR:
         if (n == 4 && memcmp(v, "/run", 4) == 0) r->own_run = 1;
         if (n == 4 && memcmp(v, "/tmp", 4) == 0) r->own_tmp = 1;

@@ -130,6 +130,8 @@ struct request {
   char *carry[64]; /* TAG_CARRY */
   int ncarry;
   int own_run, own_tmp; /* TAG_OWN_DIR */
+  char *devices[16]; /* TAG_DEVICE */
+  int ndevices;
 };
 
 /* base.c */

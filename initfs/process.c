@@ -5,6 +5,8 @@
  */
 #include "init.h"
 #include <linux/capability.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -27,6 +29,29 @@ int apply_machine_settings(const struct request *r, char *msg, size_t len) {
       snprintf(msg, len, "--sysctl %.*s: %s\n  fix: %s", (int)(eq - kv), kv, e == ENOENT ? "no such sysctl in this kernel" : strerror(e),
                e == ENOENT ? "check its name (testin run IMAGE ls /proc/sys/...), or load its module first" : "give a value the kernel takes (see its documentation)");
       return -1;
+    }
+  }
+  for (int i = 0; i < r->ndevices; i++) {
+    const char *dev = r->devices[i];
+    int loop = -1;
+    /* a loop device is made by the loop driver (loaded by opening its control node) */
+    if (sscanf(dev, "/dev/loop%d", &loop) == 1 && loop >= 0 && access(dev, F_OK) < 0) {
+      int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+      if (ctl >= 0) {
+        if (ioctl(ctl, LOOP_CTL_ADD, loop) < 0 && errno != EEXIST) log_line("--device %s: %s", dev, strerror(errno));
+        close(ctl);
+      }
+    }
+    if (access(dev, F_OK) < 0) {
+      snprintf(msg, len, "--device %s: the VM's kernel has no such device (%s)\n  fix: drop it, or give a kernel with its driver (--kernel, --modules)", dev, strerror(errno));
+      return -1;
+    }
+    /* the modes a host's udev gives them, which docker's --device passes on: FUSE and TUN for
+     * every user, loop devices to the disk group (the VM's static nodes are root's alone) */
+    if (strcmp(dev, "/dev/fuse") == 0 || strcmp(dev, "/dev/net/tun") == 0) {
+      chmod(dev, 0666);
+    } else if (loop >= 0 || strcmp(dev, "/dev/loop-control") == 0) {
+      if (chown(dev, 0, 6) == 0) chmod(dev, 0660);
     }
   }
   if (r->shm_size) {

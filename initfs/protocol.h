@@ -76,6 +76,7 @@ enum {
   TAG_FRESH = 34,    /* repeated, parents first: "TYPE MODE UID GID PATH\0DATA" (TYPE d, l or f; MODE octal; DATA a link's target, a file's bytes): the image's /run and /tmp, made again in the fresh ones */
   TAG_CARRY = 35,    /* repeated, parents first: a mount's target under /run or /tmp, bound again over the fresh ones */
   TAG_OWN_DIR = 36,  /* repeated: "/run" or "/tmp" stays the image's own folder (no fresh tmpfs) */
+  TAG_DEVICE = 37,   /* repeated: a device of the VM's own that must be there before the first command (--device; a loop device is made) */
 };
 
 /* TAG_MODPROBE's values */

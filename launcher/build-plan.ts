@@ -2,7 +2,7 @@ import type { ImageConfig } from '../contract/docker-client.js';
 import { UsageError } from '../contract/errors.js';
 import { LABEL_PREFIX } from '../contract/labels.js';
 import { BOOT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_S } from '../contract/exit-codes.js';
-import { capabilityMask, parseShmSize, parseSignal, parseSysctl, parseUlimit } from '../contract/process-settings.js';
+import { capabilityMask, parseDevice, parseShmSize, parseSignal, parseSysctl, parseUlimit } from '../contract/process-settings.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, DEFAULT_PATH, PLAN_VERSION, parseMemoryMiB, type AccelChoice, type Forward, type MachinePlan, type NetBackend, type ProcessPlan, type RunLeasePlan, type RunPlan, type VmPlan } from '../contract/run-plan.js';
 import type { VolumeMapping } from '../volumes/volume-mapping.js';
 import type { RunOptions } from '../contract/run-options.js';
@@ -88,7 +88,8 @@ export function resolveProcessSettings(options: RunOptions, imageStopSignal?: st
   };
   const sysctls = (options.sysctls ?? []).map(parseSysctl);
   const shmSizeBytes = options.shmSize === undefined ? undefined : parseShmSize(options.shmSize);
-  const machine: MachinePlan = options.noVm ? {} : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}) };
+  const devices = options.noVm ? [] : (options.devices ?? []).map(parseDevice);
+  const machine: MachinePlan = options.noVm ? {} : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}), ...(devices.length ? { devices } : {}) };
   return { ...(Object.keys(process).length ? { process } : {}), ...(Object.keys(machine).length ? { machine } : {}) };
 }
 

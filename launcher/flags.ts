@@ -40,7 +40,6 @@ export const RUN_FLAGS: Record<string, Options> = {
 /** docker run's flags testin does not take, and why: an unknown one of these gets its reason, not yargs' "Unknown argument" */
 const NOT_SUPPORTED: Record<string, string> = {
   gpus: 'a VM sees no GPU of the host',
-  device: "a host device cannot be handed into the VM's kernel",
   pid: "the VM has its own kernel: a namespace of the host's cannot be shared",
   ipc: "the VM has its own kernel: a namespace of the host's cannot be shared",
   uts: "the VM has its own kernel: a namespace of the host's cannot be shared",

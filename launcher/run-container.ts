@@ -185,7 +185,8 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       capAdd: vm.capAdd,
       // the engine removes the container once it ends, even when its client is gone (a remote engine); --rm=false keeps it
       autoRemove: options.keep !== true,
-      devices: vm.devices,
+      // --device: in a VM the VM's own (the plan's); without one the engine's, as docker gives it
+      devices: [...vm.devices, ...(options.noVm ? (options.devices ?? []).map((d) => d.split(':')[0] as string) : [])],
       securityOpt: [vm.security.apparmor],
       seccomp: vm.security.seccomp && { profile: vm.security.seccomp, file: { volume: toolbox.volumeName, path: TOOLBOX_LAYOUT.seccomp } },
       openStdin: options.interactive === true || typeof plan.lease === 'object',

@@ -60,6 +60,15 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([own.exitCode, own.stdout.toString().trim().split('\n')]).toEqual([0, [docker[0], docker[1], '500', '500', docker[4], docker[5]]]);
   });
 
+  it("--device names the VM's own devices: FUSE and TUN open to every user, a loop device made for the disk group and usable; a host's device is refused", async () => {
+    const r = await testin(['run', '--device', '/dev/fuse', '--device', '/dev/net/tun:rwm', '--device', '/dev/loop5:/dev/loop5', BUSYBOX_IMAGE, 'sh', '-c',
+      'stat -c "%n %a %u:%g %t:%T" /dev/fuse /dev/net/tun /dev/loop5; head -c 1048576 /dev/zero > /tmp/disk; losetup /dev/loop5 /tmp/disk && losetup /dev/loop5 | grep -o /tmp/disk']);
+    // FUSE is 10:229, TUN 10:200, loop 7:N; the group disk is 6
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, '/dev/fuse 666 0:0 a:e5\n/dev/net/tun 666 0:0 a:c8\n/dev/loop5 660 0:6 7:5\n/tmp/disk\n']);
+    const host = await testin(['run', '--device', '/dev/sda', BUSYBOX_IMAGE, 'true']);
+    expect([host.exitCode, host.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --device \/dev\/sda: a device of the host cannot be handed into the VM's kernel\n {2}fix: /m)]);
+  });
+
   it("a session made with them: up, then exec (docker exec's order and flags, -d) and docker cp both ways, then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
     expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
