@@ -16,10 +16,11 @@ describe('freshDirs', () => {
     mkdirSync(join(root, 'tmp/data'), { recursive: true });
     writeFileSync(join(root, 'tmp/data/file'), 'from the image\n', { mode: 0o640 });
     symlinkSync('/tmp/data', join(root, 'run/lnk'));
+    writeFileSync(join(root, 'run/.containerenv'), '');
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it("lists the image's /run and /tmp, parents first, with links and files; testin's own /run/testin and the mounts' content are left out", () => {
+  it("lists the image's /run and /tmp, parents first, with links and files; testin's own /run/testin, Podman's /run/.containerenv and the mounts' content are left out", () => {
     const fresh = freshDirs(root, ['/run/secrets', '/data', '/tmp/data/sub']);
     expect(fresh.entries.map((e) => [e.type, e.path, e.data?.toString()])).toEqual([
       ['dir', '/run', undefined],

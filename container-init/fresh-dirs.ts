@@ -14,8 +14,12 @@ import type { FreshDirs, FreshEntry } from '../contract/control-protocol.js';
 export const FRESH_DIRS = ['/run', '/tmp'] as const;
 /** what one folder's content may cost the command's request: beyond it, the image's folder is kept */
 export const FRESH_BUDGET = { entries: 256, bytes: 1 << 20 };
-/** /run/testin is testin's own: the container's work folder, and the toolbox in the VM */
-const OWN = '/run/testin';
+/**
+ * Left out: /run/testin, testin's own (the container's work folder, and the toolbox in the VM), and
+ * Podman's /run/.containerenv (the mount point of a file it puts in every container, which says "a
+ * container" to systemd in the VM, as docker's /.dockerenv would)
+ */
+const LEFT_OUT = ['/run/testin', '/run/.containerenv'];
 
 /** Pure: a path is the folder or under it */
 export function under(path: string, dir: string): boolean {
@@ -31,7 +35,7 @@ export function under(path: string, dir: string): boolean {
  */
 export function freshDirs(root: string, targets: readonly string[]): FreshDirs {
   const carry = targets.filter((t) => FRESH_DIRS.some((dir) => under(t, dir)));
-  const skip = new Set([...carry, OWN]);
+  const skip = new Set([...carry, ...LEFT_OUT]);
   const entries: FreshEntry[] = [];
   const own: string[] = [];
   for (const dir of FRESH_DIRS) {
@@ -51,7 +55,7 @@ function readTree(root: string, dir: string, skip: ReadonlySet<string>): FreshEn
   const entries: FreshEntry[] = [entryOf(dir, top)];
   let bytes = 0;
   const walk = (path: string): boolean => {
-    for (const name of readdirSync(join(root, path)).sort()) {
+    for (const name of namesIn(join(root, path))) {
       const child = `${path}/${name}`;
       if (skip.has(child)) continue;
       const st = lstatOrUndefined(join(root, child));
@@ -65,7 +69,8 @@ function readTree(root: string, dir: string, skip: ReadonlySet<string>): FreshEn
       } else if (st.isFile()) {
         bytes += st.size;
         if (bytes > FRESH_BUDGET.bytes) return false;
-        entries.push({ ...entryOf(child, st), data: readFileSync(join(root, child)) });
+        const data = readOrUndefined(join(root, child));
+        if (data) entries.push({ ...entryOf(child, st), data });
       }
     }
     return true;
@@ -76,6 +81,23 @@ function readTree(root: string, dir: string, skip: ReadonlySet<string>): FreshEn
 function entryOf(path: string, st: Stats): FreshEntry {
   const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'file';
   return { type, path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+/** a folder's names, sorted; none when it cannot be read (an owner this container's root does not map): the folder is made empty */
+function namesIn(path: string): string[] {
+  try {
+    return readdirSync(path).sort();
+  } catch {
+    return [];
+  }
+}
+
+function readOrUndefined(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {

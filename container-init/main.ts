@@ -123,7 +123,7 @@ async function main(): Promise<number> {
     const exec = guestRequest(plan, root, mirror);
     const newRoot = prepareRoot(plan, mirror);
     // the image's /run and /tmp, and the user's mounts under them, for the VM's fresh ones
-    if (!plan.noVm && !SHARED_ROOT) exec.fresh = freshDirs(newRoot, mountTargets(plan, mirror, newRoot));
+    if (!plan.noVm && !SHARED_ROOT) exec.fresh = imageRunAndTmp(plan, mirror, newRoot);
     if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] the root is ready ${Date.now() - MAIN_AT} ms after container-init's start\n`);
     const early = stoppedEarly();
     if (early !== undefined) return early;
@@ -176,6 +176,16 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
   } catch (error) {
     if (error instanceof UserLookupError) throw new RunEnded(fail(error.message, error.fix));
     throw error;
+  }
+}
+
+/** what the VM's fresh /run and /tmp hold (fresh-dirs.ts); a root that cannot be read leaves them empty, as before, and says why */
+function imageRunAndTmp(plan: RunPlan, mirror: readonly { path: string }[], newRoot: string): ReturnType<typeof freshDirs> | undefined {
+  try {
+    return freshDirs(newRoot, mountTargets(plan, mirror, newRoot));
+  } catch (error) {
+    process.stderr.write(`testin: the image's /run and /tmp could not be read (${(error as Error).message}): the VM's are empty\n`);
+    return undefined;
   }
 }
 
