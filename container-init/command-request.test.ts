@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunPlan } from '../contract/run-plan.js';
-import { commandRequest, guestModprobe } from './command-request.js';
+import { commandRequest, guestModprobe, guestVolumes } from './command-request.js';
 
 const root = mkdtempSync(join(tmpdir(), 'testin-command-request-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -50,5 +50,14 @@ describe('commandRequest', () => {
   it('passes on the modprobe it was given', () => {
     expect(commandRequest(plan(), { root, netBackend: 'passt', modprobe: 'toolbox' }).modprobe).toBe('toolbox');
     expect(commandRequest(plan(), { root, netBackend: 'passt' }).modprobe).toBeUndefined();
+  });
+});
+
+describe('guestVolumes', () => {
+  it("names each mount where the VM finds it, the image's links resolved, parents first; none when the root's share serves them", () => {
+    const mounts = [{ source: '/a', target: '/var/run/x', readOnly: true }, { source: '/b', target: '/data', readOnly: false }] as RunPlan['mounts'];
+    const resolve = (t: string): string => t.replace(/^\/var\/run\//, '/run/');
+    expect(guestVolumes(plan({ mounts, fsCache: 'auto' }), [], resolve)).toEqual([{ target: '/data', readOnly: false }, { target: '/run/x', readOnly: true }]);
+    expect(guestVolumes(plan({ mounts, fsCache: 'always' }), [], resolve)).toBeUndefined();
   });
 });

@@ -121,7 +121,7 @@ export function sessionRequest(plan: RunPlan, root: string, req: SessionExecRequ
  * The user's volumes and binds (and compose's, mirrored), when they are served
  * by a virtiofsd of their own: the init binds each from that share.
  */
-export function guestVolumes(plan: RunPlan, mirror: readonly { path: string; readOnly: boolean }[]): ExecRequest['volumes'] {
-  const targets = [...plan.mounts.map((m) => ({ target: m.target, readOnly: m.readOnly })), ...mirror.map((m) => ({ target: m.path, readOnly: m.readOnly }))];
+export function guestVolumes(plan: RunPlan, mirror: readonly { path: string; readOnly: boolean }[], resolve: (target: string) => string = (t) => t): ExecRequest['volumes'] {
+  const targets = [...plan.mounts.map((m) => ({ target: resolve(m.target), readOnly: m.readOnly })), ...mirror.map((m) => ({ target: resolve(m.path), readOnly: m.readOnly }))];
   return shareCaches(plan.fsCache, targets.length > 0).volumes ? parentsFirst(targets) : undefined;
 }

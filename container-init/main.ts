@@ -170,7 +170,8 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
       rlimits: containerRlimits(plan),
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
-      volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror),
+      // each where the VM finds it: an image's links resolved in its root (Debian's /var/run -> /run), as the container's mounts are
+      volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror, (target) => resolveIn('/', target)),
       modprobe: plan.noVm || SHARED_ROOT ? undefined : guestModprobe(plan, mirror, isExecutable, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.modprobe)),
     });
   } catch (error) {

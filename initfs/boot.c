@@ -269,8 +269,8 @@ void enter_root(const struct request *r) {
   /* the toolbox sits under the image's /run (never at a path an image uses): kept aside
    * while /run becomes a fresh tmpfs, then put back at the same path */
   int kept = mkdir("/toolbox", 0755) == 0 && mount(NEW_ROOT TOOLBOX_DIR, "/toolbox", NULL, MS_BIND | MS_REC, NULL) == 0;
-  /* the root's share as it is, for the user's mounts under /run and /tmp */
-  int view = r->ncarry > 0 && r->nvolumes == 0 && (mkdir(ROOT_VIEW, 0755) == 0 || errno == EEXIST) && mount(NEW_ROOT, ROOT_VIEW, NULL, MS_BIND, NULL) == 0;
+  /* the root's share as it is, for the user's mounts under /run and /tmp (also those the volumes' share does not name as sent) */
+  int view = r->ncarry > 0 && (mkdir(ROOT_VIEW, 0755) == 0 || errno == EEXIST) && mount(NEW_ROOT, ROOT_VIEW, NULL, MS_BIND, NULL) == 0;
   if (premade) {
     for (size_t i = 0; i < NROOT_MOUNTS; i++) {
       if (!root_mounts[i].top || own_dir(r, root_mounts[i].path)) continue;

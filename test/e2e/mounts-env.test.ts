@@ -30,7 +30,7 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(await leftovers()).toEqual([]);
   });
 
-  it("has the image's /run and /tmp as docker shows them (folders, links, files, modes, owners) on the VM's fresh tmpfs, and the user's mounts under them; a /tmp with too much in it stays the image's own", async () => {
+  it("has the image's /run and /tmp as docker shows them (folders, links, files, modes, owners) on the VM's fresh tmpfs, and the user's mounts under them (through the image's links too); a /tmp with too much in it stays the image's own", async () => {
     const image = `testin-e2e-fresh:${process.pid}`;
     const big = `testin-e2e-fresh-big:${process.pid}`;
     const context = mkdtempSync(join(tmpdir(), 'testin-e2e-fresh-'));
@@ -48,6 +48,11 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
       expect(readFileSync(join(dir, 'rw', 'fresh'), 'utf8')).toBe('in-tmp\n');
       // the same through the root's own share (no second virtiofsd for the volumes)
       expect((await testin(['run', '--fs-cache', 'always', ...args])).stdout.toString()).toBe(`${docker.stdout}\n`);
+      // a mount through the image's link (Debian's /var/run -> /run), as docker resolves it in the image's root (before, the init failed)
+      const linked = ['-v', `${dir}/ro:/var/run/x`, DEBIAN_IMAGE, 'sh', '-c', 'cat /var/run/x/host-file /run/x/host-file'];
+      const dockerLinked = await execa('docker', ['run', '--rm', ...linked]);
+      const vmLinked = await testin(['run', ...linked]);
+      expect([vmLinked.exitCode, vmLinked.stdout.toString()]).toEqual([0, `${dockerLinked.stdout}\n`]);
       // still the VM's own tmpfs
       expect((await testin(['run', image, 'sh', '-c', 'grep -E " /(run|tmp) " /proc/mounts | cut -d" " -f2,3 | sort'])).stdout.toString()).toBe('/run tmpfs\n/tmp tmpfs\n');
       // 2 MB in /tmp is more than the request carries: the image's own /tmp, through virtiofs, as docker's
