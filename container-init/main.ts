@@ -5,7 +5,7 @@
  * /run/testin/toolbox/container-init.js, run by the toolbox's own node.
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { FORWARDED_SIGNALS } from '../contract/control-protocol.js';
 import { TestinError } from '../contract/errors.js';
 import { EXIT_TESTIN_FAILED, exitCodeForSignal } from '../contract/exit-codes.js';
@@ -170,8 +170,7 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
       rlimits: containerRlimits(plan),
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
-      // each where the VM finds it: an image's links resolved in its root (Debian's /var/run -> /run), as the container's mounts are
-      volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror, (target) => resolveIn('/', target)),
+      volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror, inImageRoot),
       modprobe: plan.noVm || SHARED_ROOT ? undefined : guestModprobe(plan, mirror, isExecutable, join(TOOLBOX_DIR, TOOLBOX_LAYOUT.modprobe)),
     });
   } catch (error) {
@@ -183,17 +182,15 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
 /** what the VM's fresh /run and /tmp hold (fresh-dirs.ts); a root that cannot be read leaves them empty, as before, and says why */
 function imageRunAndTmp(plan: RunPlan, mirror: readonly { path: string }[], newRoot: string): ReturnType<typeof freshDirs> | undefined {
   try {
-    return freshDirs(newRoot, mountTargets(plan, mirror, newRoot));
+    return freshDirs(newRoot, [...plan.mounts.map((m) => m.target), ...mirror.map((m) => m.path)].map(inImageRoot));
   } catch (error) {
     process.stderr.write(`testin: the image's /run and /tmp could not be read (${(error as Error).message}): the VM's are empty\n`);
     return undefined;
   }
 }
 
-/** the user's mounts (and compose's, mirrored) where the VM sees them: their targets with the image's links resolved */
-function mountTargets(plan: RunPlan, mirror: readonly { path: string }[], newRoot: string): string[] {
-  return [...plan.mounts.map((m) => m.target), ...mirror.map((m) => m.path)].map((target) => `/${relative(newRoot, resolveIn(newRoot, target))}`);
-}
+/** a mount's target where the VM finds it: the image's links resolved in its root (Debian's /var/run -> /run), as the container's mount is */
+const inImageRoot = (target: string): string => resolveIn('/', target);
 
 /**
  * The container's own limits, as the engine set them, for the command in the VM (docker's process
@@ -236,8 +233,9 @@ function snapshotsDir(plan: RunPlan): string | undefined {
  */
 async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
   const snapshots = snapshotsDir(plan);
+  const rlimits = containerRlimits(plan);
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
-    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req, containerRlimits(plan)) : undefined);
+    new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req, rlimits) : undefined);
   let vm = newVm('auto');
   let ended: Promise<unknown> = Promise.resolve();
   /** what stopped the run (SIGINT, SIGTERM, the client gone), and the grace the command got */
