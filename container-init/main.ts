@@ -19,7 +19,7 @@ import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestModprobe, guestVolumes, sessionRequest } from './command-request.js';
 import { bindRoot, prepareContainerRoot, ramDir, resolveIn } from './prepare-root.js';
-import { freshDirs } from './fresh-dirs.js';
+import { FRESH_DIRS, freshDirs } from './fresh-dirs.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
@@ -179,8 +179,13 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
   }
 }
 
-/** what the VM's fresh /run and /tmp hold (fresh-dirs.ts); a root that cannot be read leaves them empty, as before, and says why */
+/**
+ * What the VM's fresh /run and /tmp hold (fresh-dirs.ts); a root that cannot be read leaves them empty, as before, and says why.
+ * A read-only root (--read-only) keeps the image's own folders, read-only as the rest of it, as docker's
+ * container has them (a --tmpfs on either is the writable one).
+ */
 function imageRunAndTmp(plan: RunPlan, mirror: readonly { path: string }[], newRoot: string): ReturnType<typeof freshDirs> | undefined {
+  if (plan.readonlyRoot) return { entries: [], own: [...FRESH_DIRS], carry: [] };
   try {
     return freshDirs(newRoot, [...plan.mounts.map((m) => m.target), ...mirror.map((m) => m.path)].map(inImageRoot));
   } catch (error) {

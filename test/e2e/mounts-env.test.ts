@@ -136,10 +136,10 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(perRun.stdout.toString()).toBe(atBoot.stdout.toString());
   });
 
-  it('--read-only makes the root read-only in the VM, while rw mounts stay writable', async () => {
-    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--read-only', '-v', `${dir}/rw:/data`, '--', 'sh', '-c',
-      'touch /etc/nope 2>&1 | grep -o "Read-only file system"; touch /data/ok && echo data-ok; touch /tmp/ok && echo tmp-ok']);
-    expect(r.stdout.toString()).toBe('Read-only file system\ndata-ok\ntmp-ok\n');
+  it('--read-only makes the root read-only in the VM, /tmp and /run with it as in docker, while rw mounts and a --tmpfs stay writable', async () => {
+    const r = await testin(['run', '--image', BUSYBOX_IMAGE, '--read-only', '-v', `${dir}/rw:/data`, '--tmpfs', '/run', '--', 'sh', '-c',
+      'for f in /etc/nope /data/ok /tmp/ok /run/ok; do touch $f 2>&1 | grep -o "Read-only file system" || echo $f writable; done']);
+    expect(r.stdout.toString()).toBe('Read-only file system\n/data/ok writable\nRead-only file system\n/run/ok writable\n');
   });
 
   it('applies -e, -e NAME from the caller, --env-file, -w and --hostname, over the image defaults', async () => {

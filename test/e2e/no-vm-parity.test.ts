@@ -40,8 +40,8 @@ const CASES: Case[] = [
   {
     name: 'mounts, tmpfs and a read-only root',
     args: ['--read-only', '-v', `${dir}/rw:/rw`, '-v', `${dir}/ro:/ro:ro`, '--tmpfs', '/scratch:size=1m',
-      ...sh('cat /ro/f; touch /ro/x 2>/dev/null || echo ro-refused; touch /etc/x 2>/dev/null || echo root-refused; touch /rw/ok /scratch/ok && echo writable')],
-    stdout: 'ro content\nro-refused\nroot-refused\nwritable\n',
+      ...sh('cat /ro/f; touch /ro/x 2>/dev/null || echo ro-refused; touch /etc/x 2>/dev/null || echo root-refused; touch /tmp/x 2>/dev/null || echo tmp-refused; touch /rw/ok /scratch/ok && echo writable')],
+    stdout: 'ro content\nro-refused\nroot-refused\ntmp-refused\nwritable\n',
     exitCode: 0,
   },
   { name: 'stdin', args: ['-i', '--', 'wc', '-l'], input: 'a\nb\nc\n', stdout: '3\n', exitCode: 0 },
