@@ -47,6 +47,14 @@ describe('commandRequest', () => {
     expect(commandRequest(plan({ network: { nic: false, forwards, backend: 'passt' } }), { root }).announce).toBe(false);
   });
 
+  it("sets the container's NIS domain name in the VM's kernel before the user's --sysctl, none for the kernel's (none)", () => {
+    const sysctls = [['kernel.domainname', 'mine'], ['net.ipv4.ip_forward', '1']] as const;
+    expect(commandRequest(plan({ machine: { sysctls } }), { root, domainname: 'corp.example\n' }).machine?.sysctls).toEqual([['kernel.domainname', 'corp.example'], ...sysctls]);
+    expect(commandRequest(plan(), { root, domainname: 'corp.example' }).machine).toEqual({ sysctls: [['kernel.domainname', 'corp.example']] });
+    expect(commandRequest(plan({ machine: { shmSizeBytes: 4096 } }), { root, domainname: '(none)\n' }).machine).toEqual({ shmSizeBytes: 4096 });
+    expect(commandRequest(plan(), { root }).machine).toBeUndefined();
+  });
+
   it('passes on the modprobe it was given', () => {
     expect(commandRequest(plan(), { root, netBackend: 'passt', modprobe: 'toolbox' }).modprobe).toBe('toolbox');
     expect(commandRequest(plan(), { root, netBackend: 'passt' }).modprobe).toBeUndefined();

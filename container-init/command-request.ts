@@ -61,6 +61,18 @@ export interface RequestContext {
   modprobe?: ExecRequest['modprobe'];
   /** the container's own limits (parseProcLimits), for those --ulimit does not set */
   rlimits?: readonly PlanRlimit[] | undefined;
+  /** the container's NIS domain name (/proc/sys/kernel/domainname: docker's --domainname, compose's domainname:) */
+  domainname?: string | undefined;
+}
+
+/**
+ * Pure: the VM's machine settings with the container's NIS domain name set in its kernel first, so
+ * that a --sysctl kernel.domainname=... of the user's, later, wins; "(none)" is the kernel's word for none.
+ */
+export function withDomainname(machine: RunPlan['machine'], domainname: string | undefined): RunPlan['machine'] {
+  const name = domainname?.trim();
+  if (!name || name === '(none)') return machine;
+  return { ...machine, sysctls: [['kernel.domainname', name], ...(machine?.sysctls ?? [])] };
 }
 
 /** The run's own command (throws UserLookupError for a user the image lacks). */
@@ -83,7 +95,7 @@ export function commandRequest(plan: RunPlan, ctx: RequestContext): ExecRequest 
     tmpfs: plan.tmpfs,
     volumes: ctx.volumes,
     process: processSettings(plan, ctx.rlimits),
-    machine: plan.machine,
+    machine: withDomainname(plan.machine, ctx.domainname),
   };
 }
 

@@ -168,6 +168,7 @@ function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readO
     return commandRequest(plan, {
       root,
       rlimits: containerRlimits(plan),
+      domainname: plan.noVm ? undefined : readOrUndefined('/proc/sys/kernel/domainname'),
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
       volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror, inImageRoot),
@@ -196,6 +197,15 @@ function imageRunAndTmp(plan: RunPlan, mirror: readonly { path: string }[], newR
 
 /** a mount's target where the VM finds it: the image's links resolved in its root (Debian's /var/run -> /run), as the container's mount is */
 const inImageRoot = (target: string): string => resolveIn('/', target);
+
+/** a file of the kernel's, as text; undefined when it cannot be read */
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The container's own limits, as the engine set them, for the command in the VM (docker's process

@@ -137,6 +137,7 @@ export interface ContainerSpec {
   openStdin: boolean;
   tty?: boolean | undefined;
   hostname?: string | undefined;
+  domainname?: string | undefined;
   networkMode?: string | undefined;
   /** docker's legacy links: NAME[:ALIAS] */
   links?: readonly string[] | undefined;

@@ -34,6 +34,8 @@ export interface RunOptions {
   /** uid[:gid] or name[:group]; @default the image's User, else root */
   user?: string | undefined;
   hostname?: string | undefined;
+  /** docker's --domainname: the NIS domain name, set in the VM's kernel (kernel.domainname) */
+  domainname?: string | undefined;
   /** keep stdin open and stream it to the command; @default false */
   interactive?: boolean | undefined;
   /** run the command on a pty (stdout and stderr merge, as with docker -t); @default false */
@@ -220,6 +222,7 @@ export const RUN_OPTIONS = {
   groupAdd: { flag: 'group-add', kind: 'strings', group: 'Container:', describe: 'more groups for the command: a name of the image or a gid' },
   devices: { flag: 'device', kind: 'strings', group: 'Container:', describe: "a device of the VM's own kernel, made there for the command: /dev/fuse, /dev/net/tun, /dev/loop-control, /dev/loopN... (a host's device cannot be)" },
   hostname: { flag: 'hostname', alias: 'h', kind: 'string', group: 'Container:', describe: 'hostname inside the VM' },
+  domainname: { flag: 'domainname', kind: 'string', group: 'Container:', describe: "NIS domain name inside the VM (the kernel's domainname)" },
   interactive: { flag: 'interactive', alias: 'i', kind: 'boolean', group: 'Container:', describe: 'stream stdin to the command', env: 'TESTIN_STDIN', envDescribe: '1: stream stdin to the command (on with a tty)' },
   tty: { flag: 'tty', alias: 't', kind: 'boolean', group: 'Container:', describe: 'run the command on a pseudo-terminal' },
   name: { flag: 'name', kind: 'string', group: 'Container:', describe: 'name of the container' },

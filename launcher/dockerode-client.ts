@@ -209,6 +209,7 @@ export function createDockerClient(docker: Docker = engineFromEnvironment(), env
         StdinOnce: spec.openStdin,
         Tty: spec.tty ?? false,
         ...(spec.hostname ? { Hostname: spec.hostname } : {}),
+        ...(spec.domainname ? { Domainname: spec.domainname } : {}),
         ...(spec.exposedPorts ? { ExposedPorts: spec.exposedPorts } : {}),
         ...(spec.stopTimeout === undefined ? {} : { StopTimeout: spec.stopTimeout }),
         ...(spec.stopSignal === undefined ? {} : { StopSignal: spec.stopSignal }),

@@ -67,7 +67,6 @@ const NOT_SUPPORTED: Record<string, string> = {
   'log-opt': 'testin relays the output itself',
   'mac-address': "the VM's NIC is behind the container's, whose address the engine gives",
   'link-local-ip': "the VM's NIC is behind the container's, whose addresses the engine gives",
-  domainname: "the VM has its own kernel: --sysctl kernel.domainname=NAME sets it there",
   'oom-score-adj': "the VM's kernel has its own OOM killer",
   'sig-proxy': 'testin gives the command the signals it gets, always',
   'detach-keys': 'a run has no detaching (-d starts one detached)',

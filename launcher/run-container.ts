@@ -192,6 +192,7 @@ export async function createRunContainer(options: RunOptions, ctx: CreateContext
       openStdin: options.interactive === true || typeof plan.lease === 'object',
       tty: options.tty ?? false,
       hostname: options.hostname,
+      domainname: options.domainname,
       networkMode: options.network,
       links: options.links,
       endpoint: { aliases: options.networkAliases, ipv4: options.ip, ipv6: options.ip6 },

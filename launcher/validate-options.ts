@@ -50,6 +50,10 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(options.hostname)) {
     throw new UsageError(`invalid --hostname "${options.hostname}"`, 'use at most 64 letters, digits, . and -, starting with a letter or digit');
   }
+  // the kernel's limit (__NEW_UTS_LEN); docker passes it on and the runtime fails at start
+  if (options.domainname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,63})$/.test(options.domainname)) {
+    throw new UsageError(`invalid --domainname "${options.domainname}"`, 'use at most 64 letters, digits, . and -, starting with a letter or digit');
+  }
   // --cap-*, --ulimit, --sysctl, --shm-size, --security-opt: their one-line errors before anything starts
   resolveProcessSettings(options);
   validateNetworkOptions(options);

@@ -142,15 +142,15 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(r.stdout.toString()).toBe('Read-only file system\n/data/ok writable\nRead-only file system\n/run/ok writable\n');
   });
 
-  it('applies -e, -e NAME from the caller, --env-file, -w and --hostname, over the image defaults', async () => {
+  it('applies -e, -e NAME from the caller, --env-file, -w, --hostname and --domainname, over the image defaults', async () => {
     const r = await testin(
       ['run', '--image', BUSYBOX_IMAGE, '-e', 'A=1', '-e', 'FROM_CALLER', '--env-file', join(dir, 'env-file'), '-e', 'OVERRIDDEN=flag',
-        '-w', '/made/for/you', '--hostname', 'vmhost', '--', 'sh', '-c',
-        'echo "$A|$FROM_CALLER|$FROM_FILE|$OVERRIDDEN|$PATH|$HOME"; pwd; hostname; cat /proc/sys/kernel/hostname'],
+        '-w', '/made/for/you', '--hostname', 'vmhost', '--domainname', 'corp.example', '--', 'sh', '-c',
+        'echo "$A|$FROM_CALLER|$FROM_FILE|$OVERRIDDEN|$PATH|$HOME"; pwd; hostname; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname'],
       { env: { ...process.env, FROM_CALLER: 'caller value' } as Record<string, string> },
     );
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toBe('1|caller value|file value|flag|/bin|/root\n/made/for/you\nvmhost\nvmhost\n');
+    expect(r.stdout.toString()).toBe('1|caller value|file value|flag|/bin|/root\n/made/for/you\nvmhost\nvmhost\ncorp.example\n');
   });
 
   it('resolves -u names in the image, with supplementary groups and HOME, as docker does', async () => {
