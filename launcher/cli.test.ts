@@ -23,6 +23,12 @@ describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
     });
   });
 
+  it('takes it for up as well (docker run -d --name N IMG): the image, and any command for up to refuse', () => {
+    expect(splitCommand(['up', '--name', 's1', '-v', '/a:/b', 'myapp:dev'])).toEqual({ flags: ['up', '--name', 's1', '-v', '/a:/b', '--image', 'myapp:dev'], command: undefined });
+    expect(splitCommand(['up', '--name', 's1', 'myapp:dev', 'sleep', '1'])).toEqual({ flags: ['up', '--name', 's1', '--image', 'myapp:dev'], command: ['sleep', '1'] });
+    expect(splitCommand(['up', '--name', 's1', '--image', 'myapp:dev'])).toEqual({ flags: ['up', '--name', 's1', '--image', 'myapp:dev'], command: undefined });
+  });
+
   it("leaves the command's own flags to it, as docker does", () => {
     expect(splitCommand(['run', '--cap-drop', 'NET_ADMIN', 'img', 'ip', '-d', 'link', '--memory', '1g'])).toEqual({
       flags: ['run', '--cap-drop', 'NET_ADMIN', '--image', 'img'],
@@ -37,7 +43,6 @@ describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
 
   it('keeps --image IMG [-- CMD] as it was', () => {
     expect(splitCommand(['run', '--image', 'img', '--', 'ls'])).toEqual({ flags: ['run', '--image', 'img'], command: ['ls'] });
-    expect(splitCommand(['up', 'img'])).toEqual({ flags: ['up', 'img'], command: undefined });
   });
 });
 
@@ -99,6 +104,13 @@ async function mainSaid(args: string[]): Promise<[number, string]> {
 describe('a number flag given a word', () => {
   it('is refused naming the word typed, not NaN, with 125, before any engine is asked', async () => {
     expect(await mainSaid(['run', '--cpus', 'many', 'img', 'true'])).toEqual([125, 'testin: invalid --cpus many\n  fix: give a number of CPUs from 0.01 to 64 (1.5: two vCPUs held to 1.5 CPUs of time, as docker holds a container)\n']);
+  });
+});
+
+describe('testin up with a command', () => {
+  it('is refused with 125 and the exec that runs it, before any engine is asked (the command was dropped)', async () => {
+    expect(await mainSaid(['up', '--name', 's1', 'img', 'sleep', '1'])).toEqual([125, 'testin: testin up takes no command (sleep 1): a session runs its commands by testin exec\n  fix: write testin up --name N IMAGE, then testin exec N sleep 1\n']);
+    expect((await mainSaid(['up', '--name', 's1', '--image', 'img', '--', 'sleep', '1']))[0]).toBe(125);
   });
 });
 

@@ -23,14 +23,14 @@ const COMMANDS: readonly CliCommand[] = [runCommand, upCommand, execCommand, lsC
 const VALUE_FLAGS = new Set(['--timeout', '--boot-timeout', '--memory', '-m', '--cpus', '--stop-timeout']);
 
 /**
- * argv before `--` goes to yargs; what follows `--` is the command, untouched. `run` also takes
- * docker's order (`testin run [FLAGS] IMAGE [CMD...]`, run-argv.ts) when no --image is given.
+ * argv before `--` goes to yargs; what follows `--` is the command, untouched. `run` and `up` also
+ * take docker's order (`testin run [FLAGS] IMAGE [CMD...]`, run-argv.ts) when no --image is given.
  */
 export function splitCommand(args: readonly string[]): { flags: string[]; command: string[] | undefined } {
   const at = args.indexOf('--');
   const before = at < 0 ? args : args.slice(0, at);
   const docker =
-    args[0] === 'run' && !before.some((a) => a === '--image' || a.startsWith('--image='))
+    (args[0] === 'run' || args[0] === 'up') && !before.some((a) => a === '--image' || a.startsWith('--image='))
       ? splitDockerRun(args.slice(1), { ...RUN_FLAGS, report: REPORT_FLAG })
       : args[0] === 'exec'
         ? splitDockerExec(args.slice(1), EXEC_FLAGS)

@@ -14,9 +14,11 @@ const sessions = (): Promise<typeof import('../machine.js')> => import('../machi
 
 export const upCommand: CliCommand = {
   command: 'up',
-  describe: 'boot a VM that stays up (a session): testin up --name N --image IMG [run flags]',
+  describe: 'boot a VM that stays up (a session): testin up --name N [run flags] IMAGE',
   builder: (y) => y.options(RUN_FLAGS),
-  async run(args) {
+  async run(args, command) {
+    // a session has no command of its own (docker run -d IMG CMD's would be its main process): its commands come by exec
+    if (command?.length) throw new UsageError(`testin up takes no command (${command.join(' ')}): a session runs its commands by testin exec`, `write testin up --name N IMAGE, then testin exec N ${command.join(' ')}`);
     const options = toRunOptions({ ...(args as ParsedRun), _: ['up'] }, undefined);
     // Ctrl-C while the VM starts (a --boot system takes a while): nothing of the session is left
     const { start } = await sessions();

@@ -41,8 +41,8 @@ describe.skipIf(skip !== '')('a session outlives everything beside it until it i
     expect(await leftovers()).toEqual([]);
   });
 
-  it('testin up (CLI, its process gone), then a run, a start()/stop(), a compose run: the session still answers and is listed', async () => {
-    const up = await testin(['up', '--name', cliSession, '--image', BUSYBOX_IMAGE]);
+  it("testin up in docker's order (CLI, its process gone), then a run, a start()/stop(), a compose run: the session still answers and is listed", async () => {
+    const up = await testin(['up', '--name', cliSession, BUSYBOX_IMAGE]);
     expect([up.exitCode, up.stdout.toString()]).toEqual([0, `${cliSession}\n`]);
     // the process that made it has exited: nothing may take that for a dead launcher's leftover
     const run = await testin(['run', '--image', BUSYBOX_IMAGE, '--', 'echo', 'beside']);
