@@ -44,6 +44,8 @@ export interface RunOptions {
   cpus?: number | undefined;
   /** VM memory, docker units (512m, 2g); @default 1g */
   memory?: string | undefined;
+  /** docker's --memory-swap (memory and swap together, -1 unlimited): checked as docker checks it; the VM has no swap, so its command never has more than --memory */
+  memorySwap?: string | undefined;
   /** @default 'auto': KVM where the CPU has vmx/svm and /dev/kvm opens, else TCG */
   accel?: AccelChoice | undefined;
   /**
@@ -289,6 +291,7 @@ export const RUN_OPTIONS = {
   snapshot: { flag: 'snapshot', kind: 'boolean', group: 'VM:', describe: 'restore a booted VM from its snapshot instead of booting (default; TESTIN_SNAPSHOT=0 turns it off); --no-snapshot boots cold' },
   cpus: { flag: 'cpus', kind: 'number', group: 'VM:', describe: 'virtual CPUs (default 2)', env: 'TESTIN_CPUS' },
   memory: { flag: 'memory', alias: 'm', kind: 'string', group: 'VM:', describe: 'VM memory, e.g. 512m, 2g (default 1g)', env: 'TESTIN_MEMORY' },
+  memorySwap: { flag: 'memory-swap', kind: 'string', group: 'VM:', describe: "docker's memory plus swap (-1: unlimited): taken, the VM has no swap: its command has --memory" },
   accel: { flag: 'accel', kind: 'string', choices: ACCEL_CHOICES, group: 'VM:', describe: 'accelerator (default auto: KVM when usable)', env: 'TESTIN_ACCEL' },
   kernel: { flag: 'kernel', kind: 'string', group: 'VM:', describe: "boot this kernel (bzImage or vmlinux) instead of the toolbox's" },
   initrd: { flag: 'initrd', kind: 'string', group: 'VM:', describe: "an initrd added after testin's own" },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlanError } from './errors.js';
-import { PLAN_VERSION, decodePlan, encodePlan, parseMemoryMiB, type RunPlan } from './run-plan.js';
+import { PLAN_VERSION, checkMemorySwap, decodePlan, encodePlan, parseMemoryMiB, type RunPlan } from './run-plan.js';
 
 const plan: RunPlan = {
   version: PLAN_VERSION,
@@ -51,5 +51,14 @@ describe('parseMemoryMiB', () => {
     expect(parseMemoryMiB('512g')).toBe(512 * 1024);
     expect(() => parseMemoryMiB('1t')).toThrow(/above 512 GiB/);
     expect(() => parseMemoryMiB('64m')).toThrow(/below 128 MiB/);
+  });
+});
+
+describe('checkMemorySwap', () => {
+  it("takes docker's --memory-swap: -1 or at least --memory, and only with --memory", () => {
+    for (const [swap, memory] of [['-1', '512m'], ['512m', '512m'], ['4g', '1g'], ['2t', '1g']] as const) expect(() => checkMemorySwap(swap, memory)).not.toThrow();
+    expect(() => checkMemorySwap('1g', undefined)).toThrow(/--memory-swap without --memory/);
+    expect(() => checkMemorySwap('256m', '512m')).toThrow(/--memory-swap 256m is below --memory 512m/);
+    expect(() => checkMemorySwap('lots', '512m')).toThrow(/invalid --memory-swap "lots"/);
   });
 });

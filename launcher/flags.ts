@@ -47,7 +47,6 @@ const NOT_SUPPORTED: Record<string, string> = {
   cgroupns: "the VM has its own kernel and cgroups",
   runtime: 'testin chooses the container around the VM itself',
   restart: 'a run ends with its command (use testin up for a VM that stays)',
-  'memory-swap': 'the VM has its memory (--memory) and no swap of the host',
   'cpuset-cpus': 'the VM has its --cpus',
   'cpu-shares': 'the VM has its --cpus',
   'oom-kill-disable': "the VM's kernel has its own OOM killer",

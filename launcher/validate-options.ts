@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { UsageError } from '../contract/errors.js';
-import { parseMemoryMiB } from '../contract/run-plan.js';
+import { checkMemorySwap, parseMemoryMiB } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
 import { platformArch } from './guest-arch.js';
 import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../contract/run-options.js';
@@ -19,6 +19,7 @@ export function validateRunOptions(options: RunOptions): void {
     throw new UsageError(`invalid --cpus ${String(options.cpus)}`, 'give a number of CPUs from 0.01 to 64 (1.5: two vCPUs held to 1.5 CPUs of time, as docker holds a container)');
   }
   if (options.memory !== undefined) parseMemoryMiB(options.memory);
+  if (options.memorySwap !== undefined) checkMemorySwap(options.memorySwap, options.memory);
   if (options.workdir !== undefined && !options.workdir.startsWith('/')) {
     throw new UsageError(`the working directory '${options.workdir}' is invalid, it needs to be an absolute path`, `give one from the image's root, e.g. -w /${options.workdir.replace(/^\.?\/*/, '')}`);
   }
