@@ -107,6 +107,17 @@ describe('a number flag given a word', () => {
   });
 });
 
+describe("docker's defaults spelled out", () => {
+  it('are taken (--restart no, --ipc private, --sig-proxy=true...); another value is refused with why, 125, before any engine is asked', async () => {
+    const parsed = (flags: string[]) => toRunOptions({ _: ['run'], image: 'img', ...Object.fromEntries(flags.map((f) => f.split('='))) }, ['true']);
+    expect(() => parsed(['restart=no', 'ipc=private', 'cgroupns=private'])).not.toThrow();
+    expect(() => toRunOptions({ _: ['run'], image: 'img', 'sig-proxy': true, 'oom-kill-disable': false }, ['true'])).not.toThrow();
+    expect(await mainSaid(['run', '--restart', 'always', 'img', 'true'])).toEqual([125, "testin: --restart always: not supported by testin: a run ends with its command (use testin up for a VM that stays)\n  fix: leave --restart out, or give docker's default, --restart no\n"]);
+    expect((await mainSaid(['run', '--sig-proxy=false', 'img', 'true']))[1]).toMatch(/^testin: --sig-proxy false: not supported by testin/);
+    expect((await mainSaid(['up', '--name', 's1', '--ipc', 'host', 'img']))[1]).toMatch(/^testin: --ipc host: not supported by testin/);
+  });
+});
+
 describe('testin up with a command', () => {
   it('is refused with 125 and the exec that runs it, before any engine is asked (the command was dropped)', async () => {
     expect(await mainSaid(['up', '--name', 's1', 'img', 'sleep', '1'])).toEqual([125, 'testin: testin up takes no command (sleep 1): a session runs its commands by testin exec\n  fix: write testin up --name N IMAGE, then testin exec N sleep 1\n']);

@@ -1,4 +1,5 @@
 import type { Options } from 'yargs';
+import { UsageError } from '../contract/errors.js';
 import { RUN_OPTIONS, type RunOptionTable } from '../contract/run-options.js';
 
 /** `--report FILE` of run and exec */
@@ -31,25 +32,48 @@ const CLI_FLAGS = {
   debug: { type: 'boolean', describe: 'debug logs and stack traces', group: 'Output:' },
 } as const satisfies Record<string, Options>;
 
+/**
+ * docker run's flags testin takes at docker's own default only (`--restart no`, `--ipc private` in a
+ * script or a generated command line: what testin does already); any other value is refused, and why
+ */
+const DEFAULT_ONLY: Record<string, { value: string | boolean; why: string }> = {
+  restart: { value: 'no', why: 'a run ends with its command (use testin up for a VM that stays)' },
+  ipc: { value: 'private', why: "the VM has its own kernel: a namespace of the host's or another container's cannot be shared" },
+  cgroupns: { value: 'private', why: 'the VM has its own kernel and cgroups' },
+  'sig-proxy': { value: true, why: 'testin gives the command the signals it gets, always' },
+  'oom-kill-disable': { value: false, why: "the VM's kernel has its own OOM killer" },
+};
+
+function defaultOnly({ value }: { value: string | boolean }): Options {
+  return { type: typeof value === 'boolean' ? 'boolean' : 'string', hidden: true };
+}
+
+/** Refuses a flag of DEFAULT_ONLY given another value than docker's default, with the reason (yargs' own coerce errors come out as its YError) */
+export function refuseNonDefaults(args: Readonly<Record<string, unknown>>): void {
+  for (const [flag, { value, why }] of Object.entries(DEFAULT_ONLY)) {
+    const given = args[flag];
+    if (given === undefined || given === value) continue;
+    const fix = typeof value === 'boolean' ? `--${flag}=${String(value)}` : `--${flag} ${value}`;
+    throw new UsageError(`--${flag} ${String(given)}: not supported by testin: ${why}`, `leave --${flag} out, or give docker's default, ${fix}`);
+  }
+}
+
 /** Every flag of `testin run`: the run options' table (contract/run-options.ts) and the CLI's own; it also feeds --help. */
 export const RUN_FLAGS: Record<string, Options> = {
   ...Object.fromEntries(Object.values(RUN_OPTIONS as RunOptionTable).map((spec) => [spec.flag, yargsOption(spec)])),
   ...CLI_FLAGS,
+  ...Object.fromEntries(Object.entries(DEFAULT_ONLY).map(([flag, spec]) => [flag, defaultOnly(spec)])),
 };
 
 /** docker run's flags testin does not take, and why: an unknown one of these gets its reason, not yargs' "Unknown argument" */
 const NOT_SUPPORTED: Record<string, string> = {
   gpus: 'a VM sees no GPU of the host',
   pid: "the VM has its own kernel: a namespace of the host's cannot be shared",
-  ipc: "the VM has its own kernel: a namespace of the host's cannot be shared",
   uts: "the VM has its own kernel: a namespace of the host's cannot be shared",
   userns: "the VM has its own kernel: a namespace of the host's cannot be shared",
-  cgroupns: "the VM has its own kernel and cgroups",
   runtime: 'testin chooses the container around the VM itself',
-  restart: 'a run ends with its command (use testin up for a VM that stays)',
   'cpuset-cpus': 'the VM has its --cpus',
   'cpu-shares': 'the VM has its --cpus',
-  'oom-kill-disable': "the VM's kernel has its own OOM killer",
   'health-cmd': 'no health checks in a run',
   'log-driver': 'testin relays the output itself',
   attach: 'testin attaches to stdout and stderr always (-i for stdin)',
@@ -67,7 +91,6 @@ const NOT_SUPPORTED: Record<string, string> = {
   'mac-address': "the VM's NIC is behind the container's, whose address the engine gives",
   'link-local-ip': "the VM's NIC is behind the container's, whose addresses the engine gives",
   'oom-score-adj': "the VM's kernel has its own OOM killer",
-  'sig-proxy': 'testin gives the command the signals it gets, always',
   'detach-keys': 'a run has no detaching (-d starts one detached)',
   'storage-opt': "the image's root reaches the VM through virtiofs, not the engine's storage",
   'volume-driver': 'make the volume first (docker volume create --driver ...) and mount it by name',

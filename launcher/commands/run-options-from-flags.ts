@@ -1,6 +1,7 @@
 import { UsageError } from '../../contract/errors.js';
 import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../../contract/run-options.js';
 import { parseDuration } from '../parse-duration.js';
+import { refuseNonDefaults } from '../flags.js';
 
 export type ParsedRun = Record<string, unknown> & { _: (string | number)[] };
 
@@ -8,6 +9,7 @@ export type ParsedRun = Record<string, unknown> & { _: (string | number)[] };
 export function toRunOptions(parsed: ParsedRun, command: string[] | undefined): RunOptions {
   const extra = parsed._.slice(1);
   if (extra.length) throw new UsageError(`unexpected argument "${String(extra[0])}"`, 'put the command after --, e.g. testin run --image IMG -- ls -l');
+  refuseNonDefaults(parsed);
   const options: Record<string, unknown> = { image: '', command };
   for (const [key, spec] of Object.entries(RUN_OPTIONS as RunOptionTable)) {
     const value = parsed[spec.flag];
