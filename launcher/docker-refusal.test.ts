@@ -18,6 +18,15 @@ describe('dockerRefusal', () => {
     expect(e?.fix).toMatch(/docker network create nope/);
   });
 
+  it("names a published host port that is taken, by docker's words and by Podman's, with where to look and what to publish on", () => {
+    const docker = dockerRefusal(apiError(500, 'driver failed programming external connectivity on endpoint x (abc): Bind for 0.0.0.0:18080 failed: port is already allocated'), {});
+    expect(docker?.fix).toMatch(/^the host's port 18080 is taken \(docker ps --filter publish=18080 .*-p OTHER:CONTAINER_PORT.*-p CONTAINER_PORT/);
+    const podman = dockerRefusal(apiError(500, 'rootlessport listen tcp 0.0.0.0:8081: bind: address already in use'), {});
+    expect(podman?.fix).toMatch(/^the host's port 8081 is taken/);
+    // an --ip that another container holds is not a port
+    expect(dockerRefusal(apiError(500, 'Address already in use'), {})?.fix).toMatch(/pick another --ip/);
+  });
+
   it('names a refusal the engine told through the client, by its status and words', () => {
     const fromClient = engineError(apiError(409, 'Conflict. The container name "/x" is already in use by container "abc".'), 'create the container');
     expect(dockerRefusal(fromClient, { name: 'x' })?.message).toBe('the container name "x" is already in use');

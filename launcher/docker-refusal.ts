@@ -33,6 +33,9 @@ export function fixFor(said: string): string {
   if (/does not belong to any of this network's subnets|user specified IP address is supported only/i.test(said)) {
     return "give --ip (--ip6) an address of the network's subnet (docker network inspect NET), on a network created with one (docker network create --subnet ...)";
   }
+  // -p on a host port that is taken: docker's "Bind for 0.0.0.0:8080 failed: port is already allocated", Podman's "listen tcp4 :8080: bind: address already in use"
+  const port = /port is already allocated|bind: address already in use/i.test(said) ? (/(?:Bind for|listen \w+)\s+\S*:(\d+)/i.exec(said)?.[1] ?? 'PORT') : undefined;
+  if (port) return `the host's port ${port} is taken (docker ps --filter publish=${port} shows a container that holds it; else a process of the host does): publish on another (-p OTHER:CONTAINER_PORT), or let the engine pick a free one (-p CONTAINER_PORT)`;
   if (/address already in use|address.*already (allocated|in use)/i.test(said) && !/bind|port/i.test(said)) return 'another container on the network has that address: pick another --ip (--ip6)';
   if (/range of cpus is from/i.test(said)) return "a fraction of --cpus is CPU time of the engine's host, which has no more than that: give less, or a whole number (that many vCPUs, with no limit of time)";
   if (/could not get container for|cannot link to a non running container/i.test(said)) return 'start the container --link names first (docker ps shows it running), or drop --link (on a user-defined network its name resolves without one)';

@@ -94,6 +94,19 @@ describe.skipIf(skip !== '')('the VM on the container network', () => {
     expect(outside.stderr.toString()).toMatch(/^testin: the engine .*192\.0\.2\.7.*\n {2}fix: give --ip \(--ip6\) an address of the network's subnet/m);
   });
 
+  it('a host port another container holds: 125, the port named with where to look and what to publish on, nothing left', async () => {
+    const port = 21_000 + (process.pid % 10_000);
+    const holder = `testin-e2e-port-holder-${process.pid}`;
+    await execa('docker', ['run', '-d', '--name', holder, '-p', `127.0.0.1:${port}:80`, BUSYBOX_IMAGE, 'sleep', '120']);
+    try {
+      const r = await testin(['run', '-p', `127.0.0.1:${port}:8080`, BUSYBOX_IMAGE, 'true']);
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr.toString()).toMatch(new RegExp(`^testin: the engine .*${port}.*\n {2}fix: the host's port ${port} is taken \\(docker ps --filter publish=${port} `, 'm'));
+    } finally {
+      await execa('docker', ['rm', '-f', holder], { reject: false });
+    }
+  });
+
   // as in docker: a server in the VM is reachable on any port it listens on, declared or not; one bound to loopback is not
   it.each(['passt', 'slirp'])('through %s: a server on a port nothing declared is reached from a sibling container and from a second testin VM', async (backend) => {
     const name = `testin-e2e-undeclared-${backend}-${process.pid}`;
