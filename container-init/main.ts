@@ -20,6 +20,7 @@ import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestModprobe, guestVolumes, sessionRequest } from './command-request.js';
 import { bindRoot, prepareContainerRoot, ramDir, resolveIn } from './prepare-root.js';
 import { FRESH_DIRS, freshDirs } from './fresh-dirs.js';
+import { fillEmptyVolumes } from './volume-copy.js';
 import { readPlan } from './read-plan.js';
 import { UserLookupError } from './resolve-user.js';
 import { runSessionClient } from './session-client.js';
@@ -225,6 +226,8 @@ function containerRlimits(plan: RunPlan): PlanRlimit[] {
 function prepareRoot(plan: RunPlan, mirror: { path: string; readOnly: boolean }[]): string {
   const newRoot = SHARED_ROOT ?? NEW_ROOT;
   try {
+    // docker fills an empty volume from the image: the engine did not (the volumes are staged)
+    fillEmptyVolumes(plan.mounts, TOOLBOX_DIR, (line) => process.stderr.write(line));
     if (plan.noVm) prepareContainerRoot(plan, TOOLBOX_DIR);
     else if (!SHARED_ROOT) bindRoot(plan, { toolbox: TOOLBOX_DIR, newRoot, ram: snapshotsDir(plan) ? { dir: ramDir(WORK_DIR), sizeBytes: plan.vm.memoryMiB * 2 ** 20 } : undefined }, mirror);
   } catch (error) {

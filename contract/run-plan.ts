@@ -63,6 +63,12 @@ export interface PlanMount {
   staging: string;
   target: string;
   readOnly: boolean;
+  /**
+   * a volume (named or anonymous, not nocopy): when it is empty it gets what the image has at its
+   * target, with the folder's owner and mode, as docker fills one (container-init/volume-copy.ts).
+   * Staged for the VM, it is mounted read-write in the container and made read-only there after.
+   */
+  copyUp?: boolean | undefined;
 }
 
 export interface PlanTmpfs {

@@ -11,8 +11,15 @@ describe('-v', () => {
     expect(parseVolumeFlag('/scratch', '/')).toEqual({ type: 'volume', target: '/scratch', readOnly: false });
   });
 
-  it.each(['./a:relative', 'a:/b:bogus', ':/b', 'a:/', 'a:b:c:d', 'bad name!:/x'])('rejects %j', (text) => {
+  it.each(['./a:relative', 'a:/b:bogus', ':/b', 'a:/', 'a:b:c:d', 'bad name!:/x', '/h:/b:nocopy', '/h:/b:rshared', 'v:/b:ro,rslave'])('rejects %j', (text) => {
     expect(() => parseVolumeFlag(text, '/')).toThrow(UsageError);
+  });
+
+  it("takes nocopy on a volume, and docker's default propagation (rprivate) on a bind, and says why another propagation cannot be", () => {
+    expect(parseVolumeFlag('cache:/var/cache:ro,nocopy', '/')).toEqual({ type: 'volume', source: 'cache', target: '/var/cache', readOnly: true, noCopy: true });
+    expect(parseVolumeFlag('/h:/b:rprivate', '/')).toMatchObject({ type: 'bind', source: '/h', target: '/b' });
+    expect(() => parseVolumeFlag('/h:/b:rshared', '/')).toThrow(/rshared: a mount's propagation does not reach into a VM/);
+    expect(() => parseVolumeFlag('/h:/b:nocopy', '/')).toThrow(/nocopy is for volumes/);
   });
 });
 
@@ -27,7 +34,11 @@ describe('--mount and --tmpfs', () => {
 
   it("refuses docker's keys it does not take, by name, and unknown keys, instead of dropping them", () => {
     expect(() => parseMountFlag('type=volume,src=v,dst=/v,volume-driver=local', '/')).toThrow(/testin does not take volume-driver= \(yet\)/);
-    expect(() => parseMountFlag('type=bind,src=/a,dst=/b,bind-propagation=rshared', '/')).toThrow(/bind-propagation=/);
+    expect(() => parseMountFlag('type=bind,src=/a,dst=/b,bind-propagation=rshared', '/')).toThrow(/bind-propagation=rshared: a mount's propagation does not reach into a VM/);
+    expect(parseMountFlag('type=bind,src=/a,dst=/b,bind-propagation=rprivate', '/')).toMatchObject({ type: 'bind', source: '/a', target: '/b' });
+    expect(parseMountFlag('type=volume,src=v,dst=/v,volume-nocopy', '/')).toEqual({ type: 'volume', source: 'v', target: '/v', readOnly: false, noCopy: true });
+    expect(parseMountFlag('type=volume,src=v,dst=/v,volume-nocopy=false', '/')).toEqual({ type: 'volume', source: 'v', target: '/v', readOnly: false });
+    expect(() => parseMountFlag('type=bind,src=/a,dst=/b,volume-nocopy', '/')).toThrow(/volume-nocopy is for type=volume/);
     expect(() => parseMountFlag('type=bind,src=/a,dst=/b,colour=blue', '/')).toThrow(/unknown key "colour"/);
     expect(parseMountFlag('type=bind,src=/a,dst=/b,consistency=cached', '/')).toMatchObject({ source: '/a', target: '/b' });
   });
@@ -85,7 +96,7 @@ describe('mapVolumes', () => {
     const mapping = mapVolumes(parseMounts({ volumes: ['/h/sub:/data/sub', '/h/data:/data:ro', 'named:/named'], tmpfs: ['/scratch'] }, '/'));
     expect(mapping.moves).toEqual([
       { staging: '/run/testin/volumes/0', target: '/data', readOnly: true },
-      { staging: '/run/testin/volumes/1', target: '/named', readOnly: false },
+      { staging: '/run/testin/volumes/1', target: '/named', readOnly: false, copyUp: true },
       { staging: '/run/testin/volumes/2', target: '/data/sub', readOnly: false },
     ]);
     // -v binds go as docker -v binds (the engine makes a missing source folder), the rest as mounts
@@ -94,5 +105,18 @@ describe('mapVolumes', () => {
     const mounted = mapVolumes(parseMounts({ mounts: ['type=bind,source=/h/m,target=/m,readonly'] }, '/'));
     expect([mounted.binds, mounted.container]).toEqual([[], [{ type: 'bind', source: '/h/m', target: '/run/testin/volumes/0', readOnly: true }]]);
     expect(mapping.tmpfs).toEqual([{ target: '/scratch', options: 'nosuid,nodev,noexec' }]);
+  });
+
+  it("has container-init fill each volume but a nocopy one from the image, as docker does: a read-only one is mounted read-write for it, and made read-only after", () => {
+    const mapping = mapVolumes(parseMounts({ volumes: ['named:/a:ro', '/anon', 'plain:/c:nocopy', '/h:/d:ro'], mounts: ['type=volume,src=m,dst=/e,volume-nocopy'] }, '/'));
+    expect(mapping.moves.map((m) => [m.target, m.readOnly, m.copyUp ?? false])).toEqual([
+      ['/a', true, true],
+      ['/anon', false, true],
+      ['/c', false, false],
+      ['/d', true, false],
+      ['/e', false, false],
+    ]);
+    expect(mapping.container.map((m) => [m.source ?? '(anonymous)', m.readOnly])).toEqual([['named', false], ['(anonymous)', false], ['plain', false], ['m', false]]);
+    expect(mapping.binds).toEqual(['/h:/run/testin/volumes/3:ro']);
   });
 });

@@ -5,7 +5,15 @@ import { UsageError } from '../contract/errors.js';
 /** One user mount, in docker's terms. */
 export type MountSpec =
   | { type: 'bind'; source: string; target: string; readOnly: boolean; /** -v creates a missing host folder, --mount does not */ createSource: boolean }
-  | { type: 'volume'; /** absent: an anonymous volume, removed with the container */ source?: string; target: string; readOnly: boolean }
+  | {
+      type: 'volume';
+      /** absent: an anonymous volume, removed with the container */
+      source?: string;
+      target: string;
+      readOnly: boolean;
+      /** nocopy (-v) or volume-nocopy (--mount): an empty volume does not get the image's content at its target */
+      noCopy?: boolean;
+    }
   | { type: 'tmpfs'; target: string; options: string };
 
 /** docker's default tmpfs flags */
@@ -29,20 +37,26 @@ export function parseVolumeFlag(text: string, cwd: string): MountSpec {
   if (parts.length > 3) throw new UsageError(`-v ${text}: too many colons`, 'write -v SOURCE:TARGET[:ro]');
   const [source = '', target = '', opts = ''] = parts;
   const options = opts.split(',').filter(Boolean);
-  const unknown = options.filter((o) => !['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o));
+  const propagation = options.find((o) => PROPAGATION_ELSEWHERE.includes(o));
+  if (propagation) throw new UsageError(`-v ${text}: ${propagation}: a mount's propagation does not reach into a VM (its mounts come through virtio-fs)`, `drop :${propagation} (rprivate, docker's default, is what the VM has)`);
+  const unknown = options.filter((o) => !['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', 'private', 'rprivate'].includes(o));
   if (unknown.length) throw new UsageError(`-v ${text}: unknown option "${unknown[0]}"`, 'use ro or rw');
   const readOnly = options.includes('ro');
   if (source === '') throw new UsageError(`-v ${text}: the source is empty`, 'write -v SOURCE:TARGET');
   const isPath = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
+  if (isPath && options.includes('nocopy')) throw new UsageError(`-v ${text}: nocopy is for volumes, not a folder of the host`, 'drop :nocopy, as docker wants it');
   if (isPath) return { type: 'bind', source: hostPath(source, cwd), target: checkTarget(target, '-v'), readOnly, createSource: true };
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw new UsageError(`-v ${text}: "${source}" is neither a path nor a volume name`, 'start host paths with / or ./');
-  return { type: 'volume', source, target: checkTarget(target, '-v'), readOnly };
+  return { type: 'volume', source, target: checkTarget(target, '-v'), readOnly, ...(options.includes('nocopy') ? { noCopy: true } : {}) };
 }
 
+/** a mount's propagation but docker's default (rprivate): mounts made on either side would have to cross virtio-fs */
+const PROPAGATION_ELSEWHERE = ['shared', 'rshared', 'slave', 'rslave'];
+
 /** the --mount keys testin takes (consistency: docker's too, and as meaningless on Linux) */
-const MOUNT_KEYS = new Set(['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode', 'consistency']);
+const MOUNT_KEYS = new Set(['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode', 'consistency', 'volume-nocopy', 'bind-propagation']);
 /** docker's keys that testin does not take (yet): refused by name rather than dropped in silence */
-const DOCKER_ONLY_KEYS = new Set(['volume-driver', 'volume-opt', 'volume-label', 'volume-nocopy', 'volume-subpath', 'bind-propagation', 'bind-nonrecursive', 'bind-recursive', 'bind-create-src']);
+const DOCKER_ONLY_KEYS = new Set(['volume-driver', 'volume-opt', 'volume-label', 'volume-subpath', 'bind-nonrecursive', 'bind-recursive', 'bind-create-src']);
 
 /** `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]` */
 export function parseMountFlag(text: string, cwd: string): MountSpec {
@@ -62,11 +76,20 @@ export function parseMountFlag(text: string, cwd: string): MountSpec {
   const ro = get('readonly', 'ro');
   const readOnly = ro !== undefined && ro !== 'false' && ro !== '0';
   const source = get('source', 'src');
+  const propagation = get('bind-propagation');
+  if (propagation !== undefined && (type !== 'bind' || !['private', 'rprivate'].includes(propagation))) {
+    throw new UsageError(`--mount ${text}: bind-propagation=${propagation}: a mount's propagation does not reach into a VM (its mounts come through virtio-fs)`, "drop bind-propagation= (rprivate, docker's default, is what the VM has)");
+  }
+  const nocopy = get('volume-nocopy');
+  if (nocopy !== undefined && type !== 'volume') throw new UsageError(`--mount ${text}: volume-nocopy is for type=volume`, 'drop volume-nocopy');
   if (type === 'bind') {
     if (!source) throw new UsageError(`--mount ${text}: a bind mount needs source=`, 'add source=/host/path');
     return { type, source: hostPath(source, cwd), target, readOnly, createSource: false };
   }
-  if (type === 'volume') return source ? { type, source, target, readOnly } : { type, target, readOnly };
+  if (type === 'volume') {
+    const noCopy = nocopy !== undefined && nocopy !== 'false' && nocopy !== '0' ? { noCopy: true } : {};
+    return source ? { type, source, target, readOnly, ...noCopy } : { type, target, readOnly, ...noCopy };
+  }
   if (type === 'tmpfs') {
     const size = get('tmpfs-size');
     const mode = get('tmpfs-mode');

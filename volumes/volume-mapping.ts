@@ -28,9 +28,11 @@ export function mapVolumes(specs: readonly MountSpec[]): VolumeMapping {
       continue;
     }
     const staging = `${VOLUME_STAGING}/${mapping.moves.length}`;
+    // docker fills an empty volume from the image at its target, which the engine never sees here: container-init does, before the read-only
+    const copyUp = spec.type === 'volume' && spec.noCopy !== true;
     if (spec.type === 'bind' && spec.createSource) mapping.binds.push(`${spec.source}:${staging}${spec.readOnly ? ':ro' : ''}`);
-    else mapping.container.push({ type: spec.type, source: spec.source, target: staging, readOnly: spec.readOnly });
-    mapping.moves.push({ staging, target: spec.target, readOnly: spec.readOnly });
+    else mapping.container.push({ type: spec.type, source: spec.source, target: staging, readOnly: spec.readOnly && !copyUp });
+    mapping.moves.push({ staging, target: spec.target, readOnly: spec.readOnly, ...(copyUp ? { copyUp } : {}) });
   }
   return mapping;
 }

@@ -142,6 +142,32 @@ describe.skipIf(skip !== '')('docker-run parity in the VM: mounts, environment, 
     expect(r.stdout.toString()).toBe('Read-only file system\n/data/ok writable\nRead-only file system\n/run/ok writable\n');
   });
 
+  it("fills an empty volume from the image as docker does (its content, the folder's owner and mode, read-only ones too), once, and not with nocopy", async () => {
+    const vol = (name: string): string => `testin-e2e-fill-${name}-${process.pid}`;
+    const names = ['docker', 'vm', 'ro-docker', 'ro-vm', 'nocopy'].map(vol);
+    const LIST = 'ls -A /etc/apt | sort | tr "\\n" " "';
+    const PARTIAL = '/var/cache/apt/archives/partial';
+    const RO = `stat -c "%U %a" ${PARTIAL}; touch ${PARTIAL}/x 2>&1 | grep -o "Read-only file system"`;
+    try {
+      const docker = await execa('docker', ['run', '--rm', '-v', `${vol('docker')}:/etc/apt`, DEBIAN_IMAGE, 'sh', '-c', LIST]);
+      expect(docker.stdout).toMatch(/sources\.list\.d/);
+      const first = await testin(['run', '-v', `${vol('vm')}:/etc/apt`, DEBIAN_IMAGE, 'sh', '-c', `${LIST}; echo mine > /etc/apt/mine; rm -r /etc/apt/sources.list.d`]);
+      expect(first.stdout.toString()).toBe(docker.stdout);
+      // no longer empty: the next run finds it as the last one left it, nothing copied again
+      const again = await testin(['run', '-v', `${vol('vm')}:/etc/apt`, DEBIAN_IMAGE, 'sh', '-c', LIST]);
+      const left = [...docker.stdout.trim().split(' ').filter((entry) => entry !== 'sources.list.d'), 'mine'].sort();
+      expect(again.stdout.toString()).toBe(`${left.join(' ')} `);
+      const roDocker = await execa('docker', ['run', '--rm', '-v', `${vol('ro-docker')}:${PARTIAL}:ro`, DEBIAN_IMAGE, 'sh', '-c', RO]);
+      expect(roDocker.stdout).toBe('_apt 700\nRead-only file system');
+      const roVm = await testin(['run', '-v', `${vol('ro-vm')}:${PARTIAL}:ro`, DEBIAN_IMAGE, 'sh', '-c', RO]);
+      expect(roVm.stdout.toString()).toBe(`${roDocker.stdout}\n`);
+      const nocopy = await testin(['run', '--mount', `type=volume,src=${vol('nocopy')},dst=/etc/apt,volume-nocopy`, DEBIAN_IMAGE, 'sh', '-c', 'ls -A /etc/apt | wc -l']);
+      expect(nocopy.stdout.toString()).toBe('0\n');
+    } finally {
+      await execa('docker', ['volume', 'rm', '-f', ...names], { reject: false });
+    }
+  });
+
   it('applies -e, -e NAME from the caller, --env-file, -w, --hostname and --domainname, over the image defaults', async () => {
     const r = await testin(
       ['run', '--image', BUSYBOX_IMAGE, '-e', 'A=1', '-e', 'FROM_CALLER', '--env-file', join(dir, 'env-file'), '-e', 'OVERRIDDEN=flag',
