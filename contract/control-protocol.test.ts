@@ -59,13 +59,13 @@ describe('control protocol framing', () => {
     const fields = decodeFields(new FrameReader().push(encodeExec(1, {
       ...base,
       process: { capabilities: '2000', noNewPrivileges: true, rlimits: [{ resource: 7, soft: 1024, hard: -1 }] },
-      machine: { sysctls: [['net.ipv4.ip_forward', '1'], ['kernel.shmmni', '8192']], shmSizeBytes: 268435456 },
+      machine: { sysctls: [['net.ipv4.ip_forward', '1'], ['kernel.shmmni', '8192']], shmSizeBytes: 268435456, pidsLimit: 64 },
     }))[0]?.payload);
-    expect([fieldString(fields, Tag.caps), fieldNumber(fields, Tag.noNewPrivs), fieldString(fields, Tag.rlimit), fieldString(fields, Tag.shmSize)]).toEqual(['2000', 1, '7 1024 -1', '268435456']);
+    expect([fieldString(fields, Tag.caps), fieldNumber(fields, Tag.noNewPrivs), fieldString(fields, Tag.rlimit), fieldString(fields, Tag.shmSize), fieldNumber(fields, Tag.pidsLimit)]).toEqual(['2000', 1, '7 1024 -1', '268435456', 64]);
     expect(fields.get(Tag.sysctl)?.map(String)).toEqual(['net.ipv4.ip_forward=1', 'kernel.shmmni=8192']);
     // nothing asked, nothing sent: the init keeps every capability and the machine as it is
     const plain = decodeFields(new FrameReader().push(encodeExec(2, base))[0]?.payload);
-    expect([Tag.caps, Tag.noNewPrivs, Tag.rlimit, Tag.sysctl, Tag.shmSize].filter((t) => plain.has(t))).toEqual([]);
+    expect([Tag.caps, Tag.noNewPrivs, Tag.rlimit, Tag.sysctl, Tag.shmSize, Tag.pidsLimit].filter((t) => plain.has(t))).toEqual([]);
   });
 
   it("says whether the guest announces itself and which modprobe its kernel calls, and nothing when not asked", () => {

@@ -61,6 +61,7 @@ export const Tag = {
   carry: 35,
   ownDir: 36,
   device: 37,
+  pidsLimit: 38,
 } as const;
 
 /** Tag.modprobe's values: the modprobe the guest's kernel calls */
@@ -187,7 +188,7 @@ export interface ExecRequest {
   /** the command's capabilities (hex mask kept), no_new_privs and rlimits */
   process?: { capabilities?: string | undefined; noNewPrivileges?: boolean | undefined; rlimits?: readonly { resource: number; soft: number; hard: number }[] | undefined } | undefined;
   /** the first EXEC: sysctls and /dev/shm's size, set before any command */
-  machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined; devices?: readonly string[] | undefined } | undefined;
+  machine?: { sysctls?: readonly (readonly [string, string])[] | undefined; shmSizeBytes?: number | undefined; devices?: readonly string[] | undefined; pidsLimit?: number | undefined } | undefined;
   /** the first EXEC: the image's content of the VM's fresh /run and /tmp, and the mounts to bind again over them (container-init/fresh-dirs.ts) */
   fresh?: FreshDirs | undefined;
 }
@@ -269,6 +270,7 @@ export function encodeExec(id: number, req: ExecRequest): Buffer {
   for (const [key, value] of req.machine?.sysctls ?? []) fields.push([Tag.sysctl, `${key}=${value}`]);
   if (req.machine?.shmSizeBytes) fields.push([Tag.shmSize, String(req.machine.shmSizeBytes)]);
   for (const device of req.machine?.devices ?? []) fields.push([Tag.device, device]);
+  if (req.machine?.pidsLimit) fields.push([Tag.pidsLimit, req.machine.pidsLimit]);
   for (const e of req.fresh?.entries ?? []) fields.push([Tag.fresh, encodeFreshEntry(e)]);
   for (const target of req.fresh?.carry ?? []) fields.push([Tag.carry, target]);
   for (const dir of req.fresh?.own ?? []) fields.push([Tag.ownDir, dir]);

@@ -159,6 +159,8 @@ export interface ContainerSpec {
   /** sysctls and /dev/shm's size of the container itself (a run without a VM) */
   sysctls?: Record<string, string> | undefined;
   shmSizeBytes?: number | undefined;
+  /** --pids-limit of a run without a VM (a VM's is its own cgroup's) */
+  pidsLimit?: number | undefined;
   /** docker's --cpus as CPU time (a fraction's: the VM's vCPUs are rounded up) */
   nanoCpus?: number | undefined;
 }

@@ -150,6 +150,8 @@ export interface RunOptions {
   ulimits?: readonly string[] | undefined;
   /** `--shm-size`: /dev/shm's size in the VM (docker units); @default the kernel's (half the VM's memory) */
   shmSize?: string | undefined;
+  /** `--pids-limit N`: at most N processes and threads for the command and what it starts (a cgroup of the VM's, as docker's container's); 0 or -1: no limit */
+  pidsLimit?: number | undefined;
   /** `--group-add`: more supplementary groups for the command, by name or number */
   groupAdd?: readonly string[] | undefined;
   /** `--device PATH`: a device of the VM's own kernel (/dev/fuse, /dev/net/tun, /dev/loopN...) there for the command */
@@ -235,6 +237,7 @@ export const RUN_OPTIONS = {
   quiet: { flag: 'quiet', alias: 'q', kind: 'boolean', group: 'Container:', describe: 'no pull output' },
   readOnly: { flag: 'read-only', kind: 'boolean', group: 'Container:', describe: "mount the image's root read-only in the VM", env: 'TESTIN_READ_ONLY', envDescribe: "1: the image's root is read-only in the VM" },
   shmSize: { flag: 'shm-size', kind: 'string', group: 'Container:', describe: "size of the VM's /dev/shm (64m, 1g)" },
+  pidsLimit: { flag: 'pids-limit', kind: 'number', group: 'Container:', describe: "at most N processes and threads for the command and its own (-1: no limit), in a cgroup of the VM's as docker's container's" },
   stopSignal: { flag: 'stop-signal', kind: 'string', group: 'Container:', describe: 'the signal docker stop, Ctrl-C and --timeout send the command first (default SIGTERM; Ctrl-C sends SIGINT)' },
   stopTimeout: {
     flag: 'stop-timeout',

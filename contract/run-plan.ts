@@ -93,6 +93,8 @@ export interface MachinePlan {
   sysctls?: readonly (readonly [string, string])[] | undefined;
   /** --shm-size */
   shmSizeBytes?: number | undefined;
+  /** --pids-limit: the command's cgroup in the VM holds at most this many tasks */
+  pidsLimit?: number | undefined;
   /** --device: the VM's own devices to be there (a loop device is made) */
   devices?: readonly string[] | undefined;
 }

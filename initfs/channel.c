@@ -257,6 +257,7 @@ void parse_exec(const struct frame *f, struct request *r) {
         break;
       case TAG_CARRY: if (r->ncarry < 64) r->carry[r->ncarry++] = dup_field(v, n); break;
       case TAG_DEVICE: if (r->ndevices < 16) r->devices[r->ndevices++] = dup_field(v, n); break;
+      case TAG_PIDS_LIMIT: r->pids_limit = num; break;
       case TAG_OWN_DIR:
         if (n == 4 && memcmp(v, "/run", 4) == 0) r->own_run = 1;
         if (n == 4 && memcmp(v, "/tmp", 4) == 0) r->own_tmp = 1;

@@ -141,6 +141,10 @@ static int command_process(void *arg) {
   dup2(s->err, 2);
   const char *step = "chdir";
   if (mkdir_p(r->cwd) < 0 || chdir(r->cwd) < 0) goto fail;
+  /* --pids-limit: into the commands' cgroup, seen as the root of a cgroup namespace of its own */
+  step = "join the command's cgroup";
+  if (commands_cgroup >= 0 && (write(commands_cgroup, "0", 1) < 0 || unshare(CLONE_NEWCGROUP) < 0)) goto fail;
+  step = "setrlimit";
   if (apply_rlimits(r, &step) < 0) goto fail;
   step = "setgroups";
   if (setgroups(r->ngroups, r->groups) < 0) goto fail;

@@ -132,6 +132,7 @@ struct request {
   int own_run, own_tmp; /* TAG_OWN_DIR */
   char *devices[16]; /* TAG_DEVICE */
   int ndevices;
+  uint32_t pids_limit; /* TAG_PIDS_LIMIT; 0: none */
 };
 
 /* base.c */
@@ -184,6 +185,8 @@ void parse_exec(const struct frame *f, struct request *r);
 void free_request(struct request *r);
 
 /* process.c: docker's process settings in the VM */
+/* --pids-limit: the commands' cgroup's cgroup.procs, which each command's process joins; -1: none */
+extern int commands_cgroup;
 int apply_machine_settings(const struct request *r, char *msg, size_t len);
 int apply_rlimits(const struct request *r, const char **step);
 int drop_bounding_caps(const struct request *r, const char **step);

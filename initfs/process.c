@@ -10,8 +10,38 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
-/* Writes each "key=value" to /proc/sys/key (dots are folders) and sizes /dev/shm.
- * Returns 0, or -1 with what failed in msg. */
+int commands_cgroup = -1;
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define COMMANDS_CGROUP CGROUP_ROOT "/testin"
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  ssize_t w = fd < 0 ? -1 : write(fd, text, strlen(text));
+  int e = errno;
+  if (fd >= 0) close(fd);
+  errno = e;
+  return w < 0 ? -1 : 0;
+}
+
+/* --pids-limit, as docker's container has it: the commands in a cgroup of their own with
+ * pids.max (each joins it on its way to exec, in a cgroup namespace of its own, so that it sees
+ * "0::/"), and that cgroup bound over /sys/fs/cgroup, where the command finds its pids.max as in
+ * docker's container. cgroup.procs is opened before the bind hides the path. */
+static int make_commands_cgroup(uint32_t limit, char *msg, size_t len) {
+  char max[16];
+  snprintf(max, sizeof max, "%u", limit);
+  if ((mkdir(COMMANDS_CGROUP, 0755) < 0 && errno != EEXIST) || write_text(CGROUP_ROOT "/cgroup.subtree_control", "+pids") < 0 || write_text(COMMANDS_CGROUP "/pids.max", max) < 0 ||
+      (commands_cgroup = open(COMMANDS_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0) {
+    snprintf(msg, len, "--pids-limit %u: the VM's cgroup for the command: %s\n  fix: give a kernel with the pids controller (CONFIG_CGROUP_PIDS), or drop --pids-limit", limit, strerror(errno));
+    return -1;
+  }
+  if (mount(COMMANDS_CGROUP, CGROUP_ROOT, NULL, MS_BIND, NULL) < 0) log_line("--pids-limit: bind the command's cgroup over %s: %s", CGROUP_ROOT, strerror(errno));
+  return 0;
+}
+
+/* Writes each "key=value" to /proc/sys/key (dots are folders), sizes /dev/shm and makes the
+ * commands' cgroup. Returns 0, or -1 with what failed in msg. */
 int apply_machine_settings(const struct request *r, char *msg, size_t len) {
   for (int i = 0; i < r->nsysctls; i++) {
     const char *kv = r->sysctls[i];
@@ -62,6 +92,7 @@ int apply_machine_settings(const struct request *r, char *msg, size_t len) {
       return -1;
     }
   }
+  if (r->pids_limit > 0 && commands_cgroup < 0 && make_commands_cgroup(r->pids_limit, msg, len) < 0) return -1;
   return 0;
 }
 

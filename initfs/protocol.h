@@ -77,6 +77,7 @@ enum {
   TAG_CARRY = 35,    /* repeated, parents first: a mount's target under /run or /tmp, bound again over the fresh ones */
   TAG_OWN_DIR = 36,  /* repeated: "/run" or "/tmp" stays the image's own folder (no fresh tmpfs) */
   TAG_DEVICE = 37,   /* repeated: a device of the VM's own that must be there before the first command (--device; a loop device is made) */
+  TAG_PIDS_LIMIT = 38, /* u32: --pids-limit: the commands run in a cgroup of their own that holds at most this many tasks */
 };
 
 /* TAG_MODPROBE's values */

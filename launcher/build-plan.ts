@@ -89,7 +89,11 @@ export function resolveProcessSettings(options: RunOptions, imageStopSignal?: st
   const sysctls = (options.sysctls ?? []).map(parseSysctl);
   const shmSizeBytes = options.shmSize === undefined ? undefined : parseShmSize(options.shmSize);
   const devices = options.noVm ? [] : (options.devices ?? []).map(parseDevice);
-  const machine: MachinePlan = options.noVm ? {} : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}), ...(devices.length ? { devices } : {}) };
+  // docker: 0 and -1 are no limit
+  const pidsLimit = options.pidsLimit !== undefined && options.pidsLimit > 0 ? options.pidsLimit : undefined;
+  const machine: MachinePlan = options.noVm
+    ? {}
+    : { ...(sysctls.length ? { sysctls } : {}), ...(shmSizeBytes ? { shmSizeBytes } : {}), ...(devices.length ? { devices } : {}), ...(pidsLimit ? { pidsLimit } : {}) };
   return { ...(Object.keys(process).length ? { process } : {}), ...(Object.keys(machine).length ? { machine } : {}) };
 }
 

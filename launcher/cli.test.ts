@@ -29,6 +29,12 @@ describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
     expect(splitCommand(['up', '--name', 's1', '--image', 'myapp:dev'])).toEqual({ flags: ['up', '--name', 's1', '--image', 'myapp:dev'], command: undefined });
   });
 
+  it('takes --boot without a value there (--boot=PATH gives one): the word after it is the image', () => {
+    expect(splitCommand(['run', '--boot', 'img', 'systemctl', 'is-system-running'])).toEqual({ flags: ['run', '--boot', '--image', 'img'], command: ['systemctl', 'is-system-running'] });
+    expect(splitCommand(['up', '--boot', '--name', 'web', 'img'])).toEqual({ flags: ['up', '--boot', '--name', 'web', '--image', 'img'], command: undefined });
+    expect(splitCommand(['run', '--boot=/lib/systemd/systemd', 'img'])).toEqual({ flags: ['run', '--boot=/lib/systemd/systemd', '--image', 'img'], command: undefined });
+  });
+
   it("leaves the command's own flags to it, as docker does", () => {
     expect(splitCommand(['run', '--cap-drop', 'NET_ADMIN', 'img', 'ip', '-d', 'link', '--memory', '1g'])).toEqual({
       flags: ['run', '--cap-drop', 'NET_ADMIN', '--image', 'img'],
@@ -115,6 +121,13 @@ describe("docker's defaults spelled out", () => {
     expect(await mainSaid(['run', '--restart', 'always', 'img', 'true'])).toEqual([125, "testin: --restart always: not supported by testin: a run ends with its command (use testin up for a VM that stays)\n  fix: leave --restart out, or give docker's default, --restart no\n"]);
     expect((await mainSaid(['run', '--sig-proxy=false', 'img', 'true']))[1]).toMatch(/^testin: --sig-proxy false: not supported by testin/);
     expect((await mainSaid(['up', '--name', 's1', '--ipc', 'host', 'img']))[1]).toMatch(/^testin: --ipc host: not supported by testin/);
+  });
+});
+
+describe('--pids-limit', () => {
+  it('is refused when not a whole number, or with --boot (the image init owns the cgroups), 125, before any engine is asked', async () => {
+    expect(await mainSaid(['run', '--pids-limit', '1.5', 'img', 'true'])).toEqual([125, 'testin: invalid --pids-limit 1.5\n  fix: give a whole number of processes, or -1 for no limit\n']);
+    expect(await mainSaid(['run', '--boot', '--pids-limit', '5', 'img'])).toEqual([125, "testin: --pids-limit with --boot: the image's init manages the VM's cgroups\n  fix: set TasksMax= in its units (systemd), or drop --boot\n"]);
   });
 });
 

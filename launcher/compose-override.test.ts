@@ -15,7 +15,7 @@ function planOf(service: Record<string, unknown> | undefined): RunPlan {
 }
 
 describe('buildComposeOverride', () => {
-  it('applies cap_drop, cap_add, sysctls, ulimits, shm_size, security_opt and group_add in the VM, by the plan fields testin run makes from its flags', () => {
+  it('applies cap_drop, cap_add, sysctls, ulimits, shm_size, pids_limit, security_opt and group_add in the VM, by the plan fields testin run makes from its flags', () => {
     const service = {
       command: 'true',
       cap_drop: ['ALL'],
@@ -23,6 +23,7 @@ describe('buildComposeOverride', () => {
       sysctls: { 'net.ipv4.ip_forward': 1 },
       ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: 512 },
       shm_size: '256m',
+      pids_limit: 64,
       security_opt: ['no-new-privileges:true'],
       group_add: [4242],
       privileged: true,
@@ -37,6 +38,7 @@ describe('buildComposeOverride', () => {
       sysctls: ['net.ipv4.ip_forward=1'],
       ulimits: ['nofile=1024:2048', 'nproc=512'],
       shmSize: '256m',
+      pidsLimit: 64,
       securityOpt: ['no-new-privileges:true'],
       groupAdd: ['4242'],
       privileged: true,
@@ -45,7 +47,9 @@ describe('buildComposeOverride', () => {
     expect({ process: plan.process, machine: plan.machine }).toEqual(run);
     // --privileged keeps every capability, in both
     expect(plan.process?.capabilities).toBeUndefined();
-    expect(plan.machine).toEqual({ sysctls: [['net.ipv4.ip_forward', '1']], shmSizeBytes: 256 * 1024 ** 2 });
+    expect(plan.machine).toEqual({ sysctls: [['net.ipv4.ip_forward', '1']], shmSizeBytes: 256 * 1024 ** 2, pidsLimit: 64 });
+    // the container around the VM holds QEMU's and virtiofsd's threads: no limit of the command's there
+    expect(override.services.t?.pids_limit).toBe(-1);
     // the container around the VM is testin's: never privileged (this engine could not even grant it)
     expect(override.services.t?.privileged).toBe(false);
     // stop_signal is the command's; docker stop gives container-init SIGTERM, which it turns into that

@@ -26,6 +26,7 @@ export interface ComposeService {
   /** nofile: 1024, or nofile: {soft, hard} */
   ulimits?: Record<string, number | { soft: number; hard: number }>;
   shm_size?: string | number;
+  pids_limit?: number;
   group_add?: (string | number)[];
   stop_signal?: string;
   /** linux/arm64, linux/amd64: the VM's architecture when the image has several */
@@ -44,6 +45,7 @@ function processOptions(svc: ComposeService): Partial<RunOptions> {
     sysctls,
     ulimits,
     shmSize: svc.shm_size === undefined ? undefined : String(svc.shm_size),
+    pidsLimit: svc.pids_limit,
     groupAdd: svc.group_add?.map(String),
     stopSignal: svc.stop_signal,
   };
@@ -128,6 +130,8 @@ export function buildComposeOverride(input: OverrideInput): Record<string, unkno
       ...(svc.read_only ? { read_only: false } : {}),
       // privileged: is the VM's command's (it holds every capability there); the container stays as testin makes it
       ...(svc.privileged ? { privileged: false } : {}),
+      // pids_limit: is the VM's command's (a cgroup of the VM's); on the container it would hold QEMU's and virtiofsd's threads
+      ...(svc.pids_limit !== undefined ? { pids_limit: -1 } : {}),
       // compose reads $ in a value as a variable: $$ is a $
       environment: { [PLAN_ENV]: encodePlan(plan).replace(/\$/g, '$$$$') },
       cap_add: vm.capAdd,

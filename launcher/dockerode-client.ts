@@ -233,6 +233,7 @@ export function createDockerClient(docker: Docker = engineFromEnvironment(), env
           ...(spec.dns?.options?.length ? { DnsOptions: [...spec.dns.options] } : {}),
           ...(spec.sysctls ? { Sysctls: spec.sysctls } : {}),
           ...(spec.shmSizeBytes ? { ShmSize: spec.shmSizeBytes } : {}),
+          ...(spec.pidsLimit !== undefined ? { PidsLimit: spec.pidsLimit } : {}),
           ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
         },
       });

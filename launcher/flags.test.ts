@@ -24,7 +24,7 @@ describe("docker run's flags", () => {
   });
 
   it('names the flag as it was typed, with its reason', () => {
-    expect(notSupported('pids-limit')).toBe("--pids-limit: not supported by testin: the command's processes live in the VM's kernel: --ulimit nproc=N limits them there");
+    expect(notSupported('gpus')).toBe('--gpus: not supported by testin: a VM sees no GPU of the host');
     expect(notSupported('c')).toBe('-c: not supported by testin: the VM has its --cpus');
     expect(notSupported('no-such-flag')).toBeUndefined();
     expect(notSupported('detach-keys', 'exec')).toBe('--detach-keys: not supported by testin: testin exec has no detaching: Ctrl-C stops the command');

@@ -78,7 +78,6 @@ const NOT_SUPPORTED: Record<string, string> = {
   'log-driver': 'testin relays the output itself',
   attach: 'testin attaches to stdout and stderr always (-i for stdin)',
   a: 'testin attaches to stdout and stderr always (-i for stdin)',
-  'pids-limit': "the command's processes live in the VM's kernel: --ulimit nproc=N limits them there",
   ...Object.fromEntries(['cpu-quota', 'cpu-period', 'cpu-rt-period', 'cpu-rt-runtime', 'cpu-count', 'cpu-percent', 'cpuset-mems'].map((f) => [f, 'the VM has its --cpus'])),
   ...Object.fromEntries(['memory-reservation', 'memory-swappiness', 'kernel-memory'].map((f) => [f, 'the VM has its memory (--memory)'])),
   ...Object.fromEntries(

@@ -234,12 +234,13 @@ async function leaseFor(docker: DockerClient, options: RunOptions, ctx: CreateCo
   return { stdinMark: newResultMark() };
 }
 
-/** --sysctl and --shm-size of a run without a VM, for the engine to apply to the container */
-function noVmMachine(options: RunOptions): { sysctls?: Record<string, string>; shmSizeBytes?: number } {
+/** --sysctl, --shm-size and --pids-limit of a run without a VM, for the engine to apply to the container */
+function noVmMachine(options: RunOptions): { sysctls?: Record<string, string>; shmSizeBytes?: number; pidsLimit?: number } {
   const sysctls = (options.sysctls ?? []).map(parseSysctl);
   return {
     ...(sysctls.length ? { sysctls: Object.fromEntries(sysctls) } : {}),
     ...(options.shmSize === undefined ? {} : { shmSizeBytes: parseShmSize(options.shmSize) }),
+    ...(options.pidsLimit === undefined ? {} : { pidsLimit: options.pidsLimit }),
   };
 }
 

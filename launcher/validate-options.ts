@@ -29,6 +29,12 @@ export function validateRunOptions(options: RunOptions): void {
   if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
     throw new UsageError(`invalid --timeout ${String(options.timeout)}`, 'give a duration such as 30s, 5m or 1h');
   }
+  if (options.pidsLimit !== undefined && !(Number.isInteger(options.pidsLimit) && options.pidsLimit >= -1 && options.pidsLimit <= 4194304)) {
+    throw new UsageError(`invalid --pids-limit ${String(options.pidsLimit)}`, 'give a whole number of processes, or -1 for no limit');
+  }
+  if (options.boot !== undefined && options.pidsLimit !== undefined && options.pidsLimit > 0) {
+    throw new UsageError("--pids-limit with --boot: the image's init manages the VM's cgroups", "set TasksMax= in its units (systemd), or drop --boot");
+  }
   if (options.boot !== undefined && options.noVm) throw new UsageError('--boot boots the image\'s init in a VM: --no-vm has none', 'drop --no-vm, or --boot');
   if (options.bootTimeout !== undefined && !(Number.isFinite(options.bootTimeout) && options.bootTimeout > 0)) {
     throw new UsageError(`invalid --boot-timeout ${String(options.bootTimeout)}`, 'give a duration such as 30s or 5m');

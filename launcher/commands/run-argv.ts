@@ -8,7 +8,7 @@ import type { Options } from 'yargs';
  * is no such image word.
  */
 export function splitDockerRun(words: readonly string[], flags: Record<string, Options>): { flags: string[]; command: string[] | undefined } | undefined {
-  const split = splitAtFirstWord(words, flags);
+  const split = splitAtFirstWord(words, flags, OWN_WORD_ONLY);
   return split && { flags: [...split.before, '--image', split.word], command: split.command };
 }
 
@@ -25,11 +25,17 @@ export function splitDockerExec(words: readonly string[], flags: Record<string, 
   return { flags: [split.word, ...split.before, ...(split.command ?? [])], command: words.slice(end + 1) };
 }
 
+/**
+ * flags whose value is optional, given only as --flag=VALUE in docker's order: `--boot IMG CMD`
+ * boots IMG's /sbin/init (the word after --boot is the image, not the init's path)
+ */
+const OWN_WORD_ONLY: ReadonlySet<string> = new Set(['boot']);
+
 /** the first word that is neither a flag nor a flag's value, the flags before it, and the words after it (a leading -- dropped) */
-function splitAtFirstWord(words: readonly string[], flags: Record<string, Options>): { before: string[]; word: string; command: string[] | undefined } | undefined {
+function splitAtFirstWord(words: readonly string[], flags: Record<string, Options>, valueOnlyWithEquals: ReadonlySet<string> = new Set()): { before: string[]; word: string; command: string[] | undefined } | undefined {
   const takesValue = new Set<string>();
   for (const [name, opt] of Object.entries(flags)) {
-    if (opt.type === 'boolean') continue;
+    if (opt.type === 'boolean' || valueOnlyWithEquals.has(name)) continue;
     takesValue.add(`--${name}`);
     for (const alias of [opt.alias ?? []].flat()) takesValue.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
   }

@@ -50,6 +50,16 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect([r.exitCode, r.stdout.toString()]).toEqual([0, '1\n65536\n1024\n2048\n262144\nNoNewPrivs:\t1\n0 4242\nsearch example.test\noptions ndots:3\n']);
   });
 
+  it("--pids-limit holds the command and what it starts to N tasks, in a cgroup of the VM's it sees as its root, as docker's container: a fork beyond it fails as in docker", async () => {
+    const FORKS = 'for i in $(seq 30); do sleep 3 & done; echo all-started';
+    const docker = await execa('docker', ['run', '--rm', '--pids-limit', '20', BUSYBOX_IMAGE, 'sh', '-c', FORKS], { reject: false });
+    expect([docker.exitCode, docker.stdout, docker.stderr]).toEqual([2, '', expect.stringMatching(/can't fork: Resource temporarily unavailable/)]);
+    const held = await testin(['run', '--pids-limit', '20', BUSYBOX_IMAGE, 'sh', '-c', `cat /sys/fs/cgroup/pids.max /proc/self/cgroup; ${FORKS}`]);
+    expect([held.exitCode, held.stdout.toString(), held.stderr.toString()]).toEqual([2, '20\n0::/\n', expect.stringMatching(/can't fork: Resource temporarily unavailable/)]);
+    const roomy = await testin(['run', '--pids-limit', '100', BUSYBOX_IMAGE, 'sh', '-c', FORKS]);
+    expect([roomy.exitCode, roomy.stdout.toString()]).toEqual([0, 'all-started\n']);
+  });
+
   it("without --ulimit the command has the container's limits, as docker run's process has them (open files, processes, pending signals); --ulimit wins for its own", async () => {
     const script = 'for o in -n -Hn -u -Hu -i -l; do ulimit $o; done';
     const docker = (await execa('docker', ['run', '--rm', BUSYBOX_IMAGE, 'sh', '-c', script])).stdout.split('\n');
@@ -71,13 +81,13 @@ describe.skipIf(skip !== '')('docker run habits', () => {
 
   it("a session made with them: up, then exec (docker exec's order and flags, -d) and docker cp both ways, then down; each command of it gets them", async () => {
     const name = `testin-e2e-habits-${process.pid}`;
-    expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
+    expect((await testin(['up', '--name', name, '--cap-drop', 'ALL', '--sysctl', 'kernel.msgmax=12345', '--pids-limit', '50', '--image', BUSYBOX_IMAGE])).exitCode).toBe(0);
     try {
       // docker exec's order: NAME CMD ARGS, no --
-      const r = await testin(['exec', name, 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax; ulimit -n']);
+      const r = await testin(['exec', name, 'sh', '-c', 'grep ^CapEff /proc/self/status; cat /proc/sys/kernel/msgmax; ulimit -n; cat /sys/fs/cgroup/pids.max /proc/self/cgroup']);
       // and the container's open files, as docker exec's process has them
       const nofile = (await execa('docker', ['exec', name, 'sh', '-c', 'ulimit -n'])).stdout;
-      expect([r.exitCode, r.stdout.toString()]).toEqual([0, `CapEff:\t0000000000000000\n12345\n${nofile}\n`]);
+      expect([r.exitCode, r.stdout.toString()]).toEqual([0, `CapEff:\t0000000000000000\n12345\n${nofile}\n50\n0::/\n`]);
       // docker exec's --env-file and -e: the flag wins over the file, K alone is this shell's K
       const envFile = join(mkdtempSync(join(tmpdir(), 'testin-e2e-exec-env-')), 'env');
       writeFileSync(envFile, '# for the exec\nA=file\nB=file\n');
