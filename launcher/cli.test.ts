@@ -29,7 +29,8 @@ describe("docker's order: testin run [FLAGS] IMAGE [CMD ARGS...]", () => {
     expect(splitCommand(['up', '--name', 's1', '--image', 'myapp:dev'])).toEqual({ flags: ['up', '--name', 's1', '--image', 'myapp:dev'], command: undefined });
   });
 
-  it('takes --boot without a value there (--boot=PATH gives one): the word after it is the image', () => {
+  it("takes --boot's value there only when it is a path (an image's name never starts with /): else the word after it is the image", () => {
+    expect(splitCommand(['run', '--boot', '/bin/init', 'img', 'sh'])).toEqual({ flags: ['run', '--boot', '/bin/init', '--image', 'img'], command: ['sh'] });
     expect(splitCommand(['run', '--boot', 'img', 'systemctl', 'is-system-running'])).toEqual({ flags: ['run', '--boot', '--image', 'img'], command: ['systemctl', 'is-system-running'] });
     expect(splitCommand(['up', '--boot', '--name', 'web', 'img'])).toEqual({ flags: ['up', '--boot', '--name', 'web', '--image', 'img'], command: undefined });
     expect(splitCommand(['run', '--boot=/lib/systemd/systemd', 'img'])).toEqual({ flags: ['run', '--boot=/lib/systemd/systemd', '--image', 'img'], command: undefined });

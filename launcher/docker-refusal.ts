@@ -40,6 +40,7 @@ export function fixFor(said: string): string {
   if (/range of cpus is from/i.test(said)) return "a fraction of --cpus is CPU time of the engine's host, which has no more than that: give less, or a whole number (that many vCPUs, with no limit of time)";
   if (/could not get container for|cannot link to a non running container/i.test(said)) return 'start the container --link names first (docker ps shows it running), or drop --link (on a user-defined network its name resolves without one)';
   if (/ipv6/i.test(said)) return "the engine's network set-up failed on IPv6: fix the engine's network settings (dockerd: --ipv6=false, or DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1), or run with --network none";
+  if (/invalid reference format/i.test(said)) return 'name the image as docker does, e.g. debian:12, myapp:dev or registry.example:5000/team/app (its path lowercase)';
   if (/no such image|image not known|image.*not found/i.test(said)) return 'an image testin needs is not on the engine (removed meanwhile?): run again, testin makes its own images again; pull or build an image of yours';
   if (/bind source path does not exist/i.test(said)) return "make the folder on the engine's host first, or use -v SRC:DST (docker makes a missing -v folder)";
   if (/no space left|disk quota/i.test(said)) return 'free space on the engine (docker system prune; testin toolbox prune removes old toolboxes)';

@@ -2,7 +2,25 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { DockerClient, ImageInfo, PullAuth, PullProgress } from '../contract/docker-client.js';
 import { ImageNotFoundError, ImagePullError } from '../contract/errors.js';
-import { credentialsFor, ensureImage, PullProgressLine, pullFix, registryOf } from './image-pull.js';
+import { credentialsFor, ensureImage, PullProgressLine, pullFix, referenceProblem, registryOf } from './image-pull.js';
+
+describe("referenceProblem: docker's image reference grammar", () => {
+  it.each(['debian:12', 'testin-test/busybox:1', 'localhost:5000/a/b:c', `registry.example:5000/team/app@sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`, '0123456789ab', 'Reg.Example/app', '[::1]:5000/x', 'my_app', 'a__b.c-d'])('takes %s', (image) => {
+    expect(referenceProblem(image)).toBeUndefined();
+  });
+
+  it.each([
+    ['a b', 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]'],
+    ['/bin/init', 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]'],
+    ['app:', 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]'],
+    ['a//b', 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]'],
+    ['app@sha256:short', 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]'],
+    ['Team/App', 'repository name must be lowercase'],
+    ['UPPER/case', 'repository name must be lowercase'],
+  ])('refuses %s: %s', (image, why) => {
+    expect(referenceProblem(image)).toBe(why);
+  });
+});
 
 describe('registryOf: the registry an image names, as docker reads it', () => {
   it.each([

@@ -16,6 +16,22 @@ import type { PullPolicy } from '../contract/run-options.js';
 /** Docker Hub's key in config.json */
 const DOCKER_HUB = 'https://index.docker.io/v1/';
 
+/** docker's reference grammar (distribution/reference): [HOST[:PORT]/]PATH[:TAG][@DIGEST], the path lowercase */
+const HOST_PART = String.raw`(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`;
+/** a first part docker takes for a registry: with a dot or a port, localhost, or an IPv6 address */
+const HOST = String.raw`(?:localhost(?::[0-9]+)?|${HOST_PART}(?:\.${HOST_PART})+(?::[0-9]+)?|${HOST_PART}:[0-9]+|\[[0-9a-fA-F:]+\](?::[0-9]+)?)`;
+const PATH_PART = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const REFERENCE = new RegExp(String.raw`^(?:${HOST}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$`);
+
+/**
+ * Pure: the image's name as docker takes it, else why not (docker's "invalid reference format"), before the
+ * engine is asked: a name it refuses otherwise reached its API as a path (`a b`, `/bin/init`) and failed there.
+ */
+export function referenceProblem(image: string): string | undefined {
+  if (REFERENCE.test(image) && image.length <= 255) return undefined;
+  return REFERENCE.test(image.toLowerCase()) ? 'repository name must be lowercase' : 'not [HOST[:PORT]/]NAME[:TAG][@DIGEST]';
+}
+
 /** The registry an image reference names, as docker reads it: a first part with a dot, a colon or localhost; else Docker Hub. */
 export function registryOf(image: string): string {
   const slash = image.indexOf('/');

@@ -5,6 +5,9 @@ import { validateRunOptions } from './validate-options.js';
 describe('validateRunOptions', () => {
   it.each([
     [{ image: '' }, /no image given/],
+    [{ image: 'a b' }, /^invalid reference format: "a b": not \[HOST\[:PORT\]\/\]NAME/],
+    [{ image: '/bin/init' }, /^invalid reference format: "\/bin\/init"/],
+    [{ image: 'Team/App:1' }, /^invalid reference format: "Team\/App:1": repository name must be lowercase$/],
     [{ image: 'i', command: [] }, /command after -- is empty/],
     [{ image: 'i', cpus: 0 }, /invalid --cpus 0/],
     [{ image: 'i', cpus: 0.001 }, /invalid --cpus 0.001/],

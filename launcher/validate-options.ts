@@ -3,6 +3,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { UsageError } from '../contract/errors.js';
 import { checkMemorySwap, parseMemoryMiB } from '../contract/run-plan.js';
 import { resolveProcessSettings } from './build-plan.js';
+import { referenceProblem } from './image-pull.js';
 import { platformArch } from './guest-arch.js';
 import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../contract/run-options.js';
 
@@ -10,6 +11,8 @@ import { RUN_OPTIONS, type RunOptions, type RunOptionTable } from '../contract/r
 /** Checks what can be checked without Docker, before anything is started. */
 export function validateRunOptions(options: RunOptions): void {
   if (!options.image) throw new UsageError('no image given', 'name one as docker does, e.g. testin run debian:12 uname -a (or --image debian:12 -- uname -a)');
+  const badImage = referenceProblem(options.image);
+  if (badImage) throw new UsageError(`invalid reference format: "${options.image}": ${badImage}`, 'name the image as docker does, e.g. debian:12, myapp:dev or registry.example:5000/team/app@sha256:...');
   if (options.command && options.command.length === 0) {
     throw new UsageError('the command after -- is empty', "put a command after --, or leave out -- to run the image's own command");
   }

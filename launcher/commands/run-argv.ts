@@ -8,7 +8,7 @@ import type { Options } from 'yargs';
  * is no such image word.
  */
 export function splitDockerRun(words: readonly string[], flags: Record<string, Options>): { flags: string[]; command: string[] | undefined } | undefined {
-  const split = splitAtFirstWord(words, flags, OWN_WORD_ONLY);
+  const split = splitAtFirstWord(words, flags, PATH_VALUE_ONLY);
   return split && { flags: [...split.before, '--image', split.word], command: split.command };
 }
 
@@ -26,16 +26,18 @@ export function splitDockerExec(words: readonly string[], flags: Record<string, 
 }
 
 /**
- * flags whose value is optional, given only as --flag=VALUE in docker's order: `--boot IMG CMD`
- * boots IMG's /sbin/init (the word after --boot is the image, not the init's path)
+ * flags whose value is optional and a path: in docker's order the next word is their value only
+ * when it is one (`--boot /bin/init IMG CMD`); else it is the image (`--boot IMG CMD` boots IMG's
+ * /sbin/init). An image's name never starts with /.
  */
-const OWN_WORD_ONLY: ReadonlySet<string> = new Set(['boot']);
+const PATH_VALUE_ONLY: ReadonlySet<string> = new Set(['boot']);
 
 /** the first word that is neither a flag nor a flag's value, the flags before it, and the words after it (a leading -- dropped) */
-function splitAtFirstWord(words: readonly string[], flags: Record<string, Options>, valueOnlyWithEquals: ReadonlySet<string> = new Set()): { before: string[]; word: string; command: string[] | undefined } | undefined {
+function splitAtFirstWord(words: readonly string[], flags: Record<string, Options>, pathValueOnly: ReadonlySet<string> = new Set()): { before: string[]; word: string; command: string[] | undefined } | undefined {
   const takesValue = new Set<string>();
+  const takesPath = new Set([...pathValueOnly].map((name) => `--${name}`));
   for (const [name, opt] of Object.entries(flags)) {
-    if (opt.type === 'boolean' || valueOnlyWithEquals.has(name)) continue;
+    if (opt.type === 'boolean' || pathValueOnly.has(name)) continue;
     takesValue.add(`--${name}`);
     for (const alias of [opt.alias ?? []].flat()) takesValue.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
   }
@@ -45,7 +47,7 @@ function splitAtFirstWord(words: readonly string[], flags: Record<string, Option
     const word = scanned[i] as string;
     if (word.startsWith('-') && word !== '-') {
       // --flag=value carries its value; -m 512m, --env X=1 take the next word; -it, -e=X are short flags
-      if (!word.includes('=') && takesValue.has(lastShort(word))) i++;
+      if (!word.includes('=') && (takesValue.has(lastShort(word)) || (takesPath.has(word) && scanned[i + 1]?.startsWith('/')))) i++;
       continue;
     }
     const rest = words.slice(i + 1);

@@ -113,7 +113,7 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     }
   });
 
-  it('refuses what it cannot do in one line with a fix, 125, nothing left: a sysctl the kernel lacks, a flag testin does not take, an env file written as a shell script, a relative -w', async () => {
+  it('refuses what it cannot do in one line with a fix, 125, nothing left: a sysctl the kernel lacks, a flag testin does not take, an env file written as a shell script, a relative -w, an image name docker refuses', async () => {
     const envDir = mkdtempSync(join(tmpdir(), 'testin-e2e-envfile-'));
     try {
       writeFileSync(join(envDir, 'env'), 'A=1\nexport B=2\n');
@@ -127,6 +127,11 @@ describe.skipIf(skip !== '')('docker run habits', () => {
     expect(sysctl.stderr.toString()).toMatch(/^testin: --sysctl net\.no_such_key: no such sysctl in this kernel\n {2}fix: check its name/m);
     const workdir = await testin(['run', '-w', 'relative/dir', BUSYBOX_IMAGE, 'pwd']);
     expect([workdir.exitCode, workdir.stdout.toString(), workdir.stderr.toString()]).toEqual([125, '', expect.stringMatching(/^testin: the working directory 'relative\/dir' is invalid, it needs to be an absolute path\n {2}fix: give one from the image's root, e.g. -w \/relative\/dir/m)]);
+    // a name docker refuses never reaches the engine's API as a path (it was node's TypeError, or an internal error)
+    for (const image of ['a b', '/bin/init']) {
+      const named = await testin(['run', '--image', image, '--', 'true']);
+      expect([named.exitCode, named.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: invalid reference format: .*\n {2}fix: name the image as docker does/)]);
+    }
     const gpus = await testin(['run', '--gpus', 'all', BUSYBOX_IMAGE, 'true']);
     expect([gpus.exitCode, gpus.stderr.toString()]).toEqual([125, expect.stringMatching(/^testin: --gpus: not supported by testin: a VM sees no GPU of the host\n {2}fix: /)]);
     const opt = await testin(['run', '--security-opt', 'seccomp=unconfined', BUSYBOX_IMAGE, 'true']);
