@@ -17,10 +17,10 @@ import type { PullPolicy } from '../contract/run-options.js';
 const DOCKER_HUB = 'https://index.docker.io/v1/';
 
 /** docker's reference grammar (distribution/reference): [HOST[:PORT]/]PATH[:TAG][@DIGEST], the path lowercase */
-const HOST_PART = String.raw`(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`;
+const HOST_PART = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`;
 /** a first part docker takes for a registry: with a dot or a port, localhost, or an IPv6 address */
 const HOST = String.raw`(?:localhost(?::[0-9]+)?|${HOST_PART}(?:\.${HOST_PART})+(?::[0-9]+)?|${HOST_PART}:[0-9]+|\[[0-9a-fA-F:]+\](?::[0-9]+)?)`;
-const PATH_PART = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const PATH_PART = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
 const REFERENCE = new RegExp(String.raw`^(?:${HOST}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$`);
 
 /**

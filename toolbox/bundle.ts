@@ -99,8 +99,14 @@ await build({
   banner: { js: "import { createRequire as __testinRequire } from 'node:module';\nconst require = __testinRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-// package.json's bin (and every script) names dist/launcher/bin.js: it becomes the bundle's door
-writeFileSync(join(root, 'dist', 'launcher', 'bin.js'), "#!/usr/bin/env node\nimport '../cli/bin.mjs';\n", { mode: 0o755 });
+// package.json's bin (and every script) names dist/launcher/bin.js: it becomes the bundle's door. Run as a
+// program (`testin ...`), it is a shell script that starts node with `--` before it: node (20 to 24 here)
+// reads an `--env-file F` anywhere in its argv up to a `--` as its own and exits 9 when F is not there, so
+// `testin run --env-file missing IMG` and `testin run IMG node --env-file=.env app.js` died in node before
+// testin ran. Run by node (`node dist/launcher/bin.js`), the second line is a comment.
+writeFileSync(join(root, 'dist', 'launcher', 'bin.js'), '#!/bin/sh\n//bin/true; exec node -- "$0" "$@"\nimport \'../cli/bin.mjs\';\n');
+// over tsc's file, whose mode writeFileSync keeps: a program (npm makes a package's bin one when it installs it)
+chmodSync(join(root, 'dist', 'launcher', 'bin.js'), 0o755);
 // the run report's JSON Schema, for users who validate reports (README: CI)
 writeFileSync(join(root, 'dist', 'report.schema.json'), `${JSON.stringify(RUN_REPORT_SCHEMA, null, 2)}\n`);
 const files = ownFiles(root);

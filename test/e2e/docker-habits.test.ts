@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { failInCI } from '../../launcher/ci-detect.js';
-import { BUSYBOX_IMAGE } from '../helpers/paths.js';
+import { BUSYBOX_IMAGE, TESTIN_BIN } from '../helpers/paths.js';
 import { REGISTRY_PASSWORD, REGISTRY_USER, startRegistry, type LoopbackRegistry } from '../helpers/registry.js';
 import { leftovers, testin, within } from '../helpers/testin.js';
 
@@ -25,6 +25,14 @@ describe.skipIf(skip !== '')('docker run habits', () => {
   it("takes docker's order: the image first, then the command with its own flags", async () => {
     const r = await testin(['run', '-e', 'A=1', BUSYBOX_IMAGE, 'sh', '-c', 'echo x $A; exit 3', '--memory']);
     expect([r.exitCode, r.stdout.toString()]).toEqual([3, 'x 1\n']);
+  });
+
+  it("run as the program npm installs, an --env-file (testin's, or the command's own) never reaches node's own check", async () => {
+    // node reads `--env-file F` anywhere in its argv as its own and exits 9 when F is not there: the program puts -- before its args
+    const own = await execa(TESTIN_BIN, ['run', BUSYBOX_IMAGE, 'echo', '--env-file', '/only/in/the/image'], { reject: false });
+    expect([own.exitCode, own.stdout]).toEqual([0, '--env-file /only/in/the/image']);
+    const missing = await execa(TESTIN_BIN, ['run', '--env-file', '/no/such/file', BUSYBOX_IMAGE, 'true'], { reject: false });
+    expect([missing.exitCode, missing.stderr]).toEqual([125, 'testin: cannot read --env-file /no/such/file: ENOENT\n  fix: give --env-file a readable file of NAME=VALUE lines']);
   });
 
   it('--cap-drop takes capabilities from the command; without it the command holds them all', async () => {
