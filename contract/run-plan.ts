@@ -193,6 +193,12 @@ export function decodePlan(text: string): RunPlan {
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
+/** docker's size syntax in bytes: a number with an optional b/k/m/g/t unit (512m, 1.5g, 1GiB); undefined when it is not one */
+function sizeBytes(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
+  return match ? Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1) : undefined;
+}
+
 /**
  * docker's --memory-swap, checked as docker checks it: with --memory, -1 or a size of at least
  * --memory's. Nothing else comes of it: the VM has no swap.
@@ -200,17 +206,15 @@ const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 
 export function checkMemorySwap(swap: string, memory: string | undefined): void {
   if (memory === undefined) throw new UsageError('--memory-swap without --memory', 'give --memory as well, as docker wants it (the VM has no swap: its command has --memory)');
   if (swap.trim() === '-1') return;
-  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(swap.trim());
-  if (!match) throw new UsageError(`invalid --memory-swap "${swap}"`, 'write a size such as 2g, or -1');
-  const bytes = Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  const bytes = sizeBytes(swap);
+  if (bytes === undefined) throw new UsageError(`invalid --memory-swap "${swap}"`, 'write a size such as 2g, or -1');
   if (bytes < parseMemoryMiB(memory) * 1024 ** 2) throw new UsageError(`--memory-swap ${swap} is below --memory ${memory}`, 'give at least --memory (memory and swap together), or -1');
 }
 
 /** docker's memory syntax: a number of bytes with an optional b/k/m/g/t unit. */
 export function parseMemoryMiB(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
-  if (!match) throw new UsageError(`invalid memory size "${text}"`, 'write a size such as 512m or 2g');
-  const bytes = Number(match[1]) * (UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  const bytes = sizeBytes(text);
+  if (bytes === undefined) throw new UsageError(`invalid memory size "${text}"`, 'write a size such as 512m or 2g');
   const mib = Math.floor(bytes / 1024 ** 2);
   if (mib < MIN_MEMORY_MIB) throw new UsageError(`memory size "${text}" is below ${MIN_MEMORY_MIB} MiB`, `give the VM at least ${MIN_MEMORY_MIB}m`);
   if (mib > MAX_MEMORY_MIB) throw new UsageError(`memory size "${text}" is above ${MAX_MEMORY_MIB / 1024} GiB, more than the VM can address`, `give the VM at most ${MAX_MEMORY_MIB / 1024}g`);
