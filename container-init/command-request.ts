@@ -1,5 +1,4 @@
 /** The EXEC requests container-init sends the VM's init: the run's command, and each command of a session. */
-import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ExecRequest } from '../contract/control-protocol.js';
@@ -7,12 +6,9 @@ import { mergeRlimits, type PlanRlimit } from '../contract/process-settings.js';
 import type { RunPlan } from '../contract/run-plan.js';
 import type { SessionExecRequest } from '../contract/session-protocol.js';
 import { guestNetSpec } from './guest-network.js';
+import { readText } from './prepare-root.js';
 import { resolveGroupAdd, resolveUser } from './resolve-user.js';
 import { parentsFirst, shareCaches } from './virtiofsd-args.js';
-
-function readText(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
 
 /** The command's environment: the plan's, plus HOME and HOSTNAME as docker sets them. */
 function commandEnv(plan: RunPlan, home: string): string[] {

@@ -18,7 +18,7 @@ import { decideAccel, describeTcgNotice, foreignAccel } from '../contract/accel.
 import { describeForeignGuest } from '../contract/arch.js';
 import { readHostKvmFacts } from './accel.js';
 import { commandRequest, guestModprobe, guestVolumes, sessionRequest } from './command-request.js';
-import { bindRoot, prepareContainerRoot, ramDir, resolveIn } from './prepare-root.js';
+import { bindRoot, prepareContainerRoot, ramDir, readText, resolveIn } from './prepare-root.js';
 import { FRESH_DIRS, freshDirs } from './fresh-dirs.js';
 import { fillEmptyVolumes } from './volume-copy.js';
 import { readPlan } from './read-plan.js';
@@ -121,14 +121,16 @@ async function main(): Promise<number> {
     if (plan.noVm) HELD_VMM?.dismiss();
     if (plan.lease) takeClientLease(plan.lease);
     const root = SHARED_ROOT ?? '/';
-    const exec = guestRequest(plan, root, mirror);
+    // the container's own limits, read once: the run's command and every session command get them
+    const rlimits = containerRlimits(plan);
+    const exec = guestRequest(plan, root, mirror, rlimits);
     const newRoot = prepareRoot(plan, mirror);
     // the image's /run and /tmp, and the user's mounts under them, for the VM's fresh ones
     if (!plan.noVm && !SHARED_ROOT) exec.fresh = imageRunAndTmp(plan, mirror, newRoot);
     if (plan.logLevel === 'debug' || plan.logLevel === 'trace') process.stderr.write(`testin[container-init] the root is ready ${Date.now() - MAIN_AT} ms after container-init's start\n`);
     const early = stoppedEarly();
     if (early !== undefined) return early;
-    const { vm, outcome } = await runVm(plan, accel, manifest, exec, root, newRoot);
+    const { vm, outcome } = await runVm(plan, accel, manifest, exec, root, newRoot, rlimits);
     if (plan.session && vm.servedSession && !vm.shutDown) await outliveSessionVm(vm, outcome, (stop) => (onSignal = stop));
     return reportOutcome(plan, vm, outcome);
   } catch (error) {
@@ -164,12 +166,12 @@ function takeClientLease(how: RunLeasePlan): void {
 }
 
 /** The command as the guest's init takes it: argv, env, the user looked up in the image, the mounts. */
-function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readOnly: boolean }[]): ReturnType<typeof commandRequest> {
+function guestRequest(plan: RunPlan, root: string, mirror: { path: string; readOnly: boolean }[], rlimits: PlanRlimit[]): ReturnType<typeof commandRequest> {
   try {
     return commandRequest(plan, {
       root,
-      rlimits: containerRlimits(plan),
-      domainname: plan.noVm ? undefined : readOrUndefined('/proc/sys/kernel/domainname'),
+      rlimits,
+      domainname: plan.noVm ? undefined : readText('/proc/sys/kernel/domainname'),
       netBackend: plan.network.nic && !plan.noVm ? plan.network.backend : undefined,
       tty: plan.tty ? { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 } : undefined,
       volumes: plan.noVm || SHARED_ROOT ? undefined : guestVolumes(plan, mirror, inImageRoot),
@@ -198,15 +200,6 @@ function imageRunAndTmp(plan: RunPlan, mirror: readonly { path: string }[], newR
 
 /** a mount's target where the VM finds it: the image's links resolved in its root (Debian's /var/run -> /run), as the container's mount is */
 const inImageRoot = (target: string): string => resolveIn('/', target);
-
-/** a file of the kernel's, as text; undefined when it cannot be read */
-function readOrUndefined(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The container's own limits, as the engine set them, for the command in the VM (docker's process
@@ -249,9 +242,8 @@ function snapshotsDir(plan: RunPlan): string | undefined {
  * The VM, with every stop taken from here on (the command gets the signal, then the VM
  * is stopped hard after its grace); a snapshot that did not restore costs a cold boot.
  */
-async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string): Promise<{ vm: VmRun; outcome: VmOutcome }> {
+async function runVm(plan: RunPlan, accel: Accel, manifest: ToolboxManifest, exec: ReturnType<typeof commandRequest>, root: string, newRoot: string, rlimits: PlanRlimit[]): Promise<{ vm: VmRun; outcome: VmOutcome }> {
   const snapshots = snapshotsDir(plan);
-  const rlimits = containerRlimits(plan);
   const newVm = (mode: SnapshotMode | undefined): VmRun =>
     new VmRun(plan, accel, manifest, exec, { toolbox: TOOLBOX_DIR, work: WORK_DIR, newRoot, snapshots: snapshots && mode ? { dir: snapshots, mode } : undefined, held: HELD_VMM }, plan.session || plan.execs ? (req) => sessionRequest(plan, root, req, rlimits) : undefined);
   let vm = newVm('auto');

@@ -114,7 +114,8 @@ export class MountBatch {
   }
 }
 
-function readText(path: string): string {
+/** a file's text; '' when it is not there */
+export function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
