@@ -37,9 +37,9 @@ export function parseVolumeFlag(text: string, cwd: string): MountSpec {
   if (parts.length > 3) throw new UsageError(`-v ${text}: too many colons`, 'write -v SOURCE:TARGET[:ro]');
   const [source = '', target = '', opts = ''] = parts;
   const options = opts.split(',').filter(Boolean);
-  const propagation = options.find((o) => PROPAGATION_ELSEWHERE.includes(o));
-  if (propagation) throw new UsageError(`-v ${text}: ${propagation}: a mount's propagation does not reach into a VM (its mounts come through virtio-fs)`, `drop :${propagation} (rprivate, docker's default, is what the VM has)`);
-  const unknown = options.filter((o) => !['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', 'private', 'rprivate'].includes(o));
+  const propagation = options.find((o) => PROPAGATIONS.includes(o) && !PROPAGATION_TAKEN.includes(o));
+  if (propagation) throw propagationRefused(`-v ${text}`, propagation, `:${propagation}`);
+  const unknown = options.filter((o) => !['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', ...PROPAGATION_TAKEN].includes(o));
   if (unknown.length) throw new UsageError(`-v ${text}: unknown option "${unknown[0]}"`, 'use ro or rw');
   const readOnly = options.includes('ro');
   if (source === '') throw new UsageError(`-v ${text}: the source is empty`, 'write -v SOURCE:TARGET');
@@ -50,8 +50,14 @@ export function parseVolumeFlag(text: string, cwd: string): MountSpec {
   return { type: 'volume', source, target: checkTarget(target, '-v'), readOnly, ...(options.includes('nocopy') ? { noCopy: true } : {}) };
 }
 
-/** a mount's propagation but docker's default (rprivate): mounts made on either side would have to cross virtio-fs */
-const PROPAGATION_ELSEWHERE = ['shared', 'rshared', 'slave', 'rslave'];
+/** docker's mount propagations; only its default, rprivate (and private), is the VM's: mounts made on either side would have to cross virtio-fs */
+const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+const PROPAGATION_TAKEN = ['private', 'rprivate'];
+
+/** `said`: the propagation as the flag gave it; `drop`: what to take out */
+function propagationRefused(flag: string, said: string, drop: string): UsageError {
+  return new UsageError(`${flag}: ${said}: a mount's propagation does not reach into a VM (its mounts come through virtio-fs)`, `drop ${drop} (rprivate, docker's default, is what the VM has)`);
+}
 
 /** the --mount keys testin takes (consistency: docker's too, and as meaningless on Linux) */
 const MOUNT_KEYS = new Set(['type', 'source', 'src', 'target', 'destination', 'dst', 'readonly', 'ro', 'tmpfs-size', 'tmpfs-mode', 'consistency', 'volume-nocopy', 'bind-propagation']);
@@ -73,13 +79,12 @@ export function parseMountFlag(text: string, cwd: string): MountSpec {
   const get = (...keys: string[]): string | undefined => keys.map((k) => fields.get(k)).find((v) => v !== undefined);
   const type = get('type') ?? 'volume';
   const target = checkTarget(get('target', 'destination', 'dst') ?? '', '--mount');
-  const ro = get('readonly', 'ro');
-  const readOnly = ro !== undefined && ro !== 'false' && ro !== '0';
+  // a key with no value, or any value but false and 0, is on
+  const on = (value: string | undefined): boolean => value !== undefined && value !== 'false' && value !== '0';
+  const readOnly = on(get('readonly', 'ro'));
   const source = get('source', 'src');
   const propagation = get('bind-propagation');
-  if (propagation !== undefined && (type !== 'bind' || !['private', 'rprivate'].includes(propagation))) {
-    throw new UsageError(`--mount ${text}: bind-propagation=${propagation}: a mount's propagation does not reach into a VM (its mounts come through virtio-fs)`, "drop bind-propagation= (rprivate, docker's default, is what the VM has)");
-  }
+  if (propagation !== undefined && (type !== 'bind' || !PROPAGATION_TAKEN.includes(propagation))) throw propagationRefused(`--mount ${text}`, `bind-propagation=${propagation}`, 'bind-propagation=');
   const nocopy = get('volume-nocopy');
   if (nocopy !== undefined && type !== 'volume') throw new UsageError(`--mount ${text}: volume-nocopy is for type=volume`, 'drop volume-nocopy');
   if (type === 'bind') {
@@ -87,7 +92,7 @@ export function parseMountFlag(text: string, cwd: string): MountSpec {
     return { type, source: hostPath(source, cwd), target, readOnly, createSource: false };
   }
   if (type === 'volume') {
-    const noCopy = nocopy !== undefined && nocopy !== 'false' && nocopy !== '0' ? { noCopy: true } : {};
+    const noCopy = on(nocopy) ? { noCopy: true } : {};
     return source ? { type, source, target, readOnly, ...noCopy } : { type, target, readOnly, ...noCopy };
   }
   if (type === 'tmpfs') {
